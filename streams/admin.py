@@ -1,0 +1,108 @@
+"""Topic administration and group readiness with kafka-python (synchronous tools).
+
+:func:`ensure_topics` is idempotent: it creates what is missing and checks what exists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.errors import BrokerError
+from streams.topics import TopicSpec
+
+__all__ = ["admin_client", "ensure_topics", "wait_for_group"]
+
+
+def admin_client(client_config: dict[str, Any], timeout: float = 30.0) -> KafkaAdminClient:
+    """An admin client; a clear :class:`BrokerError` when the broker cannot be reached."""
+    try:
+        return KafkaAdminClient(
+            **client_config,
+            client_id="fraudstream-admin",
+            request_timeout_ms=int(timeout * 1000),
+        )
+    except (KafkaError, OSError) as exc:
+        servers = client_config.get("bootstrap_servers")
+        msg = f"cannot reach Kafka at {servers}: {exc} (is the broker up? `fraudstream kafka up`)"
+        raise BrokerError(msg) from exc
+
+
+def ensure_topics(
+    client_config: dict[str, Any],
+    specs: Iterable[TopicSpec],
+    *,
+    replication: int = 1,
+) -> list[str]:
+    """Create the topics of ``specs`` that do not exist yet; return the names created."""
+    wanted = {spec.name: spec for spec in specs}
+    admin = admin_client(client_config)
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for name, spec in wanted.items() if name not in existing]
+        if missing:
+            request = {
+                spec.name: {
+                    "num_partitions": spec.partitions,
+                    "replication_factor": replication,
+                    "configs": spec.config,
+                }
+                for spec in missing
+            }
+            try:
+                admin.create_topics(request, wait_for_metadata=True)
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another process: fine
+        described = admin.describe_topics(list(wanted))
+    except KafkaError as exc:
+        msg = f"could not create topics: {exc}"
+        raise BrokerError(msg) from exc
+    finally:
+        admin.close()
+    for topic in described:
+        spec = wanted[topic["name"]]
+        if len(topic["partitions"]) < spec.partitions:
+            msg = (
+                f"topic {spec.name} has {len(topic['partitions'])} partitions, "
+                f"{spec.partitions} are configured"
+            )
+            raise BrokerError(msg)
+    return [spec.name for spec in missing]
+
+
+def wait_for_group(
+    client_config: dict[str, Any],
+    group_id: str,
+    *,
+    members: int = 1,
+    timeout: float = 60.0,
+    alive: Callable[[], bool] = lambda: True,
+) -> None:
+    """Block until consumer group ``group_id`` is Stable with at least ``members`` members.
+
+    ``alive`` is polled too: when the process expected to join has died, fail at once.
+    """
+    admin = admin_client(client_config)
+    deadline = time.monotonic() + timeout
+    state = "unknown"
+    try:
+        while time.monotonic() < deadline:
+            if not alive():
+                msg = f"the worker of consumer group {group_id} exited before joining it"
+                raise BrokerError(msg)
+            try:
+                group = admin.describe_groups([group_id]).get(group_id, {})
+            except KafkaError:
+                group = {}
+            state = str(group.get("group_state", "unknown"))
+            if state == "Stable" and len(group.get("members", [])) >= members:
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    msg = f"consumer group {group_id} not stable after {timeout:.0f} s (last state {state})"
+    raise BrokerError(msg)

@@ -1,0 +1,218 @@
+"""The ``fraudstream`` command: the local broker, topics, workers and the demo.
+
+Every command reads its configuration from ``FRAUD_*`` variables (see ``docs/configuration.md``);
+options override them for the run.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+
+from streams.errors import FraudStreamError
+from streams.local_kafka import KAFKA_VERSION, LocalKafka, default_cache_dir, fetch_jars
+from streams.settings import Settings
+
+__all__ = ["cli", "main"]
+
+_console = Console()
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with command-line overrides; clear message when invalid."""
+    try:
+        base = Settings()
+    except ValidationError as exc:
+        raise click.UsageError(f"invalid FRAUD_* configuration:\n{exc}") from exc
+    return base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _friendly(func: _F) -> _F:
+    """Turn the project's errors into a one-line message and exit code 1, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FraudStreamError as exc:
+            _console.print(f"[red]error:[/] {exc}", highlight=False)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]  # wraps() keeps the signature
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Privacy-preserving fraud scoring on Kafka.
+
+    Partners send plaintext transactions to their own topics; partner workers validate them
+    (and, as the project grows, compute features and encrypt them for the shared FHE scorer).
+    Configuration comes from FRAUD_* environment variables.
+    """
+
+
+# --- fraudstream kafka ----------------------------------------------------------------------
+_STATE = click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".fraudstream/kafka"),
+    show_default=True,
+    help="Where the broker keeps its data, logs and pid.",
+)
+_PORT = click.option("--port", type=int, default=9092, show_default=True, help="Client port.")
+_CPORT = click.option(
+    "--controller-port", type=int, default=9093, show_default=True, help="KRaft controller port."
+)
+_CACHE = click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=default_cache_dir(),
+    show_default=True,
+    envvar="FRAUDSTREAM_CACHE_DIR",
+    help="Where the Kafka jars are cached (outside the repository).",
+)
+
+
+@cli.group()
+def kafka() -> None:
+    """A local single-node Apache Kafka broker (KRaft, 127.0.0.1) from Maven Central jars."""
+
+
+def _local(state_dir: Path, port: int, controller_port: int, cache_dir: Path) -> LocalKafka:
+    return LocalKafka(
+        state_dir.resolve(), port=port, controller_port=controller_port, cache_dir=cache_dir
+    )
+
+
+@kafka.command("up")
+@_STATE
+@_PORT
+@_CPORT
+@_CACHE
+@click.option("--timeout", type=float, default=90.0, show_default=True, help="Seconds to wait.")
+@_friendly
+def kafka_up(
+    state_dir: Path, port: int, controller_port: int, cache_dir: Path, timeout: float
+) -> None:
+    """Fetch the jars (once), format KRaft storage (once), start and wait until ready."""
+    broker = _local(state_dir, port, controller_port, cache_dir)
+    broker.start(timeout=timeout, say=_console.print)
+    _console.print(f"[green]broker ready[/] at {broker.bootstrap} (logs: {broker.log_file})")
+
+
+@kafka.command("down")
+@_STATE
+@_PORT
+@_CPORT
+@_CACHE
+@_friendly
+def kafka_down(state_dir: Path, port: int, controller_port: int, cache_dir: Path) -> None:
+    """Stop the broker started from STATE_DIR (its data stays for the next `up`)."""
+    stopped = _local(state_dir, port, controller_port, cache_dir).stop()
+    _console.print("broker stopped" if stopped else "no broker was running")
+
+
+@kafka.command("status")
+@_STATE
+@_PORT
+@_CPORT
+@_CACHE
+@_friendly
+def kafka_status(state_dir: Path, port: int, controller_port: int, cache_dir: Path) -> None:
+    """Say whether the broker runs and answers; exit 1 when it does not."""
+    status = _local(state_dir, port, controller_port, cache_dir).status()
+    if status.ready:
+        _console.print(f"running and ready at {status.bootstrap} (pid {status.pid})")
+        return
+    if status.running:
+        _console.print(f"running (pid {status.pid}) but not answering at {status.bootstrap}")
+    else:
+        _console.print("not running")
+    sys.exit(1)
+
+
+@kafka.command("fetch")
+@_CACHE
+@click.option("--version", default=KAFKA_VERSION, show_default=True, help="Kafka version.")
+@_friendly
+def kafka_fetch(cache_dir: Path, version: str) -> None:
+    """Only resolve and cache the broker's jars (useful to warm a CI cache)."""
+    libs = fetch_jars(version, cache_dir, say=_console.print)
+    _console.print(f"{len(list(libs.glob('*.jar')))} jars in {libs}")
+
+
+# --- fraudstream topics ---------------------------------------------------------------------
+@cli.group()
+def topics() -> None:
+    """The topics of the system: <root>.<partner or scoring>.<entity>.v<N>."""
+
+
+@topics.command("create")
+@click.option("--broker", help="Bootstrap servers (default: FRAUD_BROKER).")
+@_friendly
+def topics_create(broker: str | None) -> None:
+    """Create every topic for FRAUD_PARTNERS that does not exist yet (idempotent)."""
+    from streams.admin import ensure_topics  # noqa: PLC0415  (keeps --help fast)
+    from streams.connection import kafka_python_config  # noqa: PLC0415
+    from streams.topics import TopicNames, topic_specs  # noqa: PLC0415
+
+    settings = _settings(broker=broker)
+    specs = topic_specs(
+        TopicNames(settings.topic_root),
+        settings.partners,
+        partitions=settings.topic_partitions,
+        max_message_bytes=settings.max_message_bytes,
+    )
+    created = ensure_topics(
+        kafka_python_config(settings), specs, replication=settings.topic_replication
+    )
+    for spec in specs:
+        mark = "[green]created[/]" if spec.name in created else "exists "
+        _console.print(f"{mark} {spec.name} ({spec.partitions} partitions)")
+
+
+# --- fraudstream worker ---------------------------------------------------------------------
+@cli.command()
+@click.option("--role", type=click.Choice(["partner"]), required=True, help="What to run.")
+@click.option("--partner", help="The partner id (partner role).")
+@_friendly
+def worker(role: str, partner: str | None) -> None:
+    """Run one worker in the foreground until SIGTERM/SIGINT.
+
+    The partner role validates the partner's plaintext transactions from
+    <root>.<partner>.transactions.v1: valid ones go to <root>.<partner>.validated.v1, malformed
+    ones to <root>.<partner>.deadletter.v1 with the reason in headers.
+    """
+    from streams.worker import run_worker  # noqa: PLC0415  (imports faust)
+
+    run_worker(_settings(), role, partner)
+
+
+# --- fraudstream demo -----------------------------------------------------------------------
+@cli.command()
+@click.option(
+    "--per-partner", type=click.IntRange(2, 200), default=5, show_default=True,
+    help="Real transactions to send per partner.",
+)
+@_friendly
+def demo(per_partner: int) -> None:
+    """The main job on this machine: local broker, topics, partner workers, a replay, results.
+
+    Starts its own broker on free loopback ports and stops everything at the end.
+    """
+    from streams.demo import run_demo  # noqa: PLC0415
+
+    sys.exit(run_demo(_settings(), _console, per_partner=per_partner))
+
+
+def main() -> None:
+    """Entry point of the ``fraudstream`` console script."""
+    cli()

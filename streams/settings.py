@@ -1,0 +1,96 @@
+"""Configuration: one frozen pydantic-settings class, every field one ``FRAUD_*`` variable.
+
+Only :mod:`streams.app` (and the CLI entry points) build :class:`Settings`; everything else takes
+plain values as arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["PARTNER_ID_PATTERN", "Settings"]
+
+#: Partner ids appear in topic names, so they use a topic-safe alphabet.
+PARTNER_ID_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+_TOPIC_ROOT_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$"
+
+
+class Settings(BaseSettings):
+    """Every setting of the runtime. Read from ``FRAUD_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUD_", frozen=True, extra="ignore")
+
+    # --- Kafka connection -------------------------------------------------------------------
+    broker: str = Field(
+        default="127.0.0.1:9092",
+        description="Bootstrap servers, comma separated host:port.",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = Field(default=None, description="CA bundle to verify the broker.")
+
+    # --- Topics and partners ----------------------------------------------------------------
+    topic_root: str = Field(
+        default="fraud",
+        pattern=_TOPIC_ROOT_PATTERN,
+        description="First component of every topic name: <root>.<scope>.<entity>.v<N>.",
+    )
+    topic_partitions: int = Field(default=4, ge=1, le=256)
+    topic_replication: int = Field(default=1, ge=1, le=5)
+    partners: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("alpha", "bravo"),
+        description="Known partner ids; events from any other partner are dead-lettered.",
+    )
+
+    # --- Validation limits ------------------------------------------------------------------
+    max_event_bytes: int = Field(default=4096, ge=256, description="Largest plaintext event.")
+    max_amount: float = Field(default=100_000.0, gt=0, description="Largest plausible amount.")
+    max_message_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Topic max.message.bytes; encrypted verdicts are hundreds of KB.",
+    )
+
+    # --- Worker -----------------------------------------------------------------------------
+    app_id: str = Field(default="fraudstream", pattern=_TOPIC_ROOT_PATTERN)
+    data_dir: Path = Field(default=Path(".fraudstream/data"), description="Faust table state.")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _split_partners(cls, value: object) -> object:
+        """Accept ``alpha,bravo`` from the environment as well as a JSON list."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("partners")
+    @classmethod
+    def _check_partners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            msg = "at least one partner id is required (FRAUD_PARTNERS=alpha,bravo)"
+            raise ValueError(msg)
+        bad = [p for p in value if not re.fullmatch(PARTNER_ID_PATTERN, p)]
+        if bad:
+            msg = f"partner ids must match {PARTNER_ID_PATTERN}: {bad}"
+            raise ValueError(msg)
+        if "scoring" in value:
+            msg = "'scoring' is the shared service's topic scope and cannot be a partner id"
+            raise ValueError(msg)
+        if len(set(value)) != len(value):
+            msg = "partner ids must be unique"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker list as kafka-python and aiokafka want it."""
+        return [server.strip() for server in self.broker.split(",") if server.strip()]

@@ -1,0 +1,102 @@
+"""Topic names and declarations: ``<root>.<scope>.<entity>.v<N>``.
+
+``scope`` is a partner id for everything that lives inside a partner's trust boundary and
+``scoring`` for the shared service. Dead letters are kept per scope: a partner's malformed
+plaintext event must never land on a topic the scorer reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["SCORING_SCOPE", "TopicNames", "TopicSpec", "topic_specs"]
+
+#: The shared service's scope; reserved, it can never be a partner id.
+SCORING_SCOPE = "scoring"
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Every topic name of the system, derived from one root."""
+
+    root: str = "fraud"
+
+    def _name(self, scope: str, entity: str, version: int = 1) -> str:
+        return f"{self.root}.{scope}.{entity}.v{version}"
+
+    # --- inside a partner -------------------------------------------------------------------
+    def transactions(self, partner: str) -> str:
+        """Plaintext transaction events a partner feeds in."""
+        return self._name(partner, "transactions")
+
+    def labels(self, partner: str) -> str:
+        """Confirmed frauds, arriving late (planned: issue 4)."""
+        return self._name(partner, "labels")
+
+    def validated(self, partner: str) -> str:
+        """Transactions that passed validation, in canonical form."""
+        return self._name(partner, "validated")
+
+    def verdicts(self, partner: str) -> str:
+        """Encrypted verdicts routed back to the partner (planned)."""
+        return self._name(partner, "verdicts")
+
+    def scores(self, partner: str) -> str:
+        """Every decrypted score (planned)."""
+        return self._name(partner, "scores")
+
+    def alerts(self, partner: str) -> str:
+        """Scores over the partner's threshold, for its fraud team (planned)."""
+        return self._name(partner, "alerts")
+
+    def deadletter(self, scope: str) -> str:
+        """Records of ``scope`` that could not be processed, with the reason in headers."""
+        return self._name(scope, "deadletter")
+
+    # --- the shared scoring service ---------------------------------------------------------
+    def scoring_requests(self) -> str:
+        """Encrypted scoring requests from every partner (planned)."""
+        return self._name(SCORING_SCOPE, "requests")
+
+    def evaluation_keys(self) -> str:
+        """Compacted registry of partners' evaluation keys, chunked (planned)."""
+        return self._name(SCORING_SCOPE, "keys")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic to declare: name, partition count and topic-level configuration."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(
+    names: TopicNames,
+    partners: Iterable[str],
+    *,
+    partitions: int,
+    max_message_bytes: int,
+) -> list[TopicSpec]:
+    """All topics of the system for these partners, with the configuration each needs."""
+    large = {"max.message.bytes": str(max_message_bytes)}
+    specs: list[TopicSpec] = []
+    for partner in partners:
+        specs += [
+            TopicSpec(names.transactions(partner), partitions),
+            TopicSpec(names.labels(partner), partitions),
+            TopicSpec(names.validated(partner), partitions),
+            TopicSpec(names.verdicts(partner), partitions, large),
+            TopicSpec(names.scores(partner), partitions),
+            TopicSpec(names.alerts(partner), partitions),
+            # A dead letter keeps the original record, however large it was.
+            TopicSpec(names.deadletter(partner), 1, large),
+        ]
+    specs += [
+        TopicSpec(names.scoring_requests(), partitions),
+        TopicSpec(names.evaluation_keys(), 1, {**large, "cleanup.policy": "compact"}),
+        TopicSpec(names.deadletter(SCORING_SCOPE), 1, large),
+    ]
+    return specs
