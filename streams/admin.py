@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -53,10 +54,9 @@ def ensure_topics(
                 }
                 for spec in missing
             }
-            try:
+            # Another process may create the same topics at the same moment: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(request, wait_for_metadata=True)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: fine
         described = admin.describe_topics(list(wanted))
     except KafkaError as exc:
         msg = f"could not create topics: {exc}"

@@ -22,7 +22,9 @@ __all__ = ["install_partner_agents"]
 _log = get_logger(__name__)
 
 
-def install_partner_agents(app: faust.App, runtime: Runtime, partner: str) -> faust.types.AgentT:
+def install_partner_agents(
+    app: faust.App, runtime: Runtime, partner: str
+) -> faust.types.AgentT[Any]:
     """Attach the partner gateway's agents to ``app``; return the validating agent."""
     names = runtime.names
     source = app.topic(
@@ -55,7 +57,7 @@ def install_partner_agents(app: faust.App, runtime: Runtime, partner: str) -> fa
                 offset=message.offset,
             )
 
-    agent: faust.types.AgentT = app.agent(
+    agent: faust.types.AgentT[Any] = app.agent(
         source, name=f"validate_transactions.{partner}", concurrency=1
     )(validate_transactions)
     return agent

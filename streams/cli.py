@@ -29,10 +29,10 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def _settings(**overrides: Any) -> Settings:
     """Settings from the environment, with command-line overrides; clear message when invalid."""
     try:
-        base = Settings()
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        raise click.UsageError(f"invalid FRAUD_* configuration:\n{exc}") from exc
-    return base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        msg = f"invalid FRAUD_* configuration:\n{exc}"
+        raise click.UsageError(msg) from exc
 
 
 def _friendly(func: _F) -> _F:
@@ -199,7 +199,10 @@ def worker(role: str, partner: str | None) -> None:
 # --- fraudstream demo -----------------------------------------------------------------------
 @cli.command()
 @click.option(
-    "--per-partner", type=click.IntRange(2, 200), default=5, show_default=True,
+    "--per-partner",
+    type=click.IntRange(2, 200),
+    default=5,
+    show_default=True,
     help="Real transactions to send per partner.",
 )
 @_friendly

@@ -5,17 +5,14 @@ of real transactions and a few malformed events, and what came out, printed as i
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from rich.console import Console
-from rich.table import Table
 
 from models.dataset import HandbookTransaction, partner_of, read_transactions
 from streams.admin import ensure_topics, wait_for_group
@@ -25,6 +22,7 @@ from streams.errors import BrokerError
 from streams.local_kafka import LocalKafka, free_port
 from streams.settings import Settings
 from streams.supervise import WorkerProcess
+from streams.testing import consume_records
 from streams.topics import TopicNames, topic_specs
 
 __all__ = ["DemoEvent", "demo_events", "run_demo"]
@@ -95,27 +93,6 @@ def _broker(console: Console, settings: Settings, workdir: Path) -> Iterator[Set
             kafka.stop()
 
 
-def _consume(
-    settings: Settings, topics: list[str], expected: int, timeout: float
-) -> Iterator[Any]:
-    consumer = KafkaConsumer(**kafka_python_config(settings), enable_auto_commit=False)
-    partitions = [
-        TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic)
-    ]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning()
-    seen = 0
-    deadline = time.monotonic() + timeout
-    try:
-        while seen < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    seen += 1
-                    yield record
-    finally:
-        consumer.close()
-
-
 def run_demo(settings: Settings, console: Console, *, per_partner: int = 5) -> int:
     """Run the foundation demo; return the process exit code (0 when everything arrived)."""
     partners = settings.partners
@@ -171,22 +148,30 @@ def run_demo(settings: Settings, console: Console, *, per_partner: int = 5) -> i
             f"[green]✓[/] sent {len(events)} events ({n_bad} malformed) "
             f"to {', '.join(names.transactions(p) for p in partners)}"
         )
-        table = _results_table()
         topics = [names.validated(p) for p in partners] + [names.deadletter(p) for p in partners]
         accepted = dead = 0
+        console.rule("what came out of the validating agents, as it arrives")
         with console.status("waiting for the agents' output…"):
-            for record in _consume(settings, topics, len(events), timeout=60):
-                if record.topic.endswith(".deadletter.v1"):
+            for record in consume_records(client, topics, expected=len(events), timeout=60):
+                partner = record.topic.split(".")[-3]
+                if record.topic == names.deadletter(partner):
                     dead += 1
                     letter = read_headers(record.headers)
-                    table.add_row("[red]dead letter", letter.topic, f"{letter.offset}", "", "",
-                                  f"{letter.error_class}: {letter.reason}")
+                    console.print(
+                        f"[red]dead letter[/] {partner:<6} {letter.topic}@{letter.partition}"
+                        f":{letter.offset}  [bold]{letter.error_class}[/]: {letter.reason}",
+                        highlight=False,
+                    )
                 else:
                     accepted += 1
                     tx = orjson.loads(record.value)
-                    table.add_row("[green]validated", record.topic, str(tx["transaction_id"]),
-                                  str(tx["card_id"]), f"{tx['amount']:.2f}", tx["timestamp"])
-        console.print(table)
+                    console.print(
+                        f"[green]validated[/]   {partner:<6} tx {tx['transaction_id']}  "
+                        f"card {tx['card_id']:>4}  term {tx['terminal_id']:>4}  "
+                        f"amount {tx['amount']:>8.2f}  {tx['timestamp'][:19].replace('T', ' ')}",
+                        highlight=False,
+                    )
+        console.rule()
         ok = accepted == len(events) - n_bad and dead == n_bad
         colour = "green" if ok else "red"
         console.print(
@@ -194,11 +179,3 @@ def run_demo(settings: Settings, console: Console, *, per_partner: int = 5) -> i
             f"{len(events) - accepted - dead} missing[/]"
         )
         return 0 if ok else 1
-    return 1  # pragma: no cover  (ExitStack re-raises; mypy wants a return)
-
-
-def _results_table() -> Table:
-    table = Table(title="What came out of the validating agents", expand=False)
-    for column in ("outcome", "topic", "tx id / offset", "card", "amount", "time / reason"):
-        table.add_column(column)
-    return table

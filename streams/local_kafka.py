@@ -202,6 +202,8 @@ class LocalKafka:
         from kafka import KafkaAdminClient  # noqa: PLC0415  (kept out of import time)
         from kafka.errors import KafkaError  # noqa: PLC0415
 
+        if self._port_free(self.port):
+            return False  # nothing listens yet: skip the client and its connection-error logs
         try:
             admin = KafkaAdminClient(
                 bootstrap_servers=self.bootstrap,

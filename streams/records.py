@@ -8,7 +8,6 @@ the field and the rule but never echoes a value (reasons are logged; values may 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any

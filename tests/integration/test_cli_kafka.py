@@ -1,0 +1,93 @@
+"""`fraudstream kafka up|status|down` and `fraudstream topics create` on a real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from streams.local_kafka import LocalKafka, free_port
+from streams.settings import Settings
+from streams.supervise import settings_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def fraudstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "streams", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**base, **(env or {})},
+        check=False,
+    )
+
+
+def test_kafka_up_status_down(tmp_path: Path) -> None:
+    """up starts a broker that answers, status reports it, down stops it, status says so."""
+    ports = ["--port", str(free_port()), "--controller-port", str(free_port())]
+    state = ["--state-dir", str(tmp_path / "broker")]
+    try:
+        up = fraudstream("kafka", "up", *state, *ports)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "broker ready" in up.stdout
+        status = fraudstream("kafka", "status", *state, *ports)
+        assert status.returncode == 0
+        assert "running and ready" in status.stdout
+        again = fraudstream("kafka", "up", *state, *ports)
+        assert "already running" in again.stdout
+    finally:
+        down = fraudstream("kafka", "down", *state, *ports)
+    assert "broker stopped" in down.stdout
+    status = fraudstream("kafka", "status", *state, *ports)
+    assert status.returncode == 1
+    assert "not running" in status.stdout
+
+
+def test_kafka_up_on_a_busy_port_says_so(kafka_broker: LocalKafka, tmp_path: Path) -> None:
+    """Starting a second broker on a port in use fails with a clear message, no traceback."""
+    result = fraudstream(
+        "kafka",
+        "up",
+        "--state-dir",
+        str(tmp_path),
+        "--port",
+        str(kafka_broker.port),
+        "--controller-port",
+        str(free_port()),
+    )
+    assert result.returncode == 1
+    assert "already in use" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_topics_create_is_idempotent(make_settings: Callable[..., Settings]) -> None:
+    """topics create makes every topic once; a second run finds them all existing."""
+    env = settings_env(make_settings())
+    first = fraudstream("topics", "create", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.count("created") == 17
+    second = fraudstream("topics", "create", env=env)
+    assert second.stdout.count("created") == 0
+    assert second.stdout.count("exists") == 17
+
+
+def test_unreachable_broker_gives_a_clear_error() -> None:
+    """With no broker at FRAUD_BROKER, topics create says how to start one."""
+    result = fraudstream("topics", "create", env={"FRAUD_BROKER": f"127.0.0.1:{free_port()}"})
+    assert result.returncode == 1
+    assert "cannot reach Kafka" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_invalid_configuration_is_reported() -> None:
+    """A bad FRAUD_* value is named in a usage error."""
+    result = fraudstream("topics", "create", env={"FRAUD_PARTNERS": "scoring"})
+    assert result.returncode == 2
+    assert "FRAUD_* configuration" in result.stderr

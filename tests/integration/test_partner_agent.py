@@ -1,0 +1,153 @@
+"""The validating partner agent on the real broker: good events flow, bad ones are dead-lettered.
+
+One worker subprocess (exactly as deployed: ``python -m streams worker``) per test, unique topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from streams.admin import wait_for_group
+from streams.connection import kafka_python_config
+from streams.deadletter import read_headers
+from streams.local_kafka import free_port
+from streams.settings import Settings
+from streams.supervise import WorkerProcess
+from streams.testing import consume_records
+from streams.topics import TopicNames
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+#: Amounts chosen to be easy to spot in a log: none of them may ever appear there.
+AMOUNTS = [4321.98, 1234.57, 2345.68, 3456.79, 5678.91, 6789.12, 7891.23, 8912.34]
+
+
+def event(i: int, **changes: object) -> bytes:
+    base = {
+        "transaction_id": 1000 + i,
+        "timestamp": f"2018-08-08T00:{i:02d}:00Z",
+        "card_id": 596,
+        "terminal_id": 3156,
+        "amount": AMOUNTS[i % len(AMOUNTS)],
+        "partner_id": "alpha",
+    }
+    return orjson.dumps({**base, **changes})
+
+
+# (kind, raw value, expected error class, words the reason must contain)
+MALFORMED = [
+    ("not_json", b"amount=9876.54; card=596", "MalformedEventError", "Invalid JSON"),
+    (
+        "missing_field",
+        orjson.dumps({"transaction_id": 7, "amount": 9876.54}),
+        "SchemaError",
+        "card_id: Field required",
+    ),
+    ("wrong_type", event(0, card_id="596", amount=9876.54), "SchemaError", "valid integer"),
+    ("negative_amount", event(0, amount=-9876.54), "SchemaError", "greater than or equal to 0"),
+    ("absurd_amount", event(0, amount=98765432.1), "SchemaError", "plausible maximum"),
+    (
+        "unknown_partner",
+        event(0, partner_id="zulu", amount=9876.54),
+        "SchemaError",
+        "unknown partner id",
+    ),
+    (
+        "oversized",
+        event(0, amount=9876.54).replace(b"}", b',"pad":"' + b"x" * 8000 + b'"}'),
+        "OversizedEventError",
+        "exceeds the limit",
+    ),
+    ("empty", b"", "MalformedEventError", "empty value"),
+]
+
+
+@pytest.fixture
+def partner_worker(
+    make_settings: Callable[..., Settings],
+    topics_for: Callable[[Settings], TopicNames],
+    tmp_path: Path,
+) -> Iterator[tuple[Settings, TopicNames, WorkerProcess]]:
+    """A running partner worker for ``alpha`` on fresh topics."""
+    settings = make_settings(web_port=free_port())
+    names = topics_for(settings)
+    worker = WorkerProcess(settings, "partner", tmp_path / "worker.log", partner="alpha")
+    worker.start()
+    try:
+        wait_for_group(
+            kafka_python_config(settings),
+            worker.group_id,
+            timeout=90,
+            alive=lambda: worker.returncode is None,
+        )
+        yield settings, names, worker
+    finally:
+        assert worker.stop() == 0, worker.log_text()[-3000:]
+
+
+def test_bad_events_are_dead_lettered_and_the_stream_moves_on(
+    partner_worker: tuple[Settings, TopicNames, WorkerProcess],
+) -> None:
+    """Each kind of malformed event reaches the dead-letter topic with its reason and source
+    position; the valid event after each one is still processed, in order; no amount is logged."""
+    settings, names, worker = partner_worker
+    client = kafka_python_config(settings)
+    producer = KafkaProducer(**client, acks="all")
+    sent_valid: list[bytes] = []
+    sent_bad: dict[int, tuple[str, bytes, str, str]] = {}
+    offset = 0
+    for i, (kind, value, error_class, needle) in enumerate(MALFORMED):
+        # One key: one partition, so offsets and order are known.
+        producer.send(names.transactions("alpha"), key=b"596", value=value).get(30)
+        sent_bad[offset] = (kind, value, error_class, needle)
+        good = event(i + 1)
+        producer.send(names.transactions("alpha"), key=b"596", value=good).get(30)
+        sent_valid.append(good)
+        offset += 2
+    producer.close()
+
+    validated = list(consume_records(client, [names.validated("alpha")], expected=len(sent_valid)))
+    dead = list(consume_records(client, [names.deadletter("alpha")], expected=len(sent_bad)))
+
+    assert [orjson.loads(r.value)["transaction_id"] for r in validated] == [
+        orjson.loads(v)["transaction_id"] for v in sent_valid
+    ]
+    assert all(r.key == b"596" for r in validated)
+    assert orjson.loads(validated[0].value) == orjson.loads(sent_valid[0])
+
+    assert len(dead) == len(sent_bad)
+    for record in dead:
+        letter = read_headers(record.headers)
+        kind, value, error_class, needle = sent_bad[letter.offset]
+        assert letter.topic == names.transactions("alpha"), kind
+        assert letter.error_class == error_class, kind
+        assert needle in letter.reason, kind
+        assert record.value == value or (value == b"" and record.value in (b"", None)), kind
+        assert record.key == b"596", kind
+
+    log = worker.log_text()
+    assert '"event_dead_lettered"' in log
+    assert '"transaction_validated"' in log
+    for amount in [*AMOUNTS, 9876.54, 98765432.1]:
+        assert str(amount) not in log, f"amount {amount} leaked into the worker log"
+
+
+def test_valid_events_of_many_cards_are_all_processed(
+    partner_worker: tuple[Settings, TopicNames, WorkerProcess],
+) -> None:
+    """Events spread over all partitions are each validated exactly once."""
+    settings, names, _ = partner_worker
+    client = kafka_python_config(settings)
+    producer = KafkaProducer(**client, acks="all")
+    for i in range(40):
+        producer.send(names.transactions("alpha"), key=str(i).encode(), value=event(i, card_id=i))
+    producer.flush()
+    producer.close()
+    records = list(consume_records(client, [names.validated("alpha")], expected=41, timeout=20))
+    ids = sorted(orjson.loads(r.value)["transaction_id"] for r in records)
+    assert ids == [1000 + i for i in range(40)]

@@ -1,0 +1,22 @@
+"""Logging: JSON lines with UTC timestamps; dead-letter events carry ids, never values."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.logs import configure_logging, get_logger
+
+
+def test_events_are_json_lines_with_utc_time(capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    """A log event is one JSON object per line with level, event name and a UTC timestamp."""
+    configure_logging("INFO")
+    get_logger("test").info("thing_happened", partner="alpha", n_bytes=12)
+    get_logger("test").debug("not_shown")
+    lines = capfdbinary.readouterr().out.splitlines()
+    event = orjson.loads(lines[-1])
+    assert event["event"] == "thing_happened"
+    assert event["level"] == "info"
+    assert event["timestamp"].endswith("Z")
+    assert event["module"] == "test"
+    assert all(b"not_shown" not in line for line in lines)

@@ -1,0 +1,111 @@
+"""The plaintext transaction schema: what is accepted, what is refused and how it is explained."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.errors import EventError, MalformedEventError, OversizedEventError, SchemaError
+from streams.records import EventLimits, parse_transaction
+
+LIMITS = EventLimits(partners=frozenset({"alpha", "bravo"}), max_event_bytes=4096, max_amount=1e5)
+GOOD = {
+    "transaction_id": 1236698,
+    "timestamp": "2018-08-08T00:01:14Z",
+    "card_id": 2765,
+    "terminal_id": 2747,
+    "amount": 4321.98,
+    "partner_id": "alpha",
+}
+
+
+def raw(**changes: object) -> bytes:
+    event = {**GOOD, **changes}
+    return orjson.dumps({k: v for k, v in event.items() if v is not ...})
+
+
+def test_valid_event_is_parsed_to_canonical_utc() -> None:
+    """A well-formed event parses; its wire form has the timestamp in UTC."""
+    tx = parse_transaction(raw(timestamp="2018-08-08T02:01:14+02:00"), LIMITS)
+    assert tx.timestamp == datetime(2018, 8, 8, 0, 1, 14, tzinfo=UTC)
+    assert tx.to_wire() == {**GOOD, "timestamp": "2018-08-08T00:01:14Z"}
+
+
+def test_integer_amount_is_accepted() -> None:
+    """An amount written as an integer is a valid amount."""
+    assert parse_transaction(raw(amount=12), LIMITS).amount == 12.0
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "needle"),
+    [
+        (None, MalformedEventError, "empty value"),
+        (b"", MalformedEventError, "empty value"),
+        (b"{not json", MalformedEventError, "Invalid JSON"),
+        (b"\xff\xfe\x00garbage", MalformedEventError, "not a JSON object"),
+        (b"[1, 2, 3]", MalformedEventError, "not a JSON object"),
+        (b'"a string"', MalformedEventError, "not a JSON object"),
+        (raw(card_id=...), SchemaError, "card_id: Field required"),
+        (raw(timestamp=...), SchemaError, "timestamp: Field required"),
+        (raw(card_id="2765"), SchemaError, "card_id: Input should be a valid integer"),
+        (raw(amount="12.5"), SchemaError, "amount: Input should be a valid number"),
+        (raw(amount=True), SchemaError, "amount: Input should be a valid number"),
+        (raw(transaction_id=1.5), SchemaError, "transaction_id: Input should be a valid integer"),
+        (raw(amount=-12.5), SchemaError, "amount: Input should be greater than or equal to 0"),
+        (raw(amount=987654321.5), SchemaError, "amount exceeds the plausible maximum"),
+        (raw(partner_id="zulu"), SchemaError, "partner_id: unknown partner id"),
+        (raw(timestamp="2018-08-08 00:01:14"), SchemaError, "timestamp"),
+        (raw(timestamp="yesterday"), SchemaError, "timestamp"),
+        (raw(label=1), SchemaError, "label: Extra inputs are not permitted"),
+        (raw(padding="x" * 5000), OversizedEventError, "exceeds the limit of 4096 bytes"),
+    ],
+)
+def test_malformed_event_raises_its_own_error(
+    value: bytes | None, error: type[EventError], needle: str
+) -> None:
+    """Each kind of malformed event raises its own EventError subclass with a readable reason."""
+    with pytest.raises(error) as caught:
+        parse_transaction(value, LIMITS)
+    assert needle in str(caught.value)
+
+
+@pytest.mark.parametrize("amount", [-12.5, 987654321.5, "4321.98"])
+def test_reason_never_echoes_the_amount(amount: object) -> None:
+    """Reasons are logged, so they name the field and the rule but never the value."""
+    with pytest.raises(SchemaError) as caught:
+        parse_transaction(raw(amount=amount), LIMITS)
+    assert str(amount).lstrip("-") not in str(caught.value)
+
+
+def test_nan_amount_is_refused() -> None:
+    """NaN is not an amount, even where a JSON parser would accept it."""
+    with pytest.raises(EventError):
+        parse_transaction(raw(amount=0).replace(b'"amount":0', b'"amount":NaN'), LIMITS)
+
+
+@given(st.binary(max_size=600))
+def test_arbitrary_bytes_never_crash(value: bytes) -> None:
+    """Whatever the bytes, parsing either succeeds or raises an EventError: never anything else."""
+    with contextlib.suppress(EventError):
+        parse_transaction(value, LIMITS)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([*GOOD, "extra"]),
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what orjson can write
+        | st.floats()
+        | st.text(max_size=30),
+    )
+)
+def test_arbitrary_objects_never_crash(event: dict[str, object]) -> None:
+    """Any JSON object with any field types is parsed or refused with an EventError."""
+    with contextlib.suppress(EventError):
+        parse_transaction(orjson.dumps(event), LIMITS)

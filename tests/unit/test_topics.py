@@ -1,0 +1,29 @@
+"""Topic naming and declarations."""
+
+from __future__ import annotations
+
+from streams.topics import TopicNames, topic_specs
+
+
+def test_names_follow_the_scheme() -> None:
+    """Every name is <root>.<scope>.<entity>.v<N>."""
+    names = TopicNames("fraud")
+    assert names.transactions("alpha") == "fraud.alpha.transactions.v1"
+    assert names.deadletter("alpha") == "fraud.alpha.deadletter.v1"
+    assert names.scoring_requests() == "fraud.scoring.requests.v1"
+    assert names.verdicts("bravo") == "fraud.bravo.verdicts.v1"
+
+
+def test_specs_cover_every_partner_and_keep_dead_letters_apart() -> None:
+    """Each partner has its own topics, its own dead letters; the key registry is compacted."""
+    specs = {
+        s.name: s
+        for s in topic_specs(TopicNames(), ["a", "b"], partitions=3, max_message_bytes=8 << 20)
+    }
+    assert len(specs) == 2 * 7 + 3
+    assert {"fraud.a.deadletter.v1", "fraud.b.deadletter.v1", "fraud.scoring.deadletter.v1"} <= set(
+        specs
+    )
+    assert specs["fraud.scoring.keys.v1"].config["cleanup.policy"] == "compact"
+    assert specs["fraud.a.verdicts.v1"].config["max.message.bytes"] == str(8 << 20)
+    assert all(len(name.split(".")) == 4 for name in specs)
