@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["PARTNER_ID_PATTERN", "Settings"]
+__all__ = ["PARTNER_ID_PATTERN", "Settings", "settings_reference"]
 
 #: Partner ids appear in topic names, so they use a topic-safe alphabet.
 PARTNER_ID_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
@@ -30,10 +30,16 @@ class Settings(BaseSettings):
         default="127.0.0.1:9092",
         description="Bootstrap servers, comma separated host:port.",
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How clients talk to the broker."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (SASL_* protocols; PLAIN when unset)."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (never logged or shown)."
+    )
     ssl_cafile: Path | None = Field(default=None, description="CA bundle to verify the broker.")
 
     # --- Topics and partners ----------------------------------------------------------------
@@ -42,8 +48,12 @@ class Settings(BaseSettings):
         pattern=_TOPIC_ROOT_PATTERN,
         description="First component of every topic name: <root>.<scope>.<entity>.v<N>.",
     )
-    topic_partitions: int = Field(default=4, ge=1, le=256)
-    topic_replication: int = Field(default=1, ge=1, le=5)
+    topic_partitions: int = Field(
+        default=4, ge=1, le=256, description="Partitions of each topic created."
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, le=5, description="Replication factor of each topic created."
+    )
     partners: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("alpha", "bravo"),
         description="Known partner ids; events from any other partner are dead-lettered.",
@@ -59,10 +69,19 @@ class Settings(BaseSettings):
     )
 
     # --- Worker -----------------------------------------------------------------------------
-    app_id: str = Field(default="fraudstream", pattern=_TOPIC_ROOT_PATTERN)
+    app_id: str = Field(
+        default="fraudstream",
+        pattern=_TOPIC_ROOT_PATTERN,
+        description="Prefix of consumer groups: <app_id>-<role>[-<partner>].",
+    )
     data_dir: Path = Field(default=Path(".fraudstream/data"), description="Faust table state.")
-    web_port: int = Field(default=6066, ge=1, le=65535)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    web_host: str = Field(
+        default="127.0.0.1", description="Bind address of the worker's web server (probes)."
+    )
+    web_port: int = Field(default=6066, ge=1, le=65535, description="Worker's web server port.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level logged (JSON lines on stdout)."
+    )
 
     @field_validator("partners", mode="before")
     @classmethod
@@ -94,3 +113,18 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> list[str]:
         """The broker list as kafka-python and aiokafka want it."""
         return [server.strip() for server in self.broker.split(",") if server.strip()]
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting: the source of docs/configuration.md."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, tuple):
+            shown = ",".join(default)
+        elif default is None:
+            shown = "(unset)"
+        else:
+            shown = str(default)
+        rows.append((f"FRAUD_{name.upper()}", shown, field.description or ""))
+    return rows

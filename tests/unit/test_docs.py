@@ -1,0 +1,28 @@
+"""The docs say what the code does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streams.settings import settings_reference
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_configuration_doc_lists_every_setting_with_its_default() -> None:
+    """docs/configuration.md has one row per FRAUD_* setting, with the code's default and text."""
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    for variable, default, meaning in settings_reference():
+        assert f"| `{variable}` | `{default}` | {meaning} |" in doc, variable
+    documented = [line for line in doc.splitlines() if line.startswith("| `FRAUD_")]
+    assert len(documented) == len(settings_reference())
+
+
+def test_readme_starts_with_what_it_is_and_the_two_commands() -> None:
+    """The README opens with the project, then exactly the run and test commands CI uses."""
+    readme = (ROOT / "README.md").read_text()
+    assert readme.index("## The two commands") < readme.index("## Data flow")
+    block = readme.split("## The two commands")[1].split("```sh")[1].split("```")[0]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert commands == ["make run", "make test"]
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
