@@ -41,7 +41,10 @@ def create_app(settings: Settings, *, role: str, partner: str | None = None) -> 
         datadir=str(settings.data_dir / app_id),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
-        topic_allow_declare=False,  # topics are declared by `fraudstream topics create`
+        # Our topics are declared by `fraudstream topics create` (faust never declares non-internal
+        # topics); this lets faust create its own internal ones (leader, table changelogs).
+        topic_allow_declare=True,
+        broker_session_timeout=settings.session_timeout,
         producer_max_request_size=settings.max_message_bytes,
         consumer_max_fetch_size=settings.max_message_bytes,
         web_port=settings.web_port,

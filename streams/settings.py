@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="Prefix of consumer groups: <app_id>-<role>[-<partner>].",
     )
     data_dir: Path = Field(default=Path(".fraudstream/data"), description="Faust table state.")
+    session_timeout: float = Field(
+        default=10.0,
+        ge=6.0,
+        le=300.0,
+        description="Seconds before a silent worker's partitions move to another (crash takeover).",
+    )
     web_host: str = Field(
         default="127.0.0.1", description="Bind address of the worker's web server (probes)."
     )

@@ -91,6 +91,12 @@ class WorkerProcess:
             self._log.close()
         return process.returncode
 
+    def kill(self) -> None:
+        """SIGKILL the worker at once, as a crash would (for recovery tests)."""
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+
     def log_text(self) -> str:
         """Everything the worker wrote so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
