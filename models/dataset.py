@@ -8,24 +8,29 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import lzma
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import IO, Any
 
 from models.errors import DatasetError
 
 __all__ = [
     "DATA_DIR",
-    "DEMO_DAY_FILE",
+    "GOLDEN_FEATURES_FILE",
+    "TRANSACTIONS_FILE",
     "HandbookTransaction",
+    "open_text",
     "partner_of",
     "read_transactions",
 ]
 
 #: Bundled data (see ``models/data/fdh/README.md`` for source and attribution).
 DATA_DIR = Path(__file__).resolve().parent / "data" / "fdh"
-DEMO_DAY_FILE = DATA_DIR / "transactions_2018-08-08.csv.gz"
+TRANSACTIONS_FILE = DATA_DIR / "transactions_2018-06-18_2018-08-14.csv.xz"
+GOLDEN_FEATURES_FILE = DATA_DIR / "features_2018-07-25_2018-08-14.csv.xz"
 
 _COLUMNS = ("TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT", "TX_FRAUD")
 
@@ -51,17 +56,37 @@ def partner_of(card_id: int, partners: Sequence[str]) -> str:
     return partners[int.from_bytes(digest, "big") % len(partners)]
 
 
-def read_transactions(path: Path = DEMO_DAY_FILE) -> Iterator[HandbookTransaction]:
-    """Stream the rows of a handbook CSV (plain or gzip) in file order."""
-    opener = gzip.open if path.suffix == ".gz" else open
+def open_text(path: Path) -> IO[Any]:
+    """Open a CSV that may be plain, ``.gz`` or ``.xz`` compressed, as text."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="")
+    if path.suffix == ".xz":
+        return lzma.open(path, "rt", newline="")
+    return path.open(newline="")
+
+
+def read_transactions(
+    path: Path = TRANSACTIONS_FILE,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+) -> Iterator[HandbookTransaction]:
+    """Stream the rows of a handbook CSV in file order, optionally only days ``start..end``."""
+    first = start.isoformat() if start else ""
+    last = end.isoformat() if end else "9999"
     try:
-        with opener(path, "rt", newline="") as handle:
+        with open_text(path) as handle:
             reader = csv.DictReader(handle)
             missing = set(_COLUMNS) - set(reader.fieldnames or ())
             if missing:
                 msg = f"{path}: columns {sorted(missing)} are missing"
                 raise DatasetError(msg)
             for line, row in enumerate(reader, start=2):
+                day = row["TX_DATETIME"][:10]
+                if day < first:
+                    continue
+                if day > last:
+                    break  # the file is in time order
                 try:
                     yield HandbookTransaction(
                         transaction_id=int(row["TRANSACTION_ID"]),

@@ -6,7 +6,7 @@ The root lives here, in the lower layer, because ``models/`` may not import ``st
 
 from __future__ import annotations
 
-__all__ = ["DatasetError", "FraudStreamError"]
+__all__ = ["DatasetError", "FeatureParityError", "FraudStreamError"]
 
 
 class FraudStreamError(Exception):
@@ -15,3 +15,7 @@ class FraudStreamError(Exception):
 
 class DatasetError(FraudStreamError):
     """Transaction data is missing, unreadable or malformed."""
+
+
+class FeatureParityError(FraudStreamError):
+    """Computed features differ from the golden reference."""

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import orjson
@@ -25,7 +26,10 @@ from streams.supervise import WorkerProcess
 from streams.testing import consume_records
 from streams.topics import TopicNames, topic_specs
 
-__all__ = ["DemoEvent", "demo_events", "run_demo"]
+__all__ = ["DEMO_DAY", "DemoEvent", "demo_events", "run_demo"]
+
+#: The day of bundled data the demo replays from.
+DEMO_DAY = date(2018, 8, 8)
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def demo_events(partners: tuple[str, ...], per_partner: int = 5) -> list[DemoEve
     """Real transactions of the bundled day (frauds among them) and three malformed events."""
     chosen: dict[str, list[HandbookTransaction]] = {p: [] for p in partners}
     frauds: dict[str, HandbookTransaction | None] = dict.fromkeys(partners)
-    for tx in read_transactions():
+    for tx in read_transactions(start=DEMO_DAY, end=DEMO_DAY):
         partner = partner_of(tx.card_id, partners)
         if len(chosen[partner]) < per_partner - 1:
             chosen[partner].append(tx)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from models.dataset import DEMO_DAY_FILE, partner_of, read_transactions
+from models.dataset import partner_of, read_transactions
 from models.errors import DatasetError
+
+DAY = date(2018, 8, 8)
 
 
 def test_bundled_day_is_complete() -> None:
-    """The bundled day has every transaction of 2018-08-08 and its 77 frauds."""
-    rows = list(read_transactions(DEMO_DAY_FILE))
+    """A day of the bundled data has every transaction of 2018-08-08 and its 77 frauds."""
+    rows = list(read_transactions(start=DAY, end=DAY))
     assert len(rows) == 9740
     assert sum(r.is_fraud for r in rows) == 77
     assert {r.timestamp.date().isoformat() for r in rows} == {"2018-08-08"}
@@ -22,7 +25,7 @@ def test_bundled_day_is_complete() -> None:
 
 def test_each_card_has_one_partner_and_both_get_cards() -> None:
     """The split is a function of the card alone and gives each partner a fair share."""
-    rows = list(read_transactions(DEMO_DAY_FILE))
+    rows = list(read_transactions(start=DAY, end=DAY))
     counts = Counter(partner_of(r.card_id, ("alpha", "bravo")) for r in rows)
     assert set(counts) == {"alpha", "bravo"}
     assert 0.4 < counts["alpha"] / len(rows) < 0.6

@@ -1,0 +1,123 @@
+"""The incremental path: per-card and per-terminal state, updated one event at a time.
+
+Pure data and pure updates, no I/O: the stream agents keep these states in Faust tables (they
+serialise to plain JSON-ready lists) and call :meth:`CardState.observe`,
+:meth:`TerminalState.observe` and :meth:`TerminalState.add_fraud` per event. Events of one card
+(or terminal) must arrive in time order, as Kafka keeps them per key.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right, insort
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from models.features.definition import (
+    CARD_WINDOW_DAYS,
+    DAY_SECONDS,
+    FEATURE_NAMES,
+    LABEL_DELAY_DAYS,
+    TERMINAL_WINDOW_DAYS,
+    card_window_values,
+    is_night,
+    is_weekend,
+    terminal_window_values,
+)
+
+__all__ = ["CardState", "TerminalState", "epoch_seconds", "features_of"]
+
+_CARD_HORIZON = max(CARD_WINDOW_DAYS) * DAY_SECONDS
+_DELAY = LABEL_DELAY_DAYS * DAY_SECONDS
+_TERMINAL_HORIZON = _DELAY + max(TERMINAL_WINDOW_DAYS) * DAY_SECONDS
+
+
+def epoch_seconds(when: datetime) -> int:
+    """Whole seconds since the Unix epoch (naive datetimes are read as UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp())
+
+
+@dataclass
+class CardState:
+    """A card's transactions of the last 30 days: (time, amount) in arrival order."""
+
+    times: list[int] = field(default_factory=list)
+    amounts: list[float] = field(default_factory=list)
+
+    def observe(self, at: int, amount: float) -> list[float]:
+        """Add a transaction; return its card features (count, mean amount per window)."""
+        self.times.append(at)
+        self.amounts.append(amount)
+        cut = bisect_right(self.times, at - _CARD_HORIZON)
+        if cut:
+            del self.times[:cut]
+            del self.amounts[:cut]
+        values: list[float] = []
+        for days in CARD_WINDOW_DAYS:
+            first = bisect_right(self.times, at - days * DAY_SECONDS)
+            window = self.amounts[first:]
+            values += card_window_values(len(window), math.fsum(window))
+        return values
+
+    def to_json(self) -> list[list[float]]:
+        """A JSON-ready form for a Faust table."""
+        return [list(map(float, self.times)), self.amounts]
+
+    @classmethod
+    def from_json(cls, data: list[list[float]]) -> CardState:
+        """The inverse of :meth:`to_json`."""
+        return cls([int(t) for t in data[0]], [float(a) for a in data[1]])
+
+
+@dataclass
+class TerminalState:
+    """A terminal's transaction times and known-fraud times over the last 37 days, sorted."""
+
+    times: list[int] = field(default_factory=list)
+    fraud_times: list[int] = field(default_factory=list)
+
+    def add_fraud(self, at: int) -> None:
+        """Record a confirmed fraud (a label, arriving late) of a transaction made at ``at``."""
+        insort(self.fraud_times, at)
+
+    def observe(self, at: int) -> list[float]:
+        """Return the terminal features at ``at`` (delayed windows), then add the transaction."""
+        values: list[float] = []
+        end = at - _DELAY
+        last_tx = bisect_right(self.times, end)
+        last_fraud = bisect_right(self.fraud_times, end)
+        for days in TERMINAL_WINDOW_DAYS:
+            start = end - days * DAY_SECONDS
+            count = last_tx - bisect_right(self.times, start)
+            frauds = last_fraud - bisect_right(self.fraud_times, start)
+            values += terminal_window_values(count, frauds)
+        insort(self.times, at)
+        self._prune(at)
+        return values
+
+    def _prune(self, now: int) -> None:
+        horizon = now - _TERMINAL_HORIZON
+        del self.times[: bisect_right(self.times, horizon)]
+        del self.fraud_times[: bisect_right(self.fraud_times, horizon)]
+
+    def to_json(self) -> list[list[int]]:
+        """A JSON-ready form for a Faust table."""
+        return [self.times, self.fraud_times]
+
+    @classmethod
+    def from_json(cls, data: list[list[int]]) -> TerminalState:
+        """The inverse of :meth:`to_json`."""
+        return cls([int(t) for t in data[0]], [int(t) for t in data[1]])
+
+
+def features_of(
+    when: datetime, amount: float, card_values: list[float], terminal_values: list[float]
+) -> list[float]:
+    """The full feature vector, in :data:`FEATURE_NAMES` order."""
+    vector = [amount, is_weekend(when), is_night(when), *card_values, *terminal_values]
+    if len(vector) != len(FEATURE_NAMES):
+        msg = f"{len(vector)} feature values for {len(FEATURE_NAMES)} features"
+        raise ValueError(msg)
+    return vector

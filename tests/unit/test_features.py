@@ -1,0 +1,91 @@
+"""The handbook's features: batch and incremental paths against the golden file, and the state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from models.dataset import TRANSACTIONS_FILE, read_transactions
+from models.errors import FeatureParityError
+from models.features import (
+    FEATURE_NAMES,
+    CardState,
+    TerminalState,
+    check_against_golden,
+    compute_features,
+    replay_incremental,
+)
+
+DAY = 86_400
+
+
+@pytest.fixture(scope="module")
+def batch_features() -> pd.DataFrame:
+    return compute_features(pd.read_csv(TRANSACTIONS_FILE))
+
+
+@pytest.mark.slow
+def test_batch_path_reproduces_the_golden_file(batch_features: pd.DataFrame) -> None:
+    """Every feature of every one of the 201,295 golden transactions, within 1e-9 relative."""
+    assert check_against_golden(batch_features) == 201_295 * 14
+
+
+@pytest.mark.slow
+def test_incremental_path_reproduces_the_golden_file() -> None:
+    """The stream's path, one event at a time with labels 7 days late, gives the same values."""
+    assert check_against_golden(replay_incremental(read_transactions())) == 201_295 * 14
+
+
+def test_a_mismatch_fails_loudly(batch_features: pd.DataFrame) -> None:
+    """A single wrong value is reported with the feature, the transaction and both values."""
+    broken = batch_features.copy()
+    row = broken.index[broken["TRANSACTION_ID"] == 1102483][0]
+    broken.loc[row, "TERMINAL_ID_RISK_7DAY_WINDOW"] += 1e-6
+    with pytest.raises(FeatureParityError, match="TERMINAL_ID_RISK_7DAY_WINDOW of transaction"):
+        check_against_golden(broken)
+
+
+def test_missing_transactions_fail_loudly(batch_features: pd.DataFrame) -> None:
+    """A golden transaction without computed features is an error, not a silent skip."""
+    with pytest.raises(FeatureParityError, match="have no computed features"):
+        check_against_golden(batch_features.iloc[:-10])
+
+
+def test_card_windows_include_the_current_transaction_and_drop_old_ones() -> None:
+    """Card windows are (t - w, t]: the current one in, one exactly w days old out."""
+    state = CardState()
+    state.observe(0, 10.0)
+    state.observe(DAY - 1, 20.0)
+    values = state.observe(DAY, 30.0)  # the first is exactly one day old: out of the 1-day window
+    assert values[:2] == [2.0, 25.0]
+    assert values[2:4] == [3.0, 20.0]
+
+
+def test_terminal_windows_are_delayed_and_count_only_known_frauds() -> None:
+    """Terminal windows end 7 days before the transaction; risk counts the frauds reported."""
+    state = TerminalState()
+    state.observe(0)
+    state.observe(3600)
+    state.add_fraud(3600)
+    assert state.observe(7 * DAY - 1)[:2] == [0.0, 0.0]  # nothing 7 days old yet
+    assert state.observe(7 * DAY + 3600)[:2] == [2.0, 0.5]
+
+
+def test_states_survive_a_json_round_trip() -> None:
+    """Table values serialise to JSON-ready lists and come back equal."""
+    card, terminal = CardState(), TerminalState()
+    card.observe(5, 1.5)
+    terminal.observe(5)
+    terminal.add_fraud(5)
+    assert CardState.from_json(card.to_json()) == card
+    assert TerminalState.from_json(terminal.to_json()) == terminal
+
+
+def test_feature_names_are_the_handbooks_fifteen() -> None:
+    """Fifteen features, amount first, terminal risk last."""
+    assert len(FEATURE_NAMES) == 15
+    assert FEATURE_NAMES[0] == "TX_AMOUNT"
+    assert FEATURE_NAMES[-1] == "TERMINAL_ID_RISK_30DAY_WINDOW"
+    assert datetime(2018, 8, 8, tzinfo=UTC).weekday() == 2
