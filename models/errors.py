@@ -6,7 +6,18 @@ The root lives here, in the lower layer, because ``models/`` may not import ``st
 
 from __future__ import annotations
 
-__all__ = ["DatasetError", "FeatureParityError", "FraudStreamError"]
+__all__ = [
+    "ArtifactError",
+    "ArtifactVersionError",
+    "CiphertextError",
+    "DatasetError",
+    "FeatureParityError",
+    "FraudStreamError",
+    "InferenceError",
+    "KeyMaterialError",
+    "KeyMismatchError",
+    "ModelMismatchError",
+]
 
 
 class FraudStreamError(Exception):
@@ -19,3 +30,31 @@ class DatasetError(FraudStreamError):
 
 class FeatureParityError(FraudStreamError):
     """Computed features differ from the golden reference."""
+
+
+class ArtifactError(FraudStreamError):
+    """A model artifact is missing, corrupt, or was made by another library version."""
+
+
+class ArtifactVersionError(ArtifactError):
+    """The artifact was made with other concrete-python / concrete-ml / Python versions."""
+
+
+class KeyMaterialError(FraudStreamError):
+    """Keys are missing, unreadable, or do not belong to this model or this partner."""
+
+
+class KeyMismatchError(KeyMaterialError):
+    """A ciphertext was made under another key (another partner's, or a rotated one)."""
+
+
+class CiphertextError(FraudStreamError):
+    """A ciphertext is truncated, tampered with, or not a ciphertext of this model."""
+
+
+class ModelMismatchError(CiphertextError):
+    """A ciphertext was made for another model version."""
+
+
+class InferenceError(FraudStreamError):
+    """The FHE evaluation itself failed."""
