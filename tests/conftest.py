@@ -1,13 +1,24 @@
-"""Shared fixtures: one real Kafka broker per test session, unique topics per test."""
+"""Shared fixtures: one real Kafka broker and one tiny FHE model per session, unique topics per
+test."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from models.artifacts import save_artifacts
+from models.training import (
+    FittedModel,
+    ModelSpec,
+    ProtocolData,
+    compile_model,
+    fit_model,
+    load_protocol_data,
+)
 from streams.admin import ensure_topics
 from streams.connection import kafka_python_config
 from streams.local_kafka import LocalKafka
@@ -60,3 +71,30 @@ def topics_for(make_settings: Callable[..., Settings]) -> Callable[[Settings], T
         return names
 
     return create
+
+
+@pytest.fixture(scope="session")
+def protocol_data() -> ProtocolData:
+    """Features of the handbook protocol's train and test weeks (batch path), computed once."""
+    return load_protocol_data()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(protocol_data: ProtocolData, tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    """One compiled tiny FHE model per session: XGBoost, 3 trees of depth 2, 2 bits."""
+    spec = ModelSpec(kind="xgb", n_bits=2, depth=2, trees=3)
+    fitted = fit_model(spec, protocol_data, say=lambda _: None)
+    compile_model(fitted, protocol_data, say=lambda _: None)
+    root = tmp_path_factory.mktemp("artifacts")
+    directory = save_artifacts(
+        fitted.model, fitted.binning, fitted.threshold, {"spec": spec.to_json()}, root
+    )
+    return TinyModel(fitted, directory)
+
+
+@dataclass(frozen=True)
+class TinyModel:
+    """A fitted tiny model and the directory of its saved artifacts."""
+
+    fitted: FittedModel
+    directory: Path

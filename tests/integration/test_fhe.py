@@ -1,0 +1,224 @@
+"""Real FHE on a tiny model: partner encrypt → server evaluate → partner decrypt."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.artifacts import ClientArtifact, ServerArtifact
+from models.envelope import open_envelope, seal
+from models.errors import (
+    ArtifactError,
+    ArtifactVersionError,
+    CiphertextError,
+    KeyMaterialError,
+    KeyMismatchError,
+    ModelMismatchError,
+)
+from models.keys import PartnerKeys, assert_private, secret_files
+from models.server import ScoringServer
+from models.training import ProtocolData
+from tests.conftest import TinyModel
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def partners(
+    tiny_model: TinyModel, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, PartnerKeys]:
+    client = ClientArtifact.load(tiny_model.directory)
+    root = tmp_path_factory.mktemp("keys")
+    return {p: PartnerKeys.generate(client, root / p, p) for p in ("alpha", "bravo")}
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model: TinyModel, partners: dict[str, PartnerKeys]) -> ScoringServer:
+    scoring = ScoringServer(ServerArtifact.load(tiny_model.directory))
+    for keys in partners.values():
+        scoring.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
+    return scoring
+
+
+def sample_rows(data: ProtocolData, n_frauds: int = 3, n_legit: int = 5) -> np.ndarray:
+    labels = data.split.test["TX_FRAUD"].to_numpy()
+    rows = [*np.flatnonzero(labels == 1)[:n_frauds], *np.flatnonzero(labels == 0)[:n_legit]]
+    return data.x_test[rows]
+
+
+def test_fhe_equals_the_quantized_clear_model(
+    tiny_model: TinyModel,
+    protocol_data: ProtocolData,
+    partners: dict[str, PartnerKeys],
+    server: ScoringServer,
+) -> None:
+    """For every transaction tried (frauds among them), the decrypted FHE score equals the
+    quantized model's score computed in the clear."""
+    rows = sample_rows(protocol_data)
+    expected = tiny_model.fitted.predict_clear(rows)
+    keys = partners["alpha"]
+    for x_clear, score_clear in zip(rows, expected, strict=True):
+        verdict = server.evaluate(keys.encrypt(x_clear))
+        assert keys.decrypt(verdict.envelope).score == pytest.approx(score_clear, abs=1e-12)
+
+
+def test_two_partners_round_trip_and_cannot_read_each_other(
+    protocol_data: ProtocolData, partners: dict[str, PartnerKeys], server: ScoringServer
+) -> None:
+    """Each partner decrypts its own verdicts; the other partner's keys fail clearly."""
+    x_clear = protocol_data.x_test[0]
+    alpha, bravo = partners["alpha"], partners["bravo"]
+    assert alpha.key_id != bravo.key_id
+    verdict_a = server.evaluate(alpha.encrypt(x_clear))
+    verdict_b = server.evaluate(bravo.encrypt(x_clear))
+    assert alpha.decrypt(verdict_a.envelope).score == bravo.decrypt(verdict_b.envelope).score
+    with pytest.raises(KeyMismatchError, match="not under this key"):
+        bravo.decrypt(verdict_a.envelope)
+    with pytest.raises(KeyMismatchError):
+        alpha.decrypt(verdict_b.envelope)
+
+
+def test_request_under_an_unknown_key_is_refused(
+    tiny_model: TinyModel, protocol_data: ProtocolData, partners: dict[str, PartnerKeys]
+) -> None:
+    """A server without a partner's evaluation keys says so instead of computing garbage."""
+    only_alpha = ScoringServer(ServerArtifact.load(tiny_model.directory))
+    alpha = partners["alpha"]
+    only_alpha.add_evaluation_keys(alpha.key_id, alpha.evaluation_keys())
+    with pytest.raises(KeyMaterialError, match="no evaluation keys"):
+        only_alpha.evaluate(partners["bravo"].encrypt(protocol_data.x_test[0]))
+
+
+def test_evaluation_keys_must_match_their_id(
+    tiny_model: TinyModel, partners: dict[str, PartnerKeys]
+) -> None:
+    """Keys registered under another partner's id are refused."""
+    scoring = ScoringServer(ServerArtifact.load(tiny_model.directory))
+    with pytest.raises(KeyMaterialError, match="do not match"):
+        scoring.add_evaluation_keys(partners["alpha"].key_id, partners["bravo"].evaluation_keys())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "garbage", "not_an_envelope"])
+def test_damaged_ciphertexts_give_a_ciphertext_error(
+    protocol_data: ProtocolData,
+    partners: dict[str, PartnerKeys],
+    server: ScoringServer,
+    damage: str,
+) -> None:
+    """A truncated, altered or fake ciphertext is refused with CiphertextError, no crash."""
+    request = partners["alpha"].encrypt(protocol_data.x_test[0])
+    envelope = open_envelope(request, "input")
+    if damage == "truncated":
+        bad = request[: len(request) // 2]
+    elif damage == "flipped":
+        bad = request[:-10] + bytes([request[-10] ^ 0xFF]) + request[-9:]
+    elif damage == "garbage":  # a well-formed envelope around bytes that are no ciphertext
+        bad = seal("input", envelope.model_version, envelope.key_id, b"\x01" * 600)
+    else:
+        bad = b"hello"
+    with pytest.raises(CiphertextError):
+        server.evaluate(bad)
+
+
+def test_request_for_another_model_is_refused(
+    protocol_data: ProtocolData, partners: dict[str, PartnerKeys], server: ScoringServer
+) -> None:
+    """A ciphertext made for another model version is named as such."""
+    envelope = open_envelope(partners["alpha"].encrypt(protocol_data.x_test[0]), "input")
+    other = seal("input", "000000000000", envelope.key_id, envelope.payload)
+    with pytest.raises(ModelMismatchError, match="made for model 000000000000"):
+        server.evaluate(other)
+
+
+def test_secret_key_files_are_private(partners: dict[str, PartnerKeys]) -> None:
+    """Key folders are 0700 and every key file 0600."""
+    for keys in partners.values():
+        assert secret_files(keys.key_dir)
+        assert_private(keys.key_dir)
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in secret_files(keys.key_dir))
+
+
+def test_keys_refuse_another_model_and_an_empty_folder(
+    tiny_model: TinyModel, partners: dict[str, PartnerKeys], tmp_path: Path
+) -> None:
+    """Keys made for one model version do not load for another; no keys is a clear error."""
+    keys = partners["alpha"]
+    meta = json.loads((keys.key_dir / "keys.json").read_text())
+    copy = tmp_path / "copy"
+    shutil.copytree(keys.key_dir, copy)
+    (copy / "keys.json").write_text(json.dumps({**meta, "model_version": "ffffffffffff"}))
+    client = ClientArtifact.load(tiny_model.directory)
+    with pytest.raises(KeyMismatchError, match="made for model ffffffffffff"):
+        PartnerKeys.load(client, copy)
+    with pytest.raises(KeyMaterialError, match="no keys in"):
+        PartnerKeys.load(client, tmp_path / "nothing")
+    with pytest.raises(KeyMaterialError, match="not empty"):
+        PartnerKeys.generate(client, keys.key_dir, "alpha")
+    assert PartnerKeys.load(client, keys.key_dir).key_id == keys.key_id
+
+
+def _copy_model(tiny_model: TinyModel, tmp_path: Path) -> Path:
+    target = tmp_path / tiny_model.directory.name
+    shutil.copytree(tiny_model.directory, target)
+    return target
+
+
+def test_missing_artifact_is_a_clear_error(tiny_model: TinyModel, tmp_path: Path) -> None:
+    """A missing server.zip is named, with what to do."""
+    model = _copy_model(tiny_model, tmp_path)
+    (model / "server" / "server.zip").unlink()
+    with pytest.raises(ArtifactError, match=r"server\.zip is missing"):
+        ServerArtifact.load(model)
+
+
+def test_corrupt_artifact_is_a_clear_error(tiny_model: TinyModel, tmp_path: Path) -> None:
+    """A corrupt client.zip is named as corrupt."""
+    model = _copy_model(tiny_model, tmp_path)
+    (model / "client" / "client.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        ClientArtifact.load(model)
+
+
+def test_altered_artifact_no_longer_matches_its_version(
+    tiny_model: TinyModel, tmp_path: Path
+) -> None:
+    """Changing a file of a version (here the threshold) is detected by the content hash."""
+    model = _copy_model(tiny_model, tmp_path)
+    pre = model / "client" / "preprocessing.json"
+    pre.write_text(json.dumps({**json.loads(pre.read_text()), "threshold": 0.01}))
+    with pytest.raises(ArtifactError, match="hash to"):
+        ClientArtifact.load(model)
+
+
+def test_artifact_from_another_library_version(tiny_model: TinyModel, tmp_path: Path) -> None:
+    """Artifacts made with another concrete-ml version are refused with what to do."""
+    model = _copy_model(tiny_model, tmp_path)
+    server_zip = model / "server" / "server.zip"
+    with zipfile.ZipFile(server_zip) as old:
+        entries = {name: old.read(name) for name in old.namelist()}
+    versions = json.loads(entries["versions.json"])
+    entries["versions.json"] = json.dumps({**versions, "concrete-ml": "0.0.1"}).encode()
+    with zipfile.ZipFile(server_zip, "w") as new:
+        for name, data in entries.items():
+            new.writestr(name, data)
+    with pytest.raises(ArtifactVersionError, match=r"concrete-ml 0\.0\.1"):
+        ServerArtifact.load(model)
+
+
+def test_server_module_does_not_load_the_secret_key_module() -> None:
+    """Importing and using the scoring server never imports models.keys."""
+    code = (
+        "import sys, models.server, models.artifacts, models.envelope; "
+        "print('models.keys' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
