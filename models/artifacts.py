@@ -5,6 +5,7 @@ Layout of one version, ``<root>/<version>/``::
     client/client.zip            Concrete-ML client specs and quantizers (FHEModelDev)
     client/preprocessing.json    feature names, binning edges, default threshold
     server/server.zip            the compiled circuit (CPU-architecture specific)
+    dev/model.json               the fitted model, for evaluation only (never deployed)
     model_card.json, model_card.md
 
 The version id is the first 12 hex digits of a SHA-256 over the client and server files, so the
@@ -32,6 +33,7 @@ __all__ = [
     "ServerArtifact",
     "artifact_version",
     "check_library_versions",
+    "load_dev_model",
     "save_artifacts",
 ]
 
@@ -156,6 +158,10 @@ def save_artifacts(
             "threshold": threshold,
         }
         (staging / "client" / "preprocessing.json").write_text(json.dumps(preprocessing))
+        # For evaluation only (the fitted quantized model, to re-run it in the clear or in
+        # simulation); never shipped to partners or scorers and not part of the version hash.
+        (staging / "dev").mkdir()
+        (staging / "dev" / "model.json").write_text(model.dumps())
         version = artifact_version(staging)
         card = {"version": version, **card, "threshold": threshold}
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -167,3 +173,18 @@ def save_artifacts(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def load_dev_model(version_dir: Path) -> Any:
+    """The fitted Concrete-ML model saved beside the artifacts (for evaluation)."""
+    from concrete.ml.common.serialization.loaders import loads  # noqa: PLC0415
+
+    path = version_dir / "dev" / "model.json"
+    try:
+        return loads(path.read_text())
+    except FileNotFoundError as exc:
+        msg = f"{path} is missing: evaluate needs the artifacts written by `model train`"
+        raise ArtifactError(msg) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        msg = f"{path} is corrupt: {exc}"
+        raise ArtifactError(msg) from exc

@@ -218,4 +218,16 @@ def demo(per_partner: int) -> None:
 
 def main() -> None:
     """Entry point of the ``fraudstream`` console script."""
+    from streams.cli_model import keys, model  # noqa: PLC0415
+
+    cli.add_command(_friendly_group(model))
+    cli.add_command(_friendly_group(keys))
     cli()
+
+
+def _friendly_group(group: click.Group) -> click.Group:
+    """Apply the friendly error handling to every command of a group."""
+    for command in group.commands.values():
+        if command.callback is not None:
+            command.callback = _friendly(command.callback)
+    return group

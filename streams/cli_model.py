@@ -1,0 +1,241 @@
+"""``fraudstream model`` and ``fraudstream keys``: train, evaluate and sweep models; partner keys.
+
+These commands are synchronous tools around ``models/``; they show progress on every long step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+__all__ = ["keys", "model"]
+
+_console = Console()
+Tick = Callable[[int, int], None]
+
+
+@contextmanager
+def _step(description: str) -> Iterator[Tick]:
+    """A progress bar (or spinner until the total is known) for one long step."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield tick
+
+
+def _say(message: str) -> None:
+    _console.print(f"  {message}", highlight=False)
+
+
+def _load_data() -> Any:
+    from models.training import load_protocol_data  # noqa: PLC0415
+
+    with _console.status("computing the 15 features of 555,712 transactions (batch path)…"):
+        data = load_protocol_data()
+    _say(
+        f"protocol split: {len(data.split.train):,} training and {len(data.split.test):,} "
+        f"test transactions ({int(data.split.test['TX_FRAUD'].sum())} test frauds)"
+    )
+    return data
+
+
+_KNOBS = [
+    click.option(
+        "--kind",
+        type=click.Choice(["xgb", "rf", "dt"]),
+        default="xgb",
+        show_default=True,
+        help="XGBoost, random forest or a single decision tree.",
+    ),
+    click.option(
+        "--n-bits",
+        type=click.IntRange(2, 8),
+        default=3,
+        show_default=True,
+        help="Bits per quantized input and leaf: the circuit's precision.",
+    ),
+    click.option("--depth", type=click.IntRange(1, 10), default=3, show_default=True),
+    click.option("--trees", type=click.IntRange(1, 500), default=10, show_default=True),
+    click.option(
+        "--p-error",
+        type=float,
+        default=None,
+        help="Error probability per bootstrap (default: Concrete-ML's).",
+    ),
+]
+
+
+def _knobs(func: Any) -> Any:
+    for option in reversed(_KNOBS):
+        func = option(func)
+    return func
+
+
+@click.group()
+def model() -> None:
+    """Train, evaluate and compare FHE fraud models on the handbook's protocol."""
+
+
+@model.command()
+@_knobs
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("artifacts"),
+    show_default=True,
+    help="Where versions are written: <out>/<version>/.",
+)
+@click.option(
+    "--fhe-sample",
+    type=click.IntRange(0, 10_000),
+    default=10,
+    show_default=True,
+    help="Test transactions to run in real FHE for the card's timing.",
+)
+@click.option(
+    "--simulate/--no-simulate",
+    default=True,
+    show_default=True,
+    help="Score the whole test week in FHE simulation.",
+)
+def train(
+    *,
+    kind: str,
+    n_bits: int,
+    depth: int,
+    trees: int,
+    p_error: float | None,
+    out: Path,
+    fhe_sample: int,
+    simulate: bool,
+) -> None:
+    """Fit, compile, measure and save a model with its model card.
+
+    Trains on 2018-07-25..31 of the bundled data and tests on 2018-08-08..14 (the handbook's
+    protocol). Writes <out>/<version>/ with client/, server/, model_card.json and model_card.md,
+    and points <out>/latest at it.
+    """
+    from models.artifacts import save_artifacts  # noqa: PLC0415
+    from models.measure import measure_fhe  # noqa: PLC0415
+    from models.report import (  # noqa: PLC0415
+        card_markdown,
+        fhe_sample_rows,
+        model_card,
+        model_rows,
+        write_card,
+    )
+    from models.training import ModelSpec, compile_model, fit_model  # noqa: PLC0415
+
+    try:
+        spec = ModelSpec(
+            kind=kind,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+            n_bits=n_bits,
+            depth=depth,
+            trees=trees,
+            p_error=p_error,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    data = _load_data()
+    with _console.status(f"fitting {spec.label()}…"):
+        fitted = fit_model(spec, data, say=_say)
+    with _console.status("compiling the FHE circuit…"):
+        cost = compile_model(fitted, data, say=_say)
+    with _step("scoring the test week (clear; simulation in chunks)") as tick:
+        rows, _ = model_rows(fitted, data, simulate=simulate, tick=tick)
+    card = model_card(fitted, data, cost, rows, None)
+    version_dir = save_artifacts(fitted.model, fitted.binning, fitted.threshold, card, out)
+    fhe = None
+    if fhe_sample:
+        sample = fhe_sample_rows(data, fhe_sample)[:fhe_sample]
+        with _step(f"real FHE execution of {len(sample)} test transactions") as tick:
+            measured = measure_fhe(version_dir, data.x_test[sample], tick)
+        fhe = measured.summary()
+    write_card(version_dir, model_card(fitted, data, cost, rows, fhe))
+    latest = out / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(version_dir.name)
+    card_json = json.loads((version_dir / "model_card.json").read_text())
+    _console.print(card_markdown(card_json), highlight=False)
+    _console.print(f"[green]saved[/] {version_dir} (also {latest})")
+
+
+@click.group()
+def keys() -> None:
+    """A partner's FHE keys: generate them (secret, stays inside the partner) and export the
+    evaluation keys the scorers need."""
+
+
+@keys.command("generate")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("artifacts/latest"),
+    show_default=True,
+    help="Model version folder.",
+)
+@click.option("--partner", required=True, help="The partner id the keys belong to.")
+@click.option(
+    "--key-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Empty folder for the secret key (created 0700, files 0600).",
+)
+def keys_generate(model_dir: Path, partner: str, key_dir: Path) -> None:
+    """Generate a partner's secret and evaluation keys for one model version."""
+    from models.artifacts import ClientArtifact  # noqa: PLC0415
+    from models.keys import PartnerKeys  # noqa: PLC0415
+
+    with _console.status("generating keys…"):
+        made = PartnerKeys.generate(ClientArtifact.load(model_dir.resolve()), key_dir, partner)
+    _console.print(
+        f"key id {made.key_id} for partner {partner}, model {made.client.version}, "
+        f"in {key_dir} (secret: keep it inside the partner)"
+    )
+
+
+@keys.command("export")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("artifacts/latest"),
+    show_default=True,
+    help="Model version folder.",
+)
+@click.option(
+    "--key-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="File for the serialized evaluation keys.",
+)
+def keys_export(model_dir: Path, key_dir: Path, out: Path) -> None:
+    """Write the evaluation keys (public: they let a scorer evaluate, never decrypt)."""
+    from models.artifacts import ClientArtifact  # noqa: PLC0415
+    from models.keys import PartnerKeys  # noqa: PLC0415
+
+    loaded = PartnerKeys.load(ClientArtifact.load(model_dir.resolve()), key_dir)
+    data = loaded.evaluation_keys()
+    out.write_bytes(data)
+    _console.print(f"{len(data) / 1e6:.1f} MB of evaluation keys, key id {loaded.key_id} → {out}")
