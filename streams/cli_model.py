@@ -22,8 +22,8 @@ Tick = Callable[[int, int], None]
 
 
 @contextmanager
-def _step(description: str) -> Iterator[Tick]:
-    """A progress bar (or spinner until the total is known) for one long step."""
+def _steps() -> Iterator[Callable[[str], Tick]]:
+    """Progress bars for long steps: call the yielded function to add one, tick it as you go."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -32,12 +32,23 @@ def _step(description: str) -> Iterator[Tick]:
         console=_console,
         transient=False,
     ) as progress:
-        task = progress.add_task(description, total=None)
 
-        def tick(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def add(description: str) -> Tick:
+            task = progress.add_task(description, total=None)
 
-        yield tick
+            def tick(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return tick
+
+        yield add
+
+
+@contextmanager
+def _step(description: str) -> Iterator[Tick]:
+    """One progress bar for one long step."""
+    with _steps() as add:
+        yield add(description)
 
 
 def _say(message: str) -> None:
@@ -239,3 +250,124 @@ def keys_export(model_dir: Path, key_dir: Path, out: Path) -> None:
     data = loaded.evaluation_keys()
     out.write_bytes(data)
     _console.print(f"{len(data) / 1e6:.1f} MB of evaluation keys, key id {loaded.key_id} → {out}")
+
+
+@model.command()
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("artifacts/latest"),
+    show_default=True,
+    help="Model version folder.",
+)
+@click.option(
+    "--fhe-sample",
+    type=click.IntRange(1, 10_000),
+    default=200,
+    show_default=True,
+    help="Random test transactions for real FHE (every fraud of the first test day is added).",
+)
+def evaluate(model_dir: Path, fhe_sample: int) -> None:
+    """Compare a saved model with plaintext baselines on the handbook's protocol.
+
+    Prints AUC ROC, average precision and card precision@100 for the plaintext XGBoost, random
+    forest and depth-2 tree, the model's float twin, the quantized model in the clear, FHE
+    simulation, and real FHE execution on a sample. Writes evaluation.json, evaluation.md and
+    pr_curve.png into the model folder.
+    """
+    from models.assessment import evaluate_version  # noqa: PLC0415
+
+    data = _load_data()
+    with _steps() as add:
+        assessment = evaluate_version(
+            model_dir.resolve(),
+            data,
+            fhe_sample,
+            simulate_tick=add("FHE simulation of the test week (chunks)"),
+            fhe_tick=add(f"real FHE execution of {fhe_sample}+ test transactions"),
+            say=_say,
+        )
+    _console.print(assessment.markdown(), highlight=False)
+    _console.print(f"[green]written[/] {model_dir}/evaluation.md, evaluation.json, pr_curve.png")
+
+
+def replace_block(document: Path, name: str, content: str) -> None:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` markers."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = document.read_text() if document.exists() else ""
+    block = f"{begin}\n{content.strip()}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + f"\n\n{block}\n"
+    document.write_text(text)
+
+
+@model.command()
+@click.option(
+    "--doc",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("docs/model.md"),
+    show_default=True,
+    help="Markdown file whose sweep block is rewritten.",
+)
+@click.option(
+    "--fhe-transactions",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Timed real-FHE transactions per model (after one warm-up).",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="LABEL",
+    help="Only the grid points with these labels (e.g. xgb-10x3-3bit).",
+)
+def sweep(doc: Path, fhe_transactions: int, only: tuple[str, ...]) -> None:
+    """Train, compile and measure a grid of models: the cost/quality frontier.
+
+    For each grid point (n_bits 2-5, depth 2-5, trees 5-50, p_error): bit width, programmable
+    bootstraps, real FHE seconds per transaction on this machine, and AP, CP@100 and AUC of FHE
+    simulation on the test week. Results stream to <doc without .md>_sweep.json as they come;
+    at the end the table goes into DOC and the plot next to it. Takes about an hour on 2 cores.
+    """
+    from models.report import baseline_rows  # noqa: PLC0415
+    from models.sweep import (  # noqa: PLC0415
+        STANDARD_GRID,
+        SweepResult,
+        frontier_plot,
+        run_sweep,
+        sweep_markdown,
+    )
+
+    grid = [s for s in STANDARD_GRID if not only or s.label() in only]
+    if not grid:
+        msg = f"no grid point is labelled {', '.join(only)}"
+        raise click.BadParameter(msg)
+    data = _load_data()
+    reference = baseline_rows(data)[0].metrics.average_precision
+    _say(f"plaintext XGBoost reference AP {reference:.3f}; {len(grid)} models to measure")
+    stream = doc.with_name(doc.stem + "_sweep.json")
+    stream.write_text("")
+
+    def record(result: SweepResult) -> None:
+        with stream.open("a") as handle:
+            handle.write(json.dumps(result.to_json()) + "\n")
+        _say(
+            f"{result.spec.label():<16} p_error {result.spec.p_error or 'default':<7} "
+            f"{result.max_bit_width}-bit {result.programmable_bootstraps:>5} PBS "
+            f"{result.fhe_seconds:7.2f} s/tx  AP {result.average_precision:.3f}  "
+            f"CP@100 {result.card_precision_100:.3f}"
+        )
+
+    with _step("models measured") as tick:
+        results = run_sweep(
+            data, grid, fhe_transactions=fhe_transactions, on_result=record, tick=tick
+        )
+    plot = doc.with_name(doc.stem + "_frontier.png")
+    frontier_plot(results, reference, plot)
+    replace_block(doc, "sweep", sweep_markdown(results, reference))
+    _console.print(sweep_markdown(results, reference), highlight=False)
+    _console.print(f"[green]written[/] {doc} (sweep block), {plot}, {stream}")
