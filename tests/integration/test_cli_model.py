@@ -1,0 +1,133 @@
+"""`fraudstream model train`, `keys generate|export` and `model evaluate` on tiny models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.assessment import evaluate_version
+from models.evaluation import Protocol
+from models.training import load_protocol_data
+from tests.conftest import TinyModel
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def fraudstream(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "streams", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "COLUMNS": "200"},
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_train_then_keys_generate_and_export(tmp_path: Path) -> None:
+    """train writes a versioned model with a card and real FHE timing; keys are generated
+    private and the exported evaluation keys carry the key id."""
+    result = fraudstream(
+        "model",
+        "train",
+        "--n-bits",
+        "2",
+        "--depth",
+        "2",
+        "--trees",
+        "2",
+        "--fhe-sample",
+        "2",
+        "--no-simulate",
+        "--out",
+        "art",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    latest = (tmp_path / "art" / "latest").resolve()
+    card = json.loads((latest / "model_card.json").read_text())
+    assert card["version"] == latest.name
+    assert card["circuit"]["programmable_bootstraps"] > 0
+    assert card["fhe_execution"]["transactions"] == 2
+    assert card["fhe_execution"]["server_seconds_median"] > 0
+    assert {row["name"].split(": ")[1] for row in card["metrics"]} == {
+        "float twin (unbinned)",
+        "quantized, in the clear",
+    }
+    assert "# Model card: " + latest.name in (latest / "model_card.md").read_text()
+    assert "real FHE, server side: median" in result.stdout
+
+    made = fraudstream(
+        "keys",
+        "generate",
+        "--model",
+        "art/latest",
+        "--partner",
+        "alpha",
+        "--key-dir",
+        "keys/alpha",
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    key_id = json.loads((tmp_path / "keys/alpha/keys.json").read_text())["key_id"]
+    assert (tmp_path / "keys/alpha").stat().st_mode & 0o777 == 0o700
+    exported = fraudstream(
+        "keys",
+        "export",
+        "--model",
+        "art/latest",
+        "--key-dir",
+        "keys/alpha",
+        "--out",
+        "alpha.evk",
+        cwd=tmp_path,
+    )
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert key_id in exported.stdout
+    assert (tmp_path / "alpha.evk").stat().st_size > 1_000_000
+
+    again = fraudstream(
+        "keys",
+        "generate",
+        "--model",
+        "art/latest",
+        "--partner",
+        "alpha",
+        "--key-dir",
+        "keys/alpha",
+        cwd=tmp_path,
+    )
+    assert again.returncode == 1
+    assert "refusing to overwrite keys" in again.stdout
+    assert "Traceback" not in again.stdout + again.stderr
+
+
+def test_bad_knobs_are_refused_before_any_work(tmp_path: Path) -> None:
+    """An impossible knob is a usage error, not a traceback."""
+    result = fraudstream("model", "train", "--n-bits", "12", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "n-bits" in result.stderr
+
+
+def test_evaluate_compares_fhe_with_clear_and_baselines(tiny_model: TinyModel) -> None:
+    """evaluate gives baselines, clear, simulation and real FHE rows, FHE agreeing with the
+    clear model on every sampled transaction, and writes its report and plot."""
+    data = load_protocol_data(protocol=Protocol(test_days=1))
+    assessment = evaluate_version(tiny_model.directory, data, 4, say=lambda _: None)
+    names = [row.name for row in assessment.rows]
+    assert names[0] == "plaintext XGBoost (handbook defaults)"
+    assert any("FHE simulation" in name for name in names)
+    assert any("real FHE execution" in name for name in names)
+    assert assessment.sample_size > 4  # the first test day's frauds are added
+    assert assessment.agreeing == assessment.sample_size
+    assert (tiny_model.directory / "pr_curve.png").stat().st_size > 10_000
+    assert json.loads((tiny_model.directory / "evaluation.json").read_text())["fhe_sample"] == (
+        assessment.sample_size
+    )
