@@ -93,7 +93,11 @@ def handbook_split(frame: pd.DataFrame, protocol: Protocol = PROTOCOL) -> Split:
 
 
 def card_precision_top_k(test: pd.DataFrame, scores: npt.ArrayLike, k: int = 100) -> float:
-    """Per day, the share of compromised cards among the k best-scored cards; mean over days."""
+    """Per day, the share of compromised cards among the k best-scored cards; mean over days.
+
+    As in the handbook, a card found compromised in a day's top k is known from then on and
+    left out of the following days' rankings (an investigator does not check it twice).
+    """
     frame = pd.DataFrame(
         {
             "DAY": test["DAY"].to_numpy(),
@@ -102,11 +106,15 @@ def card_precision_top_k(test: pd.DataFrame, scores: npt.ArrayLike, k: int = 100
             "SCORE": np.asarray(scores, dtype=np.float64),
         }
     )
-    per_card = frame.groupby(["DAY", "CUSTOMER_ID"], sort=False).max()
+    per_card = frame.groupby(["DAY", "CUSTOMER_ID"], sort=False).max().reset_index()
+    detected: set[int] = set()
     precisions = []
-    for _, cards in per_card.groupby(level="DAY", sort=True):
-        top = cards.sort_values("SCORE", ascending=False, kind="stable").head(k)
-        precisions.append(float(top["TX_FRAUD"].sum()) / k)
+    for _, cards in per_card.groupby("DAY", sort=True):
+        candidates = cards[~cards["CUSTOMER_ID"].isin(detected)]
+        top = candidates.sort_values("SCORE", ascending=False, kind="stable").head(k)
+        found = top.loc[top["TX_FRAUD"] == 1, "CUSTOMER_ID"]
+        precisions.append(len(found) / k)
+        detected |= set(found.tolist())
     return float(np.mean(precisions))
 
 
