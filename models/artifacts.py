@@ -33,11 +33,21 @@ __all__ = [
     "ServerArtifact",
     "artifact_version",
     "check_library_versions",
+    "file_digests",
     "load_dev_model",
     "save_artifacts",
 ]
 
 _VERSION_FILES = ("client/client.zip", "client/preprocessing.json", "server/server.zip")
+
+
+def file_digests(root: Path) -> dict[str, str]:
+    """SHA-256 of each shipped file, so each part can be checked on its own."""
+    return {
+        name: hashlib.sha256((root / name).read_bytes()).hexdigest()
+        for name in _VERSION_FILES
+        if (root / name).is_file()
+    }
 
 
 def artifact_version(root: Path) -> str:
@@ -125,14 +135,15 @@ class ServerArtifact:
 def _read_version(version_dir: Path) -> str:
     card = version_dir / "model_card.json"
     try:
-        recorded = str(json.loads(card.read_text())["version"])
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        saved = json.loads(card.read_text())
+        recorded, expected = str(saved["version"]), dict(saved["files"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         msg = f"{card} is missing or corrupt: {exc}"
         raise ArtifactError(msg) from exc
-    if (version_dir / "client").is_dir() and (version_dir / "server").is_dir():
-        actual = artifact_version(version_dir)
-        if actual != recorded:
-            msg = f"{version_dir}: files hash to {actual} but the card says {recorded}: corrupt"
+    # A partner holds only client/, a scorer only server/: check whichever files are here.
+    for name, digest in file_digests(version_dir).items():
+        if expected.get(name) != digest:
+            msg = f"{version_dir / name} does not hash to what the card of {recorded} says: corrupt"
             raise ArtifactError(msg)
     return recorded
 
@@ -163,7 +174,7 @@ def save_artifacts(
         (staging / "dev").mkdir()
         (staging / "dev" / "model.json").write_text(model.dumps())
         version = artifact_version(staging)
-        card = {"version": version, **card, "threshold": threshold}
+        card = {"version": version, **card, "threshold": threshold, "files": file_digests(staging)}
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
         final = root / version
         if final.exists():

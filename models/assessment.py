@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.artifacts import ClientArtifact, load_dev_model
+from models.errors import ArtifactError
 from models.evaluation import score_metrics
 from models.measure import measure_fhe
 from models.report import (
@@ -26,7 +27,7 @@ from models.report import (
     model_rows,
     rows_markdown,
 )
-from models.training import FittedModel, ModelSpec, ProtocolData, _estimators
+from models.training import FittedModel, ModelSpec, ProtocolData, estimators_for
 
 __all__ = ["Assessment", "evaluate_version", "precision_recall_plot"]
 
@@ -54,11 +55,15 @@ class Assessment:
 
 
 def _refit(version_dir: Path, data: ProtocolData) -> FittedModel:
-    card = json.loads((version_dir / "model_card.json").read_text())
-    spec = ModelSpec(**card["spec"])
+    try:
+        card = json.loads((version_dir / "model_card.json").read_text())
+        spec = ModelSpec(**card["spec"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        msg = f"{version_dir / 'model_card.json'} is missing or corrupt: {exc}"
+        raise ArtifactError(msg) from exc
     client = ClientArtifact.load(version_dir)
     model = load_dev_model(version_dir)
-    _, float_model = _estimators(spec)
+    _, float_model = estimators_for(spec)
     float_model.fit(data.x_train, data.y_train)
     fitted = FittedModel(spec, client.binning, model, float_model, client.threshold)
     inputset = fitted.prepare(data.x_train[:: max(1, len(data.x_train) // 5000)])

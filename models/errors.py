@@ -12,6 +12,7 @@ __all__ = [
     "CiphertextError",
     "DatasetError",
     "FeatureParityError",
+    "FeatureVectorError",
     "FraudStreamError",
     "InferenceError",
     "KeyMaterialError",
@@ -30,6 +31,10 @@ class DatasetError(FraudStreamError):
 
 class FeatureParityError(FraudStreamError):
     """Computed features differ from the golden reference."""
+
+
+class FeatureVectorError(FraudStreamError):
+    """A feature vector has the wrong shape or values for the model."""
 
 
 class ArtifactError(FraudStreamError):

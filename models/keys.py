@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,12 @@ import numpy.typing as npt
 
 from models.artifacts import ClientArtifact
 from models.envelope import open_envelope, seal
-from models.errors import CiphertextError, KeyMaterialError, KeyMismatchError
+from models.errors import (
+    CiphertextError,
+    FeatureVectorError,
+    KeyMaterialError,
+    KeyMismatchError,
+)
 
 __all__ = ["Decrypted", "PartnerKeys", "assert_private", "key_id_of", "secret_files"]
 
@@ -40,7 +46,8 @@ def _lock_down(directory: Path) -> None:
 
 @dataclass(frozen=True)
 class Decrypted:
-    """A decrypted verdict: the score, and the per-tree values it is the sum of."""
+    """A decrypted verdict: the fraud score (trees summed, sigmoid applied) and the decryption
+    time."""
 
     score: float
     seconds: float
@@ -68,12 +75,16 @@ class PartnerKeys:
         if key_dir.exists() and any(key_dir.iterdir()):
             msg = f"{key_dir} is not empty: refusing to overwrite keys (rotate into a new folder)"
             raise KeyMaterialError(msg)
-        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fhe = FHEModelClient(str(client.directory), key_dir=str(key_dir))
-        fhe.generate_private_and_evaluation_keys(force=True)
-        key_id = key_id_of(fhe.get_serialized_evaluation_keys())
-        meta = {"key_id": key_id, "model_version": client.version, "partner": partner}
-        (key_dir / _META).write_text(json.dumps(meta))
+        previous = os.umask(0o077)  # key files are private from the moment they exist
+        try:
+            key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fhe = FHEModelClient(str(client.directory), key_dir=str(key_dir))
+            fhe.generate_private_and_evaluation_keys(force=True)
+            key_id = key_id_of(fhe.get_serialized_evaluation_keys())
+            meta = {"key_id": key_id, "model_version": client.version, "partner": partner}
+            (key_dir / _META).write_text(json.dumps(meta))
+        finally:
+            os.umask(previous)
         _lock_down(key_dir)
         return cls(client, key_dir, key_id, partner)
 
@@ -94,7 +105,20 @@ class PartnerKeys:
                 f"not {client.version}: generate keys for this model"
             )
             raise KeyMismatchError(msg)
-        return cls(client, key_dir, str(meta["key_id"]), str(meta["partner"]))
+        if not any(p.name != _META for p in secret_files(key_dir)):
+            # Concrete would silently make a new secret key here: refuse instead.
+            msg = f"{key_dir} has keys.json but no key files: restore them or generate new keys"
+            raise KeyMaterialError(msg)
+        assert_private(key_dir)
+        try:
+            loaded = cls(client, key_dir, str(meta["key_id"]), str(meta["partner"]))
+        except KeyError as exc:
+            msg = f"{key_dir / _META} lacks {exc}: generate new keys"
+            raise KeyMaterialError(msg) from exc
+        if key_id_of(loaded.evaluation_keys()) != loaded.key_id:
+            msg = f"the key files in {key_dir} are not those of key id {loaded.key_id}"
+            raise KeyMaterialError(msg)
+        return loaded
 
     def evaluation_keys(self) -> bytes:
         """The serialized evaluation keys, for the scorers (public: they cannot decrypt)."""
@@ -106,7 +130,7 @@ class PartnerKeys:
         x = np.atleast_2d(np.asarray(x_clear, dtype=np.float64))
         if x.shape != (1, len(self.client.feature_names)):
             msg = f"encrypt takes one row of {len(self.client.feature_names)} features"
-            raise ValueError(msg)
+            raise FeatureVectorError(msg)
         x_prepared = self.client.binning.transform(x) if self.client.binning else x
         x_enc: bytes = self._fhe.quantize_encrypt_serialize(x_prepared)
         return seal("input", self.client.version, self.key_id, x_enc)

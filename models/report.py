@@ -220,6 +220,11 @@ def write_card(version_dir: Path, card: dict[str, Any]) -> None:
     """Write model_card.json (keeping its version) and model_card.md."""
     path = version_dir / "model_card.json"
     saved = json.loads(path.read_text())
-    card = {**card, "version": saved["version"], "threshold": saved.get("threshold")}
+    card = {
+        **card,
+        "version": saved["version"],
+        "threshold": saved.get("threshold"),
+        "files": saved["files"],
+    }
     path.write_text(json.dumps(card, indent=2) + "\n")
     (version_dir / "model_card.md").write_text(card_markdown(card))

@@ -28,6 +28,7 @@ __all__ = [
     "ModelSpec",
     "ProtocolData",
     "compile_model",
+    "estimators_for",
     "fit_model",
     "load_protocol_data",
 ]
@@ -66,7 +67,8 @@ class ModelSpec:
     def label(self) -> str:
         """A short human name, e.g. ``xgb-10x3-3bit``."""
         trees = "" if self.kind == "dt" else f"{self.trees}x"
-        return f"{self.kind}-{trees}{self.depth}-{self.n_bits}bit"
+        binned = "" if self.binning else "-unbinned"
+        return f"{self.kind}-{trees}{self.depth}-{self.n_bits}bit{binned}"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (in the model card)."""
@@ -138,7 +140,8 @@ class FittedModel:
         return proba
 
 
-def _estimators(spec: ModelSpec) -> tuple[Any, Any]:
+def estimators_for(spec: ModelSpec) -> tuple[Any, Any]:
+    """The unfitted Concrete-ML model of ``spec`` and its plaintext float twin."""
     # Imported here: concrete-ml takes seconds to import and the CLI's --help should not.
     import xgboost  # noqa: PLC0415
     from concrete.ml.sklearn import (  # noqa: PLC0415
@@ -176,7 +179,7 @@ def fit_model(spec: ModelSpec, data: ProtocolData, say: Progress = print) -> Fit
     """Fit the binning, the quantized model and its float twin on the training week."""
     x_train, y_train = data.x_train, data.y_train
     binning = Binning.fit(x_train, y_train, 2**spec.n_bits) if spec.binning else None
-    model, float_model = _estimators(spec)
+    model, float_model = estimators_for(spec)
     started = time.perf_counter()
     x_model = binning.transform(x_train) if binning else x_train
     model.fit(x_model, y_train)

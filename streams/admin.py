@@ -1,6 +1,7 @@
 """Topic administration and group readiness with kafka-python (synchronous tools).
 
-:func:`ensure_topics` is idempotent: it creates what is missing and checks what exists.
+:func:`ensure_topics` is idempotent: it creates what is missing and checks that existing topics
+have at least the configured partition count (their other settings are left as they are).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ being processed (faust-streaming issue #606) and lose it on a crash.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -13,6 +14,7 @@ import faust
 from streams.app import Runtime
 from streams.codec import CODEC_NAME
 from streams.deadletter import dead_letter
+from streams.delivery import deliver
 from streams.errors import EventError
 from streams.logs import get_logger
 from streams.records import parse_transaction
@@ -38,17 +40,22 @@ def install_partner_agents(
     )
     dead = app.topic(names.deadletter(partner), key_serializer="raw", value_serializer="raw")
 
+    # Only this partner's events belong on this partner's topic.
+    limits = replace(runtime.limits, partners=frozenset({partner}))
+
     async def validate_transactions(stream: faust.StreamT[Any]) -> None:
         """Validate each plaintext event; forward it in canonical form or dead-letter it."""
         async for event in stream.events():
             message = event.message
             try:
-                transaction = parse_transaction(message.value, runtime.limits)
+                transaction = parse_transaction(message.value, limits)
             except EventError as exc:
                 await dead_letter(dead, event, exc)
                 continue
-            pending = await validated.send(key=message.key, value=transaction.to_wire())
-            await pending
+            except Exception as exc:  # noqa: BLE001  (a bad record must never stop the partition)
+                await dead_letter(dead, event, exc)
+                continue
+            await deliver(validated, key=message.key, value=transaction.to_wire())
             _log.info(
                 "transaction_validated",
                 partner=partner,

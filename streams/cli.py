@@ -1,7 +1,8 @@
-"""The ``fraudstream`` command: the local broker, topics, workers and the demo.
+"""The ``fraudstream`` command: the local broker, topics, workers, the demo, models and keys.
 
-Every command reads its configuration from ``FRAUD_*`` variables (see ``docs/configuration.md``);
-options override them for the run.
+The runtime commands (topics, worker, demo) read their configuration from ``FRAUD_*`` variables
+(see ``docs/configuration.md``); their options override them for the run. The ``kafka``,
+``model`` and ``keys`` tools take options only.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        msg = f"invalid FRAUD_* configuration:\n{exc}"
+        problems = [
+            f"  FRAUD_{'_'.join(str(p) for p in error['loc']).upper()}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        msg = "invalid FRAUD_* configuration:\n" + "\n".join(problems)
         raise click.UsageError(msg) from exc
 
 
@@ -53,9 +59,9 @@ def _friendly(func: _F) -> _F:
 def cli() -> None:
     """Privacy-preserving fraud scoring on Kafka.
 
-    Partners send plaintext transactions to their own topics; partner workers validate them
-    (and, as the project grows, compute features and encrypt them for the shared FHE scorer).
-    Configuration comes from FRAUD_* environment variables.
+    Partners send plaintext transactions to their own topics; partner workers validate them.
+    The model side trains and compiles FHE tree models (model), and partners hold their own
+    FHE keys (keys). Runtime configuration comes from FRAUD_* environment variables.
     """
 
 

@@ -90,6 +90,12 @@ _KNOBS = [
         default=None,
         help="Error probability per bootstrap (default: Concrete-ML's).",
     ),
+    click.option(
+        "--binning/--no-binning",
+        default=True,
+        show_default=True,
+        help="Bin each feature on its most informative cut points before quantization.",
+    ),
 ]
 
 
@@ -133,6 +139,7 @@ def train(
     depth: int,
     trees: int,
     p_error: float | None,
+    binning: bool,
     out: Path,
     fhe_sample: int,
     simulate: bool,
@@ -161,6 +168,7 @@ def train(
             depth=depth,
             trees=trees,
             p_error=p_error,
+            binning=binning,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
@@ -181,8 +189,10 @@ def train(
         fhe = measured.summary()
     write_card(version_dir, model_card(fitted, data, cost, rows, fhe))
     latest = out / "latest"
-    latest.unlink(missing_ok=True)
-    latest.symlink_to(version_dir.name)
+    staged = out / f".latest-{version_dir.name}"
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(version_dir.name)
+    staged.replace(latest)  # atomic: readers see the old or the new version, never none
     card_json = json.loads((version_dir / "model_card.json").read_text())
     _console.print(card_markdown(card_json), highlight=False)
     _console.print(f"[green]saved[/] {version_dir} (also {latest})")

@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import MessageSizeTooLargeError
+
+from streams.delivery import deliver
 from streams.errors import FraudStreamError
 from streams.logs import get_logger
 
@@ -69,23 +72,27 @@ async def dead_letter(dead_topic: Any, event: Any, error: Exception) -> DeadLett
     """Send the Faust ``event`` to ``dead_topic`` with ``error`` and wait until it is stored.
 
     Waiting for the broker's acknowledgement before the stream moves on means the source offset
-    is never committed past a record that exists nowhere else.
+    is never committed past a record that exists nowhere else. Only errors of this project carry
+    a reason that is safe to log; any other error is described by its class alone.
     """
     message = event.message
     letter = DeadLetter(
         error_class=type(error).__name__,
-        reason=str(error),
+        reason=str(error) if isinstance(error, FraudStreamError) else "unexpected error",
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
     )
-    pending = await dead_topic.send(
-        key=message.key,
-        value=message.value,
-        headers=dead_letter_headers(letter),
-    )
-    await pending
+    headers = dead_letter_headers(letter)
+    try:
+        await deliver(dead_topic, key=message.key, value=message.value, headers=headers)
+    except MessageSizeTooLargeError:
+        # The original is larger than this producer may send: keep everything but its bytes,
+        # and say how large it was (it stays readable at its source offset until retention).
+        size = len(message.value or b"")
+        headers.append((HEADER_PREFIX + "value_omitted_bytes", str(size).encode()))
+        await deliver(dead_topic, key=message.key, value=b"", headers=headers)
     _log.warning(
         "event_dead_lettered",
         error_class=letter.error_class,

@@ -143,9 +143,13 @@ def run_demo(settings: Settings, console: Console, *, per_partner: int = 5) -> i
         console.print(f"[green]✓[/] partner workers running: {', '.join(partners)}")
 
         producer = KafkaProducer(**client, acks="all", linger_ms=5)
-        for event in events:
+        futures = [
             producer.send(names.transactions(event.partner), key=event.key, value=event.value)
+            for event in events
+        ]
         producer.flush()
+        for future in futures:
+            future.get(timeout=30)  # raises if the broker refused a record
         producer.close()
         n_bad = sum(1 for event in events if event.label == "malformed")
         console.print(

@@ -185,16 +185,18 @@ class LocalKafka:
         return result.stdout.strip()
 
     def _read_pid(self) -> int | None:
+        """The broker's pid, if the pid file names a live Kafka broker of this state dir."""
         try:
             pid = int(self._pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None  # gone (or not ours to see): a stale pid file
+        ours = str(self.state_dir / "server.properties").encode()
+        if b"kafka.Kafka" not in command or ours not in command:
+            return None  # the pid was reused by another process: never signal it
         return pid
 
     def is_ready(self, timeout: float = 2.0) -> bool:
@@ -288,14 +290,21 @@ class LocalKafka:
         if pid is None:
             self._pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self._pid_file.unlink(missing_ok=True)
+            return False
+        except PermissionError as exc:
+            msg = f"not allowed to stop the broker (pid {pid}): {exc}"
+            raise BrokerError(msg) from exc
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                break
+        while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.2)
-        else:
+        if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
         self._pid_file.unlink(missing_ok=True)
         return True
 

@@ -60,14 +60,18 @@ class TransactionEvent(BaseModel):
     @classmethod
     def _known_partner(cls, value: str, info: ValidationInfo) -> str:
         if value not in _limits(info).partners:
-            msg = "unknown partner id"
+            msg = "not the partner of this topic"
             raise ValueError(msg)
         return value
 
     @_field_validator("timestamp")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            msg = "timestamp out of range"
+            raise ValueError(msg) from exc
 
     def to_wire(self) -> dict[str, Any]:
         """The canonical JSON-ready form (timestamp in UTC, RFC 3339)."""
@@ -86,6 +90,10 @@ def _limits(info: ValidationInfo) -> EventLimits:
 def _reason(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        if error["type"] == "extra_forbidden":
+            # The name of an unexpected field comes from the sender: it may hold anything.
+            parts.append("event: unexpected field")
+            continue
         where = ".".join(str(part) for part in error["loc"]) or "event"
         message = error["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {message}")

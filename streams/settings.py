@@ -74,7 +74,10 @@ class Settings(BaseSettings):
         pattern=_TOPIC_ROOT_PATTERN,
         description="Prefix of consumer groups: <app_id>-<role>[-<partner>].",
     )
-    data_dir: Path = Field(default=Path(".fraudstream/data"), description="Faust table state.")
+    data_dir: Path = Field(
+        default=Path(".fraudstream/data"),
+        description="Worker state folder (Faust datadir; tables live in memory, from changelogs).",
+    )
     session_timeout: float = Field(
         default=10.0,
         ge=6.0,

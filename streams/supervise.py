@@ -53,7 +53,10 @@ class WorkerProcess:
         return f"{self.settings.app_id}-{self.role}{suffix}"
 
     def start(self) -> None:
-        """Spawn the worker in its own process group."""
+        """Spawn the worker in its own process group (once)."""
+        if self._process is not None:
+            msg = "this worker was already started; make a new WorkerProcess"
+            raise RuntimeError(msg)
         command = [sys.executable, "-m", "streams", "worker", "--role", self.role]
         if self.partner:
             command += ["--partner", self.partner]
@@ -96,6 +99,8 @@ class WorkerProcess:
         if self._process is not None and self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait()
+        if self._log is not None:
+            self._log.close()
 
     def log_text(self) -> str:
         """Everything the worker wrote so far."""

@@ -30,5 +30,5 @@ def test_demo_shows_transactions_flowing_and_dead_letters() -> None:
     assert "10 validated, 3 dead-lettered, 0 missing" in out
     assert len(re.findall(r"^validated", out, re.MULTILINE)) == 10
     assert "MalformedEventError: not a JSON object" in out
-    assert "unknown partner id" in out
+    assert "not the partner of this topic" in out
     assert "greater than or equal to 0" in out

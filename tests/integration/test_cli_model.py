@@ -78,6 +78,9 @@ def test_train_then_keys_generate_and_export(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stdout + made.stderr
     key_id = json.loads((tmp_path / "keys/alpha/keys.json").read_text())["key_id"]
     assert (tmp_path / "keys/alpha").stat().st_mode & 0o777 == 0o700
+    key_files = [p for p in (tmp_path / "keys/alpha").rglob("*") if p.is_file()]
+    assert len(key_files) > 1
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in key_files)
     exported = fraudstream(
         "keys",
         "export",

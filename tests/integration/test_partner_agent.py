@@ -55,7 +55,7 @@ MALFORMED = [
         "unknown_partner",
         event(0, partner_id="zulu", amount=9876.54),
         "SchemaError",
-        "unknown partner id",
+        "not the partner of this topic",
     ),
     (
         "oversized",

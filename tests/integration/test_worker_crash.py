@@ -61,6 +61,12 @@ def test_killed_worker_loses_nothing(
         assert len(seen) >= 40, first.log_text()[-3000:]
     finally:
         first.kill()
+    done_by_first = {
+        orjson.loads(r.value)["transaction_id"]
+        for r in consume_records(client, [names.validated("alpha")], expected=N_EVENTS, timeout=3)
+    }
+    # The crash must happen mid-backlog, or the test would prove nothing about recovery.
+    assert len(done_by_first) < N_EVENTS - N_EVENTS // BAD_EVERY
 
     second = WorkerProcess(settings, "partner", tmp_path / "second.log", partner="alpha")
     second.start()

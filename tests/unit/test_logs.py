@@ -1,4 +1,4 @@
-"""Logging: JSON lines with UTC timestamps; dead-letter events carry ids, never values."""
+"""Logging: JSON lines with UTC timestamps (dead-letter log lines: test_deadletter_logging.py)."""
 
 from __future__ import annotations
 
