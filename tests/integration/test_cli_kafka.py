@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,20 +10,9 @@ import pytest
 from streams.local_kafka import LocalKafka, free_port
 from streams.settings import Settings
 from streams.supervise import settings_env
+from tests.commands import fraudstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def fraudstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**base, **(env or {})},
-        check=False,
-    )
 
 
 def test_kafka_up_status_down(tmp_path: Path) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,22 +10,10 @@ import pytest
 from models.assessment import evaluate_version
 from models.evaluation import Protocol
 from models.training import load_protocol_data
+from tests.commands import fraudstream
 from tests.conftest import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def fraudstream(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**env, "COLUMNS": "200"},
-        cwd=cwd,
-        check=False,
-    )
 
 
 def test_train_then_keys_generate_and_export(tmp_path: Path) -> None:
