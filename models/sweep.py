@@ -7,6 +7,7 @@ precision and card precision@100 of FHE simulation on the test week.
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 from collections.abc import Callable, Iterable
@@ -21,7 +22,14 @@ from models.measure import measure_fhe
 from models.report import simulate_in_chunks
 from models.training import ModelSpec, ProtocolData, compile_model, fit_model
 
-__all__ = ["STANDARD_GRID", "SweepResult", "frontier_plot", "run_sweep", "sweep_markdown"]
+__all__ = [
+    "STANDARD_GRID",
+    "SweepResult",
+    "frontier_plot",
+    "load_results",
+    "run_sweep",
+    "sweep_markdown",
+]
 
 Tick = Callable[[int, int], None]
 
@@ -130,16 +138,19 @@ def frontier_plot(results: list[SweepResult], reference_ap: float, path: Path) -
     mpl.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=110)
+    floor = 0.5  # points below are drawn on the floor, marked and labelled with their AP
     for r in results:
-        axes.scatter(r.fhe_seconds, r.average_precision, s=18 + 2 * r.spec.trees, alpha=0.7)
+        shown = max(r.average_precision, floor + 0.003)
+        marker = "v" if r.average_precision < floor else "o"
+        axes.scatter(r.fhe_seconds, shown, s=18 + 2 * r.spec.trees, alpha=0.7, marker=marker)
+        label = r.spec.label() + (f" p={r.spec.p_error}" if r.spec.p_error else "")
+        if r.average_precision < floor:
+            label += f" (AP {r.average_precision:.2f})"
         axes.annotate(
-            r.spec.label() + (f" p={r.spec.p_error}" if r.spec.p_error else ""),
-            (r.fhe_seconds, r.average_precision),
-            fontsize=6,
-            xytext=(3, 3),
-            textcoords="offset points",
+            label, (r.fhe_seconds, shown), fontsize=6, xytext=(3, 3), textcoords="offset points"
         )
+    axes.set_ylim(floor, reference_ap + 0.02)
     axes.axhline(
         reference_ap,
         color="grey",
@@ -155,8 +166,19 @@ def frontier_plot(results: list[SweepResult], reference_ap: float, path: Path) -
     axes.set_xlabel("real FHE seconds per transaction (server side, 2 cores)")
     axes.set_ylabel("average precision (FHE simulation, test week)")
     axes.set_title("Cost and quality of FHE tree models")
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper left")
     axes.grid(alpha=0.3, which="both")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def load_results(path: Path) -> list[SweepResult]:
+    """Read the JSON lines a sweep streamed (to redraw the table and plot without rerunning)."""
+    results = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            row.pop("label", None)
+            results.append(SweepResult(**{**row, "spec": ModelSpec(**row["spec"])}))
+    return results

@@ -44,7 +44,7 @@ class ModelSpec:
 
     kind: ModelKind = "xgb"
     n_bits: int = 3
-    depth: int = 3
+    depth: int = 2
     trees: int = 10
     p_error: float | None = None
     binning: bool = True

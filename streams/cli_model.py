@@ -82,7 +82,7 @@ _KNOBS = [
         show_default=True,
         help="Bits per quantized input and leaf: the circuit's precision.",
     ),
-    click.option("--depth", type=click.IntRange(1, 10), default=3, show_default=True),
+    click.option("--depth", type=click.IntRange(1, 10), default=2, show_default=True),
     click.option("--trees", type=click.IntRange(1, 500), default=10, show_default=True),
     click.option(
         "--p-error",
@@ -330,12 +330,17 @@ def replace_block(document: Path, name: str, content: str) -> None:
     help="Timed real-FHE transactions per model (after one warm-up).",
 )
 @click.option(
+    "--from-json",
+    is_flag=True,
+    help="Do not measure: redraw the table and plot from the results a sweep streamed.",
+)
+@click.option(
     "--only",
     multiple=True,
     metavar="LABEL",
     help="Only the grid points with these labels (e.g. xgb-10x3-3bit).",
 )
-def sweep(doc: Path, fhe_transactions: int, only: tuple[str, ...]) -> None:
+def sweep(doc: Path, fhe_transactions: int, from_json: bool, only: tuple[str, ...]) -> None:
     """Train, compile and measure a grid of models: the cost/quality frontier.
 
     For each grid point (n_bits 2-5, depth 2-5, trees 5-50, p_error): bit width, programmable
@@ -347,11 +352,21 @@ def sweep(doc: Path, fhe_transactions: int, only: tuple[str, ...]) -> None:
     from models.sweep import (  # noqa: PLC0415
         STANDARD_GRID,
         SweepResult,
-        frontier_plot,
+        load_results,
         run_sweep,
-        sweep_markdown,
     )
 
+    stream = doc.with_name(doc.stem + "_sweep.json")
+    reference_file = doc.with_name(doc.stem + "_reference.json")
+    if from_json:
+        try:
+            results = load_results(stream)
+            reference = float(json.loads(reference_file.read_text())["ap"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            msg = f"cannot read the results of a previous sweep ({stream}, {reference_file}): {exc}"
+            raise click.UsageError(msg) from exc
+        _finish_sweep(doc, results, reference)
+        return
     grid = [s for s in STANDARD_GRID if not only or s.label() in only]
     if not grid:
         msg = f"no grid point is labelled {', '.join(only)}"
@@ -359,7 +374,7 @@ def sweep(doc: Path, fhe_transactions: int, only: tuple[str, ...]) -> None:
     data = _load_data()
     reference = baseline_rows(data)[0].metrics.average_precision
     _say(f"plaintext XGBoost reference AP {reference:.3f}; {len(grid)} models to measure")
-    stream = doc.with_name(doc.stem + "_sweep.json")
+    reference_file.write_text(json.dumps({"ap": reference}) + "\n")
     stream.write_text("")
 
     def record(result: SweepResult) -> None:
@@ -376,8 +391,15 @@ def sweep(doc: Path, fhe_transactions: int, only: tuple[str, ...]) -> None:
         results = run_sweep(
             data, grid, fhe_transactions=fhe_transactions, on_result=record, tick=tick
         )
+    _finish_sweep(doc, results, reference)
+
+
+def _finish_sweep(doc: Path, results: Any, reference: float) -> None:
+    """Draw the frontier plot next to DOC and rewrite DOC's sweep block."""
+    from models.sweep import frontier_plot, sweep_markdown  # noqa: PLC0415
+
     plot = doc.with_name(doc.stem + "_frontier.png")
     frontier_plot(results, reference, plot)
     replace_block(doc, "sweep", sweep_markdown(results, reference))
     _console.print(sweep_markdown(results, reference), highlight=False)
-    _console.print(f"[green]written[/] {doc} (sweep block), {plot}, {stream}")
+    _console.print(f"[green]written[/] {doc} (sweep block), {plot}")
