@@ -278,7 +278,14 @@ def keys_export(model_dir: Path, key_dir: Path, out: Path) -> None:
     show_default=True,
     help="Random test transactions for real FHE (every fraud of the first test day is added).",
 )
-def evaluate(model_dir: Path, fhe_sample: int) -> None:
+@click.option(
+    "--doc",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the card and evaluation blocks of this Markdown file (e.g. docs/model.md) "
+    "and copy the plot beside it.",
+)
+def evaluate(model_dir: Path, fhe_sample: int, doc: Path | None) -> None:
     """Compare a saved model with plaintext baselines on the handbook's protocol.
 
     Prints AUC ROC, average precision and card precision@100 for the plaintext XGBoost, random
@@ -300,6 +307,14 @@ def evaluate(model_dir: Path, fhe_sample: int) -> None:
         )
     _console.print(assessment.markdown(), highlight=False)
     _console.print(f"[green]written[/] {model_dir}/evaluation.md, evaluation.json, pr_curve.png")
+    if doc is not None:
+        import shutil  # noqa: PLC0415
+
+        card = (model_dir / "model_card.md").read_text().split("\n", 1)[1]
+        replace_block(doc, "card", f"Version `{assessment.version}`:\n{card}")
+        replace_block(doc, "evaluation", assessment.markdown())
+        shutil.copyfile(model_dir / "pr_curve.png", doc.with_name(doc.stem + "_pr_curve.png"))
+        _console.print(f"[green]written[/] {doc} (card and evaluation blocks)")
 
 
 def replace_block(document: Path, name: str, content: str) -> None:
