@@ -2,8 +2,9 @@
 
 Pure data and pure updates, no I/O: the stream agents keep these states in Faust tables (they
 serialise to plain JSON-ready lists) and call :meth:`CardState.observe`,
-:meth:`TerminalState.observe` and :meth:`TerminalState.add_fraud` per event. Events of one card
-(or terminal) must arrive in time order, as Kafka keeps them per key.
+:meth:`TerminalState.observe` and :meth:`TerminalState.add_fraud` per event. States keep their
+times sorted, so a late event is placed where it belongs; Kafka keeps one card's events in order
+(the card is the key), but one terminal's events come from many cards and partitions.
 """
 
 from __future__ import annotations
@@ -47,17 +48,23 @@ class CardState:
     amounts: list[float] = field(default_factory=list)
 
     def observe(self, at: int, amount: float) -> list[float]:
-        """Add a transaction; return its card features (count, mean amount per window)."""
-        self.times.append(at)
-        self.amounts.append(amount)
-        cut = bisect_right(self.times, at - _CARD_HORIZON)
+        """Add a transaction; return its card features (count, mean amount per window).
+
+        A late event (older than others already seen) is placed in time order and its windows
+        end at its own time, so it gets the features it would have had in order.
+        """
+        index = bisect_right(self.times, at)
+        self.times.insert(index, at)
+        self.amounts.insert(index, amount)
+        cut = bisect_right(self.times, max(self.times[-1], at) - _CARD_HORIZON)
         if cut:
             del self.times[:cut]
             del self.amounts[:cut]
+            index -= cut
         values: list[float] = []
         for days in CARD_WINDOW_DAYS:
             first = bisect_right(self.times, at - days * DAY_SECONDS)
-            window = self.amounts[first:]
+            window = self.amounts[first : index + 1]
             values += card_window_values(len(window), math.fsum(window))
         return values
 

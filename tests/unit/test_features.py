@@ -89,3 +89,15 @@ def test_feature_names_are_the_handbooks_fifteen() -> None:
     assert FEATURE_NAMES[0] == "TX_AMOUNT"
     assert FEATURE_NAMES[-1] == "TERMINAL_ID_RISK_30DAY_WINDOW"
     assert datetime(2018, 8, 8, tzinfo=UTC).weekday() == 2
+
+
+def test_a_late_card_event_gets_the_features_it_would_have_had_in_order() -> None:
+    """Out-of-order arrival does not corrupt the card's windows."""
+    in_order, late = CardState(), CardState()
+    in_order.observe(0, 10.0)
+    expected = in_order.observe(3600, 20.0)
+    in_order.observe(7200, 30.0)
+    late.observe(0, 10.0)
+    late.observe(7200, 30.0)
+    assert late.observe(3600, 20.0) == expected
+    assert late.times == [0, 3600, 7200]
