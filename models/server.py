@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +32,21 @@ class Verdict:
 class ScoringServer:
     """The compiled circuit and a cache of deserialized evaluation keys by key id."""
 
-    def __init__(self, artifact: ServerArtifact) -> None:
-        """Load the circuit (checked for library versions by :class:`ServerArtifact`)."""
+    def __init__(self, artifact: ServerArtifact, max_keys: int = 16) -> None:
+        """Load the circuit (checked for library versions by :class:`ServerArtifact`).
+
+        At most ``max_keys`` deserialized key sets are held (tens of MB each); the least
+        recently used is dropped first and can be added again from the key registry.
+        """
         from concrete.ml.deployment import FHEModelServer  # noqa: PLC0415
 
+        if max_keys < 1:
+            msg = "max_keys must be at least 1"
+            raise ValueError(msg)
         self.artifact = artifact
+        self.max_keys = max_keys
         self._server = FHEModelServer(str(artifact.directory))
-        self._keys: dict[str, Any] = {}
+        self._keys: OrderedDict[str, Any] = OrderedDict()
 
     @property
     def model_version(self) -> str:
@@ -53,15 +62,18 @@ class ScoringServer:
         from concrete import fhe  # noqa: PLC0415
 
         if key_id in self._keys:
+            self._keys.move_to_end(key_id)
             return
         if hashlib.sha256(evaluation_keys).hexdigest()[:16] != key_id:
             msg = f"evaluation keys do not match their key id {key_id} (corrupt or mislabelled)"
             raise KeyMaterialError(msg)
         try:
             self._keys[key_id] = fhe.EvaluationKeys.deserialize(evaluation_keys)
-        except (RuntimeError, ValueError) as exc:
+        except Exception as exc:
             msg = f"evaluation keys {key_id} could not be deserialized: {exc}"
             raise KeyMaterialError(msg) from exc
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
 
     def evaluate(self, request: bytes) -> Verdict:
         """Run the circuit on an encrypted input envelope; return the encrypted verdict."""
@@ -70,6 +82,7 @@ class ScoringServer:
         if keys is None:
             msg = f"no evaluation keys for key id {envelope.key_id}"
             raise KeyMaterialError(msg)
+        self._keys.move_to_end(envelope.key_id)
         started = time.perf_counter()
         try:
             verdict_enc = self._server.run(envelope.payload, keys)

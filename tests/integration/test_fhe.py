@@ -235,3 +235,20 @@ def test_server_module_does_not_load_the_secret_key_module(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "True False"
+
+
+def test_key_cache_keeps_the_most_recently_used(
+    tiny_model: TinyModel, protocol_data: ProtocolData, partners: dict[str, PartnerKeys]
+) -> None:
+    """With room for one key set, adding a second drops the first; re-adding brings it back."""
+    alpha, bravo = partners["alpha"], partners["bravo"]
+    scoring = ScoringServer(ServerArtifact.load(tiny_model.directory), max_keys=1)
+    scoring.add_evaluation_keys(alpha.key_id, alpha.evaluation_keys())
+    scoring.add_evaluation_keys(bravo.key_id, bravo.evaluation_keys())
+    assert scoring.known_keys() == {bravo.key_id}
+    with pytest.raises(KeyMaterialError, match="no evaluation keys"):
+        scoring.evaluate(alpha.encrypt(protocol_data.x_test[0]))
+    scoring.add_evaluation_keys(alpha.key_id, alpha.evaluation_keys())
+    verdict = scoring.evaluate(alpha.encrypt(protocol_data.x_test[0]))
+    expected = tiny_model.fitted.predict_clear(protocol_data.x_test[:1])[0]
+    assert alpha.decrypt(verdict.envelope).score == pytest.approx(expected, abs=1e-12)
