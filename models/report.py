@@ -138,6 +138,9 @@ def model_card(
             "train_transactions": len(data.split.train),
             "test_transactions": len(data.split.test),
             "test_frauds": int(data.split.test["TX_FRAUD"].sum()),
+            "feature_scope": (
+                f"per partner ({', '.join(data.partners)})" if data.partners else "global"
+            ),
         },
         "features": list(FEATURE_NAMES),
         "spec": fitted.spec.to_json(),
@@ -201,7 +204,8 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"- data: {card['data']['source']}; train {card['data']['train']} "
             f"({card['data']['train_transactions']:,} transactions), test "
             f"{card['data']['test']} ({card['data']['test_transactions']:,}, "
-            f"{card['data']['test_frauds']} frauds)",
+            f"{card['data']['test_frauds']} frauds); features computed "
+            f"{card['data'].get('feature_scope', 'global')}",
             f"- features ({len(card['features'])}): {', '.join(card['features'])}",
             f"- circuit: {circuit['max_bit_width']}-bit, "
             f"{circuit['programmable_bootstraps']} programmable bootstraps, compiled in "

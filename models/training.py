@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from models.binning import Binning
-from models.dataset import TRANSACTIONS_FILE
+from models.dataset import TRANSACTIONS_FILE, partner_of
 from models.evaluation import PROTOCOL, Protocol, Split, handbook_split
 from models.features import FEATURE_NAMES, compute_features
 
@@ -81,6 +81,7 @@ class ProtocolData:
 
     protocol: Protocol
     split: Split
+    partners: tuple[str, ...] = ()
 
     @property
     def x_train(self) -> _Floats:
@@ -99,15 +100,29 @@ class ProtocolData:
 
 
 def load_protocol_data(
-    path: Path = TRANSACTIONS_FILE, protocol: Protocol = PROTOCOL
+    path: Path = TRANSACTIONS_FILE,
+    protocol: Protocol = PROTOCOL,
+    partners: tuple[str, ...] = (),
 ) -> ProtocolData:
-    """Raw transactions → the 15 features (batch path) → the protocol's train and test sets."""
+    """Raw transactions → the 15 features (batch path) → the protocol's train and test sets.
+
+    With ``partners``, cards are split between them (:func:`models.dataset.partner_of`) and each
+    partner's features are computed from its own transactions and labels only, as its gateway
+    will compute them in the stream; card features are unchanged, terminal features see only the
+    partner's share of each terminal. Without, features are global, as in the handbook.
+    """
     raw = pd.read_csv(path)
-    frame = compute_features(raw)
+    if partners:
+        owner = raw["CUSTOMER_ID"].map(lambda card: partner_of(int(card), partners))
+        frame = pd.concat([compute_features(raw[owner == partner]) for partner in partners]).loc[
+            raw.index
+        ]
+    else:
+        frame = compute_features(raw)
     frame["DAY"] = pd.to_datetime(raw["TX_DATETIME"]).dt.date
     frame["CUSTOMER_ID"] = raw["CUSTOMER_ID"].to_numpy()
     frame["TX_FRAUD"] = raw["TX_FRAUD"].to_numpy()
-    return ProtocolData(protocol, handbook_split(frame, protocol))
+    return ProtocolData(protocol, handbook_split(frame, protocol), partners)
 
 
 @dataclass

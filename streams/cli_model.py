@@ -55,11 +55,12 @@ def _say(message: str) -> None:
     _console.print(f"  {message}", highlight=False)
 
 
-def _load_data() -> Any:
+def _load_data(partners: tuple[str, ...] = ()) -> Any:
     from models.training import load_protocol_data  # noqa: PLC0415
 
-    with _console.status("computing the 15 features of 555,712 transactions (batch path)…"):
-        data = load_protocol_data()
+    scope = f"per partner ({', '.join(partners)})" if partners else "global"
+    with _console.status(f"computing the 15 features of 555,712 transactions ({scope})…"):
+        data = load_protocol_data(partners=partners)
     _say(
         f"protocol split: {len(data.split.train):,} training and {len(data.split.test):,} "
         f"test transactions ({int(data.split.test['TX_FRAUD'].sum())} test frauds)"
@@ -89,6 +90,13 @@ _KNOBS = [
         type=float,
         default=None,
         help="Error probability per bootstrap (default: Concrete-ML's).",
+    ),
+    click.option(
+        "--partners",
+        default="",
+        metavar="IDS",
+        help="Comma-separated partner ids: compute each partner's features from its own cards "
+        "only, as its gateway does in the stream (default: global, as in the handbook).",
     ),
     click.option(
         "--binning/--no-binning",
@@ -140,6 +148,7 @@ def train(
     trees: int,
     p_error: float | None,
     binning: bool,
+    partners: str,
     out: Path,
     fhe_sample: int,
     simulate: bool,
@@ -172,7 +181,7 @@ def train(
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    data = _load_data()
+    data = _load_data(tuple(p.strip() for p in partners.split(",") if p.strip()))
     with _console.status(f"fitting {spec.label()}…"):
         fitted = fit_model(spec, data, say=_say)
     with _console.status("compiling the FHE circuit…"):

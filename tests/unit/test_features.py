@@ -101,3 +101,18 @@ def test_a_late_card_event_gets_the_features_it_would_have_had_in_order() -> Non
     late.observe(7200, 30.0)
     assert late.observe(3600, 20.0) == expected
     assert late.times == [0, 3600, 7200]
+
+
+@pytest.mark.slow
+def test_per_partner_features_keep_card_features_and_split_terminal_traffic() -> None:
+    """Computed per partner, card features are unchanged (a card has one partner) and terminal
+    counts see only that partner's share of each terminal."""
+    from models.training import load_protocol_data  # noqa: PLC0415
+
+    shared = load_protocol_data().split.test
+    split = load_protocol_data(partners=("alpha", "bravo")).split.test
+    card_columns = [name for name in FEATURE_NAMES if name.startswith("CUSTOMER_ID")]
+    pd.testing.assert_frame_equal(shared[card_columns], split[card_columns])
+    terminal = "TERMINAL_ID_NB_TX_30DAY_WINDOW"
+    assert (split[terminal] <= shared[terminal]).all()
+    assert split[terminal].sum() < 0.6 * shared[terminal].sum()
