@@ -21,11 +21,13 @@ from models.errors import ArtifactError
 from models.evaluation import score_metrics
 from models.measure import measure_fhe
 from models.report import (
+    BASELINES,
     EvaluationRow,
-    baseline_rows,
+    baseline_scores,
     fhe_sample_rows,
-    model_rows,
+    model_scores,
     rows_markdown,
+    rows_of,
 )
 from models.training import FittedModel, ModelSpec, ProtocolData, estimators_for
 
@@ -83,10 +85,10 @@ def evaluate_version(
 ) -> Assessment:
     """Evaluate a saved version; write evaluation.json/.md and pr_curve.png beside it."""
     say("refitting the plaintext baselines and the float twin…")
-    rows = baseline_rows(data)
+    curves = baseline_scores(data)
     fitted = _refit(version_dir, data)
-    model_part, simulated = model_rows(fitted, data, simulate=True, tick=simulate_tick)
-    rows += model_part
+    curves |= model_scores(fitted, data, simulate=True, tick=simulate_tick)
+    rows = rows_of(data.split.test, curves)
     sample = fhe_sample_rows(data, fhe_sample)
     measured = measure_fhe(version_dir, data.x_test[sample], fhe_tick)
     clear_sample = fitted.predict_clear(data.x_test[sample])
@@ -116,26 +118,11 @@ def evaluate_version(
     }
     (version_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     (version_dir / "evaluation.md").write_text(assessment.markdown())
-    curves = {
-        rows[0].name: baseline_scores(data),
-        f"{label}: float twin": fitted.predict_float(data.x_test),
-        f"{label}: quantized clear": fitted.predict_clear(data.x_test),
-    }
-    if simulated is not None:
-        curves[f"{label}: FHE simulation"] = simulated
+    del curves[BASELINES[1]], curves[BASELINES[2]]  # the plot compares with the reference only
     precision_recall_plot(
         data.split.test["TX_FRAUD"].to_numpy(), curves, version_dir / "pr_curve.png"
     )
     return assessment
-
-
-def baseline_scores(data: ProtocolData) -> npt.NDArray[np.float64]:
-    """Test scores of the handbook's plaintext XGBoost (for the plot)."""
-    import xgboost  # noqa: PLC0415
-
-    model = xgboost.XGBClassifier(random_state=0, n_jobs=2).fit(data.x_train, data.y_train)
-    scores: npt.NDArray[np.float64] = model.predict_proba(data.x_test)[:, 1]
-    return scores
 
 
 def precision_recall_plot(

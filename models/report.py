@@ -22,13 +22,15 @@ from models.features import FEATURE_NAMES
 from models.training import CircuitCost, FittedModel, ProtocolData
 
 __all__ = [
+    "BASELINES",
     "EvaluationRow",
-    "baseline_rows",
+    "baseline_scores",
     "card_markdown",
     "fhe_sample_rows",
     "model_card",
-    "model_rows",
+    "model_scores",
     "rows_markdown",
+    "rows_of",
     "simulate_in_chunks",
     "write_card",
 ]
@@ -61,51 +63,52 @@ def simulate_in_chunks(fitted: FittedModel, x_clear: _Floats, tick: Tick | None 
     return np.concatenate(parts)
 
 
-def baseline_rows(data: ProtocolData) -> list[EvaluationRow]:
-    """Plaintext baselines on the same split, with the handbook's settings."""
+#: The plaintext baselines, with the handbook's settings; the first is the reference.
+BASELINES = (
+    "plaintext XGBoost (handbook defaults)",
+    "plaintext random forest (100 trees)",
+    "plaintext decision tree (depth 2)",
+)
+
+
+def _baseline_model(name: str) -> Any:
     import xgboost  # noqa: PLC0415
     from sklearn.ensemble import RandomForestClassifier  # noqa: PLC0415
     from sklearn.tree import DecisionTreeClassifier  # noqa: PLC0415
 
-    baselines = {
-        "plaintext XGBoost (handbook defaults)": xgboost.XGBClassifier(random_state=0, n_jobs=2),
-        "plaintext random forest (100 trees)": RandomForestClassifier(random_state=0, n_jobs=2),
-        "plaintext decision tree (depth 2)": DecisionTreeClassifier(max_depth=2, random_state=0),
-    }
-    rows = []
-    test = data.split.test
-    for name, model in baselines.items():
-        model.fit(data.x_train, data.y_train)
-        scores = model.predict_proba(data.x_test)[:, 1]
-        rows.append(EvaluationRow(name, "test week", score_metrics(test, scores)))
-    return rows
+    if name == BASELINES[0]:
+        return xgboost.XGBClassifier(random_state=0, n_jobs=2)
+    if name == BASELINES[1]:
+        return RandomForestClassifier(random_state=0, n_jobs=2)
+    return DecisionTreeClassifier(max_depth=2, random_state=0)
 
 
-def model_rows(
+def baseline_scores(data: ProtocolData, names: tuple[str, ...] = BASELINES) -> dict[str, _Floats]:
+    """Test-week scores of each named plaintext baseline, trained on the same split."""
+    scores = {}
+    for name in names:
+        model = _baseline_model(name).fit(data.x_train, data.y_train)
+        scores[name] = model.predict_proba(data.x_test)[:, 1]
+    return scores
+
+
+def rows_of(test: Any, scores: dict[str, _Floats], scope: str = "test week") -> list[EvaluationRow]:
+    """One evaluation row per named score vector."""
+    return [EvaluationRow(name, scope, score_metrics(test, s)) for name, s in scores.items()]
+
+
+def model_scores(
     fitted: FittedModel, data: ProtocolData, *, simulate: bool, tick: Tick | None = None
-) -> tuple[list[EvaluationRow], _Floats | None]:
-    """Float twin, quantized clear and (optionally) simulated FHE on the whole test week."""
-    test, x_test = data.split.test, data.x_test
-    label = fitted.spec.label()
-    rows = [
-        EvaluationRow(
-            f"{label}: float twin (unbinned)",
-            "test week",
-            score_metrics(test, fitted.predict_float(x_test)),
-        ),
-        EvaluationRow(
-            f"{label}: quantized, in the clear",
-            "test week",
-            score_metrics(test, fitted.predict_clear(x_test)),
-        ),
-    ]
-    simulated = None
+) -> dict[str, _Floats]:
+    """Float twin, quantized clear and (optionally) simulated FHE scores on the test week."""
+    x_test, label = data.x_test, fitted.spec.label()
+    scores = {
+        f"{label}: float twin (unbinned)": fitted.predict_float(x_test),
+        f"{label}: quantized, in the clear": fitted.predict_clear(x_test),
+    }
     if simulate:
-        simulated = simulate_in_chunks(fitted, x_test, tick)
-        rows.append(
-            EvaluationRow(f"{label}: FHE simulation", "test week", score_metrics(test, simulated))
-        )
-    return rows, simulated
+        scores[f"{label}: FHE simulation"] = simulate_in_chunks(fitted, x_test, tick)
+    return scores
 
 
 def fhe_sample_rows(data: ProtocolData, n: int, seed: int = 0) -> npt.NDArray[np.int64]:

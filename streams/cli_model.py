@@ -107,6 +107,16 @@ _KNOBS = [
 ]
 
 
+_MODEL_DIR = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("artifacts/latest"),
+    show_default=True,
+    help="Model version folder.",
+)
+
+
 def _knobs(func: Any) -> Any:
     for option in reversed(_KNOBS):
         func = option(func)
@@ -165,7 +175,8 @@ def train(
         card_markdown,
         fhe_sample_rows,
         model_card,
-        model_rows,
+        model_scores,
+        rows_of,
         write_card,
     )
     from models.training import ModelSpec, compile_model, fit_model  # noqa: PLC0415
@@ -187,7 +198,7 @@ def train(
     with _console.status("compiling the FHE circuit…"):
         cost = compile_model(fitted, data, say=_say)
     with _step("scoring the test week (clear; simulation in chunks)") as tick:
-        rows, _ = model_rows(fitted, data, simulate=simulate, tick=tick)
+        rows = rows_of(data.split.test, model_scores(fitted, data, simulate=simulate, tick=tick))
     card = model_card(fitted, data, cost, rows, None)
     version_dir = save_artifacts(fitted.model, fitted.binning, fitted.threshold, card, out)
     fhe = None
@@ -214,14 +225,7 @@ def keys() -> None:
 
 
 @keys.command("generate")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=Path("artifacts/latest"),
-    show_default=True,
-    help="Model version folder.",
-)
+@_MODEL_DIR
 @click.option("--partner", required=True, help="The partner id the keys belong to.")
 @click.option(
     "--key-dir",
@@ -243,14 +247,7 @@ def keys_generate(model_dir: Path, partner: str, key_dir: Path) -> None:
 
 
 @keys.command("export")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=Path("artifacts/latest"),
-    show_default=True,
-    help="Model version folder.",
-)
+@_MODEL_DIR
 @click.option(
     "--key-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True
 )
@@ -272,14 +269,7 @@ def keys_export(model_dir: Path, key_dir: Path, out: Path) -> None:
 
 
 @model.command()
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=Path("artifacts/latest"),
-    show_default=True,
-    help="Model version folder.",
-)
+@_MODEL_DIR
 @click.option(
     "--fhe-sample",
     type=click.IntRange(1, 10_000),
@@ -372,7 +362,8 @@ def sweep(doc: Path, fhe_transactions: int, from_json: bool, only: tuple[str, ..
     simulation on the test week. Results stream to <doc without .md>_sweep.json as they come;
     at the end the table goes into DOC and the plot next to it. Takes about an hour on 2 cores.
     """
-    from models.report import baseline_rows  # noqa: PLC0415
+    from models.evaluation import score_metrics  # noqa: PLC0415
+    from models.report import BASELINES, baseline_scores  # noqa: PLC0415
     from models.sweep import (  # noqa: PLC0415
         STANDARD_GRID,
         SweepResult,
@@ -396,7 +387,8 @@ def sweep(doc: Path, fhe_transactions: int, from_json: bool, only: tuple[str, ..
         msg = f"no grid point is labelled {', '.join(only)}"
         raise click.BadParameter(msg)
     data = _load_data()
-    reference = baseline_rows(data)[0].metrics.average_precision
+    (reference_scores,) = baseline_scores(data, BASELINES[:1]).values()
+    reference = score_metrics(data.split.test, reference_scores).average_precision
     _say(f"plaintext XGBoost reference AP {reference:.3f}; {len(grid)} models to measure")
     reference_file.write_text(json.dumps({"ap": reference}) + "\n")
     stream.write_text("")
