@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,14 @@ from models.errors import (
     KeyMismatchError,
 )
 
-__all__ = ["Decrypted", "PartnerKeys", "assert_private", "key_id_of", "secret_files"]
+__all__ = [
+    "Decrypted",
+    "KeyRing",
+    "PartnerKeys",
+    "assert_private",
+    "key_id_of",
+    "secret_files",
+]
 
 _META = "keys.json"
 
@@ -152,6 +160,52 @@ class PartnerKeys:
     def is_alert(self, score: float, threshold: float | None = None) -> bool:
         """Whether ``score`` reaches the threshold (the model's default unless given)."""
         return score >= (self.client.threshold if threshold is None else threshold)
+
+
+class KeyRing:
+    """A partner's current keys (they encrypt) and older keys kept to decrypt verdicts of
+    requests sent before a key rotation."""
+
+    def __init__(self, current: PartnerKeys, previous: Sequence[PartnerKeys] = ()) -> None:
+        """Hold ``current`` and ``previous``; every one must belong to the same partner."""
+        partners = {keys.partner for keys in (current, *previous)}
+        if len(partners) != 1:
+            msg = f"a key ring holds one partner's keys, not those of {sorted(partners)}"
+            raise KeyMaterialError(msg)
+        self.current = current
+        self._by_id = {keys.key_id: keys for keys in (*previous, current)}
+
+    @classmethod
+    def load(
+        cls, client: ClientArtifact, key_dir: Path, previous_dirs: Sequence[Path] = ()
+    ) -> KeyRing:
+        """Open the current key folder and the older ones (all for ``client``'s model)."""
+        return cls(
+            PartnerKeys.load(client, key_dir), [PartnerKeys.load(client, d) for d in previous_dirs]
+        )
+
+    @property
+    def partner(self) -> str:
+        """The partner these keys belong to."""
+        return self.current.partner
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """Every key id this ring can decrypt."""
+        return frozenset(self._by_id)
+
+    def encrypt(self, x_clear: npt.ArrayLike) -> bytes:
+        """Encrypt with the current keys (see :meth:`PartnerKeys.encrypt`)."""
+        return self.current.encrypt(x_clear)
+
+    def decrypt(self, verdict: bytes) -> Decrypted:
+        """Decrypt a verdict with whichever held key it was made under."""
+        envelope = open_envelope(verdict, "verdict", model_version=self.current.client.version)
+        keys = self._by_id.get(envelope.key_id)
+        if keys is None:
+            msg = f"verdict made under key {envelope.key_id}, which this partner does not hold"
+            raise KeyMismatchError(msg)
+        return keys.decrypt(verdict)
 
 
 def secret_files(key_dir: Path) -> list[Path]:

@@ -187,15 +187,25 @@ def topics_create(broker: str | None) -> None:
 
 # --- fraudstream worker ---------------------------------------------------------------------
 @cli.command()
-@click.option("--role", type=click.Choice(["partner"]), required=True, help="What to run.")
-@click.option("--partner", help="The partner id (partner role).")
+@click.option(
+    "--role", type=click.Choice(["partner", "scorer"]), required=True, help="What to run."
+)
+@click.option("--partner", help="The partner id (partner role only).")
 @_friendly
 def worker(role: str, partner: str | None) -> None:
     """Run one worker in the foreground until SIGTERM/SIGINT.
 
-    The partner role validates the partner's plaintext transactions from
-    <root>.<partner>.transactions.v1: valid ones go to <root>.<partner>.validated.v1, malformed
-    ones to <root>.<partner>.deadletter.v1 with the reason in headers.
+    \b
+    partner (inside a partner; needs FRAUD_MODEL_DIR and FRAUD_KEY_DIR):
+      publishes its evaluation keys once to <root>.scoring.keys.v1; validates transactions
+      and labels (malformed ones go to <root>.<partner>.deadletter.v1 with the reason),
+      computes features in tables recovered from changelogs, encrypts them and sends
+      requests to <root>.scoring.requests.v1; decrypts its verdicts into
+      <root>.<partner>.scores.v1 and, over the threshold, <root>.<partner>.alerts.v1.
+    scorer (the shared service; needs FRAUD_MODEL_DIR, never a key):
+      evaluates requests in FHE with the partners' evaluation keys and routes each encrypted
+      verdict to <root>.<partner>.verdicts.v1; bad requests go to
+      <root>.scoring.deadletter.v1. Run any number in one consumer group.
     """
     from streams.worker import run_worker  # noqa: PLC0415  (imports faust)
 

@@ -10,15 +10,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic import field_validator as _field_validator
 
 from streams.errors import MalformedEventError, OversizedEventError, SchemaError
 
-__all__ = ["EventLimits", "TransactionEvent", "parse_transaction"]
+__all__ = [
+    "EventLimits",
+    "LabelEvent",
+    "TransactionEvent",
+    "parse_label",
+    "parse_transaction",
+]
 
+_Event = TypeVar("_Event", bound=BaseModel)
 _NOT_JSON = frozenset({"json_invalid", "json_type", "model_type", "model_attributes_type"})
 
 
@@ -31,6 +46,27 @@ class EventLimits:
     max_amount: float
 
 
+def _known_partner(value: str, info: ValidationInfo) -> str:
+    if value not in _limits(info).partners:
+        msg = "not the partner of this topic"
+        raise ValueError(msg)
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        msg = "timestamp out of range"
+        raise ValueError(msg) from exc
+
+
+#: A partner id that must be the one of the topic the event came on.
+PartnerId = Annotated[str, AfterValidator(_known_partner)]
+#: An aware timestamp, converted to UTC.
+UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
 class TransactionEvent(BaseModel):
     """A plaintext card transaction, as a partner sends it (``<root>.<partner>.transactions.v1``).
 
@@ -41,11 +77,11 @@ class TransactionEvent(BaseModel):
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
 
     transaction_id: int = Field(ge=0)
-    timestamp: AwareDatetime
+    timestamp: UtcTime
     card_id: int = Field(ge=0)
     terminal_id: int = Field(ge=0)
     amount: float = Field(ge=0, allow_inf_nan=False)
-    partner_id: str
+    partner_id: PartnerId
 
     @_field_validator("amount")
     @classmethod
@@ -56,22 +92,24 @@ class TransactionEvent(BaseModel):
             raise ValueError(msg)
         return value
 
-    @_field_validator("partner_id")
-    @classmethod
-    def _known_partner(cls, value: str, info: ValidationInfo) -> str:
-        if value not in _limits(info).partners:
-            msg = "not the partner of this topic"
-            raise ValueError(msg)
-        return value
+    def to_wire(self) -> dict[str, Any]:
+        """The canonical JSON-ready form (timestamp in UTC, RFC 3339)."""
+        return self.model_dump(mode="json")
 
-    @_field_validator("timestamp")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        try:
-            return value.astimezone(UTC)
-        except OverflowError as exc:
-            msg = "timestamp out of range"
-            raise ValueError(msg) from exc
+
+class LabelEvent(BaseModel):
+    """A confirmed fraud, as a partner's investigators report it (``<root>.<partner>.labels.v1``).
+
+    It names the fraudulent transaction, when it happened and at which terminal: the terminal
+    risk features count it once it is ``LABEL_DELAY_DAYS`` old.
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    transaction_id: int = Field(ge=0)
+    timestamp: UtcTime
+    terminal_id: int = Field(ge=0)
+    partner_id: PartnerId
 
     def to_wire(self) -> dict[str, Any]:
         """The canonical JSON-ready form (timestamp in UTC, RFC 3339)."""
@@ -102,14 +140,23 @@ def _reason(exc: ValidationError) -> str:
 
 def parse_transaction(raw: bytes | None, limits: EventLimits) -> TransactionEvent:
     """Validate one raw record value; raise an ``EventError`` subclass saying what is wrong."""
+    return _parse(TransactionEvent, raw, limits)
+
+
+def parse_label(raw: bytes | None, limits: EventLimits) -> LabelEvent:
+    """Validate one raw label record value, like :func:`parse_transaction`."""
+    return _parse(LabelEvent, raw, limits)
+
+
+def _parse(model: type[_Event], raw: bytes | None, limits: EventLimits) -> _Event:
     if raw is None or len(raw) == 0:
-        msg = "empty value: a transaction event is a JSON object"
+        msg = "empty value: an event is a JSON object"
         raise MalformedEventError(msg)
     if len(raw) > limits.max_event_bytes:
         msg = f"event of {len(raw)} bytes exceeds the limit of {limits.max_event_bytes} bytes"
         raise OversizedEventError(msg)
     try:
-        return TransactionEvent.model_validate_json(raw, strict=True, context={"limits": limits})
+        return model.model_validate_json(raw, strict=True, context={"limits": limits})
     except ValidationError as exc:
         reason = _reason(exc)
         if any(error["type"] in _NOT_JSON for error in exc.errors()):

@@ -92,12 +92,56 @@ class Settings(BaseSettings):
         default="INFO", description="Lowest level logged (JSON lines on stdout)."
     )
 
+    # --- Model and keys ---------------------------------------------------------------------
+    model_dir: Path = Field(
+        default=Path("artifacts/latest"),
+        description="Model artifacts (`fraudstream model train`): partners use its client part, "
+        "scorers its server part.",
+    )
+    key_dir: Path | None = Field(
+        default=None,
+        description="Partner role: the partner's key folder (`fraudstream keys generate`); it "
+        "encrypts, and its evaluation keys are published once.",
+    )
+    previous_key_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description="Partner role: older key folders, comma separated, kept to decrypt verdicts "
+        "of requests sent before a key rotation.",
+    )
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Partner role: fraud score from which a transaction is alerted (the model's "
+        "own threshold when unset).",
+    )
+    key_wait: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=600.0,
+        description="Scorer role: seconds to wait for the evaluation keys of a key id not seen "
+        "yet before dead-lettering the request.",
+    )
+    scorer_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Scorer role: FHE evaluation processes (each call already uses every core).",
+    )
+
     @field_validator("partners", mode="before")
     @classmethod
     def _split_partners(cls, value: object) -> object:
         """Accept ``alpha,bravo`` from the environment as well as a JSON list."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("previous_key_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
         return value
 
     @field_validator("partners")
@@ -130,7 +174,7 @@ def settings_reference() -> list[tuple[str, str, str]]:
     for name, field in Settings.model_fields.items():
         default = field.default
         if isinstance(default, tuple):
-            shown = ",".join(default)
+            shown = ",".join(str(item) for item in default) or "(none)"
         elif default is None:
             shown = "(unset)"
         else:

@@ -6,17 +6,24 @@ A worker is ``python -m streams worker ...`` in its own process group, configure
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from streams.errors import BrokerError
 from streams.settings import Settings
 
-__all__ = ["WorkerProcess", "settings_env"]
+__all__ = ["Pipeline", "WorkerProcess", "running_pipeline", "settings_env", "wait_ready"]
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -105,3 +112,112 @@ class WorkerProcess:
     def log_text(self) -> str:
         """Everything the worker wrote so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def wait_ready(
+    worker: WorkerProcess,
+    *,
+    timeout: float = 120.0,
+    until: Callable[[dict[str, Any]], bool] = lambda _: True,
+) -> dict[str, Any]:
+    """Poll the worker's ``/ready`` page until it answers 200 and ``until`` holds; return it."""
+    url = f"http://{worker.settings.web_host}:{worker.settings.web_port}/ready"
+    deadline = time.monotonic() + timeout
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        if worker.returncode is not None:
+            msg = f"the {worker.role} worker exited ({worker.returncode}) before it was ready"
+            raise BrokerError(msg)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                state = json.loads(response.read())
+                if until(state):
+                    return state
+        except urllib.error.HTTPError as exc:
+            state = json.loads(exc.read() or b"{}")
+        except OSError:
+            pass
+        time.sleep(0.5)
+    msg = f"the {worker.role} worker was not ready after {timeout:.0f} s (last state {state})"
+    raise BrokerError(msg)
+
+
+@dataclass
+class Pipeline:
+    """A scorer and one gateway per partner, as subprocesses: see :func:`running_pipeline`."""
+
+    scorers: list[WorkerProcess]
+    partners: dict[str, WorkerProcess]
+
+    @property
+    def workers(self) -> list[WorkerProcess]:
+        """Every worker process."""
+        return [*self.scorers, *self.partners.values()]
+
+    def logs(self, tail: int = 3000) -> str:
+        """The end of every worker's log, for error messages."""
+        return "\n".join(f"--- {w.log_path.name}\n{w.log_text()[-tail:]}" for w in self.workers)
+
+
+def _wait_until_serving(pipeline: Pipeline, client: dict[str, Any], timeout: float) -> None:
+    from streams.admin import wait_for_group  # noqa: PLC0415
+
+    for worker in pipeline.workers:
+        wait_for_group(
+            client,
+            worker.group_id,
+            timeout=timeout,
+            alive=lambda w=worker: w.returncode is None,  # type: ignore[misc]
+        )
+    keys = {wait_ready(w, timeout=timeout)["key_id"] for w in pipeline.partners.values()}
+    for scorer in pipeline.scorers:
+        wait_ready(
+            scorer, timeout=timeout, until=lambda state: keys <= set(state.get("key_ids", ()))
+        )
+
+
+@contextmanager
+def running_pipeline(
+    settings: Settings,
+    key_dirs: Mapping[str, Path],
+    log_dir: Path,
+    *,
+    scorers: int = 1,
+    timeout: float = 180.0,
+) -> Iterator[Pipeline]:
+    """Start ``scorers`` scorers and one partner worker per entry of ``key_dirs``; return once
+    every consumer group is up (the topics must exist). Everything is stopped at the end."""
+    from streams.connection import kafka_python_config  # noqa: PLC0415
+    from streams.local_kafka import free_port  # noqa: PLC0415
+
+    pipeline = Pipeline(
+        [
+            WorkerProcess(
+                settings.model_copy(update={"web_port": free_port()}),
+                "scorer",
+                log_dir / f"scorer-{index}.log",
+            )
+            for index in range(scorers)
+        ],
+        {
+            partner: WorkerProcess(
+                settings.model_copy(update={"web_port": free_port(), "key_dir": key_dir}),
+                "partner",
+                log_dir / f"partner-{partner}.log",
+                partner=partner,
+            )
+            for partner, key_dir in key_dirs.items()
+        },
+    )
+    try:
+        for worker in pipeline.workers:
+            worker.start()
+        try:
+            _wait_until_serving(pipeline, kafka_python_config(settings), timeout)
+        except BrokerError as exc:
+            msg = f"{exc}\n{pipeline.logs()}"
+            raise BrokerError(msg) from exc
+        yield pipeline
+    finally:
+        for worker in pipeline.workers:
+            worker.stop()

@@ -31,23 +31,27 @@ class TopicNames:
         return self._name(partner, "transactions")
 
     def labels(self, partner: str) -> str:
-        """Confirmed frauds, arriving late (planned: issue 4)."""
+        """Confirmed frauds, arriving late (the terminal risk features count them)."""
         return self._name(partner, "labels")
 
     def validated(self, partner: str) -> str:
-        """Transactions that passed validation, in canonical form."""
+        """Valid transactions (with their card features) and labels, keyed by terminal id."""
         return self._name(partner, "validated")
 
+    def pending(self, partner: str) -> str:
+        """Plaintext details of requests waiting for their verdict, keyed by request id."""
+        return self._name(partner, "pending")
+
     def verdicts(self, partner: str) -> str:
-        """Encrypted verdicts routed back to the partner (planned)."""
+        """Encrypted verdicts routed back to the partner, keyed by request id."""
         return self._name(partner, "verdicts")
 
     def scores(self, partner: str) -> str:
-        """Every decrypted score (planned)."""
+        """Every decrypted score, with the transaction it belongs to."""
         return self._name(partner, "scores")
 
     def alerts(self, partner: str) -> str:
-        """Scores over the partner's threshold, for its fraud team (planned)."""
+        """Scores at or over the partner's threshold, for its fraud team."""
         return self._name(partner, "alerts")
 
     def deadletter(self, scope: str) -> str:
@@ -56,11 +60,11 @@ class TopicNames:
 
     # --- the shared scoring service ---------------------------------------------------------
     def scoring_requests(self) -> str:
-        """Encrypted scoring requests from every partner (planned)."""
+        """Encrypted scoring requests from every partner, keyed by request id."""
         return self._name(SCORING_SCOPE, "requests")
 
     def evaluation_keys(self) -> str:
-        """Compacted registry of partners' evaluation keys, chunked (planned)."""
+        """Compacted registry of partners' evaluation keys, chunked."""
         return self._name(SCORING_SCOPE, "keys")
 
 
@@ -88,6 +92,7 @@ def topic_specs(
             TopicSpec(names.transactions(partner), partitions),
             TopicSpec(names.labels(partner), partitions),
             TopicSpec(names.validated(partner), partitions),
+            TopicSpec(names.pending(partner), partitions),
             TopicSpec(names.verdicts(partner), partitions, large),
             TopicSpec(names.scores(partner), partitions),
             TopicSpec(names.alerts(partner), partitions),

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from models.artifacts import save_artifacts
+from models.artifacts import ClientArtifact, save_artifacts
+from models.keys import PartnerKeys
 from models.training import (
     FittedModel,
     ModelSpec,
@@ -98,3 +99,13 @@ class TinyModel:
 
     fitted: FittedModel
     directory: Path
+
+
+@pytest.fixture(scope="session")
+def partner_keys(
+    tiny_model: TinyModel, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, PartnerKeys]:
+    """Keys of the tiny model for partners alpha and bravo (made once per session)."""
+    client = ClientArtifact.load(tiny_model.directory)
+    root = tmp_path_factory.mktemp("partner-keys")
+    return {p: PartnerKeys.generate(client, root / p, p) for p in ("alpha", "bravo")}

@@ -31,12 +31,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def partners(
-    tiny_model: TinyModel, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, PartnerKeys]:
-    client = ClientArtifact.load(tiny_model.directory)
-    root = tmp_path_factory.mktemp("keys")
-    return {p: PartnerKeys.generate(client, root / p, p) for p in ("alpha", "bravo")}
+def partners(partner_keys: dict[str, PartnerKeys]) -> dict[str, PartnerKeys]:
+    return partner_keys
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.errors import EventError, MalformedEventError, OversizedEventError, SchemaError
@@ -89,6 +89,7 @@ def test_nan_amount_is_refused() -> None:
         parse_transaction(raw(amount=0).replace(b'"amount":0', b'"amount":NaN'), LIMITS)
 
 
+@settings(deadline=None)  # the first example pays for imports and pydantic's schema build
 @given(st.binary(max_size=600))
 def test_arbitrary_bytes_never_crash(value: bytes) -> None:
     """Whatever the bytes, parsing either succeeds or raises an EventError: never anything else."""
@@ -96,6 +97,7 @@ def test_arbitrary_bytes_never_crash(value: bytes) -> None:
         parse_transaction(value, LIMITS)
 
 
+@settings(deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from([*GOOD, "extra"]),

@@ -1,0 +1,314 @@
+"""The evaluation-key registry: partners' evaluation keys, chunked on a compacted Kafka topic.
+
+Evaluation keys are tens of MB and public (they let a scorer evaluate, never decrypt). A partner
+publishes them once per key id; every scorer replica reads the whole topic (no consumer group:
+each replica needs every key) and keeps following it, so a new key id is picked up without a
+restart and older ones stay available for requests made before a rotation.
+
+Record layout: key ``<partner>/<key id>/<chunk index>``, value the chunk's bytes, headers
+``fraud.partner``, ``fraud.key_id``, ``fraud.model``, ``fraud.chunk`` and ``fraud.chunks``. The key
+id is the first 16 hex digits of the SHA-256 of the whole key set, so a reassembled set checks
+itself. Chunk keys are distinct, so compaction keeps every chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from streams.errors import BrokerError, FraudStreamError
+from streams.logs import get_logger
+
+__all__ = [
+    "KeyAssembler",
+    "KeyChunk",
+    "KeySet",
+    "KnownKey",
+    "RegistryError",
+    "RegistryFollower",
+    "chunk_records",
+    "publish_evaluation_keys",
+    "read_registry",
+]
+
+_log = get_logger(__name__)
+#: Chunk size: well under the 8 MiB topic limit and the producers' request size.
+CHUNK_BYTES = 1024 * 1024
+_HEADERS = ("partner", "key_id", "model", "chunk", "chunks")
+
+
+class RegistryError(FraudStreamError):
+    """A registry record is malformed or a reassembled key set does not match its key id."""
+
+
+@dataclass(frozen=True)
+class KeyChunk:
+    """One chunk of one key set, as read from the topic."""
+
+    partner: str
+    key_id: str
+    model_version: str
+    index: int
+    count: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """A complete, checked set of evaluation keys."""
+
+    partner: str
+    key_id: str
+    model_version: str
+    data: bytes
+
+
+def chunk_records(
+    partner: str, key_id: str, model_version: str, keys: bytes, chunk_bytes: int = CHUNK_BYTES
+) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    """(key, value, headers) of every record that publishes ``keys``."""
+    pieces = [keys[i : i + chunk_bytes] for i in range(0, len(keys), chunk_bytes)] or [b""]
+    return [
+        (
+            f"{partner}/{key_id}/{index}".encode(),
+            piece,
+            [
+                ("fraud.partner", partner.encode()),
+                ("fraud.key_id", key_id.encode()),
+                ("fraud.model", model_version.encode()),
+                ("fraud.chunk", str(index).encode()),
+                ("fraud.chunks", str(len(pieces)).encode()),
+            ],
+        )
+        for index, piece in enumerate(pieces)
+    ]
+
+
+def _chunk_of(
+    value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
+) -> KeyChunk:
+    items = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    found = {k.removeprefix("fraud."): bytes(v).decode() for k, v in items}
+    missing = [name for name in _HEADERS if name not in found]
+    if missing:
+        msg = f"registry record lacks headers {missing}"
+        raise RegistryError(msg)
+    try:
+        index, count = int(found["chunk"]), int(found["chunks"])
+    except ValueError as exc:
+        msg = "registry record has a non-numeric chunk index or count"
+        raise RegistryError(msg) from exc
+    if not 0 <= index < count:
+        msg = f"registry chunk index {index} is outside 0..{count - 1}"
+        raise RegistryError(msg)
+    return KeyChunk(
+        found["partner"], found["key_id"], found["model"], index, count, bytes(value or b"")
+    )
+
+
+@dataclass
+class KeyAssembler:
+    """Collects chunks in any order; returns each key set once, when complete and checked."""
+
+    _parts: dict[str, dict[int, KeyChunk]] = field(default_factory=dict)
+    _done: set[str] = field(default_factory=set)
+
+    def add(
+        self,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None,
+    ) -> KeySet | None:
+        """Add one record; return the key set it completes, if it completes one."""
+        chunk = _chunk_of(value, headers)
+        if chunk.key_id in self._done:
+            return None
+        parts = self._parts.setdefault(chunk.key_id, {})
+        parts[chunk.index] = chunk
+        if len(parts) < chunk.count:
+            return None
+        del self._parts[chunk.key_id]
+        data = b"".join(parts[i].data for i in range(chunk.count))
+        if hashlib.sha256(data).hexdigest()[:16] != chunk.key_id:
+            msg = f"evaluation keys published under key id {chunk.key_id} do not hash to it"
+            raise RegistryError(msg)
+        self._done.add(chunk.key_id)
+        return KeySet(chunk.partner, chunk.key_id, chunk.model_version, data)
+
+
+def _consumer(client_config: dict[str, Any], topic: str) -> tuple[KafkaConsumer, TopicPartition]:
+    consumer = KafkaConsumer(
+        **client_config,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        consumer.close()
+        msg = f"the key registry topic {topic} does not exist: run `fraudstream topics create`"
+        raise BrokerError(msg)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    return consumer, tp
+
+
+def read_registry(client_config: dict[str, Any], topic: str) -> Iterator[KeySet]:
+    """Every complete key set on the registry topic now (reads it to its current end)."""
+    consumer, tp = _consumer(client_config, topic)
+    assembler = KeyAssembler()
+    try:
+        end = consumer.end_offsets([tp])[tp]
+        while consumer.position(tp) < end:
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    complete = assembler.add(record.value, record.headers)
+                    if complete is not None:
+                        yield complete
+    finally:
+        consumer.close()
+
+
+def publish_evaluation_keys(
+    client_config: dict[str, Any],
+    topic: str,
+    *,
+    partner: str,
+    key_id: str,
+    model_version: str,
+    keys: bytes,
+    max_message_bytes: int,
+) -> bool:
+    """Publish ``keys`` unless the registry already holds this key id; return True if sent."""
+    if any(found.key_id == key_id for found in read_registry(client_config, topic)):
+        return False
+    producer = KafkaProducer(
+        **client_config, acks="all", max_request_size=max_message_bytes, linger_ms=20
+    )
+    try:
+        futures = [
+            producer.send(topic, key=key, value=value, headers=headers)
+            for key, value, headers in chunk_records(partner, key_id, model_version, keys)
+        ]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=60)
+    finally:
+        producer.close()
+    _log.info(
+        "evaluation_keys_published",
+        partner=partner,
+        key_id=key_id,
+        model=model_version,
+        megabytes=round(len(keys) / 1e6, 1),
+        chunks=len(futures),
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class KnownKey:
+    """A key id the follower has stored: whose it is, for which model, where its bytes are."""
+
+    partner: str
+    model_version: str
+    path: Path
+
+
+class RegistryFollower:
+    """Follows the registry topic in a thread; stores each complete key set in ``directory``.
+
+    Scorer processes load keys from ``directory`` (``<key id>.keys``, written atomically), so
+    the registry is read once per scorer, not once per evaluation process.
+    """
+
+    def __init__(
+        self,
+        client_config: dict[str, Any],
+        topic: str,
+        directory: Path,
+        on_key: Callable[[KnownKey], None] | None = None,
+    ) -> None:
+        """Prepare; :meth:`start` begins following."""
+        self._config = client_config
+        self._topic = topic
+        self.directory = directory
+        self._known: dict[str, KnownKey] = {}
+        self._on_key = on_key
+        self._stop = threading.Event()
+        self._caught_up = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="key-registry", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start following in a daemon thread."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following (returns once the thread is done)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def get(self, key_id: str) -> KnownKey | None:
+        """The stored key set of ``key_id``, if it has arrived."""
+        return self._known.get(key_id)
+
+    def known_key_ids(self) -> frozenset[str]:
+        """Every key id stored so far."""
+        return frozenset(self._known)
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        """Wait until everything on the topic at start was read."""
+        return self._caught_up.wait(timeout)
+
+    def _run(self) -> None:
+        try:
+            consumer, tp = _consumer(self._config, self._topic)
+        except BaseException as exc:  # noqa: BLE001  (reported to the scorer, which exits)
+            self.error = exc
+            _log.error("key_registry_failed", error_class=type(exc).__name__, reason=str(exc))
+            return
+        assembler = KeyAssembler()
+        end = consumer.end_offsets([tp])[tp]
+        try:
+            while not self._stop.is_set():
+                if not self._caught_up.is_set() and consumer.position(tp) >= end:
+                    self._caught_up.set()
+                for records in consumer.poll(timeout_ms=500).values():
+                    for record in records:
+                        self._take(assembler, record)
+        finally:
+            consumer.close()
+
+    def _take(self, assembler: KeyAssembler, record: Any) -> None:
+        try:
+            complete = assembler.add(record.value, record.headers)
+        except RegistryError as exc:
+            _log.warning("key_registry_record_refused", offset=record.offset, reason=str(exc))
+            return
+        if complete is None:
+            return
+        path = self.directory / f"{complete.key_id}.keys"
+        staging = path.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_bytes(complete.data)
+        staging.replace(path)
+        known = KnownKey(complete.partner, complete.model_version, path)
+        self._known[complete.key_id] = known
+        _log.info(
+            "evaluation_keys_loaded",
+            partner=complete.partner,
+            key_id=complete.key_id,
+            model=complete.model_version,
+        )
+        if self._on_key is not None:
+            self._on_key(known)

@@ -1,0 +1,38 @@
+"""Names and helpers shared by the partner's agents and the scorer: headers on the wire.
+
+Pure: no I/O, no model code. A scoring request carries the partner id and the request id in
+headers (and the request id as its key); a verdict carries them back with the scorer's timings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "BACKFILL_HEADER",
+    "FHE_MS_HEADER",
+    "PARTNER_HEADER",
+    "QUEUED_MS_HEADER",
+    "REQUEST_HEADER",
+    "header_map",
+]
+
+PARTNER_HEADER = "fraud.partner"
+REQUEST_HEADER = "fraud.request_id"
+#: On a transaction: update the feature state, do not score (history that warms the state).
+BACKFILL_HEADER = "fraud.backfill"
+#: On a verdict: milliseconds the request waited on the topic, and the FHE evaluation's.
+QUEUED_MS_HEADER = "fraud.queued_ms"
+FHE_MS_HEADER = "fraud.fhe_ms"
+
+
+def header_map(headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None) -> dict[str, str]:
+    """Kafka headers as a str-to-str dict (undecodable values are dropped)."""
+    items = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    found: dict[str, str] = {}
+    for name, value in items:
+        try:
+            found[name] = bytes(value).decode()
+        except UnicodeDecodeError:
+            continue
+    return found
