@@ -17,7 +17,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from streams.errors import BrokerError
 from streams.topics import TopicSpec
 
-__all__ = ["admin_client", "ensure_topics", "wait_for_group"]
+__all__ = ["admin_client", "ensure_topics", "group_lag", "wait_consumed", "wait_for_group"]
 
 
 def admin_client(client_config: dict[str, Any], timeout: float = 30.0) -> KafkaAdminClient:
@@ -106,4 +106,47 @@ def wait_for_group(
     finally:
         admin.close()
     msg = f"consumer group {group_id} not stable after {timeout:.0f} s (last state {state})"
+    raise BrokerError(msg)
+
+
+def group_lag(client_config: dict[str, Any], group_id: str, topics: Iterable[str]) -> int:
+    """Records of ``topics`` not yet committed by consumer group ``group_id``."""
+    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+    admin = admin_client(client_config)
+    consumer = KafkaConsumer(**client_config, group_id=None, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = consumer.end_offsets(partitions)
+        committed = admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        return sum(
+            max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in partitions
+        )
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def wait_consumed(
+    client_config: dict[str, Any],
+    group_id: str,
+    topics: Iterable[str],
+    *,
+    timeout: float = 300.0,
+    progress: Callable[[int], None] = lambda _: None,
+) -> None:
+    """Block until consumer group ``group_id`` has committed everything on ``topics``."""
+    topics = list(topics)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lag = group_lag(client_config, group_id, topics)
+        progress(lag)
+        if lag == 0:
+            return
+        time.sleep(1.0)
+    msg = f"consumer group {group_id} still has unprocessed records after {timeout:.0f} s"
     raise BrokerError(msg)

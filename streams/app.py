@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import faust
 
+from streams import faust_fixes
 from streams.codec import register_codec
 from streams.connection import faust_broker_url, faust_credentials
 from streams.records import EventLimits
@@ -32,6 +33,7 @@ class Runtime:
 def create_app(settings: Settings, *, role: str, partner: str | None = None) -> faust.App:
     """Build the Faust app for ``role`` (and ``partner``): one consumer group per role/partner."""
     register_codec()
+    faust_fixes.apply()
     app_id = f"{settings.app_id}-{role}" + (f"-{partner}" if partner else "")
     return faust.App(
         app_id,

@@ -212,24 +212,146 @@ def worker(role: str, partner: str | None) -> None:
     run_worker(_settings(), role, partner)
 
 
+# --- fraudstream alerts ---------------------------------------------------------------------
+@cli.command()
+@click.option("--partner", required=True, help="Whose alerts (the partner's own topic).")
+@click.option("--follow", "-f", is_flag=True, help="Keep waiting for new alerts (Ctrl-C stops).")
+@click.option(
+    "--from-now",
+    is_flag=True,
+    help="Only alerts that arrive from now on (default: from the start).",
+)
+@click.option("--scores", is_flag=True, help="Every score, not only alerts.")
+@click.option("--broker", help="Bootstrap servers (default: FRAUD_BROKER).")
+@_friendly
+def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str | None) -> None:
+    """Show a partner's fraud alerts as a table, for its fraud team.
+
+    Reads <root>.<partner>.alerts.v1 (or .scores.v1 with --scores) without joining a consumer
+    group, so following never moves anyone's offsets. Runs inside the partner: alerts are
+    plaintext.
+    """
+    from streams.connection import kafka_python_config  # noqa: PLC0415
+    from streams.follow import ALERT_COLUMNS, alert_row, follow_records  # noqa: PLC0415
+    from streams.topics import TopicNames  # noqa: PLC0415
+
+    settings = _settings(broker=broker)
+    names = TopicNames(settings.topic_root)
+    topic = names.scores(partner) if scores else names.alerts(partner)
+    _console.print("  ".join(f"{title:>{width}}" for title, width in ALERT_COLUMNS), style="bold")
+    shown = 0
+    try:
+        for record in follow_records(
+            kafka_python_config(settings), topic, follow=follow, from_beginning=not from_now
+        ):
+            cells = alert_row(record)
+            line = "  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, ALERT_COLUMNS, strict=True))
+            _console.print(line, style="red" if record.get("alert") else None, highlight=False)
+            shown += 1
+    except KeyboardInterrupt:
+        pass
+    _console.print(f"{shown} {'scores' if scores else 'alerts'} from {topic}", style="dim")
+
+
+# --- fraudstream bench ----------------------------------------------------------------------
+@cli.group()
+def bench() -> None:
+    """Benchmarks that print ratios (they measure; they never assert a speed)."""
+
+
+@bench.command("pipeline")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Model folder (default: FRAUD_MODEL_DIR).",
+)
+@click.option(
+    "--transactions",
+    type=click.IntRange(2, 10_000),
+    default=40,
+    show_default=True,
+    help="Timed transactions, after the warm-up.",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Untimed first ones.",
+)
+@click.option(
+    "--doc",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the result into this Markdown file's pipeline block (docs/benchmarks.md).",
+)
+@_friendly
+def bench_pipeline(
+    model_dir: Path | None, transactions: int, warmup: int, doc: Path | None
+) -> None:
+    """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
+    local broker, over the same transactions, their ratio, and the pipeline's latencies.
+
+    Starts its own broker on free loopback ports, one scorer and one partner gateway; about
+    (warmup + transactions) x 2 FHE evaluations in all.
+    """
+    from streams.bench import run_pipeline_bench  # noqa: PLC0415
+
+    settings = _settings()
+    model_dir = (model_dir or settings.model_dir).resolve()
+    if not (model_dir / "model_card.json").exists():
+        msg = f"no model in {model_dir}: train one with `fraudstream model train`"
+        raise click.UsageError(msg)
+    result = run_pipeline_bench(
+        settings,
+        model_dir,
+        transactions=transactions,
+        warmup=warmup,
+        say=lambda m: _console.print(f"  {m}", highlight=False),
+    )
+    _console.print(result.markdown(), highlight=False)
+    if doc is not None:
+        from datetime import UTC, datetime  # noqa: PLC0415
+
+        from streams.cli_model import replace_block  # noqa: PLC0415
+
+        command = f"fraudstream bench pipeline --transactions {transactions} --warmup {warmup}"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+        replace_block(doc, "pipeline", f"Measured {stamp} with `{command}`:\n\n{result.markdown()}")
+        _console.print(f"[green]written[/] {doc} (pipeline block)")
+
+
 # --- fraudstream demo -----------------------------------------------------------------------
 @cli.command()
 @click.option(
-    "--per-partner",
-    type=click.IntRange(2, 200),
-    default=5,
+    "--fraud-cards",
+    type=click.IntRange(0, 20),
+    default=2,
     show_default=True,
-    help="Real transactions to send per partner.",
+    help="Cards per partner with frauds on the replayed day.",
+)
+@click.option(
+    "--legit-cards",
+    type=click.IntRange(0, 50),
+    default=4,
+    show_default=True,
+    help="Cards per partner without frauds that day.",
 )
 @_friendly
-def demo(per_partner: int) -> None:
-    """The main job on this machine: local broker, topics, partner workers, a replay, results.
+def demo(fraud_cards: int, legit_cards: int) -> None:
+    """The main job on this machine, from nothing to alerts.
 
-    Starts its own broker on free loopback ports and stops everything at the end.
+    Starts a local broker on free loopback ports, takes the model in FRAUD_MODEL_DIR (or trains
+    the default one into artifacts/), makes FHE keys for each partner, starts one scorer and one
+    gateway per partner, warms the gateways' feature state with history, replays a day of
+    real transactions of a few cards per partner (and three malformed events), prints every
+    score and alert as it arrives and a summary. Everything is stopped at the end.
     """
     from streams.demo import run_demo  # noqa: PLC0415
 
-    sys.exit(run_demo(_settings(), _console, per_partner=per_partner))
+    sys.exit(run_demo(_settings(), _console, fraud_cards=fraud_cards, legit_cards=legit_cards))
 
 
 def main() -> None:

@@ -1,86 +1,120 @@
-"""The main job on one machine: a local broker, the topics, partner workers, a replayed handful
-of real transactions and a few malformed events, and what came out, printed as it arrives.
+"""The main job on one machine: a local broker, the default model, keys for two partners, one
+scorer and two partner gateways, a replay of real transactions, alerts as they arrive, a summary.
+
+The replay is a day of a few cards of each partner (some of them compromised that day). Before
+it, the gateways are warmed with history: the cards' previous 30 days and their terminals'
+previous 37 days, sent with the ``fraud.backfill`` header (state only, never scored), and the
+fraud labels of that history. So the features of the replayed day are those the model was trained
+on (per-partner features), not those of an empty state.
 """
 
 from __future__ import annotations
 
+import statistics
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
-from kafka import KafkaProducer
 from rich.console import Console
+from rich.table import Table
 
 from models.dataset import HandbookTransaction, partner_of, read_transactions
-from streams.admin import ensure_topics, wait_for_group
+from models.features.definition import CARD_WINDOW_DAYS, LABEL_DELAY_DAYS, TERMINAL_WINDOW_DAYS
+from streams.admin import ensure_topics, wait_consumed
 from streams.connection import kafka_python_config
 from streams.deadletter import read_headers
-from streams.errors import BrokerError
+from streams.feed import OutgoingRecord, label_record, send_records, transaction_record
 from streams.local_kafka import LocalKafka, free_port
 from streams.settings import Settings
-from streams.supervise import WorkerProcess
+from streams.supervise import running_pipeline
 from streams.testing import consume_records
 from streams.topics import TopicNames, topic_specs
 
-__all__ = ["DEMO_DAY", "DemoEvent", "demo_events", "run_demo"]
+__all__ = ["DEMO_DAY", "DemoPlan", "plan_demo", "run_demo"]
 
-#: The day of bundled data the demo replays from.
+#: The day of bundled data the demo replays (in the handbook protocol's test week).
 DEMO_DAY = date(2018, 8, 8)
 
 
-@dataclass(frozen=True)
-class DemoEvent:
-    """One record the demo sends: to which partner's topic, with which key and value."""
+@dataclass
+class DemoPlan:
+    """What the demo sends: warm-up history and labels, the replayed day, malformed events."""
 
-    partner: str
-    key: bytes
-    value: bytes
-    label: str
-
-
-def _event_value(tx: HandbookTransaction, partner: str) -> bytes:
-    return orjson.dumps(
-        {
-            "transaction_id": tx.transaction_id,
-            "timestamp": tx.timestamp.isoformat().replace("+00:00", "Z"),
-            "card_id": tx.card_id,
-            "terminal_id": tx.terminal_id,
-            "amount": tx.amount,
-            "partner_id": partner,
-        }
-    )
+    history: list[OutgoingRecord] = field(default_factory=list)
+    labels: list[OutgoingRecord] = field(default_factory=list)
+    live: list[OutgoingRecord] = field(default_factory=list)
+    malformed: list[OutgoingRecord] = field(default_factory=list)
+    #: Replayed transaction id → (partner, is fraud).
+    truth: dict[int, tuple[str, bool]] = field(default_factory=dict)
 
 
-def demo_events(partners: tuple[str, ...], per_partner: int = 5) -> list[DemoEvent]:
-    """Real transactions of the bundled day (frauds among them) and three malformed events."""
-    chosen: dict[str, list[HandbookTransaction]] = {p: [] for p in partners}
-    frauds: dict[str, HandbookTransaction | None] = dict.fromkeys(partners)
-    for tx in read_transactions(start=DEMO_DAY, end=DEMO_DAY):
-        partner = partner_of(tx.card_id, partners)
-        if len(chosen[partner]) < per_partner - 1:
-            chosen[partner].append(tx)
-        elif tx.is_fraud and frauds[partner] is None:
-            frauds[partner] = tx
-        if all(len(v) >= per_partner - 1 for v in chosen.values()) and all(frauds.values()):
-            break
-    picked = sorted(
-        ((tx, p) for p in partners for tx in [*chosen[p], frauds[p]] if tx is not None),
-        key=lambda pair: pair[0].timestamp,
-    )
-    events = [
-        DemoEvent(p, str(tx.card_id).encode(), _event_value(tx, p), "fraud" if tx.is_fraud else "")
-        for tx, p in picked
+def plan_demo(
+    names: TopicNames,
+    partners: Sequence[str],
+    *,
+    fraud_cards: int = 2,
+    legit_cards: int = 4,
+    day: date = DEMO_DAY,
+) -> DemoPlan:
+    """Choose per partner ``fraud_cards`` cards with frauds on ``day`` and ``legit_cards``
+    without; replay all their transactions of that day, after the history their features need."""
+    card_days = max(CARD_WINDOW_DAYS) + 1
+    terminal_days = LABEL_DELAY_DAYS + max(TERMINAL_WINDOW_DAYS) + 1
+    start = day - timedelta(days=max(card_days, terminal_days))
+    everything = list(read_transactions(start=start, end=day))
+    owner = {tx.card_id: partner_of(tx.card_id, partners) for tx in everything}
+    today = [tx for tx in everything if tx.timestamp.date() == day]
+    fraud_today = {tx.card_id for tx in today if tx.is_fraud}
+    chosen: set[int] = set()
+    for partner in partners:
+        cards = sorted({tx.card_id for tx in today if owner[tx.card_id] == partner})
+        chosen.update([c for c in cards if c in fraud_today][:fraud_cards])
+        chosen.update([c for c in cards if c not in fraud_today][:legit_cards])
+    live = [tx for tx in today if tx.card_id in chosen]
+    terminals = {(owner[tx.card_id], tx.terminal_id) for tx in live}
+    card_from = day - timedelta(days=card_days)
+    history = [
+        tx
+        for tx in everything
+        if tx.timestamp.date() < day
+        and (
+            (tx.card_id in chosen and tx.timestamp.date() >= card_from)
+            or (owner[tx.card_id], tx.terminal_id) in terminals
+        )
     ]
+    plan = DemoPlan()
+    plan.history = [
+        transaction_record(names, tx, owner[tx.card_id], backfill=True) for tx in history
+    ]
+    # Labels travel by transaction time: sent early, a fraud still counts only for transactions
+    # at least LABEL_DELAY_DAYS after it, exactly as in training.
+    plan.labels = [label_record(names, tx, owner[tx.card_id]) for tx in history if tx.is_fraud]
+    plan.live = [transaction_record(names, tx, owner[tx.card_id]) for tx in live]
+    plan.truth = {tx.transaction_id: (owner[tx.card_id], tx.is_fraud) for tx in live}
+    plan.malformed = _malformed(names, partners, live[0] if live else None)
+    return plan
+
+
+def _malformed(
+    names: TopicNames, partners: Sequence[str], sample: HandbookTransaction | None
+) -> list[OutgoingRecord]:
     first, last = partners[0], partners[-1]
-    good = orjson.loads(events[0].value)
-    events.insert(2, DemoEvent(first, b"0", b"{this is not json", "malformed"))
-    events.insert(5, DemoEvent(last, b"1", orjson.dumps({**good, "amount": -12.5}), "malformed"))
-    events.append(DemoEvent(first, b"2", orjson.dumps({**good, "partner_id": "zulu"}), "malformed"))
-    return events
+    good = orjson.loads(transaction_record(names, sample, first).value) if sample else {}
+    return [
+        OutgoingRecord(names.transactions(first), b"0", b"{this is not json"),
+        OutgoingRecord(names.transactions(last), b"1", orjson.dumps({**good, "amount": -12.5})),
+        OutgoingRecord(
+            names.transactions(first), b"2", orjson.dumps({**good, "partner_id": "zulu"})
+        ),
+    ]
 
 
 @contextmanager
@@ -97,15 +131,69 @@ def _broker(console: Console, settings: Settings, workdir: Path) -> Iterator[Set
             kafka.stop()
 
 
-def run_demo(settings: Settings, console: Console, *, per_partner: int = 5) -> int:
-    """Run the foundation demo; return the process exit code (0 when everything arrived)."""
+def _model(console: Console, settings: Settings) -> Path:
+    """The model folder: FRAUD_MODEL_DIR if it holds a model, else the default model, trained
+    now on per-partner features (what the gateways compute) and saved in ``artifacts/``."""
+    model_dir = settings.model_dir
+    if (model_dir / "model_card.json").exists():
+        card = orjson.loads((model_dir / "model_card.json").read_bytes())
+        console.print(f"[green]✓[/] model {card['version']} from {model_dir}")
+        return model_dir.resolve()
+    out = Path("artifacts")
+    console.print(
+        f"[yellow]no model in {model_dir}[/]: training the default model on per-partner "
+        f"features into {out}/ (once, a few minutes)"
+    )
+    command = [
+        sys.executable, "-m", "streams", "model", "train",
+        "--partners", ",".join(settings.partners),
+        "--out", str(out), "--fhe-sample", "3", "--no-simulate",
+    ]  # fmt: skip
+    subprocess.run(command, check=True)  # noqa: S603  (our own CLI)
+    return (out / "latest").resolve()
+
+
+def _keys(
+    console: Console, model_dir: Path, partners: Sequence[str], root: Path
+) -> dict[str, Path]:
+    from models.artifacts import ClientArtifact  # noqa: PLC0415
+    from models.keys import PartnerKeys  # noqa: PLC0415
+
+    client = ClientArtifact.load(model_dir)
+    key_dirs = {}
+    with console.status("generating each partner's FHE keys…"):
+        for partner in partners:
+            keys = PartnerKeys.generate(client, root / partner, partner)
+            key_dirs[partner] = keys.key_dir
+            console.print(
+                f"[green]✓[/] {partner}: key id {keys.key_id} "
+                f"({len(keys.evaluation_keys()) / 1e6:.0f} MB of evaluation keys to publish)"
+            )
+    return key_dirs
+
+
+def run_demo(
+    settings: Settings, console: Console, *, fraud_cards: int = 2, legit_cards: int = 4
+) -> int:
+    """Run the whole pipeline on this machine; return the exit code (0 when every replayed
+    transaction was scored and every malformed event dead-lettered)."""
     partners = settings.partners
-    events = demo_events(partners, per_partner)
+    names = TopicNames(settings.topic_root)
+    with console.status(f"choosing the replay: a day ({DEMO_DAY}) of a few cards per partner…"):
+        plan = plan_demo(names, partners, fraud_cards=fraud_cards, legit_cards=legit_cards)
+    n_frauds = sum(fraud for _, fraud in plan.truth.values())
+    console.print(
+        f"[green]✓[/] replay: {len(plan.live)} transactions of {DEMO_DAY} ({n_frauds} frauds), "
+        f"after {len(plan.history)} history transactions and {len(plan.labels)} fraud labels"
+    )
+    model_dir = _model(console, settings)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fraudstream-")))
+        key_dirs = _keys(console, model_dir, partners, workdir / "keys")
         settings = stack.enter_context(_broker(console, settings, workdir))
-        settings = settings.model_copy(update={"data_dir": workdir / "data"})
-        names = TopicNames(settings.topic_root)
+        settings = settings.model_copy(
+            update={"data_dir": workdir / "data", "model_dir": model_dir}
+        )
         client = kafka_python_config(settings)
         created = ensure_topics(
             client,
@@ -118,72 +206,104 @@ def run_demo(settings: Settings, console: Console, *, per_partner: int = 5) -> i
             replication=settings.topic_replication,
         )
         console.print(f"[green]✓[/] {len(created)} topics created under '{settings.topic_root}.'")
-        workers = []
-        for partner in partners:
-            worker_settings = settings.model_copy(update={"web_port": free_port()})
-            worker = WorkerProcess(
-                worker_settings, "partner", workdir / f"{partner}.log", partner=partner
-            )
-            worker.start()
-            stack.callback(worker.stop)
-            workers.append(worker)
-        with console.status("starting one partner worker per partner (Faust)…"):
-            for worker in workers:
-                try:
-                    wait_for_group(
-                        client,
-                        worker.group_id,
-                        timeout=90,
-                        alive=lambda w=worker: w.returncode is None,  # type: ignore[misc]
-                    )
-                except BrokerError:
-                    console.print(f"[red]worker log ({worker.log_path}):[/]")
-                    console.out(worker.log_text()[-3000:], highlight=False)
-                    raise
-        console.print(f"[green]✓[/] partner workers running: {', '.join(partners)}")
+        with console.status(
+            "starting one scorer and one gateway per partner; partners publish their "
+            "evaluation keys, the scorer loads them…"
+        ):
+            pipeline = stack.enter_context(running_pipeline(settings, key_dirs, workdir / "logs"))
+        console.print(
+            f"[green]✓[/] scorer and gateways ready ({', '.join(partners)}); logs in "
+            f"{workdir / 'logs'}"
+        )
+        _warm_up(console, settings, plan, pipeline.partners)
+        return _replay(console, settings, plan)
 
-        producer = KafkaProducer(**client, acks="all", linger_ms=5)
-        futures = [
-            producer.send(names.transactions(event.partner), key=event.key, value=event.value)
-            for event in events
-        ]
-        producer.flush()
-        for future in futures:
-            future.get(timeout=30)  # raises if the broker refused a record
-        producer.close()
-        n_bad = sum(1 for event in events if event.label == "malformed")
-        console.print(
-            f"[green]✓[/] sent {len(events)} events ({n_bad} malformed) "
-            f"to {', '.join(names.transactions(p) for p in partners)}"
-        )
-        topics = [names.validated(p) for p in partners] + [names.deadletter(p) for p in partners]
-        accepted = dead = 0
-        console.rule("what came out of the validating agents, as it arrives")
-        with console.status("waiting for the agents' output…"):
-            for record in consume_records(client, topics, expected=len(events), timeout=60):
-                partner = record.topic.split(".")[-3]
-                if record.topic == names.deadletter(partner):
-                    dead += 1
-                    letter = read_headers(record.headers)
-                    console.print(
-                        f"[red]dead letter[/] {partner:<6} {letter.topic}@{letter.partition}"
-                        f":{letter.offset}  [bold]{letter.error_class}[/]: {letter.reason}",
-                        highlight=False,
-                    )
-                else:
-                    accepted += 1
-                    tx = orjson.loads(record.value)
-                    console.print(
-                        f"[green]validated[/]   {partner:<6} tx {tx['transaction_id']}  "
-                        f"card {tx['card_id']:>4}  term {tx['terminal_id']:>4}  "
-                        f"amount {tx['amount']:>8.2f}  {tx['timestamp'][:19].replace('T', ' ')}",
-                        highlight=False,
-                    )
-        console.rule()
-        ok = accepted == len(events) - n_bad and dead == n_bad
-        colour = "green" if ok else "red"
-        console.print(
-            f"[{colour}]{accepted} validated, {dead} dead-lettered, "
-            f"{len(events) - accepted - dead} missing[/]"
-        )
-        return 0 if ok else 1
+
+def _warm_up(console: Console, settings: Settings, plan: DemoPlan, workers: Any) -> None:
+    client = kafka_python_config(settings)
+    names = TopicNames(settings.topic_root)
+    send_records(client, [*plan.history, *plan.labels])
+    with console.status("") as status:
+        for partner, worker in workers.items():
+            topics = [names.transactions(partner), names.labels(partner), names.validated(partner)]
+            wait_consumed(
+                client,
+                worker.group_id,
+                topics,
+                progress=lambda lag, p=partner: status.update(  # type: ignore[misc]
+                    f"warming {p}'s feature state: {lag} history records to go…"
+                ),
+            )
+    console.print(f"[green]✓[/] feature state warmed with {len(plan.history)} history records")
+
+
+def _replay(console: Console, settings: Settings, plan: DemoPlan) -> int:
+    client = kafka_python_config(settings)
+    names = TopicNames(settings.topic_root)
+    partners = settings.partners
+    started = time.monotonic()
+    send_records(client, [*plan.live, *plan.malformed])
+    console.print(
+        f"[green]✓[/] sent {len(plan.live)} transactions and {len(plan.malformed)} malformed "
+        "events; scoring in FHE (verdicts decrypted by each partner)…"
+    )
+    console.rule("scores as they arrive (ALERT: at or over the partner's threshold)")
+    topics = [names.scores(p) for p in partners] + [names.deadletter(p) for p in partners]
+    expected = len(plan.live) + len(plan.malformed)
+    scores: list[dict[str, Any]] = []
+    dead = 0
+    timeout = 120 + 10 * len(plan.live)
+    with console.status("") as status:
+        for record in consume_records(client, topics, expected=expected, timeout=timeout):
+            partner = record.topic.split(".")[-3]
+            if record.topic == names.deadletter(partner):
+                dead += 1
+                letter = read_headers(record.headers)
+                console.print(
+                    f"[red]dead letter[/] {partner:<6} {letter.error_class}: {letter.reason}",
+                    highlight=False,
+                )
+            else:
+                score = orjson.loads(record.value)
+                scores.append(score)
+                console.print(_score_line(partner, score, plan), highlight=False)
+            status.update(f"{len(scores)}/{len(plan.live)} scored")
+    console.rule()
+    return _summary(console, plan, scores, dead, time.monotonic() - started)
+
+
+def _score_line(partner: str, score: dict[str, Any], plan: DemoPlan) -> str:
+    fraud = plan.truth.get(score["transaction_id"], (partner, False))[1]
+    verdict = "[bold red]ALERT[/]" if score["alert"] else "  ok "
+    truth = "[red]fraud[/]" if fraud else "legit"
+    return (
+        f"{verdict} {partner:<6} tx {score['transaction_id']}  card {score['card_id']:>4}  "
+        f"amount {score['amount']:>8.2f}  score {score['score']:.3f} "
+        f"(threshold {score['threshold']:.3f})  truth {truth}  "
+        f"FHE {score['timings']['fhe_ms'] / 1000:.2f} s"
+    )
+
+
+def _summary(
+    console: Console, plan: DemoPlan, scores: list[dict[str, Any]], dead: int, seconds: float
+) -> int:
+    alerted = [s for s in scores if s["alert"]]
+    frauds = {t for t, (_, fraud) in plan.truth.items() if fraud}
+    caught = {s["transaction_id"] for s in alerted} & frauds
+    fhe = [s["timings"]["fhe_ms"] / 1000 for s in scores]
+    e2e = [s["timings"]["end_to_end_ms"] / 1000 for s in scores]
+    table = Table(title="summary", show_header=False)
+    table.add_row("transactions scored", f"{len(scores)} of {len(plan.live)}")
+    table.add_row("alerts", str(len(alerted)))
+    table.add_row("true frauds caught", f"{len(caught)} of {len(frauds)}")
+    table.add_row("false alerts", str(len(alerted) - len(caught)))
+    table.add_row("malformed events dead-lettered", f"{dead} of {len(plan.malformed)}")
+    if fhe:
+        table.add_row("FHE seconds per transaction", f"{statistics.mean(fhe):.2f} (mean)")
+        table.add_row("end to end, median", f"{statistics.median(e2e):.1f} s")
+        table.add_row("throughput", f"{len(scores) / seconds:.2f} transactions/s")
+    console.print(table)
+    ok = len(scores) == len(plan.live) and dead == len(plan.malformed)
+    if not ok:
+        console.print("[red]some transactions or dead letters are missing[/]")
+    return 0 if ok else 1

@@ -75,9 +75,10 @@ def stdlib_logging_config(level: str = "INFO") -> dict[str, Any]:
         },
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
-            # aiokafka is chatty at INFO about every join and fetch; warnings are what matter.
-            "aiokafka": {"level": "WARNING"},
-            "kafka": {"level": "WARNING"},
+            # aiokafka is chatty at INFO about every join and fetch; warnings are what matter
+            # (unless DEBUG was asked for: then everything, to debug consumer positions).
+            "aiokafka": {"level": "DEBUG" if level == "DEBUG" else "WARNING"},
+            "kafka": {"level": "DEBUG" if level == "DEBUG" else "WARNING"},
         },
     }
 

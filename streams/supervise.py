@@ -50,6 +50,7 @@ class WorkerProcess:
     role: str
     log_path: Path
     partner: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -73,7 +74,7 @@ class WorkerProcess:
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(  # noqa: S603
             command,
-            env={**inherited, **settings_env(self.settings)},
+            env={**inherited, **self.extra_env, **settings_env(self.settings)},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -184,9 +185,14 @@ def running_pipeline(
     *,
     scorers: int = 1,
     timeout: float = 180.0,
+    scorer_env: Mapping[str, str] | None = None,
 ) -> Iterator[Pipeline]:
-    """Start ``scorers`` scorers and one partner worker per entry of ``key_dirs``; return once
-    every consumer group is up (the topics must exist). Everything is stopped at the end."""
+    """Start ``scorers`` scorers and one partner worker per entry of ``key_dirs`` (the topics
+    must exist); return once every consumer group is stable, every worker answers ``/ready`` and
+    every scorer holds every partner's evaluation keys. Everything is stopped at the end.
+
+    ``scorer_env`` adds environment variables to the scorers only (the privacy test uses it).
+    """
     from streams.connection import kafka_python_config  # noqa: PLC0415
     from streams.local_kafka import free_port  # noqa: PLC0415
 
@@ -196,6 +202,7 @@ def running_pipeline(
                 settings.model_copy(update={"web_port": free_port()}),
                 "scorer",
                 log_dir / f"scorer-{index}.log",
+                extra_env=dict(scorer_env or {}),
             )
             for index in range(scorers)
         ],

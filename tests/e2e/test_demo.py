@@ -1,34 +1,46 @@
-"""The README's run command (after set-up): `fraudstream demo` on a fresh local broker."""
+"""The README's run command (after set-up): `fraudstream demo`, the whole pipeline on one machine.
+
+It runs with the session's tiny model (FRAUD_MODEL_DIR) so that it does not train the default
+model first; everything else is what `make run` does.
+"""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+
+from tests.commands import fraudstream
+from tests.conftest import TinyModel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_demo_shows_transactions_flowing_and_dead_letters() -> None:
-    """The demo starts its broker and workers, every valid event is validated, each malformed one
-    is dead-lettered with its reason, nothing is missing, and it exits 0."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "streams", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**env, "COLUMNS": "200"},
-        check=False,
+def test_demo_scores_every_replayed_transaction_and_dead_letters_the_bad(
+    tiny_model: TinyModel,
+) -> None:
+    """The demo starts its broker, scorer and gateways, warms the state, scores every replayed
+    transaction in FHE, dead-letters each malformed event with its reason, prints a summary and
+    exits 0."""
+    result = fraudstream(
+        "demo",
+        "--fraud-cards",
+        "1",
+        "--legit-cards",
+        "1",
+        env={"FRAUD_MODEL_DIR": str(tiny_model.directory)},
+        timeout=600,
     )
     out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    assert result.returncode == 0, out[-4000:] + result.stderr[-4000:]
     assert "broker ready" in out
-    assert "10 validated, 3 dead-lettered, 0 missing" in out
-    assert len(re.findall(r"^validated", out, re.MULTILINE)) == 10
+    replayed = int(re.search(r"replay: (\d+) transactions", out).group(1))  # type: ignore[union-attr]
+    assert replayed >= 2
+    assert re.search(rf"transactions scored\s+│?\s*{replayed} of {replayed}", out), out[-3000:]
+    assert re.search(r"malformed events dead-lettered\s+│?\s*3 of 3", out)
+    rows = re.findall(r"^(?:ALERT|  ok ) (?:alpha|bravo)\s+tx \d+", out, re.MULTILINE)
+    assert len(rows) == replayed
     assert "MalformedEventError: not a JSON object" in out
     assert "not the partner of this topic" in out
     assert "greater than or equal to 0" in out
+    assert "true frauds caught" in out

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from models.keys import PartnerKeys
 from streams.admin import wait_for_group
 from streams.connection import kafka_python_config
 from streams.deadletter import read_headers
@@ -20,6 +21,7 @@ from streams.settings import Settings
 from streams.supervise import WorkerProcess
 from streams.testing import consume_records
 from streams.topics import TopicNames
+from tests.conftest import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -64,6 +66,8 @@ MALFORMED = [
         "exceeds the limit",
     ),
     ("empty", b"", "MalformedEventError", "empty value"),
+    # Sent under key 596 like the others, but for another card: card state is kept by card.
+    ("key_not_card", event(0, card_id=597, amount=9876.54), "SchemaError", "must be the card id"),
 ]
 
 
@@ -72,9 +76,15 @@ def partner_worker(
     make_settings: Callable[..., Settings],
     topics_for: Callable[[Settings], TopicNames],
     tmp_path: Path,
+    tiny_model: TinyModel,
+    partner_keys: dict[str, PartnerKeys],
 ) -> Iterator[tuple[Settings, TopicNames, WorkerProcess]]:
     """A running partner worker for ``alpha`` on fresh topics."""
-    settings = make_settings(web_port=free_port())
+    settings = make_settings(
+        web_port=free_port(),
+        model_dir=tiny_model.directory,
+        key_dir=partner_keys["alpha"].key_dir,
+    )
     names = topics_for(settings)
     worker = WorkerProcess(settings, "partner", tmp_path / "worker.log", partner="alpha")
     worker.start()
@@ -114,11 +124,14 @@ def test_bad_events_are_dead_lettered_and_the_stream_moves_on(
     validated = list(consume_records(client, [names.validated("alpha")], expected=len(sent_valid)))
     dead = list(consume_records(client, [names.deadletter("alpha")], expected=len(sent_bad)))
 
-    assert [orjson.loads(r.value)["transaction_id"] for r in validated] == [
+    assert [orjson.loads(r.value)["transaction"]["transaction_id"] for r in validated] == [
         orjson.loads(v)["transaction_id"] for v in sent_valid
     ]
-    assert all(r.key == b"596" for r in validated)
-    assert orjson.loads(validated[0].value) == orjson.loads(sent_valid[0])
+    # Passed on to the terminal's partition, in canonical form, with the card features.
+    assert all(r.key == b"3156" for r in validated)
+    first = orjson.loads(validated[0].value)
+    assert first["transaction"] == orjson.loads(sent_valid[0])
+    assert len(first["card_features"]) == 6
 
     assert len(dead) == len(sent_bad)
     for record in dead:
@@ -149,5 +162,34 @@ def test_valid_events_of_many_cards_are_all_processed(
     producer.flush()
     producer.close()
     records = list(consume_records(client, [names.validated("alpha")], expected=41, timeout=20))
-    ids = sorted(orjson.loads(r.value)["transaction_id"] for r in records)
+    ids = sorted(orjson.loads(r.value)["transaction"]["transaction_id"] for r in records)
     assert ids == [1000 + i for i in range(40)]
+
+
+def test_labels_are_validated_and_bad_ones_dead_lettered(
+    partner_worker: tuple[Settings, TopicNames, WorkerProcess],
+) -> None:
+    """A fraud label goes on to its terminal's partition; a malformed one is dead-lettered."""
+    settings, names, _ = partner_worker
+    client = kafka_python_config(settings)
+    good = orjson.dumps(
+        {
+            "transaction_id": 1001,
+            "timestamp": "2018-08-01T10:00:00Z",
+            "terminal_id": 3156,
+            "partner_id": "alpha",
+        }
+    )
+    bad = orjson.dumps({"transaction_id": 1002, "partner_id": "alpha"})
+    producer = KafkaProducer(**client, acks="all")
+    producer.send(names.labels("alpha"), key=b"596", value=bad).get(30)
+    producer.send(names.labels("alpha"), key=b"596", value=good).get(30)
+    producer.close()
+    (passed,) = consume_records(client, [names.validated("alpha")], expected=1)
+    assert passed.key == b"3156"
+    assert orjson.loads(passed.value) == {"kind": "label", "label": orjson.loads(good)}
+    (dead,) = consume_records(client, [names.deadletter("alpha")], expected=1)
+    letter = read_headers(dead.headers)
+    assert letter.topic == names.labels("alpha")
+    assert "timestamp: Field required" in letter.reason
+    assert dead.value == bad

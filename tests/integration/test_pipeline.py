@@ -6,24 +6,37 @@ deployed. Transactions are real ones of the bundled data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+import struct
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
+from kafka import KafkaProducer
 
+from models.artifacts import ClientArtifact
 from models.dataset import HandbookTransaction, read_transactions
+from models.envelope import MAGIC, seal
 from models.errors import KeyMismatchError
 from models.keys import PartnerKeys
+from models.training import ProtocolData
+from streams.admin import ensure_topics
 from streams.connection import kafka_python_config
-from streams.feed import by_partner, send_records, transaction_record
+from streams.deadletter import read_headers
+from streams.feed import OutgoingRecord, by_partner, send_records, transaction_record
+from streams.local_kafka import LocalKafka
+from streams.registry import publish_evaluation_keys
 from streams.settings import Settings
-from streams.supervise import Pipeline, running_pipeline
+from streams.supervise import Pipeline, running_pipeline, wait_ready
 from streams.testing import consume_records
-from streams.topics import TopicNames
+from streams.topics import TopicNames, topic_specs
+from streams.wire import PARTNER_HEADER, REQUEST_HEADER
+from tests.commands import fraudstream
 from tests.conftest import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -32,27 +45,61 @@ PARTNERS = ("alpha", "bravo")
 DAY = date(2018, 8, 8)
 
 
+AUDIT_HOOK_DIR = Path(__file__).parents[1] / "support" / "audit"
+
+
 @dataclass
 class Running:
     settings: Settings
     names: TopicNames
     pipeline: Pipeline
     client: dict[str, object]
+    audit_prefix: Path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def running(
-    make_settings: Callable[..., Settings],
-    topics_for: Callable[[Settings], TopicNames],
-    tmp_path: Path,
+    kafka_broker: LocalKafka,
+    tmp_path_factory: pytest.TempPathFactory,
     tiny_model: TinyModel,
     partner_keys: dict[str, PartnerKeys],
 ) -> Iterator[Running]:
-    settings = make_settings(model_dir=tiny_model.directory, partners=PARTNERS, key_wait=3.0)
-    names = topics_for(settings)
+    """One scorer and two partner gateways on fresh topics, shared by this module's tests. The
+    scorer runs with an audit hook recording every file it opens and module it imports."""
+    root = f"t{uuid.uuid4().hex[:10]}"
+    work = tmp_path_factory.mktemp("pipeline")
+    settings = Settings(
+        broker=kafka_broker.bootstrap,
+        topic_root=root,
+        app_id=root,
+        data_dir=work / "data",
+        topic_partitions=2,
+        model_dir=tiny_model.directory,
+        partners=PARTNERS,
+        key_wait=3.0,
+    )
+    names = TopicNames(root)
+    client = kafka_python_config(settings)
+    ensure_topics(
+        client,
+        topic_specs(
+            names,
+            PARTNERS,
+            partitions=2,
+            max_message_bytes=settings.max_message_bytes,
+        ),
+    )
+    audit_prefix = work / "audit" / "scorer"
+    audit_prefix.parent.mkdir()
+    scorer_env = {
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(AUDIT_HOOK_DIR), os.environ.get("PYTHONPATH")])
+        ),
+        "FRAUDSTREAM_AUDIT_LOG": str(audit_prefix),
+    }
     key_dirs = {p: keys.key_dir for p, keys in partner_keys.items()}
-    with running_pipeline(settings, key_dirs, tmp_path / "logs") as pipeline:
-        yield Running(settings, names, pipeline, kafka_python_config(settings))
+    with running_pipeline(settings, key_dirs, work / "logs", scorer_env=scorer_env) as pipeline:
+        yield Running(settings, names, pipeline, client, audit_prefix)
 
 
 def day_transactions(per_partner: int) -> dict[str, list[HandbookTransaction]]:
@@ -64,11 +111,18 @@ def day_transactions(per_partner: int) -> dict[str, list[HandbookTransaction]]:
     }
 
 
-def read_scores(running: Running, expected: int, timeout: float = 120) -> dict[str, list[dict]]:
+def read_scores(running: Running, ids: set[int], timeout: float = 120) -> dict[str, list[dict]]:
+    """The score records of the transactions ``ids``, by partner (waits until all arrived)."""
     topics = [running.names.scores(p) for p in PARTNERS]
     found: dict[str, list[dict]] = {p: [] for p in PARTNERS}
-    for record in consume_records(running.client, topics, expected=expected, timeout=timeout):
-        found[record.topic.split(".")[-3]].append(orjson.loads(record.value))
+    seen = 0
+    for record in consume_records(running.client, topics, expected=10**6, timeout=timeout):
+        score = orjson.loads(record.value)
+        if score["transaction_id"] in ids:
+            found[record.topic.split(".")[-3]].append(score)
+            seen += 1
+            if seen == len(ids):
+                break
     return found
 
 
@@ -85,8 +139,13 @@ def test_every_transaction_gets_one_score_on_its_own_partner_topic(
         [transaction_record(running.names, tx, p) for p, txs in chosen.items() for tx in txs],
     )
     total = sum(len(txs) for txs in chosen.values())
-    scores = read_scores(running, expected=total)
+    scores = read_scores(running, {tx.transaction_id for txs in chosen.values() for tx in txs})
     assert sum(len(s) for s in scores.values()) == total, running.pipeline.logs()
+    # Exactly one each: nothing more arrives.
+    everything = consume_records(
+        running.client, [running.names.scores(p) for p in PARTNERS], expected=total + 1, timeout=5
+    )
+    assert len(list(everything)) == total
     threshold = tiny_model.fitted.threshold
     for partner, txs in chosen.items():
         got = scores[partner]
@@ -117,3 +176,254 @@ def test_every_transaction_gets_one_score_on_its_own_partner_topic(
             partner_keys[partner].decrypt(record.value)
             with pytest.raises(KeyMismatchError):
                 partner_keys[other].decrypt(record.value)
+
+
+def send_request(
+    running: Running, key: bytes, value: bytes, headers: dict[str, str] | None = None
+) -> None:
+    headers = (
+        {PARTNER_HEADER: "alpha", REQUEST_HEADER: key.decode()} if headers is None else headers
+    )
+    producer = KafkaProducer(**running.client, acks="all")
+    producer.send(
+        running.names.scoring_requests(),
+        key=key,
+        value=value,
+        headers=[(k, v.encode()) for k, v in headers.items()],
+    ).get(30)
+    producer.close()
+
+
+def wait_for_verdict(running: Running, partner: str, request_id: str) -> bytes:
+    for record in consume_records(
+        running.client, [running.names.verdicts(partner)], expected=10**6, timeout=120
+    ):
+        if record.key == request_id.encode():
+            return bytes(record.value)
+    msg = f"no verdict for {request_id}\n{running.pipeline.logs()}"
+    raise AssertionError(msg)
+
+
+def test_bad_requests_are_dead_lettered_and_scoring_continues(
+    running: Running,
+    tiny_model: TinyModel,
+    protocol_data: ProtocolData,
+    partner_keys: dict[str, PartnerKeys],
+) -> None:
+    """Each kind of bad request reaches the scorer's dead-letter topic with its reason; a good
+    request sent after all of them is scored."""
+    alpha = partner_keys["alpha"]
+    good = alpha.encrypt(protocol_data.x_test[0])
+    version = alpha.client.version
+    header_end = 8 + struct.unpack(">I", good[4:8])[0]
+    corrupted = good[:-1] + bytes([good[-1] ^ 0xFF])
+    garbage_payload = seal("input", version, alpha.key_id, b"\x00" * 64)
+    cases = [
+        ("no_partner", {REQUEST_HEADER: "r1"}, good, "SchemaError", "names no partner"),
+        (
+            "unknown_partner",
+            {PARTNER_HEADER: "zulu", REQUEST_HEADER: "r2"},
+            good,
+            "SchemaError",
+            "names no partner",
+        ),
+        (
+            "id_mismatch",
+            {PARTNER_HEADER: "alpha", REQUEST_HEADER: "other"},
+            good,
+            "SchemaError",
+            "differs from the record key",
+        ),
+        ("not_an_envelope", None, b"amount=12.50", "CiphertextError", "bad magic"),
+        ("empty", None, b"", "CiphertextError", "not a ciphertext envelope"),
+        ("corrupted", None, corrupted, "CiphertextError", "digest mismatch"),
+        (
+            "other_model",
+            None,
+            seal("input", "0" * 12, alpha.key_id, good[header_end:]),
+            "ModelMismatchError",
+            "this is model",
+        ),
+        (
+            "unknown_key",
+            None,
+            seal("input", version, "f" * 16, good[header_end:]),
+            "KeyMaterialError",
+            "no evaluation keys for key id ffffffffffffffff",
+        ),
+        (
+            "other_partners_key",
+            {PARTNER_HEADER: "bravo", REQUEST_HEADER: "r9"},
+            good,
+            "KeyMaterialError",
+            "belongs to another partner",
+        ),
+        ("garbage_ciphertext", None, garbage_payload, "CiphertextError", "not a valid input"),
+    ]
+    keys = {}
+    for index, (kind, headers, value, _, _) in enumerate(cases):
+        key = (headers or {}).get(REQUEST_HEADER, f"bad-{index}")
+        if kind == "id_mismatch":
+            key = "bad-mismatch"
+        keys[key] = kind
+        send_request(running, key.encode(), value, headers)
+    send_request(running, b"good-after-bad", good)
+
+    verdict = wait_for_verdict(running, "alpha", "good-after-bad")
+    expected = tiny_model.fitted.predict_clear(protocol_data.x_test[:1])[0]
+    assert alpha.decrypt(verdict).score == pytest.approx(expected, abs=1e-12)
+
+    dead = list(
+        consume_records(
+            running.client, [running.names.deadletter("scoring")], expected=len(cases), timeout=30
+        )
+    )
+    by_kind = {keys[r.key.decode()]: (r, read_headers(r.headers)) for r in dead}
+    assert set(by_kind) == {case[0] for case in cases}
+    for kind, _, value, error_class, needle in cases:
+        record, letter = by_kind[kind]
+        assert letter.error_class == error_class, (kind, letter)
+        assert needle in letter.reason, (kind, letter.reason)
+        assert letter.topic == running.names.scoring_requests()
+        assert (record.value or b"") == value, kind
+
+
+def test_a_new_key_is_picked_up_and_the_old_one_still_served(
+    running: Running,
+    tiny_model: TinyModel,
+    protocol_data: ProtocolData,
+    partner_keys: dict[str, PartnerKeys],
+    tmp_path: Path,
+) -> None:
+    """Key rotation without restarting the scorer: a partner publishes a new key id, the scorer
+    picks it up, and requests under both the new and the old key are served."""
+    old = partner_keys["alpha"]
+    new = PartnerKeys.generate(ClientArtifact.load(tiny_model.directory), tmp_path / "k", "alpha")
+    assert publish_evaluation_keys(
+        running.client,
+        running.names.evaluation_keys(),
+        partner="alpha",
+        key_id=new.key_id,
+        model_version=new.client.version,
+        keys=new.evaluation_keys(),
+        max_message_bytes=running.settings.max_message_bytes,
+    )
+    scorer = running.pipeline.scorers[0]
+    wait_ready(scorer, timeout=60, until=lambda state: new.key_id in state["key_ids"])
+    x = protocol_data.x_test[1]
+    send_request(running, b"rotated-new", new.encrypt(x))
+    send_request(running, b"rotated-old", old.encrypt(x))
+    expected = tiny_model.fitted.predict_clear(protocol_data.x_test[1:2])[0]
+    assert new.decrypt(wait_for_verdict(running, "alpha", "rotated-new")).score == pytest.approx(
+        expected, abs=1e-12
+    )
+    assert old.decrypt(wait_for_verdict(running, "alpha", "rotated-old")).score == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+#: Distinctive values, so that finding one anywhere means it leaked.
+PRIVATE_CARDS = {"alpha": 7_345_901, "bravo": 7_345_902}
+PRIVATE_TERMINALS = {"alpha": 8_123_457, "bravo": 8_123_458}
+PRIVATE_AMOUNTS = [4321.98, 1234.57, 2345.68]
+
+
+def private_events(names: TopicNames) -> list[OutgoingRecord]:
+    records = []
+    for p_index, partner in enumerate(PARTNERS):
+        for i, amount in enumerate(PRIVATE_AMOUNTS):
+            tx = HandbookTransaction(
+                transaction_id=9_900_000 + 10 * p_index + i,
+                timestamp=datetime(2018, 8, 8, 10, i, tzinfo=UTC),
+                card_id=PRIVATE_CARDS[partner],
+                terminal_id=PRIVATE_TERMINALS[partner],
+                amount=amount,
+                is_fraud=False,
+            )
+            records.append(transaction_record(names, tx, partner))
+    return records
+
+
+def test_the_scorer_never_sees_plaintext_nor_a_secret_key(
+    running: Running, partner_keys: dict[str, PartnerKeys]
+) -> None:
+    """Every message the scorer reads or writes, every scorer log line: no amount, card id,
+    terminal id or (non-integer) feature value. The scorer's processes never open a file of a
+    partner's key folder and never import the key module."""
+    ids = {9_900_000 + 10 * p + i for p in range(2) for i in range(len(PRIVATE_AMOUNTS))}
+    send_records(running.client, private_events(running.names))
+    scores = read_scores(running, ids)
+    features = {v for s in scores.values() for score in s for v in score["features"]}
+    secret_numbers = {*PRIVATE_AMOUNTS, *(v for v in features if v != int(v))}
+    texts = {
+        *(str(v) for v in [*PRIVATE_CARDS.values(), *PRIVATE_TERMINALS.values()]),
+        *(repr(v) for v in secret_numbers),
+        *(f"{v:.2f}" for v in secret_numbers),
+    }
+    packed = {struct.pack(fmt, v) for v in secret_numbers for fmt in ("<d", ">d", "<f", ">f")}
+
+    names = running.names
+    scorer_topics = [
+        names.scoring_requests(),
+        names.evaluation_keys(),
+        names.deadletter("scoring"),
+        *(names.verdicts(p) for p in PARTNERS),
+    ]
+    scanned = 0
+    for record in consume_records(running.client, scorer_topics, expected=10**6, timeout=15):
+        scanned += 1
+        visible = (record.key or b"") + b"".join(
+            k.encode() + bytes(v) for k, v in record.headers or []
+        )
+        value = bytes(record.value or b"")
+        if value.startswith(MAGIC):  # an envelope: its header is text
+            end = 8 + struct.unpack(">I", value[4:8])[0]
+            visible += value[:end]
+            assert set(orjson.loads(value[8:end])) == {"kind", "model", "key", "sha256"}
+        for text in texts:
+            assert text.encode() not in visible, (record.topic, text)
+            if record.topic != names.evaluation_keys():  # keys were made before any transaction
+                assert text.encode() not in value, (record.topic, text)
+        for pattern in packed:
+            assert pattern not in value, (record.topic, pattern)
+    assert scanned > 10
+
+    scorer = running.pipeline.scorers[0]
+    log = scorer.log_text()
+    assert '"request_scored"' in log
+    for text in texts:
+        assert text not in log, f"{text} appears in the scorer's log"
+
+    audit = "".join(p.read_text() for p in running.audit_prefix.parent.glob("scorer.*"))
+    opened = [line.split("\t", 1)[1] for line in audit.splitlines() if line.startswith("open\t")]
+    imported = {
+        line.split("\t", 1)[1] for line in audit.splitlines() if line.startswith("import\t")
+    }
+    assert "models.server" in imported, "the audit hook did not see the FHE processes"
+    assert "models.keys" not in imported
+    key_folders = [str(keys.key_dir.parent) for keys in partner_keys.values()]
+    assert opened
+    assert not [path for path in opened if any(path.startswith(k) for k in key_folders)]
+
+
+def test_alerts_command_shows_the_partners_scores(running: Running) -> None:
+    """`fraudstream alerts --partner alpha --scores` prints one row per score of alpha."""
+    scored = [
+        orjson.loads(r.value)
+        for r in consume_records(
+            running.client, [running.names.scores("alpha")], expected=10**6, timeout=5
+        )
+    ]
+    assert scored
+    env = {"FRAUD_BROKER": running.settings.broker, "FRAUD_TOPIC_ROOT": running.names.root}
+    result = fraudstream("alerts", "--partner", "alpha", "--scores", env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "transaction time" in result.stdout
+    for score in scored:
+        assert str(score["transaction_id"]) in result.stdout
+    assert f"{len(scored)} scores from" in result.stdout
+    alerts = fraudstream("alerts", "--partner", "alpha", env=env, timeout=120)
+    assert f"{sum(s['alert'] for s in scored)} alerts from" in alerts.stdout
+    missing = fraudstream("alerts", "--partner", "zulu", env=env, timeout=120)
+    assert missing.returncode == 1
+    assert "does not exist" in missing.stdout

@@ -9,6 +9,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from models.keys import PartnerKeys
 from streams.admin import wait_for_group
 from streams.connection import kafka_python_config
 from streams.local_kafka import free_port
@@ -16,6 +17,7 @@ from streams.settings import Settings
 from streams.supervise import WorkerProcess
 from streams.testing import consume_records
 from streams.topics import TopicNames
+from tests.conftest import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,10 +44,16 @@ def test_killed_worker_loses_nothing(
     make_settings: Callable[..., Settings],
     topics_for: Callable[[Settings], TopicNames],
     tmp_path: Path,
+    tiny_model: TinyModel,
+    partner_keys: dict[str, PartnerKeys],
 ) -> None:
     """SIGKILL a worker while it works through a backlog; after a restart every valid event is
     validated and every malformed one dead-lettered (at least once: no record is lost)."""
-    settings = make_settings(web_port=free_port())
+    settings = make_settings(
+        web_port=free_port(),
+        model_dir=tiny_model.directory,
+        key_dir=partner_keys["alpha"].key_dir,
+    )
     names = topics_for(settings)
     client = kafka_python_config(settings)
     producer = KafkaProducer(**client, acks="all")
@@ -62,7 +70,7 @@ def test_killed_worker_loses_nothing(
     finally:
         first.kill()
     done_by_first = {
-        orjson.loads(r.value)["transaction_id"]
+        orjson.loads(r.value)["transaction"]["transaction_id"]
         for r in consume_records(client, [names.validated("alpha")], expected=N_EVENTS, timeout=3)
     }
     # The crash must happen mid-backlog, or the test would prove nothing about recovery.
@@ -78,7 +86,7 @@ def test_killed_worker_loses_nothing(
         for record in consume_records(
             client, [names.validated("alpha")], expected=N_EVENTS * 2, timeout=90
         ):
-            got.add(orjson.loads(record.value)["transaction_id"])
+            got.add(orjson.loads(record.value)["transaction"]["transaction_id"])
             if got == valid_ids:
                 break
         assert got == valid_ids

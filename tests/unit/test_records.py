@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.errors import EventError, MalformedEventError, OversizedEventError, SchemaError
-from streams.records import EventLimits, parse_transaction
+from streams.records import EventLimits, parse_label, parse_transaction
 
 LIMITS = EventLimits(partners=frozenset({"alpha", "bravo"}), max_event_bytes=4096, max_amount=1e5)
 GOOD = {
@@ -126,3 +126,36 @@ def test_timestamps_at_the_edges_of_time_are_refused(stamp: str) -> None:
     """Timestamps that cannot be moved to UTC are a schema error, not a crash."""
     with pytest.raises(SchemaError, match="timestamp out of range"):
         parse_transaction(raw(timestamp=stamp), LIMITS)
+
+
+LABEL = {
+    "transaction_id": 1236698,
+    "timestamp": "2018-08-08T02:01:14+02:00",
+    "terminal_id": 2747,
+    "partner_id": "alpha",
+}
+
+
+def test_label_is_parsed_to_canonical_utc() -> None:
+    """A fraud label names its transaction, when it happened and where."""
+    label = parse_label(orjson.dumps(LABEL), LIMITS)
+    assert label.to_wire() == {**LABEL, "timestamp": "2018-08-08T00:01:14Z"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "needle"),
+    [
+        ({"timestamp": ...}, SchemaError, "timestamp: Field required"),
+        ({"terminal_id": "2747"}, SchemaError, "valid integer"),
+        ({"partner_id": "zulu"}, SchemaError, "not the partner of this topic"),
+        ({"amount": 12.5}, SchemaError, "unexpected field"),
+    ],
+)
+def test_bad_labels_are_refused_with_a_reason(
+    changes: dict[str, object], error: type[Exception], needle: str
+) -> None:
+    label = {k: v for k, v in {**LABEL, **changes}.items() if v is not ...}
+    with pytest.raises(error, match=needle):
+        parse_label(orjson.dumps(label), LIMITS)
+    with pytest.raises(MalformedEventError, match="empty value"):
+        parse_label(b"", LIMITS)
