@@ -122,9 +122,10 @@ def group_lag(client_config: dict[str, Any], group_id: str, topics: Iterable[str
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         ends = consumer.end_offsets(partitions)
-        committed = admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        committed = admin.list_group_offsets({group_id: partitions}).get(group_id, {})
         return sum(
-            max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in partitions
+            max(0, ends[tp] - max(committed[tp].offset if tp in committed else 0, 0))
+            for tp in partitions
         )
     finally:
         consumer.close()

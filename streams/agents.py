@@ -41,6 +41,7 @@ from streams.delivery import deliver
 from streams.errors import SchemaError
 from streams.logs import get_logger
 from streams.records import parse_label, parse_transaction
+from streams.topics import PARTNER_TABLES
 from streams.web import add_ready_page
 from streams.wire import (
     BACKFILL_HEADER,
@@ -114,9 +115,10 @@ class PartnerAgents:
         self.dead = raw(names.deadletter(partner))
         self.joined = raw(names.pending(partner), names.verdicts(partner), allow_empty=True)
 
-        self.cards = app.Table("card_state", partitions=runtime.partitions)
-        self.terminals = app.Table("terminal_state", partitions=runtime.partitions)
-        self.joins = app.Table("verdict_join", partitions=runtime.partitions)
+        cards, terminals, joins = PARTNER_TABLES
+        self.cards = app.Table(cards, partitions=runtime.partitions)
+        self.terminals = app.Table(terminals, partitions=runtime.partitions)
+        self.joins = app.Table(joins, partitions=runtime.partitions)
 
     def install(self, app: faust.App) -> dict[str, faust.types.AgentT[Any]]:
         """Attach the four agents; return them by name."""

@@ -162,6 +162,7 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's seven inputs)
                 [partner],
                 partitions=settings.topic_partitions,
                 max_message_bytes=settings.max_message_bytes,
+                app_id=settings.app_id,
             ),
         )
         with running_pipeline(settings, {partner: key_dir}, work / "logs"):

@@ -176,6 +176,7 @@ def topics_create(broker: str | None) -> None:
         settings.partners,
         partitions=settings.topic_partitions,
         max_message_bytes=settings.max_message_bytes,
+        app_id=settings.app_id,
     )
     created = ensure_topics(
         kafka_python_config(settings), specs, replication=settings.topic_replication

@@ -110,7 +110,11 @@ def _malformed(
     good = orjson.loads(transaction_record(names, sample, first).value) if sample else {}
     return [
         OutgoingRecord(names.transactions(first), b"0", b"{this is not json"),
-        OutgoingRecord(names.transactions(last), b"1", orjson.dumps({**good, "amount": -12.5})),
+        OutgoingRecord(
+            names.transactions(last),
+            b"1",
+            orjson.dumps({**good, "partner_id": last, "amount": -12.5}),
+        ),
         OutgoingRecord(
             names.transactions(first), b"2", orjson.dumps({**good, "partner_id": "zulu"})
         ),
@@ -202,6 +206,7 @@ def run_demo(
                 partners,
                 partitions=settings.topic_partitions,
                 max_message_bytes=settings.max_message_bytes,
+                app_id=settings.app_id,
             ),
             replication=settings.topic_replication,
         )
@@ -260,7 +265,8 @@ def _replay(console: Console, settings: Settings, plan: DemoPlan) -> int:
                 dead += 1
                 letter = read_headers(record.headers)
                 console.print(
-                    f"[red]dead letter[/] {partner:<6} {letter.error_class}: {letter.reason}",
+                    f"[red]dead letter[/] {partner:<6} {letter.error_class}: {letter.reason} "
+                    f"(from {letter.topic}:{letter.partition}@{letter.offset})",
                     highlight=False,
                 )
             else:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["SCORING_SCOPE", "TopicNames", "TopicSpec", "topic_specs"]
+__all__ = ["PARTNER_TABLES", "SCORING_SCOPE", "TopicNames", "TopicSpec", "topic_specs"]
 
 #: The shared service's scope; reserved, it can never be a partner id.
 SCORING_SCOPE = "scoring"
+#: The Faust tables of a partner worker (their changelog topics are declared with the others).
+PARTNER_TABLES = ("card_state", "terminal_state", "verdict_join")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,11 @@ class TopicNames:
         """Compacted registry of partners' evaluation keys, chunked."""
         return self._name(SCORING_SCOPE, "keys")
 
+    @staticmethod
+    def changelog(app_id: str, partner: str, table: str) -> str:
+        """Faust's changelog topic of a partner worker's table (Faust's naming)."""
+        return f"{app_id}-partner-{partner}-{table}-changelog"
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -83,8 +90,15 @@ def topic_specs(
     *,
     partitions: int,
     max_message_bytes: int,
+    app_id: str | None = None,
 ) -> list[TopicSpec]:
-    """All topics of the system for these partners, with the configuration each needs."""
+    """All topics of the system for these partners, with the configuration each needs.
+
+    With ``app_id``, also the partner workers' table changelogs: declared here, before any worker
+    starts, with the partition count of the topics they mirror (Faust would create them at
+    start, and a worker that sees a half-created topic refuses its records as a partition-count
+    mismatch).
+    """
     large = {"max.message.bytes": str(max_message_bytes)}
     specs: list[TopicSpec] = []
     for partner in partners:
@@ -99,6 +113,15 @@ def topic_specs(
             # A dead letter keeps the original record, however large it was.
             TopicSpec(names.deadletter(partner), 1, large),
         ]
+        if app_id is not None:
+            specs += [
+                TopicSpec(
+                    TopicNames.changelog(app_id, partner, table),
+                    partitions,
+                    {**large, "cleanup.policy": "compact"},
+                )
+                for table in PARTNER_TABLES
+            ]
     specs += [
         TopicSpec(names.scoring_requests(), partitions),
         TopicSpec(names.evaluation_keys(), 1, {**large, "cleanup.policy": "compact"}),

@@ -67,6 +67,7 @@ def topics_for(make_settings: Callable[..., Settings]) -> Callable[[Settings], T
                 settings.partners,
                 partitions=settings.topic_partitions,
                 max_message_bytes=settings.max_message_bytes,
+                app_id=settings.app_id,
             ),
         )
         return names

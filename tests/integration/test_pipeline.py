@@ -87,6 +87,7 @@ def running(
             PARTNERS,
             partitions=2,
             max_message_bytes=settings.max_message_bytes,
+            app_id=root,
         ),
     )
     audit_prefix = work / "audit" / "scorer"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.topics import TopicNames, topic_specs
+from streams.topics import PARTNER_TABLES, TopicNames, topic_specs
 
 
 def test_names_follow_the_scheme() -> None:
@@ -27,3 +27,18 @@ def test_specs_cover_every_partner_and_keep_dead_letters_apart() -> None:
     assert specs["fraud.scoring.keys.v1"].config["cleanup.policy"] == "compact"
     assert specs["fraud.a.verdicts.v1"].config["max.message.bytes"] == str(8 << 20)
     assert all(len(name.split(".")) == 4 for name in specs)
+
+
+def test_changelogs_of_partner_tables_are_declared_with_the_topics() -> None:
+    """With an app id, the partner workers' table changelogs are declared too, compacted, with
+    the partition count of the topics they mirror (Faust's names)."""
+    specs = {
+        s.name: s
+        for s in topic_specs(
+            TopicNames(), ["a"], partitions=3, max_message_bytes=8 << 20, app_id="fs"
+        )
+    }
+    for table in PARTNER_TABLES:
+        spec = specs[f"fs-partner-a-{table}-changelog"]
+        assert spec.partitions == 3
+        assert spec.config["cleanup.policy"] == "compact"
