@@ -26,3 +26,32 @@ def test_readme_starts_with_what_it_is_and_the_two_commands() -> None:
     commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
     assert commands == ["make run", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_command_the_readme_shows_exists_with_its_options() -> None:
+    """Each `fraudstream ...` line of the README names a real command and real options."""
+    import re  # noqa: PLC0415
+
+    import click  # noqa: PLC0415
+
+    from streams.cli import cli, main  # noqa: PLC0415,F401
+    from streams.cli_model import keys, model  # noqa: PLC0415
+
+    commands = dict(cli.commands)
+    commands.update({"model": model, "keys": keys})
+    readme = (ROOT / "README.md").read_text()
+    lines = re.findall(r"\.venv/bin/fraudstream ([^#\n]*)", readme)
+    assert len(lines) > 10
+    for line in lines:
+        words = line.split()
+        if words == ["--help"]:
+            continue
+        command: click.Command = commands[words[0]]
+        rest = words[1:]
+        if isinstance(command, click.Group):
+            command = command.commands[rest[0]]
+            rest = rest[1:]
+        known = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        for word in rest:
+            if word.startswith("-"):
+                assert word in known, f"{line}: {word} is not an option of {command.name}"
