@@ -297,7 +297,9 @@ class PartnerAgents:
     def _join_step(self, message: Any, request_id: str) -> dict[str, Any] | None:
         entry: dict[str, Any] = dict(self.joins[request_id]) if request_id in self.joins else {}
         if message.topic == self.pending_topic_name:
-            entry["details"] = orjson.loads(message.value)
+            # A transaction processed twice (after a crash) sends the same request id: the first
+            # details stay, so whichever verdict comes joins the features it was computed from.
+            entry.setdefault("details", orjson.loads(message.value))
         else:
             entry["verdict"] = base64.b64encode(bytes(message.value or b"")).decode()
             entry["scorer"] = header_map(message.headers)

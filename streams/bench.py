@@ -29,6 +29,7 @@ import orjson
 from models.dataset import HandbookTransaction, partner_of, read_transactions
 from streams.admin import ensure_topics
 from streams.connection import kafka_python_config
+from streams.errors import ConfigError
 from streams.feed import send_records, transaction_record
 from streams.local_kafka import LocalKafka, free_port
 from streams.settings import Settings
@@ -122,6 +123,12 @@ def run_pipeline_bench(
 
     partner = settings.partners[0]
     chosen = _transactions(warmup + transactions, partner, settings.partners)
+    if len(chosen) < warmup + transactions:
+        msg = (
+            f"{BENCH_DAY} has only {len(chosen)} transactions of {partner}: ask for at most "
+            f"{len(chosen) - warmup} (after {warmup} warm-up)"
+        )
+        raise ConfigError(msg)
     with tempfile.TemporaryDirectory(prefix="fraudstream-bench-") as tmp:
         work = Path(tmp)
         keys = PartnerKeys.generate(ClientArtifact.load(model_dir), work / "keys", partner)

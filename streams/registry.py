@@ -130,6 +130,11 @@ class KeyAssembler:
         if chunk.key_id in self._done:
             return None
         parts = self._parts.setdefault(chunk.key_id, {})
+        first = next(iter(parts.values()), chunk)
+        if (first.partner, first.count) != (chunk.partner, chunk.count):
+            del self._parts[chunk.key_id]
+            msg = f"chunks of key id {chunk.key_id} disagree on their partner or chunk count"
+            raise RegistryError(msg)
         parts[chunk.index] = chunk
         if len(parts) < chunk.count:
             return None
@@ -246,7 +251,8 @@ class RegistryFollower:
         self._stop = threading.Event()
         self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._run, name="key-registry", daemon=True)
-        self.error: BaseException | None = None
+        #: Why following stopped, if it failed (the scorer then reports not ready).
+        self.error: Exception | None = None
 
     def start(self) -> None:
         """Start following in a daemon thread."""
@@ -273,14 +279,16 @@ class RegistryFollower:
 
     def _run(self) -> None:
         try:
-            consumer, tp = _consumer(self._config, self._topic)
-        except BaseException as exc:  # noqa: BLE001  (reported to the scorer, which exits)
+            self._follow()
+        except Exception as exc:  # noqa: BLE001  (the scorer reads it: not ready, requests wait)
             self.error = exc
             _log.error("key_registry_failed", error_class=type(exc).__name__, reason=str(exc))
-            return
+
+    def _follow(self) -> None:
+        consumer, tp = _consumer(self._config, self._topic)
         assembler = KeyAssembler()
-        end = consumer.end_offsets([tp])[tp]
         try:
+            end = consumer.end_offsets([tp])[tp]
             while not self._stop.is_set():
                 if not self._caught_up.is_set() and consumer.position(tp) >= end:
                     self._caught_up.set()

@@ -27,7 +27,7 @@ from models.errors import KeyMaterialError
 from streams.app import Runtime
 from streams.deadletter import dead_letter
 from streams.delivery import deliver
-from streams.errors import SchemaError
+from streams.errors import FraudStreamError, SchemaError
 from streams.evaluator import evaluate, start_pool, warm_up
 from streams.logs import get_logger
 from streams.registry import RegistryFollower
@@ -62,7 +62,8 @@ class ScorerContext:
         key registry was read to its end."""
         caught_up = self.registry.wait_caught_up(0)
         return {
-            "ready": self.evaluators_ready and caught_up,
+            "ready": self.evaluators_ready and caught_up and self.registry.error is None,
+            "registry_error": None if self.registry.error is None else str(self.registry.error),
             "evaluators_ready": self.evaluators_ready,
             "registry_caught_up": caught_up,
             "model": self.model_version,
@@ -82,7 +83,16 @@ class ScorerContext:
         self.pool = None
 
     async def wait_for_key(self, key_id: str, partner: str) -> None:
-        """Return once ``key_id``'s evaluation keys are stored; raise if they never come."""
+        """Return once ``key_id``'s evaluation keys are stored; raise if they never come.
+
+        Until the registry has been read to its end, the request waits (its keys may be there):
+        only then does the ``key_wait`` for a key id nobody published start.
+        """
+        while not self.registry.wait_caught_up(0):
+            if self.registry.error is not None:
+                msg = f"the key registry cannot be read: {self.registry.error}"
+                raise RegistryUnavailableError(msg)
+            await asyncio.sleep(0.2)
         deadline = time.monotonic() + self.key_wait
         known = self.registry.get(key_id)
         while known is None and time.monotonic() < deadline:
@@ -108,6 +118,30 @@ def _addressing(message: Any, partners: Iterable[str]) -> tuple[str, str]:
         msg = "the request id header is missing or differs from the record key"
         raise SchemaError(msg)
     return partner, request_id
+
+
+class RegistryUnavailableError(FraudStreamError):
+    """The scorer cannot read the key registry (its follower thread failed)."""
+
+
+async def _evaluate(
+    context: ScorerContext, loop: asyncio.AbstractEventLoop, request: bytes, key_id: str
+) -> tuple[bytes, float]:
+    """Evaluate in the pool; a pool whose process died is replaced and the request tried once
+    more (a crash of the process, not of the request, must not cost a verdict)."""
+    for attempt in (1, 2):
+        try:
+            result: tuple[bytes, float] = await loop.run_in_executor(
+                context.ensure_pool(), evaluate, request, key_id
+            )
+        except BrokenProcessPool:
+            context.restart_pool()
+            _log.warning("evaluation_pool_restarted", attempt=attempt)
+            if attempt == 2:
+                raise
+        else:
+            return result
+    raise AssertionError  # pragma: no cover  (the loop returns or raises)
 
 
 def install_scorer_agents(
@@ -151,13 +185,9 @@ def install_scorer_agents(
                     message.value, "input", model_version=context.model_version
                 )
                 await context.wait_for_key(envelope.key_id, partner)
-                try:
-                    verdict, fhe_seconds = await loop.run_in_executor(
-                        context.ensure_pool(), evaluate, bytes(message.value), envelope.key_id
-                    )
-                except BrokenProcessPool:
-                    context.restart_pool()
-                    raise
+                verdict, fhe_seconds = await _evaluate(
+                    context, loop, bytes(message.value), envelope.key_id
+                )
             except Exception as exc:  # noqa: BLE001  (a bad request must never stop the partition)
                 await dead_letter(dead, event, exc)
                 continue

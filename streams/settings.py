@@ -126,7 +126,8 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=64,
-        description="Scorer role: FHE evaluation processes (each call already uses every core).",
+        description="Scorer role: processes of the FHE pool. A scorer evaluates one request at a "
+        "time (each call already uses every core); scale out with more scorer replicas.",
     )
 
     @field_validator("partners", mode="before")

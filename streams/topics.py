@@ -123,7 +123,7 @@ def topic_specs(
                 for table in PARTNER_TABLES
             ]
     specs += [
-        TopicSpec(names.scoring_requests(), partitions),
+        TopicSpec(names.scoring_requests(), partitions, large),
         TopicSpec(names.evaluation_keys(), 1, {**large, "cleanup.policy": "compact"}),
         TopicSpec(names.deadletter(SCORING_SCOPE), 1, large),
     ]

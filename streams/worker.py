@@ -24,6 +24,7 @@ __all__ = ["ROLES", "build_worker_app", "run_worker"]
 
 #: Roles a worker can take.
 ROLES = ("partner", "scorer")
+_SECRET_BYTES = 32
 _log = get_logger(__name__)
 
 
@@ -83,10 +84,17 @@ def _request_secret(settings: Settings, app_id: str) -> bytes:
     """The partner's request-id secret, made once and kept in its data folder (0600)."""
     path = Path(settings.data_dir) / app_id / "request-id.secret"
     if path.exists():
-        return path.read_bytes()
+        secret = path.read_bytes()
+        if len(secret) != _SECRET_BYTES:
+            msg = (
+                f"{path} holds {len(secret)} bytes, not {_SECRET_BYTES}: it is damaged; delete it "
+                "(in-flight requests then get new ids) and restart"
+            )
+            raise ConfigError(msg)
+        return secret
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    secret = secrets.token_bytes(32)
+    secret = secrets.token_bytes(_SECRET_BYTES)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(secret)
     return secret

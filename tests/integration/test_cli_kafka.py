@@ -54,14 +54,18 @@ def test_kafka_up_on_a_busy_port_says_so(kafka_broker: LocalKafka, tmp_path: Pat
 
 
 def test_topics_create_is_idempotent(make_settings: Callable[..., Settings]) -> None:
-    """topics create makes every topic once; a second run finds them all existing."""
-    env = settings_env(make_settings())
+    """topics create makes every topic once (the partners' table changelogs included); a second
+    run finds them all existing."""
+    settings = make_settings()
+    env = settings_env(settings)
+    expected = 2 * 8 + 3 + 2 * 3  # per partner, shared, the partners' table changelogs
     first = fraudstream("topics", "create", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert first.stdout.count("created") == 17
+    assert first.stdout.count("created") == expected
+    assert f"{settings.app_id}-partner-alpha-card_state-changelog" in first.stdout
     second = fraudstream("topics", "create", env=env)
     assert second.stdout.count("created") == 0
-    assert second.stdout.count("exists") == 17
+    assert second.stdout.count("exists") == expected
 
 
 def test_unreachable_broker_gives_a_clear_error() -> None:

@@ -22,7 +22,7 @@ from models.errors import (
     KeyMismatchError,
     ModelMismatchError,
 )
-from models.keys import PartnerKeys, assert_private, secret_files
+from models.keys import KeyRing, PartnerKeys, assert_private, secret_files
 from models.server import ScoringServer
 from models.training import ProtocolData
 from tests.conftest import TinyModel
@@ -248,3 +248,29 @@ def test_key_cache_keeps_the_most_recently_used(
     verdict = scoring.evaluate(alpha.encrypt(protocol_data.x_test[0]))
     expected = tiny_model.fitted.predict_clear(protocol_data.x_test[:1])[0]
     assert alpha.decrypt(verdict.envelope).score == pytest.approx(expected, abs=1e-12)
+
+
+def test_key_ring_decrypts_verdicts_made_before_a_rotation(
+    tiny_model: TinyModel,
+    protocol_data: ProtocolData,
+    partners: dict[str, PartnerKeys],
+    server: ScoringServer,
+    tmp_path: Path,
+) -> None:
+    """After a rotation the ring encrypts with the new key and still decrypts verdicts of
+    requests made under the old one; another partner's verdict is refused."""
+    old = partners["alpha"]
+    new = PartnerKeys.generate(ClientArtifact.load(tiny_model.directory), tmp_path / "new", "alpha")
+    server.add_evaluation_keys(new.key_id, new.evaluation_keys())
+    ring = KeyRing(new, [old])
+    x_clear = protocol_data.x_test[2]
+    expected = tiny_model.fitted.predict_clear(protocol_data.x_test[2:3])[0]
+    assert open_envelope(ring.encrypt(x_clear), "input").key_id == new.key_id
+    before = server.evaluate(old.encrypt(x_clear)).envelope
+    after = server.evaluate(ring.encrypt(x_clear)).envelope
+    assert ring.decrypt(before).score == pytest.approx(expected, abs=1e-12)
+    assert ring.decrypt(after).score == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(KeyMismatchError, match="does not hold"):
+        ring.decrypt(server.evaluate(partners["bravo"].encrypt(x_clear)).envelope)
+    with pytest.raises(KeyMaterialError, match="one partner"):
+        KeyRing(new, [partners["bravo"]])

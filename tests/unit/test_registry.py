@@ -80,3 +80,13 @@ def test_header_map_reads_lists_and_mappings() -> None:
     assert header_map([("a", b"1"), ("b", b"\xff")]) == {"a": "1"}
     assert header_map({"a": b"2"}) == {"a": "2"}
     assert header_map(None) == {}
+
+
+def test_chunks_that_disagree_on_their_count_are_refused() -> None:
+    key_id, data = key_set(3000)
+    first = chunk_records("alpha", key_id, "m1", data, chunk_bytes=1024)
+    other = chunk_records("alpha", key_id, "m1", data, chunk_bytes=2048)
+    assembler = KeyAssembler()
+    assembler.add(first[0][1], first[0][2])
+    with pytest.raises(RegistryError, match="disagree"):
+        assembler.add(other[1][1], other[1][2])
