@@ -8,4 +8,23 @@ echo "== ruff";         "$bin/ruff" check streams models tests
 echo "== ruff format";  "$bin/ruff" format --check streams models tests
 echo "== mypy";         "$bin/mypy"
 echo "== import-linter"; "$bin/lint-imports"
-echo "== pytest";       "$bin/pytest" "$@"
+echo "== pytest"
+# The verdict comes from pytest's exit code and, as a second check, from its JUnit report: a
+# process that exits 0 at interpreter shutdown (a library's atexit) must not hide a failure.
+report=.fraudstream/pytest-report.xml
+mkdir -p .fraudstream
+rm -f "$report"
+status=0
+"$bin/pytest" --junitxml="$report" "$@" || status=$?
+"$bin/python" - "$report" <<'PY' || { [ "$status" -ne 0 ] || status=1; }
+import sys
+import xml.etree.ElementTree as ET
+
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+if bad:
+    print(f"pytest report: {bad} failed or errored tests")
+sys.exit(1 if bad else 0)
+PY
+exit "$status"
