@@ -17,7 +17,14 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from streams.errors import BrokerError
 from streams.topics import TopicSpec
 
-__all__ = ["admin_client", "ensure_topics", "group_lag", "wait_consumed", "wait_for_group"]
+__all__ = [
+    "admin_client",
+    "assigned_consumer",
+    "ensure_topics",
+    "group_lag",
+    "wait_consumed",
+    "wait_for_group",
+]
 
 
 def admin_client(client_config: dict[str, Any], timeout: float = 30.0) -> KafkaAdminClient:
@@ -32,6 +39,36 @@ def admin_client(client_config: dict[str, Any], timeout: float = 30.0) -> KafkaA
         servers = client_config.get("bootstrap_servers")
         msg = f"cannot reach Kafka at {servers}: {exc} (is the broker up? `fraudstream kafka up`)"
         raise BrokerError(msg) from exc
+
+
+def assigned_consumer(
+    client_config: dict[str, Any],
+    topics: Iterable[str],
+    *,
+    from_end: bool = False,
+    hint: str = "",
+    **options: Any,
+) -> Any:
+    """A kafka-python consumer without a group (reading moves nobody's offsets), assigned every
+    partition of ``topics`` at their beginning (or end). A missing topic is a
+    :class:`BrokerError` saying which, followed by ``hint``."""
+    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+    consumer = KafkaConsumer(**client_config, group_id=None, enable_auto_commit=False, **options)
+    partitions = []
+    for topic in topics:
+        ids = consumer.partitions_for_topic(topic)
+        if not ids:
+            consumer.close()
+            msg = f"topic {topic} does not exist{hint}"
+            raise BrokerError(msg)
+        partitions += [TopicPartition(topic, p) for p in sorted(ids)]
+    consumer.assign(partitions)
+    if from_end:
+        consumer.seek_to_end(*partitions)
+    else:
+        consumer.seek_to_beginning(*partitions)
+    return consumer
 
 
 def ensure_topics(

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
 
-from streams.errors import BrokerError
+from streams.admin import assigned_consumer
 
 __all__ = ["ALERT_COLUMNS", "alert_row", "follow_records"]
 
@@ -54,18 +53,14 @@ def follow_records(
     client_config: dict[str, Any], topic: str, *, follow: bool, from_beginning: bool = True
 ) -> Iterator[dict[str, Any]]:
     """Decoded records of ``topic``; stops at its end unless ``follow``."""
-    consumer = KafkaConsumer(**client_config, group_id=None, enable_auto_commit=False)
+    consumer = assigned_consumer(
+        client_config,
+        [topic],
+        from_end=not from_beginning,
+        hint=" (is the partner id right? is FRAUD_TOPIC_ROOT?)",
+    )
     try:
-        ids = consumer.partitions_for_topic(topic)
-        if not ids:
-            msg = f"topic {topic} does not exist (is the partner id right? is FRAUD_TOPIC_ROOT?)"
-            raise BrokerError(msg)
-        partitions = [TopicPartition(topic, p) for p in sorted(ids)]
-        consumer.assign(partitions)
-        if from_beginning:
-            consumer.seek_to_beginning(*partitions)
-        else:
-            consumer.seek_to_end(*partitions)
+        partitions = list(consumer.assignment())
         ends = consumer.end_offsets(partitions)
         while True:
             batch = consumer.poll(timeout_ms=500)

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 
-from streams.errors import BrokerError, FraudStreamError
+from streams.admin import assigned_consumer
+from streams.errors import FraudStreamError
 from streams.logs import get_logger
+from streams.wire import header_map
 
 __all__ = [
     "KeyAssembler",
@@ -94,8 +96,7 @@ def chunk_records(
 def _chunk_of(
     value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
 ) -> KeyChunk:
-    items = headers.items() if isinstance(headers, Mapping) else (headers or [])
-    found = {k.removeprefix("fraud."): bytes(v).decode() for k, v in items}
+    found = {k.removeprefix("fraud."): v for k, v in header_map(headers).items()}
     missing = [name for name in _HEADERS if name not in found]
     if missing:
         msg = f"registry record lacks headers {missing}"
@@ -147,23 +148,15 @@ class KeyAssembler:
         return KeySet(chunk.partner, chunk.key_id, chunk.model_version, data)
 
 
-def _consumer(client_config: dict[str, Any], topic: str) -> tuple[KafkaConsumer, TopicPartition]:
-    consumer = KafkaConsumer(
-        **client_config,
-        group_id=None,
-        enable_auto_commit=False,
+def _consumer(client_config: dict[str, Any], topic: str) -> tuple[Any, TopicPartition]:
+    consumer = assigned_consumer(
+        client_config,
+        [topic],
+        hint=" (the key registry): run `fraudstream topics create`",
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
-        consumer.close()
-        msg = f"the key registry topic {topic} does not exist: run `fraudstream topics create`"
-        raise BrokerError(msg)
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
-    return consumer, tp
+    return consumer, TopicPartition(topic, 0)
 
 
 def read_registry(client_config: dict[str, Any], topic: str) -> Iterator[KeySet]:

@@ -12,9 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
-from streams.errors import BrokerError
+from streams.admin import assigned_consumer
 from streams.local_kafka import LocalKafka, free_port
 
 __all__ = ["consume_records", "temporary_broker"]
@@ -41,17 +39,8 @@ def consume_records(
     timeout: float = 60.0,
 ) -> Iterator[Any]:
     """Yield records of ``topics`` from the beginning until ``expected`` arrived or time is up."""
-    consumer = KafkaConsumer(**client_config, enable_auto_commit=False, group_id=None)
+    consumer = assigned_consumer(client_config, topics)
     try:
-        partitions = []
-        for topic in topics:
-            ids = consumer.partitions_for_topic(topic)
-            if not ids:
-                msg = f"topic {topic} does not exist"
-                raise BrokerError(msg)
-            partitions += [TopicPartition(topic, p) for p in sorted(ids)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
         seen = 0
         deadline = time.monotonic() + timeout
         while seen < expected and time.monotonic() < deadline:
