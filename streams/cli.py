@@ -358,9 +358,14 @@ def demo(fraud_cards: int, legit_cards: int) -> None:
 def main() -> None:
     """Entry point of the ``fraudstream`` console script."""
     from streams.cli_model import keys, model  # noqa: PLC0415
+    from streams.cli_replay import record, replay, verify  # noqa: PLC0415
 
     cli.add_command(_friendly_group(model))
     cli.add_command(_friendly_group(keys))
+    for command in (record, replay, verify):
+        if command.callback is not None:
+            command.callback = _friendly(command.callback)
+        cli.add_command(command)
     cli()
 
 

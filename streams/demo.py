@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,12 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from models.dataset import HandbookTransaction, partner_of, read_transactions
-from models.features.definition import CARD_WINDOW_DAYS, LABEL_DELAY_DAYS, TERMINAL_WINDOW_DAYS
 from streams.admin import ensure_topics, wait_consumed
 from streams.connection import kafka_python_config
 from streams.deadletter import read_headers
-from streams.feed import OutgoingRecord, label_record, send_records, transaction_record
+from streams.feed import OutgoingRecord
 from streams.local_kafka import LocalKafka, free_port
+from streams.replay import ReplayMessage, plan_data_slice, send_replay
 from streams.settings import Settings
 from streams.supervise import running_pipeline
 from streams.testing import consume_records
@@ -48,10 +47,10 @@ DEMO_DAY = date(2018, 8, 8)
 class DemoPlan:
     """What the demo sends: warm-up history and labels, the replayed day, malformed events."""
 
-    history: list[OutgoingRecord] = field(default_factory=list)
-    labels: list[OutgoingRecord] = field(default_factory=list)
-    live: list[OutgoingRecord] = field(default_factory=list)
-    malformed: list[OutgoingRecord] = field(default_factory=list)
+    history: list[ReplayMessage] = field(default_factory=list)
+    labels: list[ReplayMessage] = field(default_factory=list)
+    live: list[ReplayMessage] = field(default_factory=list)
+    malformed: list[ReplayMessage] = field(default_factory=list)
     #: Replayed transaction id → (partner, is fraud).
     truth: dict[int, tuple[str, bool]] = field(default_factory=dict)
 
@@ -66,48 +65,26 @@ def plan_demo(
 ) -> DemoPlan:
     """Choose per partner ``fraud_cards`` cards with frauds on ``day`` and ``legit_cards``
     without; replay all their transactions of that day, after the history their features need."""
-    card_days = max(CARD_WINDOW_DAYS) + 1
-    terminal_days = LABEL_DELAY_DAYS + max(TERMINAL_WINDOW_DAYS) + 1
-    start = day - timedelta(days=max(card_days, terminal_days))
-    everything = list(read_transactions(start=start, end=day))
-    owner = {tx.card_id: partner_of(tx.card_id, partners) for tx in everything}
-    today = [tx for tx in everything if tx.timestamp.date() == day]
-    fraud_today = {tx.card_id for tx in today if tx.is_fraud}
-    chosen: set[int] = set()
-    for partner in partners:
-        cards = sorted({tx.card_id for tx in today if owner[tx.card_id] == partner})
-        chosen.update([c for c in cards if c in fraud_today][:fraud_cards])
-        chosen.update([c for c in cards if c not in fraud_today][:legit_cards])
-    live = [tx for tx in today if tx.card_id in chosen]
-    terminals = {(owner[tx.card_id], tx.terminal_id) for tx in live}
-    card_from = day - timedelta(days=card_days)
-    history = [
-        tx
-        for tx in everything
-        if tx.timestamp.date() < day
-        and (
-            (tx.card_id in chosen and tx.timestamp.date() >= card_from)
-            or (owner[tx.card_id], tx.terminal_id) in terminals
-        )
-    ]
-    plan = DemoPlan()
-    plan.history = [
-        transaction_record(names, tx, owner[tx.card_id], backfill=True) for tx in history
-    ]
-    # Labels travel by transaction time: sent early, a fraud still counts only for transactions
-    # at least LABEL_DELAY_DAYS after it, exactly as in training.
-    plan.labels = [label_record(names, tx, owner[tx.card_id]) for tx in history if tx.is_fraud]
-    plan.live = [transaction_record(names, tx, owner[tx.card_id]) for tx in live]
-    plan.truth = {tx.transaction_id: (owner[tx.card_id], tx.is_fraud) for tx in live}
-    plan.malformed = _malformed(names, partners, live[0] if live else None)
-    return plan
+    data = plan_data_slice(
+        names, partners, day, day, fraud_cards=fraud_cards, legit_cards=legit_cards
+    )
+    live = data.live
+    sample = orjson.loads(live[0].value or b"{}") if live else {}
+    return DemoPlan(
+        history=data.history,
+        # Labels travel by transaction time: sent early, a fraud still counts only for
+        # transactions at least LABEL_DELAY_DAYS after it, exactly as in training.
+        labels=data.labels,
+        live=live,
+        truth=data.truth,
+        malformed=[ReplayMessage.from_outgoing(r) for r in _malformed(names, partners, sample)],
+    )
 
 
 def _malformed(
-    names: TopicNames, partners: Sequence[str], sample: HandbookTransaction | None
+    names: TopicNames, partners: Sequence[str], good: dict[str, Any]
 ) -> list[OutgoingRecord]:
     first, last = partners[0], partners[-1]
-    good = orjson.loads(transaction_record(names, sample, first).value) if sample else {}
     return [
         OutgoingRecord(names.transactions(first), b"0", b"{this is not json"),
         OutgoingRecord(
@@ -227,7 +204,7 @@ def run_demo(
 def _warm_up(console: Console, settings: Settings, plan: DemoPlan, workers: Any) -> None:
     client = kafka_python_config(settings)
     names = TopicNames(settings.topic_root)
-    send_records(client, [*plan.history, *plan.labels])
+    send_replay(client, [*plan.history, *plan.labels], [], speed=None)
     with console.status("") as status:
         for partner, worker in workers.items():
             topics = [names.transactions(partner), names.labels(partner), names.validated(partner)]
@@ -247,7 +224,7 @@ def _replay(console: Console, settings: Settings, plan: DemoPlan) -> int:
     names = TopicNames(settings.topic_root)
     partners = settings.partners
     started = time.monotonic()
-    send_records(client, [*plan.live, *plan.malformed])
+    send_replay(client, [], [*plan.live, *plan.malformed], speed=None)
     console.print(
         f"[green]✓[/] sent {len(plan.live)} transactions and {len(plan.malformed)} malformed "
         "events; scoring in FHE (verdicts decrypted by each partner)…"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 from models.dataset import HandbookTransaction
 from models.features.definition import LABEL_DELAY_DAYS
 from streams.topics import TopicNames
-from streams.wire import BACKFILL_HEADER
+from streams.wire import BACKFILL_HEADER, EVENT_TIME_HEADER
 
 __all__ = ["OutgoingRecord", "label_record", "send_records", "transaction_record"]
 
@@ -38,6 +38,10 @@ def _time(tx: HandbookTransaction) -> str:
     return tx.timestamp.isoformat().replace("+00:00", "Z")
 
 
+def _event_time(moment: datetime) -> tuple[str, bytes]:
+    return (EVENT_TIME_HEADER, str(int(moment.timestamp() * 1000)).encode())
+
+
 def transaction_record(
     names: TopicNames, tx: HandbookTransaction, partner: str, *, backfill: bool = False
 ) -> OutgoingRecord:
@@ -52,12 +56,15 @@ def transaction_record(
             "partner_id": partner,
         }
     )
-    headers = [(BACKFILL_HEADER, b"1")] if backfill else []
+    headers = [_event_time(tx.timestamp)]
+    if backfill:
+        headers.append((BACKFILL_HEADER, b"1"))
     return OutgoingRecord(names.transactions(partner), str(tx.card_id).encode(), value, headers)
 
 
 def label_record(names: TopicNames, tx: HandbookTransaction, partner: str) -> OutgoingRecord:
-    """The confirmed-fraud label of ``tx`` (send it ``LABEL_DELAY_DAYS`` after ``tx``)."""
+    """The confirmed-fraud label of ``tx``; its event time is when it becomes known,
+    ``LABEL_DELAY_DAYS`` after ``tx``."""
     value = orjson.dumps(
         {
             "transaction_id": tx.transaction_id,
@@ -66,10 +73,12 @@ def label_record(names: TopicNames, tx: HandbookTransaction, partner: str) -> Ou
             "partner_id": partner,
         }
     )
-    return OutgoingRecord(names.labels(partner), str(tx.card_id).encode(), value)
+    return OutgoingRecord(
+        names.labels(partner), str(tx.card_id).encode(), value, [_event_time(label_time(tx))]
+    )
 
 
-def label_time(tx: HandbookTransaction) -> Any:
+def label_time(tx: HandbookTransaction) -> datetime:
     """When the label of ``tx`` becomes available."""
     return tx.timestamp + timedelta(days=LABEL_DELAY_DAYS)
 

@@ -1,13 +1,14 @@
 """Recordings: what flowed through topics, one JSON line per message, gzip-compressed.
 
 The first line describes the recording (``{"recording": 1, "source": ..., "topics": [...],
-"created": ...}``); every other line is one message: topic, partition, offset, timestamp (ms),
-key, value and headers, with bytes in base64 (``null`` stays ``null``) so any value survives the
-round trip. Appending adds a gzip member, which every gzip reader reads as one stream, so a
-recording can grow while it is read. Reading checks every line and names the one that is wrong.
+"created": ..., "messages": N, "time_range": [first_ms, last_ms], "selection": ...}``); every
+other line is one message: topic, partition, offset, timestamp (ms), key, value and headers, with
+bytes in base64 (``null`` stays ``null``) so any value survives the round trip.
 
-(First step of issue 5: the format, its reader and writer; the record/replay/verify commands
-come next.)
+Writing goes to a temporary file first and is renamed into place at the end, so a recording is
+never seen half-written; the header's count and time range are those of the messages written.
+Appending adds a gzip member (every gzip reader reads members as one stream); the header then
+still describes the first part. Reading checks every line and names the one that is wrong.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import shutil
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +55,12 @@ class RecordingHeader:
     topics: tuple[str, ...]
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     version: int = FORMAT_VERSION
+    #: How many messages were written (not counting later appends); None when unknown.
+    messages: int | None = None
+    #: Event times (ms) of the first and last message written; None when none had one.
+    time_range: tuple[int, int] | None = None
+    #: What was asked for (offsets, times, counts), in words, for the reader.
+    selection: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The header line."""
@@ -60,6 +69,9 @@ class RecordingHeader:
             "source": self.source,
             "topics": list(self.topics),
             "created": self.created,
+            "messages": self.messages,
+            "time_range": list(self.time_range) if self.time_range else None,
+            "selection": self.selection,
         }
 
 
@@ -127,15 +139,39 @@ def _message(line: dict[str, Any], topics: Sequence[str]) -> RecordedMessage:
 
 def write_recording(
     path: Path, header: RecordingHeader, messages: Iterable[RecordedMessage]
-) -> int:
-    """Create ``path`` with ``header`` and ``messages``; return how many messages."""
-    with gzip.open(path, "wb") as handle:
-        handle.write(orjson.dumps(header.to_json()) + b"\n")
-        count = 0
-        for message in messages:
-            handle.write(orjson.dumps(message.to_json()) + b"\n")
-            count += 1
-    return count
+) -> RecordingHeader:
+    """Create ``path`` with ``header`` and ``messages``; return the header written (with the
+    count and time range of the messages). ``path`` appears only once complete: if ``messages``
+    raises (or is interrupted), nothing is left behind."""
+    path = Path(path)
+    count, first, last = 0, None, None
+    directory = path.resolve().parent
+    with tempfile.TemporaryDirectory(prefix=".recording-", dir=directory) as tmp:
+        body = Path(tmp) / "body.gz"
+        with gzip.open(body, "wb") as handle:
+            for message in messages:
+                handle.write(orjson.dumps(message.to_json()) + b"\n")
+                count += 1
+                stamp = message.timestamp_ms
+                if stamp is not None:
+                    first = stamp if first is None else min(first, stamp)
+                    last = stamp if last is None else max(last, stamp)
+        written = RecordingHeader(
+            source=header.source,
+            topics=header.topics,
+            created=header.created,
+            version=header.version,
+            messages=count,
+            time_range=None if first is None or last is None else (first, last),
+            selection=header.selection,
+        )
+        whole = Path(tmp) / "whole.gz"
+        with whole.open("wb") as out:
+            out.write(gzip.compress(orjson.dumps(written.to_json()) + b"\n"))
+            with body.open("rb") as member:
+                shutil.copyfileobj(member, out)
+        whole.replace(path)
+    return written
 
 
 def append_messages(path: Path, messages: Iterable[RecordedMessage]) -> int:
@@ -195,9 +231,14 @@ def _header(line: dict[str, Any]) -> RecordingHeader:
     if version != FORMAT_VERSION:
         msg = f"recording format version {version!r} is not supported (this reads {FORMAT_VERSION})"
         raise ValueError(msg)
+    time_range = line.get("time_range")
+    messages = line.get("messages")
     return RecordingHeader(
         source=str(line["source"]),
         topics=tuple(str(t) for t in line["topics"]),
         created=str(line["created"]),
         version=version,
+        messages=None if messages is None else int(messages),
+        time_range=None if not time_range else (int(time_range[0]), int(time_range[1])),
+        selection=str(line.get("selection") or ""),
     )

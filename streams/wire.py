@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 __all__ = [
     "BACKFILL_HEADER",
+    "EVENT_TIME_HEADER",
     "FHE_MS_HEADER",
     "PARTNER_HEADER",
     "QUEUED_MS_HEADER",
@@ -21,6 +22,9 @@ PARTNER_HEADER = "fraud.partner"
 REQUEST_HEADER = "fraud.request_id"
 #: On a transaction: update the feature state, do not score (history that warms the state).
 BACKFILL_HEADER = "fraud.backfill"
+#: On a replayed event: its event time (ms since the epoch, ASCII), which paces replays. Kafka's
+#: own timestamp is left to the broker: old timestamps would fall to the topics' retention.
+EVENT_TIME_HEADER = "fraud.event_time_ms"
 #: On a verdict: milliseconds the request waited on the topic, and the FHE evaluation's.
 QUEUED_MS_HEADER = "fraud.queued_ms"
 FHE_MS_HEADER = "fraud.fhe_ms"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -35,10 +36,24 @@ def message(offset: int, value: bytes | None = b'{"amount": 1.5}') -> RecordedMe
 def test_round_trip_keeps_every_byte(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl.gz"
     sent = [message(0), message(1, None), message(2, b"\x00\xff not utf-8 \xc3"), message(3, b"")]
-    assert write_recording(path, HEADER, sent) == 4
+    written = write_recording(path, HEADER, sent)
     header, *got = read_recording(path)
-    assert header == HEADER
+    assert header == written
+    assert (written.source, written.topics, written.messages) == (HEADER.source, HEADER.topics, 4)
+    assert written.time_range == (1_533_686_400_000, 1_533_686_400_003)
     assert got == sent
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl.gz"
+
+    def broken() -> Iterator[RecordedMessage]:
+        yield message(0)
+        raise RuntimeError("the broker went away")
+
+    with pytest.raises(RuntimeError):
+        write_recording(path, HEADER, broken())
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_appending_adds_to_the_same_recording(tmp_path: Path) -> None:
