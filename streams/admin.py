@@ -185,6 +185,6 @@ def wait_consumed(
         progress(lag)
         if lag == 0:
             return
-        time.sleep(1.0)
+        time.sleep(0.5)
     msg = f"consumer group {group_id} still has unprocessed records after {timeout:.0f} s"
     raise BrokerError(msg)

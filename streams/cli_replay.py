@@ -268,7 +268,7 @@ def replay(
         def after_warm_up() -> None:
             if no_wait or not warm:
                 return
-            wait_for_gateways(
+            waited = wait_for_gateways(
                 client,
                 settings.app_id,
                 names,
@@ -279,7 +279,8 @@ def replay(
                 ),
             )
             bar.update(task, description="sending")
-            bar.console.print("warm-up processed; sending the live part")
+            if waited:
+                bar.console.print("warm-up processed by the gateways; sending the live part")
 
         report = send_replay(
             client,

@@ -381,7 +381,7 @@ def send_replay(
                 due = origin[0] + (message.event_ms - origin[1]) / 1000 / speed
                 if due > clock():
                     producer.flush()
-                    sleep(due - clock())
+                    sleep(max(0.0, due - clock()))
             send(message)
         producer.flush()
         settle()
@@ -400,10 +400,10 @@ def wait_for_gateways(
     say: Callable[[str], None] = lambda _: None,
     progress: Callable[[str, int], None] = lambda partner, lag: None,
     timeout: float = 600.0,
-) -> None:
+) -> int:
     """Wait until each running partner gateway (consumer group ``<app_id>-partner-<p>``) has
     processed everything on its input topics; a partner whose gateway is not running is skipped
-    with a word."""
+    with a word. Returns how many gateways were waited for."""
     from kafka.errors import KafkaError  # noqa: PLC0415
 
     from streams.admin import admin_client, wait_consumed  # noqa: PLC0415
@@ -420,11 +420,13 @@ def wait_for_gateways(
         states = {}
     finally:
         admin.close()
+    waited = 0
     for partner, group_id in groups.items():
         state = states.get(group_id, "unknown")
         if state != "Stable":
             say(f"no gateway of {partner} is consuming ({group_id}: {state}): not waiting")
             continue
+        waited += 1
         topics = [names.transactions(partner), names.labels(partner), names.validated(partner)]
         wait_consumed(
             client_config,
@@ -433,3 +435,4 @@ def wait_for_gateways(
             timeout=timeout,
             progress=lambda lag, p=partner: progress(p, lag),  # type: ignore[misc]
         )
+    return waited

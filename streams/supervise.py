@@ -180,7 +180,7 @@ def _wait_until_serving(pipeline: Pipeline, client: dict[str, Any], timeout: flo
 @contextmanager
 def running_pipeline(
     settings: Settings,
-    key_dirs: Mapping[str, Path],
+    key_dirs: Mapping[str, Path] | Callable[[], Mapping[str, Path]],
     log_dir: Path,
     *,
     scorers: int = 1,
@@ -191,7 +191,9 @@ def running_pipeline(
     must exist); return once every consumer group is stable, every worker answers ``/ready`` and
     every scorer holds every partner's evaluation keys. Everything is stopped at the end.
 
-    ``scorer_env`` adds environment variables to the scorers only (the privacy test uses it).
+    ``key_dirs`` may be a function that makes the keys: the scorers start first and load while
+    it runs (key generation takes seconds, so does a worker's start). ``scorer_env`` adds
+    environment variables to the scorers only (the privacy test uses it).
     """
     from streams.connection import kafka_python_config  # noqa: PLC0415
     from streams.local_kafka import free_port  # noqa: PLC0415
@@ -206,18 +208,23 @@ def running_pipeline(
             )
             for index in range(scorers)
         ],
-        {
-            partner: WorkerProcess(
-                settings.model_copy(update={"web_port": free_port(), "key_dir": key_dir}),
-                "partner",
-                log_dir / f"partner-{partner}.log",
-                partner=partner,
-            )
-            for partner, key_dir in key_dirs.items()
-        },
+        {},
     )
     try:
-        for worker in pipeline.workers:
+        for worker in pipeline.scorers:
+            worker.start()
+        pipeline.partners.update(
+            {
+                partner: WorkerProcess(
+                    settings.model_copy(update={"web_port": free_port(), "key_dir": key_dir}),
+                    "partner",
+                    log_dir / f"partner-{partner}.log",
+                    partner=partner,
+                )
+                for partner, key_dir in (key_dirs() if callable(key_dirs) else key_dirs).items()
+            }
+        )
+        for worker in pipeline.partners.values():
             worker.start()
         try:
             _wait_until_serving(pipeline, kafka_python_config(settings), timeout)

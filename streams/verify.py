@@ -265,14 +265,17 @@ def run_recording(
         ),
         replication=run.topic_replication,
     )
-    say(f"model {client_artifact.version}: new FHE keys for {', '.join(partners)}…")
-    key_dirs = {
-        p: PartnerKeys.generate(client_artifact, workdir / "keys" / p, p).key_dir for p in partners
-    }
+    def make_keys() -> dict[str, Path]:
+        say(f"model {client_artifact.version}: new FHE keys for {', '.join(partners)}…")
+        return {
+            p: PartnerKeys.generate(client_artifact, workdir / "keys" / p, p).key_dir
+            for p in partners
+        }
+
     warm, live = split_warm_up(messages, labels_first=True)
     expected = sum(1 for m in live if m.is_transaction)
     say(f"starting a scorer and {len(partners)} gateway(s) on topics {root}.*…")
-    with running_pipeline(run, key_dirs, workdir / "logs") as pipeline:
+    with running_pipeline(run, make_keys, workdir / "logs") as pipeline:
 
         def wait_warm() -> None:
             for partner, worker in pipeline.partners.items():

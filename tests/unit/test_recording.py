@@ -49,7 +49,8 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
 
     def broken() -> Iterator[RecordedMessage]:
         yield message(0)
-        raise RuntimeError("the broker went away")
+        msg = "the broker went away"
+        raise RuntimeError(msg)
 
     with pytest.raises(RuntimeError):
         write_recording(path, HEADER, broken())
