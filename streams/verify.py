@@ -265,6 +265,7 @@ def run_recording(
         ),
         replication=run.topic_replication,
     )
+
     def make_keys() -> dict[str, Path]:
         say(f"model {client_artifact.version}: new FHE keys for {', '.join(partners)}…")
         return {
