@@ -277,6 +277,7 @@ def run_recording(
     expected = sum(1 for m in live if m.is_transaction)
     say(f"starting a scorer and {len(partners)} gateway(s) on topics {root}.*…")
     with running_pipeline(run, make_keys, workdir / "logs") as pipeline:
+        warm_dead: dict[str, int] = {}
 
         def wait_warm() -> None:
             for partner, worker in pipeline.partners.items():
@@ -289,6 +290,8 @@ def run_recording(
                         f"{p}: {lag} warm-up records to go"
                     ),
                 )
+            # Dead letters of the warm-up (malformed history) are not verdicts of live events.
+            warm_dead.update(_ends(client, [names.deadletter(p) for p in partners]))
 
         say(f"replaying {len(warm)} warm-up and {len(live)} live messages…")
         send_replay(client, warm, live, speed=speed, after_warm_up=wait_warm)
@@ -299,6 +302,7 @@ def run_recording(
             expected,
             timeout=60 + timeout_per_transaction * expected,
             progress=progress,
+            skip_dead=warm_dead,
         )
     restored = [
         RecordedMessage(
@@ -329,8 +333,10 @@ def _collect(
     *,
     timeout: float,
     progress: Callable[[str], None],
+    skip_dead: Mapping[str, int],
 ) -> tuple[list[RecordedMessage], int]:
-    """Read scores and partner dead letters until every live transaction has one of them."""
+    """Read scores and partner dead letters (from offset ``skip_dead[topic]``) until every live
+    transaction has one of them."""
     from streams.testing import consume_records  # noqa: PLC0415
 
     scores: list[RecordedMessage] = []
@@ -339,7 +345,7 @@ def _collect(
     topics = [names.scores(p) for p in partners] + [names.deadletter(p) for p in partners]
     for record in consume_records(client, topics, expected=10**9, timeout=timeout):
         if record.topic.endswith(".deadletter.v1"):
-            dead += 1
+            dead += record.offset >= skip_dead.get(record.topic, 0)
         else:
             message = RecordedMessage(
                 topic=record.topic,
@@ -362,6 +368,18 @@ def _collect(
         f"transactions within {timeout:.0f} s"
     )
     raise VerifyError(msg)
+
+
+def _ends(client: dict[str, Any], topics: Sequence[str]) -> dict[str, int]:
+    """The end offset of each (single-partition) topic."""
+    from streams.admin import assigned_consumer  # noqa: PLC0415
+
+    consumer = assigned_consumer(client, topics)
+    try:
+        ends = consumer.end_offsets(list(consumer.assignment()))
+        return {tp.topic: offset for tp, offset in ends.items()}
+    finally:
+        consumer.close()
 
 
 def save_scores(path: Path, run: PipelineRun, source: str) -> RecordingHeader:
