@@ -21,7 +21,7 @@ from streams.errors import FraudStreamError
 from streams.local_kafka import KAFKA_VERSION, LocalKafka, default_cache_dir, fetch_jars
 from streams.settings import Settings
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "full_cli", "main"]
 
 _console = Console()
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -355,18 +355,25 @@ def demo(fraud_cards: int, legit_cards: int) -> None:
     sys.exit(run_demo(_settings(), _console, fraud_cards=fraud_cards, legit_cards=legit_cards))
 
 
-def main() -> None:
-    """Entry point of the ``fraudstream`` console script."""
+def full_cli() -> click.Group:
+    """The command with every subcommand attached (the model, keys and replay tools are
+    imported only here, to keep ``--help`` and the runtime commands light)."""
     from streams.cli_model import keys, model  # noqa: PLC0415
     from streams.cli_replay import record, replay, verify  # noqa: PLC0415
 
-    cli.add_command(_friendly_group(model))
-    cli.add_command(_friendly_group(keys))
-    for command in (record, replay, verify):
-        if command.callback is not None:
-            command.callback = _friendly(command.callback)
-        cli.add_command(command)
-    cli()
+    if "model" not in cli.commands:
+        cli.add_command(_friendly_group(model))
+        cli.add_command(_friendly_group(keys))
+        for command in (record, replay, verify):
+            if command.callback is not None:
+                command.callback = _friendly(command.callback)
+            cli.add_command(command)
+    return cli
+
+
+def main() -> None:
+    """Entry point of the ``fraudstream`` console script."""
+    full_cli()()
 
 
 def _friendly_group(group: click.Group) -> click.Group:

@@ -3,7 +3,8 @@
 A consumer without a group (recording never moves anyone's offsets) reads every partition of the
 topics from a start (the beginning, an offset, or an event time) and stops at the first of: the
 end the topics had when recording began (unless following), a message count, an event time, or,
-when following, a quiet period without new messages. The file appears once recording is done.
+when following, a quiet period without new messages (or Ctrl-C). The file appears once
+recording is done.
 """
 
 from __future__ import annotations
@@ -105,7 +106,10 @@ def record_messages(
                 return
             if plan.follow and time.monotonic() - last_new > plan.idle_timeout:
                 return
-            batch = consumer.poll(timeout_ms=300)
+            try:
+                batch = consumer.poll(timeout_ms=300)
+            except KeyboardInterrupt:  # Ctrl-C: stop here and keep what was recorded
+                return
             for tp, records in sorted(batch.items(), key=lambda item: item[0]):
                 for record in records:
                     message = _selected(record, plan, ends[tp])

@@ -4,6 +4,10 @@ bad recordings refused before anything is sent."""
 from __future__ import annotations
 
 import gzip
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -124,6 +128,26 @@ def test_record_follows_new_messages_and_appends(
     )  # fmt: skip
     assert result.returncode == 1
     assert f"cannot append {other}" in result.stdout
+
+
+def test_ctrl_c_ends_a_followed_recording_and_keeps_what_was_read(
+    kafka_broker: LocalKafka, topic_root: Callable[[str], str], tmp_path: Path
+) -> None:
+    topic = topic_root("scores")
+    produce(kafka_broker, topic, 3, int(time.time() * 1000))
+    path = tmp_path / "interrupted.rec.gz"
+    command = [sys.executable, "-m", "streams", "record", str(path), "-t", topic, "--follow"]
+    env = {**os.environ, "FRAUD_BROKER": kafka_broker.bootstrap}
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as process:
+        deadline = time.monotonic() + 60
+        while not any(tmp_path.glob(".recording-*/body.gz")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(5)  # the three messages are read within a poll or two
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    assert "recorded 3 messages" in out
+    assert numbers(path) == [0, 1, 2]
 
 
 def test_record_names_a_missing_topic_and_leaves_no_file(
