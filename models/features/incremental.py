@@ -31,6 +31,9 @@ __all__ = ["CardState", "TerminalState", "epoch_seconds", "features_of"]
 _CARD_HORIZON = max(CARD_WINDOW_DAYS) * DAY_SECONDS
 _DELAY = LABEL_DELAY_DAYS * DAY_SECONDS
 _TERMINAL_HORIZON = _DELAY + max(TERMINAL_WINDOW_DAYS) * DAY_SECONDS
+#: A terminal's transactions arrive from every card partition, so not quite in time order: keep
+#: a day more than the windows need, so that a transaction up to a day late still finds them.
+_PRUNE_SLACK = DAY_SECONDS
 
 
 def epoch_seconds(when: datetime) -> int:
@@ -105,7 +108,7 @@ class TerminalState:
         return values
 
     def _prune(self, now: int) -> None:
-        horizon = now - _TERMINAL_HORIZON
+        horizon = now - _TERMINAL_HORIZON - _PRUNE_SLACK
         del self.times[: bisect_right(self.times, horizon)]
         del self.fraud_times[: bisect_right(self.fraud_times, horizon)]
 

@@ -116,3 +116,21 @@ def test_per_partner_features_keep_card_features_and_split_terminal_traffic() ->
     terminal = "TERMINAL_ID_NB_TX_30DAY_WINDOW"
     assert (split[terminal] <= shared[terminal]).all()
     assert split[terminal].sum() < 0.6 * shared[terminal].sum()
+
+
+def test_a_terminal_transaction_up_to_a_day_late_gets_the_features_of_its_time() -> None:
+    """A terminal's transactions come from every card partition, so a later one may be handled
+    first: pruning must not drop the history the earlier one still counts."""
+    day = 86_400
+    history = [i * 3_600 for i in range(40 * 24)]  # one transaction an hour for 40 days
+    early, late = history[-1] + 600, history[-1] + 600 + 20 * 3_600
+
+    def features_of_early(order: list[int]) -> list[float]:
+        state = TerminalState()
+        for at in history:
+            state.observe(at)
+        found = {at: state.observe(at) for at in order}
+        return found[early]
+
+    assert features_of_early([early, late]) == features_of_early([late, early])
+    assert late - early < day
