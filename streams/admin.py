@@ -54,7 +54,14 @@ def assigned_consumer(
     :class:`BrokerError` saying which, followed by ``hint``."""
     from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
-    consumer = KafkaConsumer(**client_config, group_id=None, enable_auto_commit=False, **options)
+    try:
+        consumer = KafkaConsumer(
+            **client_config, group_id=None, enable_auto_commit=False, **options
+        )
+    except (KafkaError, OSError) as exc:
+        servers = client_config.get("bootstrap_servers")
+        msg = f"cannot reach Kafka at {servers}: {exc} (is the broker up? is FRAUD_BROKER right?)"
+        raise BrokerError(msg) from exc
     partitions = []
     for topic in topics:
         ids = consumer.partitions_for_topic(topic)

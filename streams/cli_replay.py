@@ -5,6 +5,7 @@ See ``docs/replay.md`` for the workflow.
 
 from __future__ import annotations
 
+import signal
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -100,6 +101,11 @@ def record(
     if from_offset is not None and from_time is not None:
         msg = "give --from-offset or --from-time, not both"
         raise click.UsageError(msg)
+    if not out.resolve().parent.is_dir():
+        msg = f"{out.resolve().parent} is not a folder: cannot write {out} there"
+        raise click.UsageError(msg)
+    if follow:  # a service manager stops with SIGTERM: end the recording as Ctrl-C does
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     settings = _settings(broker=broker)
     names = TopicNames(settings.topic_root)
     plan = RecordPlan(
@@ -121,7 +127,7 @@ def record(
             progress=lambda n: status.update(f"{n} messages recorded…"),
         )
     span = ""
-    if header.time_range:
+    if header.time_range and not append:
         first, last = (_iso(ms) for ms in header.time_range)
         span = f", written {first} → {last}"
     _console.print(f"[green]recorded[/] {recorded} messages into {out}{span}", highlight=False)
@@ -218,6 +224,14 @@ def replay(
     if (recording is None) == (data_from is None):
         msg = "give a RECORDING or --data-from (one of them)"
         raise click.UsageError(msg)
+    data_options = {
+        "--data-to": data_to, "--partner": only or None, "--fraud-cards": fraud_cards,
+        "--legit-cards": legit_cards, "--no-history": None if history else True,
+    }  # fmt: skip
+    given = [name for name, value in data_options.items() if value is not None]
+    if recording is not None and given:
+        msg = f"{', '.join(given)} only apply with --data-from, not to a recording"
+        raise click.UsageError(msg)
     if fast and speed is not None:
         msg = "give --speed or --fast, not both"
         raise click.UsageError(msg)
@@ -287,6 +301,7 @@ def replay(
             warm,
             live,
             speed=speed,
+            max_request_size=settings.max_message_bytes,
             after_warm_up=after_warm_up,
             progress=lambda sent, _: bar.update(task, completed=sent),
         )
@@ -387,7 +402,39 @@ def verify(
     With --compare-model: runs the recording through both models and reports alerts gained,
       lost and scores changed (exit code 0: a report, not a check).
     With --save-scores: writes this run's scores as a recording, to use as --expected later.
+    Exit codes: 0 same (or a report), 1 differences, 2 the check could not run.
     """
+    from streams.errors import FraudStreamError  # noqa: PLC0415
+
+    try:
+        same = _verify(
+            recording, expected, model_dir, compare_model, tolerance, save_scores, show, speed,
+            broker, local_broker, keep,
+        )  # fmt: skip
+    except FraudStreamError as exc:
+        _console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except click.UsageError as exc:
+        exc.exit_code = 2
+        raise
+    if not same:
+        sys.exit(1)
+
+
+def _verify(
+    recording: Path,
+    expected: Path | None,
+    model_dir: Path | None,
+    compare_model: Path | None,
+    tolerance: float,
+    save_scores: Path | None,
+    show: int,
+    speed: float | None,
+    broker: str | None,
+    local_broker: bool,
+    keep: Path | None,
+) -> bool:
+    """The verify command; False when the verdicts differ from the expected ones."""
     from streams.verify import (  # noqa: PLC0415
         broker_for,
         compare_verdicts,
@@ -434,7 +481,7 @@ def verify(
         header = save(save_scores, runs[0], str(recording))
         _console.print(f"[green]saved[/] {header.messages} scores to {save_scores}")
     if golden is None and compare_model is None:
-        return
+        return True
     if compare_model is not None:
         baseline, label = runs[0].verdicts, "--model"
         comparison = compare_verdicts(baseline, runs[1].verdicts, tolerance=tolerance)
@@ -444,8 +491,7 @@ def verify(
         comparison = compare_verdicts(golden, runs[0].verdicts, tolerance=tolerance)
     _print_differences(comparison, show)
     _console.print(comparison.summary(), highlight=False)
-    if compare_model is None and not comparison.ok:
-        sys.exit(1)
+    return compare_model is not None or comparison.ok
 
 
 def _print_differences(comparison: Any, show: int) -> None:

@@ -3,8 +3,8 @@
 A consumer without a group (recording never moves anyone's offsets) reads every partition of the
 topics from a start (the beginning, an offset, or an event time) and stops at the first of: the
 end the topics had when recording began (unless following), a message count, an event time, or,
-when following, a quiet period without new messages (or Ctrl-C). The file appears once
-recording is done.
+when following, a quiet period without new messages (or Ctrl-C, or SIGTERM). The file appears
+once recording is done.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from streams.topics import TopicNames
 
 __all__ = ["RecordPlan", "expand_topic", "record_messages", "record_to_file"]
 
-_SHORT_TOPIC = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+_SHORT_TOPIC = re.compile(r"^[A-Za-z0-9_-]+\.(?!v[0-9]+$)[A-Za-z0-9_-]+$")
 
 
 def expand_topic(names: TopicNames, topic: str) -> str:
@@ -108,8 +108,10 @@ def record_messages(
                 return
             try:
                 batch = consumer.poll(timeout_ms=300)
-            except KeyboardInterrupt:  # Ctrl-C: stop here and keep what was recorded
-                return
+            except KeyboardInterrupt:
+                if plan.follow:  # Ctrl-C ends a followed recording and keeps what was read
+                    return
+                raise
             for tp, records in sorted(batch.items(), key=lambda item: item[0]):
                 for record in records:
                     message = _selected(record, plan, ends[tp])

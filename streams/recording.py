@@ -210,7 +210,7 @@ def _lines(path: Path) -> Iterator[RecordingHeader | RecordedMessage]:
                     msg = f"{path}: line {number} is truncated (no end of line)"
                     raise RecordingError(msg)
                 try:
-                    line = orjson.loads(raw)
+                    line = _object(orjson.loads(raw))
                     if header is None:
                         header = _header(line)
                         yield header
@@ -224,6 +224,13 @@ def _lines(path: Path) -> Iterator[RecordingHeader | RecordedMessage]:
     except (OSError, EOFError, zlib.error) as exc:
         msg = f"{path}: unreadable or truncated after line {number}: {exc}"
         raise RecordingError(msg) from exc
+
+
+def _object(line: object) -> dict[str, Any]:
+    if not isinstance(line, dict):
+        msg = f"a JSON object was expected, not {type(line).__name__}"
+        raise TypeError(msg)
+    return line
 
 
 def _header(line: dict[str, Any]) -> RecordingHeader:

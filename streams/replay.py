@@ -138,12 +138,17 @@ def load_recording(
 
 
 def _from_recorded(message: RecordedMessage, root: str | None) -> ReplayMessage:
+    event_ms = _event_time(message.headers, message.timestamp_ms)
+    headers = message.headers
+    if event_ms is not None and all(name != EVENT_TIME_HEADER for name, _ in headers):
+        # Carry the event time along: a recording of this replay paces like the original.
+        headers = (*headers, (EVENT_TIME_HEADER, str(event_ms).encode()))
     return ReplayMessage(
         topic=rename_root(message.topic, root),
         key=message.key,
         value=message.value,
-        headers=message.headers,
-        event_ms=_event_time(message.headers, message.timestamp_ms),
+        headers=headers,
+        event_ms=event_ms,
     )
 
 
@@ -323,56 +328,32 @@ def send_replay(
     live: Sequence[ReplayMessage],
     *,
     speed: float | None,
+    max_request_size: int = 1024 * 1024,
     after_warm_up: Callable[[], None] = lambda: None,
     progress: Callable[[int, int], None] = lambda sent, total: None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ReplayReport:
     """Send ``warm_up`` as fast as possible, call ``after_warm_up``, then ``live`` paced by event
-    time at ``speed`` (None: as fast as possible). Returns once the broker stored everything."""
-    from kafka import KafkaProducer  # noqa: PLC0415
-    from kafka.errors import KafkaError  # noqa: PLC0415
-
+    time at ``speed`` (None: as fast as possible). Returns once the broker stored everything;
+    anything that stops it part-way (the broker, Ctrl-C) is a :class:`ReplayError` saying how
+    much was stored. ``max_request_size`` should be the topics' ``max.message.bytes``
+    (encrypted messages are larger than the client's 1 MiB default)."""
     report = ReplayReport(warm_up=len(warm_up), live=len(live))
     times = [m.event_ms for m in [*warm_up, *live] if m.event_ms is not None]
     if times:
         report.first_event_ms, report.last_event_ms = min(times), max(times)
-    total = len(warm_up) + len(live)
     started = clock()
-    producer = KafkaProducer(**client_config, acks="all", linger_ms=5)
-    pending: list[tuple[Any, ReplayMessage]] = []
-    confirmed = 0
-
-    def settle(limit: int = 0) -> None:
-        nonlocal confirmed
-        while len(pending) > limit:
-            future, message = pending.pop(0)
-            try:
-                future.get(timeout=60)
-            except KafkaError as exc:
-                msg = (
-                    f"replay stopped: the broker refused a message for {message.topic} after "
-                    f"{confirmed} of {total} were stored (later ones may be stored too; the "
-                    f"rest was not sent): {exc}"
-                )
-                raise ReplayError(msg) from exc
-            confirmed += 1
-            report.per_topic[message.topic] += 1
-
-    def send(message: ReplayMessage) -> None:
-        future = producer.send(
-            message.topic, key=message.key, value=message.value, headers=list(message.headers)
-        )
-        pending.append((future, message))
-        settle(limit=1000)
-        progress(confirmed + len(pending), total)
-
+    sender = _Sender(client_config, max_request_size, len(warm_up) + len(live), report, progress)
     try:
         for message in warm_up:
-            send(message)
-        producer.flush()
-        settle()
-        after_warm_up()
+            sender.send(message)
+        sender.settle()
+        try:
+            after_warm_up()
+        except FraudStreamError as exc:
+            msg = f"the {len(warm_up)} warm-up messages were sent, then: {exc}"
+            raise sender.stopped(msg) from exc
         origin: tuple[float, int] | None = None
         for message in live:
             if speed is not None and message.event_ms is not None:
@@ -380,15 +361,78 @@ def send_replay(
                     origin = (clock(), message.event_ms)
                 due = origin[0] + (message.event_ms - origin[1]) / 1000 / speed
                 if due > clock():
-                    producer.flush()
+                    sender.producer.flush()
                     sleep(max(0.0, due - clock()))
-            send(message)
-        producer.flush()
-        settle()
+            sender.send(message)
+        sender.settle()
+    except KeyboardInterrupt as exc:
+        reason = "interrupted"
+        raise sender.stopped(reason) from exc
     finally:
-        producer.close()
+        sender.producer.close()
     report.seconds = clock() - started
     return report
+
+
+class _Sender:
+    """A producer that counts what the broker confirmed."""
+
+    def __init__(
+        self,
+        client_config: dict[str, Any],
+        max_request_size: int,
+        total: int,
+        report: ReplayReport,
+        progress: Callable[[int, int], None],
+    ) -> None:
+        from kafka import KafkaProducer  # noqa: PLC0415
+
+        self.producer = KafkaProducer(
+            **client_config, acks="all", linger_ms=5, max_request_size=max_request_size
+        )
+        self.total = total
+        self.report = report
+        self.progress = progress
+        self.confirmed = 0
+        self.pending: list[tuple[Any, ReplayMessage]] = []
+
+    def stopped(self, reason: str) -> ReplayError:
+        """The error that says how far the replay got."""
+        return ReplayError(
+            f"replay stopped after {self.confirmed} of {self.total} messages were stored (later "
+            f"ones may be stored too; the rest was not sent): {reason}"
+        )
+
+    def send(self, message: ReplayMessage) -> None:
+        """Send one message (waiting for confirmations once 1000 are in flight)."""
+        from kafka.errors import KafkaError  # noqa: PLC0415
+
+        try:
+            future = self.producer.send(
+                message.topic, key=message.key, value=message.value, headers=list(message.headers)
+            )
+        except (KafkaError, ValueError, AssertionError) as exc:
+            reason = f"cannot send to {message.topic}: {exc!r}"
+            raise self.stopped(reason) from exc
+        self.pending.append((future, message))
+        self.settle(limit=1000)
+        self.progress(self.confirmed + len(self.pending), self.total)
+
+    def settle(self, limit: int = 0) -> None:
+        """Wait for confirmations until at most ``limit`` messages are in flight."""
+        from kafka.errors import KafkaError  # noqa: PLC0415
+
+        if not limit:
+            self.producer.flush()
+        while len(self.pending) > limit:
+            future, message = self.pending.pop(0)
+            try:
+                future.get(timeout=60)
+            except KafkaError as exc:
+                reason = f"the broker refused a message for {message.topic}: {exc}"
+                raise self.stopped(reason) from exc
+            self.confirmed += 1
+            self.report.per_topic[message.topic] += 1
 
 
 def wait_for_gateways(

@@ -26,7 +26,7 @@ from streams.errors import FraudStreamError
 from streams.recording import RecordedMessage, RecordingHeader, read_recording, write_recording
 from streams.replay import ReplayMessage, load_recording, rename_root, send_replay, split_warm_up
 from streams.settings import Settings
-from streams.topics import TopicNames
+from streams.topics import SCORING_SCOPE, TopicNames
 
 __all__ = [
     "Comparison",
@@ -35,6 +35,7 @@ __all__ = [
     "Verdict",
     "VerifyError",
     "compare_verdicts",
+    "input_messages",
     "read_verdicts",
     "run_recording",
     "verdicts_of",
@@ -70,15 +71,22 @@ def verdicts_of(messages: Iterable[RecordedMessage]) -> dict[tuple[str, int], Ve
         parts = message.topic.split(".")
         if len(parts) < 4 or parts[-2] != "scores" or message.value is None:
             continue
-        score = orjson.loads(message.value)
-        verdict = Verdict(
-            partner=parts[-3],
-            transaction_id=int(score["transaction_id"]),
-            score=float(score["score"]),
-            alert=bool(score["alert"]),
-            threshold=float(score["threshold"]),
-            model_version=str(score["model_version"]),
-        )
+        try:
+            score = orjson.loads(message.value)
+            verdict = Verdict(
+                partner=parts[-3],
+                transaction_id=int(score["transaction_id"]),
+                score=float(score["score"]),
+                alert=bool(score["alert"]),
+                threshold=float(score["threshold"]),
+                model_version=str(score["model_version"]),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            msg = (
+                f"{message.topic}:{message.partition}@{message.offset} is not a score record "
+                f"({type(exc).__name__}: {exc})"
+            )
+            raise VerifyError(msg) from exc
         found.setdefault(verdict.key, verdict)
     return found
 
@@ -185,6 +193,16 @@ class PipelineRun:
         return verdicts_of(self.scores)
 
 
+def input_messages(
+    messages: Sequence[ReplayMessage],
+) -> tuple[list[ReplayMessage], list[str]]:
+    """The inputs of a pipeline among ``messages`` (transactions and labels), and the topics of
+    the others (recorded scores, requests or verdicts: replaying them would mix old outputs with
+    the run's own)."""
+    inputs = [m for m in messages if m.is_transaction or m.is_label]
+    return inputs, sorted({m.topic for m in messages} - {m.topic for m in inputs})
+
+
 def input_partners(messages: Sequence[ReplayMessage]) -> tuple[str, ...]:
     """The partners whose transactions or labels the input holds."""
     found = {m.partner for m in messages if m.is_transaction or m.is_label}
@@ -234,7 +252,11 @@ def run_recording(
     from streams.supervise import running_pipeline  # noqa: PLC0415
     from streams.topics import topic_specs  # noqa: PLC0415
 
-    header, original = load_recording(recording)
+    header, everything = load_recording(recording)
+    original, ignored = input_messages(everything)
+    if ignored:
+        # Replaying recorded scores, requests or verdicts would mix old outputs into this run's.
+        say(f"not replaying {', '.join(ignored)}: only transactions and labels are inputs")
     partners = input_partners(original)
     original_root = _root_of(header, original)
     root = f"verify-{uuid.uuid4().hex[:10]}"
@@ -248,6 +270,8 @@ def run_recording(
             "topic_root": root,
             "app_id": root,
             "partners": partners,
+            # One partition: the gateway handles the live transactions exactly in their order.
+            "topic_partitions": 1,
             "data_dir": workdir / "data",
             "model_dir": model_dir,
         }
@@ -276,7 +300,10 @@ def run_recording(
     warm, live = split_warm_up(messages, labels_first=True)
     expected = sum(1 for m in live if m.is_transaction)
     say(f"starting a scorer and {len(partners)} gateway(s) on topics {root}.*…")
-    with running_pipeline(run, make_keys, workdir / "logs") as pipeline:
+    with (
+        _deleting_topics(client, root),
+        running_pipeline(run, make_keys, workdir / "logs") as pipeline,
+    ):
         warm_dead: dict[str, int] = {}
 
         def wait_warm() -> None:
@@ -294,7 +321,14 @@ def run_recording(
             warm_dead.update(_ends(client, [names.deadletter(p) for p in partners]))
 
         say(f"replaying {len(warm)} warm-up and {len(live)} live messages…")
-        send_replay(client, warm, live, speed=speed, after_warm_up=wait_warm)
+        send_replay(
+            client,
+            warm,
+            live,
+            speed=speed,
+            max_request_size=run.max_message_bytes,
+            after_warm_up=wait_warm,
+        )
         scores, dead = _collect(
             client,
             names,
@@ -342,7 +376,11 @@ def _collect(
     scores: list[RecordedMessage] = []
     seen: set[tuple[str, int]] = set()
     dead = 0
-    topics = [names.scores(p) for p in partners] + [names.deadletter(p) for p in partners]
+    # The scorer's dead letters count too (a request it refused never gets a verdict): the run's
+    # topics are its own, so every one of them is this run's.
+    topics = [names.scores(p) for p in partners] + [
+        names.deadletter(scope) for scope in [*partners, SCORING_SCOPE]
+    ]
     for record in consume_records(client, topics, expected=10**9, timeout=timeout):
         if record.topic.endswith(".deadletter.v1"):
             dead += record.offset >= skip_dead.get(record.topic, 0)
@@ -368,6 +406,29 @@ def _collect(
         f"transactions within {timeout:.0f} s"
     )
     raise VerifyError(msg)
+
+
+@contextmanager
+def _deleting_topics(client: dict[str, Any], root: str) -> Iterator[None]:
+    """Delete every topic of the run (``<root>.*``, and the workers' ``<root>-*``) at the end:
+    they hold plaintext transactions and scores, and a shared broker should not keep them."""
+    try:
+        yield
+    finally:
+        from kafka.errors import KafkaError  # noqa: PLC0415
+
+        from streams.admin import admin_client  # noqa: PLC0415
+
+        try:
+            admin = admin_client(client)
+            try:
+                mine = [t for t in admin.list_topics() if t.startswith((f"{root}.", f"{root}-"))]
+                if mine:
+                    admin.delete_topics(mine)
+            finally:
+                admin.close()
+        except (KafkaError, FraudStreamError):
+            pass  # best effort: the run's result does not depend on it
 
 
 def _ends(client: dict[str, Any], topics: Sequence[str]) -> dict[str, int]:

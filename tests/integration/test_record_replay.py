@@ -182,8 +182,11 @@ def test_a_recording_replayed_to_another_root_arrives_as_it_was_recorded(
     second = tmp_path / "second.rec.gz"
     record_to_file(client, RecordPlan(topics=(target,)), second)
     got, want = body(second), body(first)
+    # The replay adds the event time (the recorded timestamp) as a header: a recording of the
+    # replay keeps the original pacing.
     assert sorted((m.key, m.value, m.headers) for m in got) == sorted(
-        (m.key, m.value, m.headers) for m in want
+        (m.key, m.value, (*m.headers, ("fraud.event_time_ms", str(m.timestamp_ms).encode())))
+        for m in want
     )
     for card in (b"0", b"1", b"2"):  # each key's messages in their recorded order
         assert [m.value for m in got if m.key == card] == [m.value for m in want if m.key == card]
@@ -249,6 +252,14 @@ def test_a_bad_recording_is_refused_by_line_before_anything_is_sent(
     assert EXPECTED[damage] in result.stdout.replace("\n", " "), result.stdout
     assert str(bad) in result.stdout.replace("\n", "")
     assert list(consume_records(client, [target], expected=1, timeout=2)) == []
+
+
+def test_replay_refuses_data_options_for_a_recording(tmp_path: Path) -> None:
+    path = tmp_path / "r.rec.gz"
+    path.write_bytes(b"")
+    result = fraudstream("replay", str(path), "--partner", "alpha", "--no-history")
+    assert result.returncode == 2
+    assert "--partner, --no-history only apply with --data-from" in result.stderr
 
 
 def test_replay_into_missing_topics_sends_nothing_and_says_so(kafka_broker: LocalKafka) -> None:

@@ -85,6 +85,7 @@ GOOD_LINE = orjson.dumps(message(0).to_json()) + b"\n"
         ),
         ([GOOD_HEADER, GOOD_LINE.replace(b'"value":"', b'"value":"!!')], "corrupted value"),
         ([GOOD_HEADER, b"{not json\n"], "line 2 is not a valid recording line"),
+        ([b"[1, 2]\n", GOOD_LINE], "line 1 .*a JSON object was expected, not list"),
     ],
 )
 def test_bad_recordings_name_the_line(tmp_path: Path, lines: list[bytes], needle: str) -> None:

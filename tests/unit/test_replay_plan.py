@@ -19,7 +19,14 @@ from streams.replay import (
     split_warm_up,
 )
 from streams.topics import TopicNames
-from streams.verify import Verdict, VerifyError, compare_verdicts, read_verdicts, verdicts_of
+from streams.verify import (
+    Verdict,
+    VerifyError,
+    compare_verdicts,
+    input_messages,
+    read_verdicts,
+    verdicts_of,
+)
 from streams.wire import BACKFILL_HEADER, EVENT_TIME_HEADER
 
 TX = "fraud.alpha.transactions.v1"
@@ -108,6 +115,7 @@ def test_short_topic_names_expand_under_the_root() -> None:
     names = TopicNames("qa")
     assert expand_topic(names, "alpha.scores") == "qa.alpha.scores.v1"
     assert expand_topic(names, "fraud.alpha.scores.v1") == "fraud.alpha.scores.v1"
+    assert expand_topic(names, "orders.v1") == "orders.v1"  # not a PARTNER.ENTITY shorthand
     plan = RecordPlan(topics=("t",), from_offset=3, count=10, follow=True, idle_timeout=5)
     assert plan.describe() == "from offset 3, until 10 messages or 5 s without a new message"
 
@@ -191,3 +199,21 @@ def test_a_duplicate_score_keeps_the_first_and_other_topics_are_ignored(tmp_path
     write_recording(path, RecordingHeader("test", (TX,)), [recorded(TX, 0, 0, 1)])
     with pytest.raises(VerifyError, match="holds no scores"):
         read_verdicts(path)
+
+
+def test_a_bad_score_record_is_named() -> None:
+    bad = RecordedMessage("fraud.alpha.scores.v1", 1, 7, 1, b"r", b'{"score": 0.1}')
+    with pytest.raises(VerifyError, match=r"fraud.alpha.scores.v1:1@7 is not a score record"):
+        verdicts_of([bad])
+
+
+def test_verify_replays_only_the_inputs_of_a_recording() -> None:
+    messages = [
+        message(TX, 1),
+        message(LABELS, 2),
+        message("fraud.alpha.scores.v1", 3),
+        message("fraud.scoring.requests.v1", 4),
+    ]
+    inputs, ignored = input_messages(messages)
+    assert [m.event_ms for m in inputs] == [1, 2]
+    assert ignored == ["fraud.alpha.scores.v1", "fraud.scoring.requests.v1"]
