@@ -21,7 +21,7 @@ import pytest
 
 from models.artifacts import save_artifacts
 from models.keys import PartnerKeys
-from streams.admin import ensure_topics
+from streams.admin import admin_client, ensure_topics
 from streams.connection import kafka_python_config
 from streams.local_kafka import LocalKafka
 from streams.recording import RecordedMessage, read_recording
@@ -32,7 +32,7 @@ from streams.verify import read_verdicts
 from tests.commands import fraudstream
 from tests.conftest import TinyModel
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).parents[2]
 DOC = ROOT / "docs" / "replay.md"
@@ -170,6 +170,12 @@ def test_the_replay_workflow_runs_as_documented(
     assert "run 2:" in result.stdout
     assert summary in result.stdout
     assert read_verdicts(work / "again.rec.gz") == replayed
+    # Each run deleted its topics: no plaintext left behind on the broker.
+    admin = admin_client(kafka_python_config(settings))
+    try:
+        assert [t for t in admin.list_topics() if t.startswith("verify-")] == []
+    finally:
+        admin.close()
 
     # Replay speed and a dry run of the fixture: checked, counted, nothing sent.
     result = run(commands[6])
