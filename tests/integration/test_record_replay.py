@@ -271,3 +271,26 @@ def test_replay_into_missing_topics_sends_nothing_and_says_so(kafka_broker: Loca
     assert result.returncode == 1
     out = result.stdout.replace("\n", " ")
     assert "nowhere.alpha.transactions.v1 does not exist: nothing was sent" in out
+
+
+def test_verify_deletes_the_topics_of_its_run(kafka_broker: LocalKafka) -> None:
+    from streams.admin import admin_client  # noqa: PLC0415
+    from streams.verify import _deleting_topics  # noqa: PLC0415
+
+    client = {"bootstrap_servers": kafka_broker.bootstrap}
+    root = f"verify-{uuid.uuid4().hex[:10]}"
+    mine = [f"{root}.alpha.transactions.v1", f"{root}-partner-alpha-card_state-changelog"]
+    other = f"{root}x.alpha.transactions.v1"  # another root that merely starts the same
+    ensure_topics(client, [TopicSpec(name, 1) for name in [*mine, other]])
+    with _deleting_topics(client, root):
+        pass
+    admin = admin_client(client)
+    try:
+        deadline = time.monotonic() + 30
+        while set(mine) & set(admin.list_topics()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        left = set(admin.list_topics())
+    finally:
+        admin.close()
+    assert not set(mine) & left
+    assert other in left
