@@ -53,6 +53,7 @@ class WorkerProcess:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+    _terminated: bool = field(default=False, init=False, repr=False)
 
     @property
     def group_id(self) -> str:
@@ -86,13 +87,20 @@ class WorkerProcess:
         """None while running."""
         return None if self._process is None else self._process.poll()
 
+    def terminate(self) -> None:
+        """Send SIGTERM once (a clean shutdown starts); :meth:`stop` waits for it."""
+        process = self._process
+        if process is not None and process.poll() is None and not self._terminated:
+            os.killpg(process.pid, signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM, wait for a clean shutdown, SIGKILL after ``timeout``; return the exit code."""
         process = self._process
         if process is None:
             return None
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -233,5 +241,7 @@ def running_pipeline(
             raise BrokerError(msg) from exc
         yield pipeline
     finally:
-        for worker in pipeline.workers:
+        for worker in pipeline.workers:  # every worker shuts down at once...
+            worker.terminate()
+        for worker in pipeline.workers:  # ...then each is waited for
             worker.stop()
