@@ -126,15 +126,13 @@ def record(
             append=append,
             progress=lambda n: status.update(f"{n} messages recorded…"),
         )
+    from streams.replay import format_ms  # noqa: PLC0415
+
     span = ""
     if header.time_range and not append:
-        first, last = (_iso(ms) for ms in header.time_range)
+        first, last = (format_ms(ms) for ms in header.time_range)
         span = f", written {first} → {last}"
     _console.print(f"[green]recorded[/] {recorded} messages into {out}{span}", highlight=False)
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- replay ---------------------------------------------------------------------------------
@@ -377,19 +375,7 @@ def _check_topics(client: dict[str, Any], topics: set[str]) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Keep the run's keys and worker logs in this folder.",
 )
-def verify(
-    recording: Path,
-    expected: Path | None,
-    model_dir: Path | None,
-    compare_model: Path | None,
-    tolerance: float,
-    save_scores: Path | None,
-    show: int,
-    speed: float | None,
-    broker: str | None,
-    local_broker: bool,
-    keep: Path | None,
-) -> None:
+def verify(**options: Any) -> None:
     """Replay RECORDING through a fresh pipeline and check its verdicts.
 
     \b
@@ -407,10 +393,7 @@ def verify(
     from streams.errors import FraudStreamError  # noqa: PLC0415
 
     try:
-        same = _verify(
-            recording, expected, model_dir, compare_model, tolerance, save_scores, show, speed,
-            broker, local_broker, keep,
-        )  # fmt: skip
+        same = _verify(**options)
     except FraudStreamError as exc:
         _console.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(2)

@@ -26,12 +26,12 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from streams.admin import ensure_topics, wait_consumed
+from streams.admin import ensure_topics
 from streams.connection import kafka_python_config
 from streams.deadletter import read_headers
 from streams.feed import OutgoingRecord
 from streams.local_kafka import LocalKafka, free_port
-from streams.replay import ReplayMessage, plan_data_slice, send_replay
+from streams.replay import ReplayMessage, plan_data_slice, send_replay, wait_for_gateways
 from streams.settings import Settings
 from streams.supervise import running_pipeline
 from streams.testing import consume_records
@@ -206,16 +206,17 @@ def _warm_up(console: Console, settings: Settings, plan: DemoPlan, workers: Any)
     names = TopicNames(settings.topic_root)
     send_replay(client, [*plan.history, *plan.labels], [], speed=None)
     with console.status("") as status:
-        for partner, worker in workers.items():
-            topics = [names.transactions(partner), names.labels(partner), names.validated(partner)]
-            wait_consumed(
-                client,
-                worker.group_id,
-                topics,
-                progress=lambda lag, p=partner: status.update(  # type: ignore[misc]
-                    f"warming {p}'s feature state: {lag} history records to go…"
-                ),
-            )
+        wait_for_gateways(
+            client,
+            settings.app_id,
+            names,
+            workers,
+            only_running=False,
+            timeout=300.0,
+            progress=lambda p, lag: status.update(
+                f"warming {p}'s feature state: {lag} history records to go…"
+            ),
+        )
     console.print(f"[green]✓[/] feature state warmed with {len(plan.history)} history records")
 
 

@@ -27,7 +27,7 @@ from streams.recording import (
 )
 from streams.topics import TopicNames
 
-__all__ = ["RecordPlan", "expand_topic", "record_messages", "record_to_file"]
+__all__ = ["RecordPlan", "expand_topic", "record_messages", "record_to_file", "recorded_message"]
 
 _SHORT_TOPIC = re.compile(r"^[A-Za-z0-9_-]+\.(?!v[0-9]+$)[A-Za-z0-9_-]+$")
 
@@ -147,14 +147,20 @@ def _selected(record: Any, plan: RecordPlan, end: int) -> RecordedMessage | None
     """The record as a recorded message; None once its partition is past the selection."""
     if not plan.follow and record.offset >= end:
         return None
-    stamp = record.timestamp if record.timestamp >= 0 else None
+    message = recorded_message(record)
+    stamp = message.timestamp_ms
     if plan.until_time_ms is not None and stamp is not None and stamp >= plan.until_time_ms:
         return None
+    return message
+
+
+def recorded_message(record: Any) -> RecordedMessage:
+    """A kafka-python consumer record as a recorded message (no timestamp: None)."""
     return RecordedMessage(
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        timestamp_ms=stamp,
+        timestamp_ms=record.timestamp if record.timestamp >= 0 else None,
         key=record.key,
         value=record.value,
         headers=tuple((name, value or b"") for name, value in record.headers),

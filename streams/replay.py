@@ -39,6 +39,7 @@ __all__ = [
     "ReplayError",
     "ReplayMessage",
     "ReplayReport",
+    "format_ms",
     "load_recording",
     "plan_data_slice",
     "send_replay",
@@ -309,7 +310,9 @@ class ReplayReport:
         """The report in words."""
         span = ""
         if self.first_event_ms is not None and self.last_event_ms is not None:
-            span = f", event time {_iso(self.first_event_ms)} → {_iso(self.last_event_ms)}"
+            span = (
+                f", event time {format_ms(self.first_event_ms)} → {format_ms(self.last_event_ms)}"
+            )
         lines = [
             f"sent {self.sent} messages ({self.warm_up} warm-up, {self.live} live) "
             f"in {self.seconds:.1f} s{span}"
@@ -318,7 +321,8 @@ class ReplayReport:
         return lines
 
 
-def _iso(ms: int) -> str:
+def format_ms(ms: int) -> str:
+    """Milliseconds since the epoch as a UTC date and time, to the second."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -444,30 +448,21 @@ def wait_for_gateways(
     say: Callable[[str], None] = lambda _: None,
     progress: Callable[[str, int], None] = lambda partner, lag: None,
     timeout: float = 600.0,
+    only_running: bool = True,
 ) -> int:
     """Wait until each running partner gateway (consumer group ``<app_id>-partner-<p>``) has
     processed everything on its input topics; a partner whose gateway is not running is skipped
-    with a word. Returns how many gateways were waited for."""
-    from kafka.errors import KafkaError  # noqa: PLC0415
-
-    from streams.admin import admin_client, wait_consumed  # noqa: PLC0415
+    with a word (with ``only_running=False`` every partner is waited for: its gateway is known
+    to run). Returns how many gateways were waited for."""
+    from streams.admin import wait_consumed  # noqa: PLC0415
 
     partners = sorted(set(partners))
     groups = {p: f"{app_id}-partner-{p}" for p in partners}
-    admin = admin_client(client_config)
-    try:
-        states = {
-            group_id: str(info.get("group_state", "unknown"))
-            for group_id, info in admin.describe_groups(list(groups.values())).items()
-        }
-    except KafkaError:
-        states = {}
-    finally:
-        admin.close()
+    states = _group_states(client_config, list(groups.values())) if only_running else {}
     waited = 0
     for partner, group_id in groups.items():
         state = states.get(group_id, "unknown")
-        if state != "Stable":
+        if only_running and state != "Stable":
             say(f"no gateway of {partner} is consuming ({group_id}: {state}): not waiting")
             continue
         waited += 1
@@ -480,3 +475,20 @@ def wait_for_gateways(
             progress=lambda lag, p=partner: progress(p, lag),  # type: ignore[misc]
         )
     return waited
+
+
+def _group_states(client_config: dict[str, Any], group_ids: list[str]) -> dict[str, str]:
+    from kafka.errors import KafkaError  # noqa: PLC0415
+
+    from streams.admin import admin_client  # noqa: PLC0415
+
+    admin = admin_client(client_config)
+    try:
+        return {
+            group_id: str(info.get("group_state", "unknown"))
+            for group_id, info in admin.describe_groups(group_ids).items()
+        }
+    except KafkaError:
+        return {}
+    finally:
+        admin.close()

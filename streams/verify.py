@@ -24,7 +24,14 @@ import orjson
 
 from streams.errors import FraudStreamError
 from streams.recording import RecordedMessage, RecordingHeader, read_recording, write_recording
-from streams.replay import ReplayMessage, load_recording, rename_root, send_replay, split_warm_up
+from streams.replay import (
+    ReplayMessage,
+    load_recording,
+    rename_root,
+    send_replay,
+    split_warm_up,
+    wait_for_gateways,
+)
 from streams.settings import Settings
 from streams.topics import SCORING_SCOPE, TopicNames
 
@@ -220,15 +227,11 @@ def broker_for(
     if use_given:
         yield settings
         return
-    from streams.local_kafka import LocalKafka, free_port  # noqa: PLC0415
+    from streams.testing import temporary_broker  # noqa: PLC0415
 
-    kafka = LocalKafka(workdir / "kafka", port=free_port(), controller_port=free_port())
     say("starting a local Kafka broker (KRaft, loopback)…")
-    kafka.start(say=lambda _: None)
-    try:
+    with temporary_broker(workdir / "kafka") as kafka:
         yield settings.model_copy(update={"broker": kafka.bootstrap})
-    finally:
-        kafka.stop()
 
 
 def run_recording(
@@ -247,7 +250,7 @@ def run_recording(
     their topics named as in the recording."""
     from models.artifacts import ClientArtifact  # noqa: PLC0415
     from models.keys import PartnerKeys  # noqa: PLC0415
-    from streams.admin import ensure_topics, wait_consumed  # noqa: PLC0415
+    from streams.admin import ensure_topics  # noqa: PLC0415
     from streams.connection import kafka_python_config  # noqa: PLC0415
     from streams.supervise import running_pipeline  # noqa: PLC0415
     from streams.topics import topic_specs  # noqa: PLC0415
@@ -307,16 +310,15 @@ def run_recording(
         warm_dead: dict[str, int] = {}
 
         def wait_warm() -> None:
-            for partner, worker in pipeline.partners.items():
-                topics = [names.transactions(partner), names.labels(partner)]
-                wait_consumed(
-                    client,
-                    worker.group_id,
-                    [*topics, names.validated(partner)],
-                    progress=lambda lag, p=partner: progress(  # type: ignore[misc]
-                        f"{p}: {lag} warm-up records to go"
-                    ),
-                )
+            wait_for_gateways(
+                client,
+                root,
+                names,
+                pipeline.partners,
+                only_running=False,
+                timeout=300.0,
+                progress=lambda p, lag: progress(f"{p}: {lag} warm-up records to go"),
+            )
             # Dead letters of the warm-up (malformed history) are not verdicts of live events.
             warm_dead.update(_ends(client, [names.deadletter(p) for p in partners]))
 
@@ -371,6 +373,7 @@ def _collect(
 ) -> tuple[list[RecordedMessage], int]:
     """Read scores and partner dead letters (from offset ``skip_dead[topic]``) until every live
     transaction has one of them."""
+    from streams.record import recorded_message  # noqa: PLC0415
     from streams.testing import consume_records  # noqa: PLC0415
 
     scores: list[RecordedMessage] = []
@@ -385,15 +388,7 @@ def _collect(
         if record.topic.endswith(".deadletter.v1"):
             dead += record.offset >= skip_dead.get(record.topic, 0)
         else:
-            message = RecordedMessage(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                timestamp_ms=record.timestamp,
-                key=record.key,
-                value=record.value,
-                headers=tuple((k, v or b"") for k, v in record.headers),
-            )
+            message = recorded_message(record)
             key = next(iter(verdicts_of([message])), None)
             if key is not None and key not in seen:
                 seen.add(key)
