@@ -2,8 +2,15 @@
 
 Only partner processes import this module. Concrete-ML has no public-key encryption: whoever
 encrypts holds the secret key, so features are encrypted inside the partner. The key directory
-is created 0700 and every file in it 0600. ``keys.json`` in it records the key id (a hash of the
-evaluation keys), the model version the keys were made for, and the partner.
+is created 0700 and every file in it 0600. ``keys.json`` in it records the key id, the model
+version the keys were made for, the partner and a digest of the evaluation keys.
+
+A secret key is made from a :class:`KeySeed`: 128 random bits that determine the secret key of
+one model version, plus the key id and partner. The seed is a few hundred bytes where the key
+folder is tens of megabytes (the evaluation keys), so it is what a deployment stores (e.g. as a
+Kubernetes Secret) and the key folder is derived from it when a gateway starts. Evaluation keys
+made again from the same seed differ in their bytes (fresh encryption noise) but serve the same
+secret key, so a scorer holding the first ones keeps working.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,18 +40,101 @@ from models.errors import (
 __all__ = [
     "Decrypted",
     "KeyRing",
+    "KeySeed",
     "PartnerKeys",
     "assert_private",
-    "key_id_of",
     "secret_files",
 ]
 
 _META = "keys.json"
+_KEYSET = "keyset.bin"
+_SEED_FORMAT = "fraudstream-key-seed/1"
+_SEED_BITS = 128
 
 
-def key_id_of(evaluation_keys: bytes) -> str:
-    """The key id: the first 16 hex digits of the SHA-256 of the serialized evaluation keys."""
-    return hashlib.sha256(evaluation_keys).hexdigest()[:16]
+def _digest(evaluation_keys: bytes) -> str:
+    return hashlib.sha256(evaluation_keys).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeySeed:
+    """What one partner's secret key for one model version is made from.
+
+    ``secret_seed`` *is* the secret key in compact form: keep the seed file as secret as the key
+    folder (it is written 0600).
+    """
+
+    partner: str
+    model_version: str
+    key_id: str
+    secret_seed: int
+
+    @classmethod
+    def new(cls, client: ClientArtifact, partner: str) -> KeySeed:
+        """A fresh random seed (and key id) for ``partner`` and ``client``'s model version."""
+        return cls(partner, client.version, secrets.token_hex(8), secrets.randbits(_SEED_BITS))
+
+    def to_json(self) -> str:
+        """The seed file's content."""
+        return json.dumps(
+            {
+                "format": _SEED_FORMAT,
+                "partner": self.partner,
+                "model_version": self.model_version,
+                "key_id": self.key_id,
+                "secret_seed": f"{self.secret_seed:032x}",
+            }
+        )
+
+    def write(self, path: Path) -> None:
+        """Write the seed file (mode 0600); refuse to overwrite one."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError as exc:
+            msg = f"{path} exists: refusing to overwrite a key seed (write a new file)"
+            raise KeyMaterialError(msg) from exc
+        with os.fdopen(fd, "w") as out:
+            out.write(self.to_json() + "\n")
+
+    @classmethod
+    def read(cls, path: Path) -> KeySeed:
+        """Read a seed file; a missing, corrupt or foreign file is a :class:`KeyMaterialError`."""
+        try:
+            raw: Any = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            msg = f"no key seed at {path}: make one with `fraudstream keys seed`"
+            raise KeyMaterialError(msg) from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            msg = f"{path} is not a readable key seed: {exc}"
+            raise KeyMaterialError(msg) from exc
+        if not isinstance(raw, dict) or raw.get("format") != _SEED_FORMAT:
+            msg = f'{path} is not a key seed (no "format": "{_SEED_FORMAT}")'
+            raise KeyMaterialError(msg)
+        try:
+            seed = cls(
+                str(raw["partner"]),
+                str(raw["model_version"]),
+                str(raw["key_id"]),
+                int(str(raw["secret_seed"]), 16),
+            )
+        except KeyError as exc:
+            msg = f"the key seed {path} lacks {exc}"
+            raise KeyMaterialError(msg) from exc
+        except ValueError as exc:
+            msg = f"the key seed {path} has a secret_seed that is not hexadecimal"
+            raise KeyMaterialError(msg) from exc
+        if not 0 <= seed.secret_seed < 2**_SEED_BITS:
+            msg = f"the key seed {path} has a secret_seed of more than {_SEED_BITS} bits"
+            raise KeyMaterialError(msg)
+        return seed
+
+
+def _fhe_client(client: ClientArtifact) -> Any:
+    # No key_dir: concrete's key cache would look keys up by seed and, on a miss, silently make
+    # new ones. The key set is saved and loaded as one file instead.
+    from concrete.ml.deployment import FHEModelClient  # noqa: PLC0415
+
+    return FHEModelClient(str(client.directory))
 
 
 def _lock_down(directory: Path) -> None:
@@ -65,36 +156,52 @@ class PartnerKeys:
     """One partner's keys for one model version."""
 
     def __init__(self, client: ClientArtifact, key_dir: Path, key_id: str, partner: str) -> None:
-        """Use :meth:`generate` or :meth:`load`."""
-        from concrete.ml.deployment import FHEModelClient  # noqa: PLC0415
-
+        """Use :meth:`generate`, :meth:`derive` or :meth:`load`."""
         self.client = client
         self.key_dir = key_dir
         self.key_id = key_id
         self.partner = partner
-        self._fhe = FHEModelClient(str(client.directory), key_dir=str(key_dir))
-        self._fhe.generate_private_and_evaluation_keys(force=False)  # loads the cached keys
+        self._fhe = _fhe_client(client)
+        try:
+            self._fhe.client.keys.load(key_dir / _KEYSET)
+        except (RuntimeError, ValueError) as exc:
+            msg = f"the key set {key_dir / _KEYSET} could not be read: {exc}"
+            raise KeyMaterialError(msg) from exc
 
     @classmethod
     def generate(cls, client: ClientArtifact, key_dir: Path, partner: str) -> PartnerKeys:
         """Create a new secret key and its evaluation keys in an empty ``key_dir``."""
-        from concrete.ml.deployment import FHEModelClient  # noqa: PLC0415
+        return cls.derive(client, KeySeed.new(client, partner), key_dir)
 
+    @classmethod
+    def derive(cls, client: ClientArtifact, seed: KeySeed, key_dir: Path) -> PartnerKeys:
+        """Make the secret key of ``seed`` and fresh evaluation keys in an empty ``key_dir``."""
+        if seed.model_version != client.version:
+            msg = (
+                f"the key seed of {seed.partner} (key id {seed.key_id}) is for model "
+                f"{seed.model_version}, not {client.version}: make a seed for this model"
+            )
+            raise KeyMismatchError(msg)
         if key_dir.exists() and any(key_dir.iterdir()):
             msg = f"{key_dir} is not empty: refusing to overwrite keys (rotate into a new folder)"
             raise KeyMaterialError(msg)
         previous = os.umask(0o077)  # key files are private from the moment they exist
         try:
             key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fhe = FHEModelClient(str(client.directory), key_dir=str(key_dir))
-            fhe.generate_private_and_evaluation_keys(force=True)
-            key_id = key_id_of(fhe.get_serialized_evaluation_keys())
-            meta = {"key_id": key_id, "model_version": client.version, "partner": partner}
+            fhe = _fhe_client(client)
+            fhe.client.keygen(force=True, secret_seed=seed.secret_seed)
+            fhe.client.keys.save(key_dir / _KEYSET)
+            meta = {
+                "key_id": seed.key_id,
+                "model_version": client.version,
+                "partner": seed.partner,
+                "evaluation_keys_sha256": _digest(fhe.get_serialized_evaluation_keys()),
+            }
             (key_dir / _META).write_text(json.dumps(meta))
         finally:
             os.umask(previous)
         _lock_down(key_dir)
-        return cls(client, key_dir, key_id, partner)
+        return cls(client, key_dir, seed.key_id, seed.partner)
 
     @classmethod
     def load(cls, client: ClientArtifact, key_dir: Path) -> PartnerKeys:
@@ -113,17 +220,18 @@ class PartnerKeys:
                 f"not {client.version}: generate keys for this model"
             )
             raise KeyMismatchError(msg)
-        if not any(p.name != _META for p in secret_files(key_dir)):
+        if not (key_dir / _KEYSET).is_file():
             # Concrete would silently make a new secret key here: refuse instead.
             msg = f"{key_dir} has keys.json but no key files: restore them or generate new keys"
             raise KeyMaterialError(msg)
         assert_private(key_dir)
         try:
             loaded = cls(client, key_dir, str(meta["key_id"]), str(meta["partner"]))
+            expected = str(meta["evaluation_keys_sha256"])
         except KeyError as exc:
             msg = f"{key_dir / _META} lacks {exc}: generate new keys"
             raise KeyMaterialError(msg) from exc
-        if key_id_of(loaded.evaluation_keys()) != loaded.key_id:
+        if _digest(loaded.evaluation_keys()) != expected:
             msg = f"the key files in {key_dir} are not those of key id {loaded.key_id}"
             raise KeyMaterialError(msg)
         return loaded

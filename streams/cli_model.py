@@ -224,24 +224,69 @@ def keys() -> None:
     evaluation keys the scorers need."""
 
 
+@keys.command("seed")
+@_MODEL_DIR
+@click.option("--partner", required=True, help="The partner id the key belongs to.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="New file for the seed (written 0600; an existing file is never overwritten).",
+)
+def keys_seed(model_dir: Path, partner: str, out: Path) -> None:
+    """Make a new key seed: the partner's secret key for one model version in ~200 bytes.
+
+    Store it where secrets live (a Kubernetes Secret: the Helm chart's partners derive their key
+    folder from it at start); `keys generate --seed` makes the key folder from it.
+    """
+    from models.artifacts import ClientArtifact  # noqa: PLC0415
+    from models.keys import KeySeed  # noqa: PLC0415
+
+    seed = KeySeed.new(ClientArtifact.load(model_dir.resolve()), partner)
+    seed.write(out)
+    _console.print(
+        f"key seed {seed.key_id} for partner {partner}, model {seed.model_version} → {out} "
+        "(secret: keep it inside the partner)"
+    )
+
+
 @keys.command("generate")
 @_MODEL_DIR
-@click.option("--partner", required=True, help="The partner id the keys belong to.")
+@click.option("--partner", help="The partner id the keys belong to (taken from --seed when given).")
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Derive the secret key from this seed file (`keys seed`) instead of a random one.",
+)
 @click.option(
     "--key-dir",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
     help="Empty folder for the secret key (created 0700, files 0600).",
 )
-def keys_generate(model_dir: Path, partner: str, key_dir: Path) -> None:
+def keys_generate(
+    model_dir: Path, partner: str | None, seed_file: Path | None, key_dir: Path
+) -> None:
     """Generate a partner's secret and evaluation keys for one model version."""
     from models.artifacts import ClientArtifact  # noqa: PLC0415
-    from models.keys import PartnerKeys  # noqa: PLC0415
+    from models.keys import KeySeed, PartnerKeys  # noqa: PLC0415
 
+    client = ClientArtifact.load(model_dir.resolve())
+    if seed_file is None:
+        if partner is None:
+            msg = "give --partner (or --seed)"
+            raise click.UsageError(msg)
+        seed = KeySeed.new(client, partner)
+    else:
+        seed = KeySeed.read(seed_file)
+        if partner is not None and partner != seed.partner:
+            msg = f"{seed_file} is partner {seed.partner}'s seed, not {partner}'s"
+            raise click.UsageError(msg)
     with _console.status("generating keys…"):
-        made = PartnerKeys.generate(ClientArtifact.load(model_dir.resolve()), key_dir, partner)
+        made = PartnerKeys.derive(client, seed, key_dir)
     _console.print(
-        f"key id {made.key_id} for partner {partner}, model {made.client.version}, "
+        f"key id {made.key_id} for partner {made.partner}, model {made.client.version}, "
         f"in {key_dir} (secret: keep it inside the partner)"
     )
 

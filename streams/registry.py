@@ -6,9 +6,9 @@ each replica needs every key) and keeps following it, so a new key id is picked 
 restart and older ones stay available for requests made before a rotation.
 
 Record layout: key ``<partner>/<key id>/<chunk index>``, value the chunk's bytes, headers
-``fraud.partner``, ``fraud.key_id``, ``fraud.model``, ``fraud.chunk`` and ``fraud.chunks``. The key
-id is the first 16 hex digits of the SHA-256 of the whole key set, so a reassembled set checks
-itself. Chunk keys are distinct, so compaction keeps every chunk.
+``fraud.partner``, ``fraud.key_id``, ``fraud.model``, ``fraud.chunk``, ``fraud.chunks`` and
+``fraud.digest`` (the SHA-256 of the whole key set, so a reassembled set checks itself). Chunk keys
+are distinct, so compaction keeps every chunk.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ __all__ = [
 _log = get_logger(__name__)
 #: Chunk size: well under the 8 MiB topic limit and the producers' request size.
 CHUNK_BYTES = 1024 * 1024
-_HEADERS = ("partner", "key_id", "model", "chunk", "chunks")
+_HEADERS = ("partner", "key_id", "model", "chunk", "chunks", "digest")
 
 
 class RegistryError(FraudStreamError):
@@ -59,6 +59,7 @@ class KeyChunk:
     model_version: str
     index: int
     count: int
+    digest: str
     data: bytes
 
 
@@ -77,6 +78,7 @@ def chunk_records(
 ) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     """(key, value, headers) of every record that publishes ``keys``."""
     pieces = [keys[i : i + chunk_bytes] for i in range(0, len(keys), chunk_bytes)] or [b""]
+    digest = hashlib.sha256(keys).hexdigest().encode()
     return [
         (
             f"{partner}/{key_id}/{index}".encode(),
@@ -87,6 +89,7 @@ def chunk_records(
                 ("fraud.model", model_version.encode()),
                 ("fraud.chunk", str(index).encode()),
                 ("fraud.chunks", str(len(pieces)).encode()),
+                ("fraud.digest", digest),
             ],
         )
         for index, piece in enumerate(pieces)
@@ -110,7 +113,13 @@ def _chunk_of(
         msg = f"registry chunk index {index} is outside 0..{count - 1}"
         raise RegistryError(msg)
     return KeyChunk(
-        found["partner"], found["key_id"], found["model"], index, count, bytes(value or b"")
+        found["partner"],
+        found["key_id"],
+        found["model"],
+        index,
+        count,
+        found["digest"],
+        bytes(value or b""),
     )
 
 
@@ -132,17 +141,17 @@ class KeyAssembler:
             return None
         parts = self._parts.setdefault(chunk.key_id, {})
         first = next(iter(parts.values()), chunk)
-        if (first.partner, first.count) != (chunk.partner, chunk.count):
+        if (first.partner, first.count, first.digest) != (chunk.partner, chunk.count, chunk.digest):
             del self._parts[chunk.key_id]
-            msg = f"chunks of key id {chunk.key_id} disagree on their partner or chunk count"
+            msg = f"chunks of key id {chunk.key_id} disagree on their partner, count or digest"
             raise RegistryError(msg)
         parts[chunk.index] = chunk
         if len(parts) < chunk.count:
             return None
         del self._parts[chunk.key_id]
         data = b"".join(parts[i].data for i in range(chunk.count))
-        if hashlib.sha256(data).hexdigest()[:16] != chunk.key_id:
-            msg = f"evaluation keys published under key id {chunk.key_id} do not hash to it"
+        if hashlib.sha256(data).hexdigest() != chunk.digest:
+            msg = f"evaluation keys published under key id {chunk.key_id} do not match their digest"
             raise RegistryError(msg)
         self._done.add(chunk.key_id)
         return KeySet(chunk.partner, chunk.key_id, chunk.model_version, data)

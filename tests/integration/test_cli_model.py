@@ -119,3 +119,32 @@ def test_evaluate_compares_fhe_with_clear_and_baselines(tiny_model: TinyModel) -
     assert json.loads((tiny_model.directory / "evaluation.json").read_text())["fhe_sample"] == (
         assessment.sample_size
     )
+
+
+def test_keys_seed_then_generate_from_it(tiny_model: TinyModel, tmp_path: Path) -> None:
+    """`keys seed` writes a small private seed; `keys generate --seed` derives the key folder
+    from it (as the chart's partner pods do at start) with the seed's key id; a seed is never
+    overwritten and another partner's seed is refused."""
+    model = str(tiny_model.directory)
+    made = fraudstream("keys", "seed", "--model", model, "--partner", "alpha", "--out", "s.json",
+                       cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    seed = json.loads((tmp_path / "s.json").read_text())
+    assert (tmp_path / "s.json").stat().st_mode & 0o777 == 0o600
+    assert seed["key_id"] in made.stdout
+    assert seed["secret_seed"] not in made.stdout + made.stderr
+    derived = fraudstream("keys", "generate", "--model", model, "--seed", "s.json",
+                          "--key-dir", "keys", cwd=tmp_path)  # fmt: skip
+    assert derived.returncode == 0, derived.stdout + derived.stderr
+    meta = json.loads((tmp_path / "keys/keys.json").read_text())
+    assert (meta["key_id"], meta["partner"]) == (seed["key_id"], "alpha")
+
+    again = fraudstream("keys", "seed", "--model", model, "--partner", "alpha", "--out", "s.json",
+                        cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 1
+    assert "refusing to overwrite a key seed" in again.stdout
+    wrong = fraudstream("keys", "generate", "--model", model, "--seed", "s.json",
+                        "--partner", "bravo", "--key-dir", "other", cwd=tmp_path)  # fmt: skip
+    assert wrong.returncode == 2
+    assert "partner alpha's seed, not bravo's" in wrong.stdout + wrong.stderr
+    assert not (tmp_path / "other").exists()

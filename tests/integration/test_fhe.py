@@ -22,7 +22,7 @@ from models.errors import (
     KeyMismatchError,
     ModelMismatchError,
 )
-from models.keys import KeyRing, PartnerKeys, assert_private, secret_files
+from models.keys import KeyRing, KeySeed, PartnerKeys, assert_private, secret_files
 from models.server import ScoringServer
 from models.training import ProtocolData
 from tests.conftest import TinyModel
@@ -92,13 +92,11 @@ def test_request_under_an_unknown_key_is_refused(
         only_alpha.evaluate(partners["bravo"].encrypt(protocol_data.x_test[0]))
 
 
-def test_evaluation_keys_must_match_their_id(
-    tiny_model: TinyModel, partners: dict[str, PartnerKeys]
-) -> None:
-    """Keys registered under another partner's id are refused."""
+def test_bytes_that_are_not_evaluation_keys_are_refused(tiny_model: TinyModel) -> None:
+    """Damaged evaluation keys are a clear error (the registry checks their digest first)."""
     scoring = ScoringServer(ServerArtifact.load(tiny_model.directory))
-    with pytest.raises(KeyMaterialError, match="do not match"):
-        scoring.add_evaluation_keys(partners["alpha"].key_id, partners["bravo"].evaluation_keys())
+    with pytest.raises(KeyMaterialError, match="could not be deserialized"):
+        scoring.add_evaluation_keys("0123456789abcdef", b"not evaluation keys")
 
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "garbage", "not_an_envelope"])
@@ -274,3 +272,31 @@ def test_key_ring_decrypts_verdicts_made_before_a_rotation(
         ring.decrypt(server.evaluate(partners["bravo"].encrypt(x_clear)).envelope)
     with pytest.raises(KeyMaterialError, match="one partner"):
         KeyRing(new, [partners["bravo"]])
+
+
+def test_keys_derived_twice_from_one_seed_serve_each_other(
+    tiny_model: TinyModel, protocol_data: ProtocolData, tmp_path: Path
+) -> None:
+    """A seed gives the same secret key every time (the chart re-derives the key folder at each
+    start) with fresh evaluation keys: ciphertexts of one derivation are evaluated with the
+    other's evaluation keys and decrypted by either, exactly."""
+    client = ClientArtifact.load(tiny_model.directory)
+    seed = KeySeed.new(client, "alpha")
+    first = PartnerKeys.derive(client, seed, tmp_path / "first")
+    again = PartnerKeys.derive(client, seed, tmp_path / "again")
+    assert first.key_id == again.key_id == seed.key_id
+    assert first.evaluation_keys() != again.evaluation_keys()  # fresh noise, same secret
+
+    scoring = ScoringServer(ServerArtifact.load(tiny_model.directory))
+    scoring.add_evaluation_keys(first.key_id, first.evaluation_keys())
+    x_clear = protocol_data.x_test[5]
+    expected = tiny_model.fitted.predict_clear(protocol_data.x_test[5:6])[0]
+    verdict = scoring.evaluate(again.encrypt(x_clear)).envelope
+    assert again.decrypt(verdict).score == pytest.approx(expected, abs=1e-12)
+    # The first derivation decrypts what the second encrypted: one secret key.
+    assert first.decrypt(verdict).score == pytest.approx(expected, abs=1e-12)
+    assert PartnerKeys.load(client, again.key_dir).key_id == seed.key_id
+
+    other_model = KeySeed("alpha", "ffffffffffff", "0123456789abcdef", 7)
+    with pytest.raises(KeyMismatchError, match="for model ffffffffffff"):
+        PartnerKeys.derive(client, other_model, tmp_path / "other")

@@ -39,15 +39,15 @@ def test_chunks_reassemble_in_any_order(size: int) -> None:
     assert assembler.add(value, headers) is None
 
 
-def test_keys_that_do_not_hash_to_their_id_are_refused() -> None:
-    _, data = key_set(2000)
-    records = chunk_records("alpha", "0" * 16, "m1", data, chunk_bytes=1024)
+def test_keys_that_do_not_match_their_digest_are_refused() -> None:
+    key_id, data = key_set(2000)
+    records = chunk_records("alpha", key_id, "m1", data, chunk_bytes=1024)
     assembler = KeyAssembler()
     for _, value, headers in records[:-1]:
         assembler.add(value, headers)
     _, value, headers = records[-1]
-    with pytest.raises(RegistryError, match="do not hash to it"):
-        assembler.add(value, headers)
+    with pytest.raises(RegistryError, match="do not match their digest"):
+        assembler.add(bytes([value[0] ^ 1]) + value[1:], headers)
 
 
 def test_records_without_registry_headers_are_refused() -> None:
@@ -62,6 +62,7 @@ def test_records_without_registry_headers_are_refused() -> None:
                 ("fraud.model", b"m"),
                 ("fraud.chunk", b"3"),
                 ("fraud.chunks", b"2"),
+                ("fraud.digest", b"d"),
             ],
         )
 
