@@ -42,7 +42,7 @@ from streams.errors import SchemaError
 from streams.logs import get_logger
 from streams.records import parse_label, parse_transaction
 from streams.topics import PARTNER_TABLES
-from streams.web import add_ready_page
+from streams.web import add_web_pages
 from streams.wire import (
     BACKFILL_HEADER,
     FHE_MS_HEADER,
@@ -131,7 +131,7 @@ class PartnerAgents:
         ):
             name = f"{function.__name__}.{self.partner}"
             agents[name] = app.agent(source, name=name, concurrency=1)(function)
-        add_ready_page(
+        add_web_pages(
             app,
             lambda: {
                 "ready": all(agent.started for agent in agents.values()),

@@ -31,7 +31,7 @@ from streams.errors import FraudStreamError, SchemaError
 from streams.evaluator import evaluate, start_pool, warm_up
 from streams.logs import get_logger
 from streams.registry import RegistryFollower
-from streams.web import add_ready_page
+from streams.web import add_web_pages
 from streams.wire import (
     FHE_MS_HEADER,
     PARTNER_HEADER,
@@ -171,7 +171,7 @@ def install_scorer_agents(
         _log.info("evaluators_ready", processes=context.processes, model=versions[0])
 
     app.task(start_evaluators)
-    add_ready_page(app, context.readiness)
+    add_web_pages(app, context.readiness)
 
     async def score_requests(stream: faust.StreamT[Any]) -> None:
         """Evaluate each encrypted request and route its encrypted verdict to its partner."""
