@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
+echo "== tools";        bash scripts/tools.sh
 echo "== ruff";         "$bin/ruff" check streams models tests
 echo "== ruff format";  "$bin/ruff" format --check streams models tests
 echo "== mypy";         "$bin/mypy"

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Deployment check tools, cached outside the repository (issue 6, first step):
-#   helm, built from the Go module proxy, and the Compose specification's JSON schema (from the
-#   compose-go module). Prints where they are. Re-running is instant once cached.
+# The deployment checks' tools, cached outside the repository (the test command runs this first):
+#   helm, built from the Go module proxy;
+#   the Compose specification's JSON schema (Go module compose-go);
+#   the CRDs of KEDA (ScaledObject) and of the Prometheus operator (ServiceMonitor), whose
+#   schemas validate the chart's custom resources (Kubernetes' own schemas come from the
+#   kubernetes-validate package in the lock file).
+# Writes their paths to .fraudstream/tools.env for the tests. Re-running is instant once cached.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 HELM_VERSION="v3.22.0"
 COMPOSE_GO_VERSION="v2.16.2"
+KEDA_VERSION="v2.21.0"
+PROMETHEUS_OPERATOR_VERSION="v0.85.0"
 CACHE="${FRAUDSTREAM_CACHE_DIR:-$HOME/.cache/fraudstream}"
 BIN="$CACHE/tools/bin"
 export GOMODCACHE="$CACHE/gomod" GOFLAGS=-modcacherw GOPATH="$CACHE/gopath"
@@ -14,14 +21,28 @@ say() { printf '\033[1m[tools]\033[0m %s\n' "$*"; }
 command -v go >/dev/null 2>&1 || { echo "go is required to build helm (Go 1.22+)" >&2; exit 1; }
 
 if [ ! -x "$BIN/helm-$HELM_VERSION" ]; then
-  say "building helm $HELM_VERSION from the Go module proxy (once, a few minutes)"
+  say "building helm $HELM_VERSION from the Go module proxy (once, about 3 minutes)"
   mkdir -p "$BIN"
   GOBIN="$BIN" CGO_ENABLED=0 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   mv "$BIN/helm" "$BIN/helm-$HELM_VERSION"
 fi
 ln -sf "helm-$HELM_VERSION" "$BIN/helm"
 
-SCHEMA_DIR="$(go mod download -json "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION" \
-  | sed -n 's/.*"Dir": "\(.*\)",/\1/p')"
-say "helm: $("$BIN/helm" version --short) in $BIN"
-say "compose schema: $SCHEMA_DIR/schema/compose-spec.json"
+module_dir() {  # the unpacked folder of a Go module version (downloaded once)
+  go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)",/\1/p'
+}
+COMPOSE_DIR="$(module_dir "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION")"
+KEDA_DIR="$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")"
+PROM_DIR="$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")"
+
+mkdir -p .fraudstream
+cat > .fraudstream/tools.env <<ENV
+HELM=$BIN/helm-$HELM_VERSION
+COMPOSE_SCHEMA=$COMPOSE_DIR/schema/compose-spec.json
+KEDA_CRDS=$KEDA_DIR/config/crd/bases
+PROMETHEUS_CRDS=$PROM_DIR/example/prometheus-operator-crd
+ENV
+while IFS='=' read -r name path; do
+  [ -e "$path" ] || { echo "$name: $path is missing" >&2; exit 1; }
+done < .fraudstream/tools.env
+say "helm $("$BIN/helm" version --short), Compose schema $COMPOSE_GO_VERSION, KEDA $KEDA_VERSION and Prometheus operator $PROMETHEUS_OPERATOR_VERSION CRDs (.fraudstream/tools.env)"

@@ -1,0 +1,187 @@
+{{/*
+Names, labels and the one place where values become FRAUD_* settings.
+*/}}
+
+{{- define "fraudstream.name" -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fraudstream.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "fraudstream.scorerNamespace" -}}
+{{- default .Release.Namespace .Values.scorer.namespace -}}
+{{- end -}}
+
+{{/* Common labels; call with (dict "root" $ "component" "scorer"). */}}
+{{- define "fraudstream.labels" -}}
+{{ include "fraudstream.selectorLabels" . }}
+app.kubernetes.io/part-of: fraudstream
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{- define "fraudstream.selectorLabels" -}}
+app.kubernetes.io/name: fraudstream
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* A partner's values over partnerDefaults; call with (dict "root" $ "partner" .). */}}
+{{- define "fraudstream.partner" -}}
+{{- $merged := mergeOverwrite (deepCopy .root.Values.partnerDefaults) (deepCopy .partner) -}}
+{{- toYaml $merged -}}
+{{- end -}}
+
+{{/* The SASL user and Secret of a workload: a partner's own (kafkaSasl) or the global one. */}}
+{{- define "fraudstream.sasl" -}}
+{{- $sasl := deepCopy .root.Values.kafka.sasl -}}
+{{- if .partner -}}{{- $sasl = mergeOverwrite $sasl (deepCopy (default dict .partner.kafkaSasl)) -}}{{- end -}}
+{{- toYaml $sasl -}}
+{{- end -}}
+
+{{- define "fraudstream.usesSasl" -}}
+{{- if hasPrefix "SASL_" .Values.kafka.securityProtocol -}}true{{- end -}}
+{{- end -}}
+
+{{- define "fraudstream.usesCa" -}}
+{{- if and (hasSuffix "SSL" .Values.kafka.securityProtocol) .Values.kafka.tls.caSecret -}}true{{- end -}}
+{{- end -}}
+
+{{- define "fraudstream.keyRoot" -}}/var/run/fraudstream/keys{{- end -}}
+
+{{/*
+Every FRAUD_* setting that is not a secret, for one role: (dict "root" $ "role" "scorer") or
+(dict "root" $ "role" "partner" "partner" <merged partner>). Rendered into that workload's
+ConfigMap (and into the topic Job's env, which runs before any ConfigMap exists).
+*/}}
+{{- define "fraudstream.settings" -}}
+{{- $v := .root.Values -}}
+FRAUD_BROKER: {{ required "kafka.bootstrapServers is required: the brokers' host:port list" $v.kafka.bootstrapServers | quote }}
+FRAUD_SECURITY_PROTOCOL: {{ $v.kafka.securityProtocol | quote }}
+{{- if include "fraudstream.usesSasl" .root }}
+FRAUD_SASL_MECHANISM: {{ $v.kafka.sasl.mechanism | quote }}
+{{- end }}
+{{- if include "fraudstream.usesCa" .root }}
+FRAUD_SSL_CAFILE: {{ printf "/etc/fraudstream/kafka-ca/%s" $v.kafka.tls.caKey | quote }}
+{{- end }}
+FRAUD_TOPIC_ROOT: {{ $v.topics.root | quote }}
+FRAUD_TOPIC_PARTITIONS: {{ $v.topics.partitions | quote }}
+FRAUD_TOPIC_REPLICATION: {{ $v.topics.replication | quote }}
+FRAUD_MAX_MESSAGE_BYTES: {{ $v.topics.maxMessageBytes | int64 | quote }}
+FRAUD_PARTNERS: {{ include "fraudstream.partnerNames" .root | quote }}
+FRAUD_MAX_EVENT_BYTES: {{ $v.limits.maxEventBytes | int64 | quote }}
+FRAUD_MAX_AMOUNT: {{ $v.limits.maxAmount | toString | quote }}
+FRAUD_APP_ID: {{ $v.appId | quote }}
+FRAUD_DATA_DIR: "/var/lib/fraudstream/state"
+FRAUD_SESSION_TIMEOUT: {{ $v.sessionTimeout | toString | quote }}
+FRAUD_WEB_HOST: "0.0.0.0"
+FRAUD_WEB_PORT: {{ $v.webPort | quote }}
+FRAUD_LOG_LEVEL: {{ $v.logLevel | quote }}
+FRAUD_MODEL_DIR: "/app/model"
+{{- if eq .role "scorer" }}
+FRAUD_KEY_WAIT: {{ $v.scorer.keyWait | toString | quote }}
+FRAUD_SCORER_PROCESSES: {{ $v.scorer.processes | quote }}
+{{- else if eq .role "partner" }}
+FRAUD_KEY_DIR: {{ printf "%s/current" (include "fraudstream.keyRoot" .root) | quote }}
+{{- $previous := list }}
+{{- range $i, $_ := .partner.previousKeySeedSecrets }}
+{{- $previous = append $previous (printf "%s/previous-%d" (include "fraudstream.keyRoot" $.root) $i) }}
+{{- end }}
+FRAUD_PREVIOUS_KEY_DIRS: {{ join "," $previous | quote }}
+{{- if not (kindIs "invalid" .partner.threshold) }}
+FRAUD_THRESHOLD: {{ .partner.threshold | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "fraudstream.partnerNames" -}}
+{{- $names := list -}}
+{{- range .Values.partners -}}{{- $names = append $names .name -}}{{- end -}}
+{{- join "," $names -}}
+{{- end -}}
+
+{{/* The secret settings: SASL user and password from an existing Secret, never from values. */}}
+{{- define "fraudstream.secretEnv" -}}
+{{- if include "fraudstream.usesSasl" .root }}
+{{- $sasl := include "fraudstream.sasl" . | fromYaml }}
+- name: FRAUD_SASL_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ $sasl.existingSecret | quote }}
+      key: {{ $sasl.usernameKey | quote }}
+- name: FRAUD_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $sasl.existingSecret | quote }}
+      key: {{ $sasl.passwordKey | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "fraudstream.containerSecurity" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* Volumes every worker has: /tmp and, with TLS, the brokers' CA. */}}
+{{- define "fraudstream.commonVolumes" -}}
+- name: tmp
+  emptyDir: {}
+{{- if include "fraudstream.usesCa" . }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.tls.caSecret | quote }}
+    items:
+      - key: {{ .Values.kafka.tls.caKey | quote }}
+        path: {{ .Values.kafka.tls.caKey | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "fraudstream.commonMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if include "fraudstream.usesCa" . }}
+- name: kafka-ca
+  mountPath: /etc/fraudstream/kafka-ca
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "fraudstream.probes" -}}
+startupProbe:
+  httpGet: {path: /live, port: web}
+  periodSeconds: 10
+  failureThreshold: 30
+livenessProbe:
+  httpGet: {path: /live, port: web}
+  periodSeconds: 20
+  timeoutSeconds: 5
+  failureThreshold: 3
+readinessProbe:
+  httpGet: {path: /ready, port: web}
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+{{- end -}}
+
+{{/* Refuse layouts where a pod could mount a key it must not: see docs/deploy.md. */}}
+{{- define "fraudstream.checkLayout" -}}
+{{- $scorerNs := include "fraudstream.scorerNamespace" . -}}
+{{- $seen := dict -}}
+{{- range .Values.partners -}}
+{{- if eq .namespace $scorerNs -}}
+{{- fail (printf "partner %s is in the scorer's namespace %s: a pod can mount any Secret of its namespace, so every partner needs a namespace of its own" .name $scorerNs) -}}
+{{- end -}}
+{{- if hasKey $seen .namespace -}}
+{{- fail (printf "partners %s and %s share the namespace %s: each partner needs its own, or one could mount the other's key" (get $seen .namespace) .name .namespace) -}}
+{{- end -}}
+{{- $_ := set $seen .namespace .name -}}
+{{- end -}}
+{{- if and .Values.scorer.autoscaling.enabled .Values.scorer.keda.enabled -}}
+{{- fail "scorer.autoscaling and scorer.keda are both enabled: choose one (KEDA makes its own HorizontalPodAutoscaler)" -}}
+{{- end -}}
+{{- end -}}
