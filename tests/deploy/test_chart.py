@@ -1,0 +1,379 @@
+"""The Helm chart, checked with the real helm binary (built from the Go module proxy by
+scripts/tools.sh) and validated offline against Kubernetes' JSON schemas and the CRDs of KEDA and
+the Prometheus operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from streams.settings import Settings
+from streams.topics import TopicNames
+from tests.deploy.tools import (
+    CHART,
+    KUBE_VERSION,
+    RELEASE_NAMESPACE,
+    SETTINGS,
+    VALUES_FILES,
+    check_command,
+    containers,
+    custom_resource_schema,
+    helm,
+    pod_specs,
+    render,
+)
+from tests.deploy.values_reference import current_section, table
+
+CI = CHART / "ci"
+MINIMAL = CI / "minimal-values.yaml"
+PRODUCTION = CI / "production-values.yaml"
+values_files = pytest.mark.parametrize("values", VALUES_FILES, ids=lambda p: p.stem)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    """Every CI values file, rendered once."""
+    return {path.stem: render([path]) for path in VALUES_FILES}
+
+
+def test_there_are_the_four_kinds_of_values_files() -> None:
+    assert {p.stem for p in VALUES_FILES} == {
+        "minimal-values",
+        "production-values",
+        "keda-values",
+        "tls-sasl-values",
+    }
+
+
+@values_files
+def test_helm_lint_passes(values: Path) -> None:
+    result = helm("lint", str(CHART), "--strict", "-f", str(values), "--kube-version", KUBE_VERSION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+@values_files
+def test_manifests_match_the_kubernetes_and_crd_schemas(
+    values: Path, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Strict validation: a misspelt or misplaced field is an error, as the API server's strict
+    field validation makes it."""
+    objects = rendered[values.stem]
+    kinds = set()
+    for obj in objects:
+        kinds.add(obj["kind"])
+        if obj["apiVersion"].split("/")[0] in {"keda.sh", "monitoring.coreos.com"}:
+            schema = custom_resource_schema(obj["apiVersion"], obj["kind"])
+            jsonschema.Draft7Validator(schema).validate(obj)
+        else:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+        assert obj["metadata"]["namespace"], obj["metadata"]["name"]
+    assert {"Deployment", "StatefulSet", "ConfigMap", "Service", "Job"} <= kinds
+
+
+def test_a_wrong_manifest_is_caught_by_the_validation() -> None:
+    """The validation itself: a misplaced field and a custom resource's typo are found."""
+    objects = render([MINIMAL])
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["probe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSION, strict=True)
+    keda = render([CI / "keda-values.yaml"])
+    scaled = next(o for o in keda if o["kind"] == "ScaledObject")
+    scaled["spec"]["maxReplicas"] = 3
+    with pytest.raises(jsonschema.ValidationError, match="maxReplicas"):
+        jsonschema.Draft7Validator(
+            custom_resource_schema(scaled["apiVersion"], "ScaledObject")
+        ).validate(scaled)
+
+
+@values_files
+def test_scorer_pods_cannot_mount_a_partner_key(
+    values: Path, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Partners live in namespaces of their own (a pod mounts Secrets of its namespace only);
+    the scorer's pods reference no Secret but the Kafka ones, have no API token, and no partner
+    seed is named in the scorer's namespace."""
+    objects = rendered[values.stem]
+    config = yaml.safe_load(values.read_text())
+    seeds = {
+        name
+        for p in config["partners"]
+        for name in [p["keySeedSecret"], *p.get("previousKeySeedSecrets", [])]
+    }
+    kafka_secrets = {config["kafka"].get("sasl", {}).get("existingSecret")} | {
+        config["kafka"].get("tls", {}).get("caSecret")
+    }
+    partner_namespaces = {p["namespace"] for p in config["partners"]}
+    scorer_namespace = config.get("scorer", {}).get("namespace") or RELEASE_NAMESPACE
+    assert scorer_namespace not in partner_namespaces
+    assert len(partner_namespaces) == len(config["partners"])
+    for obj in objects:
+        if obj["metadata"]["namespace"] == scorer_namespace:
+            assert not any(seed in yaml.safe_dump(obj) for seed in seeds), obj["metadata"]["name"]
+    for workload, pod in pod_specs(objects):
+        assert pod["automountServiceAccountToken"] is False
+        names = secret_names(pod)
+        if workload["metadata"]["namespace"] == scorer_namespace:
+            assert names <= kafka_secrets, (workload["metadata"]["name"], names)
+            assert all(c["args"][:2] != ["keys", "generate"] for c in containers(pod))
+        else:
+            assert workload["kind"] == "StatefulSet"
+            partner = next(
+                p for p in config["partners"] if p["namespace"] == workload["metadata"]["namespace"]
+            )
+            own = {partner["keySeedSecret"], *partner.get("previousKeySeedSecrets", [])}
+            assert own <= names, "the partner's seeds are mounted"
+            assert not (names & (seeds - own)), "another partner's seed is mounted"
+
+
+def secret_names(pod: dict[str, Any]) -> set[str]:
+    """Every Secret a pod spec mounts or reads into its environment."""
+    names = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+    for container in containers(pod):
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                names.add(ref["name"])
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                names.add(source["secretRef"]["name"])
+    return names
+
+
+@values_files
+def test_workers_have_probes_resources_and_a_locked_down_context(
+    values: Path, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    for workload, pod in pod_specs(rendered[values.stem]):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in containers(pod):
+            assert container["resources"]["requests"], container["name"]
+            assert container["resources"]["limits"], container["name"]
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"]["drop"] == ["ALL"]
+        if workload["kind"] == "Job":
+            continue
+        (main,) = pod["containers"]
+        port = next(p for p in main["ports"] if p["name"] == "web")
+        assert port["containerPort"] == 6066
+        assert main["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "web"}
+        assert main["livenessProbe"]["httpGet"] == {"path": "/live", "port": "web"}
+        assert main["startupProbe"]["httpGet"] == {"path": "/live", "port": "web"}
+
+
+def chart_settings(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """FRAUD_* variables each container gets (ConfigMaps it loads, its env), by container."""
+    maps = {
+        (o["metadata"]["namespace"], o["metadata"]["name"]): o["data"]
+        for o in objects
+        if o["kind"] == "ConfigMap"
+    }
+    found: dict[str, dict[str, str]] = {}
+    for workload, pod in pod_specs(objects):
+        namespace = workload["metadata"]["namespace"]
+        for container in containers(pod):
+            env: dict[str, str] = {}
+            for source in container.get("envFrom", []):
+                env.update(maps[(namespace, source["configMapRef"]["name"])])
+            for item in container.get("env", []):
+                env[item["name"]] = item.get("value", "<from a Secret>")
+            found[f"{workload['metadata']['name']}/{container['name']}"] = env
+    return found
+
+
+@values_files
+def test_the_chart_sets_only_settings_the_code_reads(
+    values: Path, rendered: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every FRAUD_* variable of every container is a field of Settings, and its value is one
+    Settings accepts (the ConfigMap is what the workers parse at start)."""
+    for name, env in chart_settings(rendered[values.stem]).items():
+        fraud = {k: v for k, v in env.items() if k.startswith("FRAUD_")}
+        assert set(fraud) <= SETTINGS, (name, set(fraud) - SETTINGS)
+        for key in SETTINGS:
+            monkeypatch.delenv(key, raising=False)
+        for key, value in fraud.items():
+            monkeypatch.setenv(key, "secret" if value == "<from a Secret>" else value)
+        Settings()
+
+
+def test_the_production_values_set_every_setting_the_code_reads(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Across the scorer and a partner, the chart sets every FRAUD_* setting; the scorer gets
+    none of the partner-only ones (key folders, threshold)."""
+    settings = chart_settings(rendered["production-values"])
+    scorer = settings["fraud-scorer/scorer"]
+    gateway = settings["fraud-partner-alpha/gateway"]
+    assert set(scorer) | set(gateway) == SETTINGS
+    assert not {"FRAUD_KEY_DIR", "FRAUD_PREVIOUS_KEY_DIRS", "FRAUD_THRESHOLD"} & set(scorer)
+    assert gateway["FRAUD_PREVIOUS_KEY_DIRS"] == "/var/run/fraudstream/keys/previous-0"
+    assert gateway["FRAUD_THRESHOLD"] == "0.45"
+    assert scorer["FRAUD_SASL_PASSWORD"] == "<from a Secret>"  # noqa: S105
+
+
+@values_files
+def test_container_commands_are_commands_of_the_cli(
+    values: Path, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    seen = set()
+    for _, pod in pod_specs(rendered[values.stem]):
+        for container in containers(pod):
+            seen.add(check_command(container["args"]))
+    assert {"fraudstream worker", "fraudstream keys generate", "fraudstream topics create"} <= seen
+
+
+def test_the_command_check_refuses_what_the_cli_would() -> None:
+    with pytest.raises(AssertionError, match="no command 'scores'"):
+        check_command(["scores"])
+    with pytest.raises(Exception, match="No such option"):
+        check_command(["worker", "--role", "scorer", "--threads", "2"])
+    with pytest.raises(Exception, match="'judge' is not one of"):
+        check_command(["worker", "--role", "judge"])
+
+
+def test_keda_scales_on_the_scorer_group_and_is_capped_at_the_partitions(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The ScaledObject watches the consumer group and topic the scorer really uses, and asks
+    for no more scorers than the request topic has partitions (16 asked, 6 partitions)."""
+    objects = rendered["keda-values"]
+    (scaled,) = [o for o in objects if o["kind"] == "ScaledObject"]
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["metadata"]["consumerGroup"] == "fraudstream-scorer"
+    assert trigger["metadata"]["topic"] == TopicNames("fraud").scoring_requests()
+    assert scaled["spec"]["maxReplicaCount"] == 6
+    assert not [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    assert "replicas" not in deployment["spec"]  # the autoscaler owns it
+
+    tls = rendered["tls-sasl-values"]
+    (scaled,) = [o for o in tls if o["kind"] == "ScaledObject"]
+    assert scaled["spec"]["triggers"][0]["metadata"]["sasl"] == "scram_sha256"
+    (auth,) = [o for o in tls if o["kind"] == "TriggerAuthentication"]
+    assert {(r["parameter"], r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]} == {
+        ("username", "fraud-kafka", "user"),
+        ("password", "fraud-kafka", "pass"),
+        ("ca", "kafka-ca", "ca.pem"),
+    }
+
+
+def test_the_cpu_autoscaler_is_capped_at_the_partitions(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    (hpa,) = [o for o in rendered["production-values"] if o["kind"] == "HorizontalPodAutoscaler"]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 12)
+    fixed = render([MINIMAL], "scorer.replicas=9", "topics.partitions=3")
+    assert next(o for o in fixed if o["kind"] == "Deployment")["spec"]["replicas"] == 3
+
+
+def test_production_values_have_a_pdb_service_monitors_and_network_policies(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = rendered["production-values"]
+    namespaces = {"fraud-scoring", "fraud-alpha", "fraud-bravo"}
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    (pdb,) = by_kind["PodDisruptionBudget"]
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert {m["metadata"]["namespace"] for m in by_kind["ServiceMonitor"]} == namespaces
+    for monitor in by_kind["ServiceMonitor"]:
+        assert monitor["spec"]["endpoints"] == [
+            {"port": "web", "path": "/metrics", "interval": "30s"}
+        ]
+        assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert {p["metadata"]["namespace"] for p in by_kind["NetworkPolicy"]} == namespaces
+    for policy in by_kind["NetworkPolicy"]:
+        kafka = policy["spec"]["egress"][1]
+        assert kafka["to"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
+        ]
+        assert kafka["ports"] == [{"protocol": "TCP", "port": 9093}]
+    (job,) = by_kind["Job"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    statefulsets = by_kind["StatefulSet"]
+    assert {s["metadata"]["namespace"] for s in statefulsets} == {"fraud-alpha", "fraud-bravo"}
+    alpha = next(s for s in statefulsets if s["metadata"]["namespace"] == "fraud-alpha")
+    pod = alpha["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["keys-current", "keys-previous-0"]
+    keys = next(v for v in pod["volumes"] if v["name"] == "keys")
+    assert keys["emptyDir"]["medium"] == "Memory"  # derived keys never touch a disk
+    claim = alpha["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["storageClassName"] == "fast-ssd"
+
+
+WRONG = {
+    "replicas as text": (
+        "scorer: {replicas: two}",
+        "at '/scorer/replicas': got string, want integer",
+    ),
+    "no seed Secret": (
+        "partners: [{name: alpha, namespace: fraud-alpha}]",
+        "at '/partners/0': missing property 'keySeedSecret'",
+    ),
+    "no brokers": ('kafka: {bootstrapServers: ""}', "at '/kafka/bootstrapServers'"),
+    "SASL without a Secret": (
+        "kafka: {securityProtocol: SASL_SSL}",
+        "at '/kafka/sasl/existingSecret': minLength",
+    ),
+    "partner id with a space": (
+        "partners: [{name: Alpha Bank, namespace: fraud-alpha, keySeedSecret: s}]",
+        "at '/partners/0/name'",
+    ),
+    "partner in the scorer's namespace": (
+        "partners: [{name: alpha, namespace: fraud-scoring, keySeedSecret: s}]",
+        "a pod can mount any Secret of its namespace",
+    ),
+    "two autoscalers": (
+        "scorer: {autoscaling: {enabled: true}, keda: {enabled: true}}",
+        "choose one",
+    ),
+    "no partitions": ("topics: {partitions: 0}", "at '/topics/partitions'"),
+    "a misspelt value": ("scorer: {replicaCount: 3}", "additional properties 'replicaCount'"),
+}
+
+
+LAYOUT_RULES = {"a pod can mount any Secret of its namespace", "choose one"}
+
+
+@pytest.mark.parametrize(("extra", "message"), WRONG.values(), ids=WRONG.keys())
+def test_a_wrong_value_fails_template_and_lint_with_a_clear_message(
+    extra: str, message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "wrong.yaml").write_text(extra + "\n")
+    base = ["-f", str(MINIMAL), "-f", str(tmp_path / "wrong.yaml"), "--kube-version", KUBE_VERSION]
+    template = helm("template", "fraud", str(CHART), "-n", RELEASE_NAMESPACE, *base)
+    assert template.returncode != 0
+    assert message in template.stderr, template.stderr
+    lint = helm("lint", str(CHART), "--strict", "--namespace", RELEASE_NAMESPACE, *base)
+    assert message in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    if message not in LAYOUT_RULES:
+        assert lint.returncode != 0
+    # else: the rule is the template's `fail` (it compares values with the release namespace,
+    # which a schema cannot); helm lint runs templates in lint mode, where it only logs `fail`.
+
+
+def test_two_partners_cannot_share_a_namespace() -> None:
+    keda = str(CI / "keda-values.yaml")
+    result = helm(
+        "template", "fraud", str(CHART), "-n", RELEASE_NAMESPACE, "-f", keda,
+        "--set", "partners[1].namespace=fraud-alpha", "--kube-version", KUBE_VERSION,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "partners alpha and bravo share the namespace fraud-alpha" in result.stderr
+
+
+def test_the_values_reference_in_the_docs_is_current() -> None:
+    """docs/deploy.md's table is the schema's: regenerate with
+    `python -m tests.deploy.values_reference --write`."""
+    assert current_section() == table()
+    assert "|  |\n" not in table(), "every value has a description in values.schema.json"
