@@ -51,6 +51,11 @@ def create_app(settings: Settings, *, role: str, partner: str | None = None) -> 
         consumer_max_fetch_size=settings.max_message_bytes,
         web_port=settings.web_port,
         web_host=settings.web_host,
+        # Faust serves /table/<table>/<key>/ and /router/ by default: table values are a
+        # partner's plaintext (card and terminal history). Only /ready, /live, /metrics are ours.
+        web_enabled=True,
+        web_tables_enabled=False,
+        web_router_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
         autodiscover=False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -36,7 +37,7 @@ from streams.registry import publish_evaluation_keys
 from streams.settings import Settings
 from streams.supervise import Pipeline, WorkerProcess, running_pipeline, wait_ready
 from streams.testing import consume_records
-from streams.topics import TopicNames, topic_specs
+from streams.topics import PARTNER_TABLES, TopicNames, topic_specs
 from streams.wire import PARTNER_HEADER, REQUEST_HEADER
 from tests.commands import fraudstream
 from tests.conftest import TinyModel
@@ -432,11 +433,19 @@ def web_page(worker: WorkerProcess, path: str) -> str:
 
 
 def test_every_worker_answers_its_probes_and_metrics(running: Running) -> None:
-    """The pages the Helm chart's probes and ServiceMonitor use: /ready, /live, /metrics."""
+    """The pages the Helm chart's probes and ServiceMonitor use: /ready, /live, /metrics; and
+    none of Faust's table or router pages (a gateway's tables hold its plaintext history)."""
     for worker in running.pipeline.workers:
         assert json.loads(web_page(worker, "/ready"))["ready"] is True
         assert json.loads(web_page(worker, "/live")) == {"alive": True}
         assert "fraudstream_messages_received_total " in web_page(worker, "/metrics")
+    gateway = running.pipeline.partners["alpha"]
+    cards = PARTNER_TABLES[0]
+    card = next(iter(PRIVATE_CARDS.values()))
+    for path in (f"/table/{cards}/", f"/table/{cards}/{card}/", "/router/"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            web_page(gateway, path)
+        assert refused.value.code == 404, path
 
 
 def test_alerts_command_shows_the_partners_scores(running: Running) -> None:
