@@ -5,12 +5,13 @@ encrypts holds the secret key, so features are encrypted inside the partner. The
 is created 0700 and every file in it 0600. ``keys.json`` in it records the key id, the model
 version the keys were made for, the partner and a digest of the evaluation keys.
 
-A secret key is made from a :class:`KeySeed`: 128 random bits that determine the secret key of
-one model version, plus the key id and partner. The seed is a few hundred bytes where the key
-folder is tens of megabytes (the evaluation keys), so it is what a deployment stores (e.g. as a
-Kubernetes Secret) and the key folder is derived from it when a gateway starts. Evaluation keys
-made again from the same seed differ in their bytes (fresh encryption noise) but serve the same
-secret key, so a scorer holding the first ones keeps working.
+A secret key is made from a :class:`KeySeed`: 128 random bits that determine the FHE secret key
+of one model version and the partner's signing key for the evaluation keys it publishes (whose
+public half gives the key id, see :mod:`models.proof`). The seed is a few hundred bytes where the
+key folder is tens of megabytes (the evaluation keys), so it is what a deployment stores (e.g. as
+a Kubernetes Secret) and the key folder is derived from it when a gateway starts. Evaluation keys
+made again from the same seed differ in their bytes (concrete draws fresh noise) but serve the
+same secret key, so a scorer holding the first ones keeps working.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from models.artifacts import ClientArtifact
 from models.envelope import open_envelope, seal
@@ -36,6 +41,7 @@ from models.errors import (
     KeyMaterialError,
     KeyMismatchError,
 )
+from models.proof import key_id_of, proof_message
 
 __all__ = [
     "Decrypted",
@@ -48,6 +54,7 @@ __all__ = [
 
 _META = "keys.json"
 _KEYSET = "keyset.bin"
+_SEED = "seed.json"
 _SEED_FORMAT = "fraudstream-key-seed/1"
 _SEED_BITS = 128
 
@@ -58,21 +65,49 @@ def _digest(evaluation_keys: bytes) -> str:
 
 @dataclass(frozen=True)
 class KeySeed:
-    """What one partner's secret key for one model version is made from.
+    """What one partner's keys for one model version are made from.
 
     ``secret_seed`` *is* the secret key in compact form: keep the seed file as secret as the key
-    folder (it is written 0600).
+    folder (it is written 0600, and the seed is kept out of ``repr``).
     """
 
     partner: str
     model_version: str
-    key_id: str
-    secret_seed: int
+    secret_seed: int = field(repr=False)
+
+    def __post_init__(self) -> None:
+        """Refuse a seed out of range: concrete reads 0 as "draw a random seed"."""
+        if not 0 < self.secret_seed < 2**_SEED_BITS:
+            msg = f"a key seed is a number of 1 to {_SEED_BITS} bits, not 0 or more"
+            raise KeyMaterialError(msg)
 
     @classmethod
     def new(cls, client: ClientArtifact, partner: str) -> KeySeed:
-        """A fresh random seed (and key id) for ``partner`` and ``client``'s model version."""
-        return cls(partner, client.version, secrets.token_hex(8), secrets.randbits(_SEED_BITS))
+        """A fresh random seed for ``partner`` and ``client``'s model version."""
+        seed = 0
+        while seed == 0:
+            seed = secrets.randbits(_SEED_BITS)
+        return cls(partner, client.version, seed)
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The partner's Ed25519 key for this model version (HKDF-SHA256 of the seed)."""
+        material = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=None,
+            info=b"fraudstream registry signing key v1\0" + self.model_version.encode(),
+        ).derive(self.secret_seed.to_bytes(_SEED_BITS // 8, "big"))
+        return Ed25519PrivateKey.from_private_bytes(material)
+
+    @property
+    def key_id(self) -> str:
+        """The key id: derived from the public signing key (see :mod:`models.proof`)."""
+        public = (
+            self.signing_key()
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        )
+        return key_id_of(public)
 
     def to_json(self) -> str:
         """The seed file's content."""
@@ -81,7 +116,6 @@ class KeySeed:
                 "format": _SEED_FORMAT,
                 "partner": self.partner,
                 "model_version": self.model_version,
-                "key_id": self.key_id,
                 "secret_seed": f"{self.secret_seed:032x}",
             }
         )
@@ -111,11 +145,8 @@ class KeySeed:
             msg = f'{path} is not a key seed (no "format": "{_SEED_FORMAT}")'
             raise KeyMaterialError(msg)
         try:
-            seed = cls(
-                str(raw["partner"]),
-                str(raw["model_version"]),
-                str(raw["key_id"]),
-                int(str(raw["secret_seed"]), 16),
+            return cls(
+                str(raw["partner"]), str(raw["model_version"]), int(str(raw["secret_seed"]), 16)
             )
         except KeyError as exc:
             msg = f"the key seed {path} lacks {exc}"
@@ -123,10 +154,6 @@ class KeySeed:
         except ValueError as exc:
             msg = f"the key seed {path} has a secret_seed that is not hexadecimal"
             raise KeyMaterialError(msg) from exc
-        if not 0 <= seed.secret_seed < 2**_SEED_BITS:
-            msg = f"the key seed {path} has a secret_seed of more than {_SEED_BITS} bits"
-            raise KeyMaterialError(msg)
-        return seed
 
 
 def _fhe_client(client: ClientArtifact) -> Any:
@@ -155,12 +182,13 @@ class Decrypted:
 class PartnerKeys:
     """One partner's keys for one model version."""
 
-    def __init__(self, client: ClientArtifact, key_dir: Path, key_id: str, partner: str) -> None:
+    def __init__(self, client: ClientArtifact, key_dir: Path, seed: KeySeed) -> None:
         """Use :meth:`generate`, :meth:`derive` or :meth:`load`."""
         self.client = client
         self.key_dir = key_dir
-        self.key_id = key_id
-        self.partner = partner
+        self._seed = seed
+        self.key_id = seed.key_id
+        self.partner = seed.partner
         self._fhe = _fhe_client(client)
         try:
             self._fhe.client.keys.load(key_dir / _KEYSET)
@@ -174,34 +202,48 @@ class PartnerKeys:
         return cls.derive(client, KeySeed.new(client, partner), key_dir)
 
     @classmethod
-    def derive(cls, client: ClientArtifact, seed: KeySeed, key_dir: Path) -> PartnerKeys:
-        """Make the secret key of ``seed`` and fresh evaluation keys in an empty ``key_dir``."""
+    def derive(
+        cls, client: ClientArtifact, seed: KeySeed, key_dir: Path, *, replace: bool = False
+    ) -> PartnerKeys:
+        """Make the secret key of ``seed`` and fresh evaluation keys in an empty ``key_dir``.
+
+        With ``replace``, whatever ``key_dir`` holds is replaced (a folder derived again at each
+        start, e.g. by an init container that may run twice): the keys are made in a sibling
+        folder first, so an interrupted run never leaves a half-made folder in its place.
+        """
         if seed.model_version != client.version:
             msg = (
                 f"the key seed of {seed.partner} (key id {seed.key_id}) is for model "
                 f"{seed.model_version}, not {client.version}: make a seed for this model"
             )
             raise KeyMismatchError(msg)
-        if key_dir.exists() and any(key_dir.iterdir()):
+        if not replace and key_dir.exists() and any(key_dir.iterdir()):
             msg = f"{key_dir} is not empty: refusing to overwrite keys (rotate into a new folder)"
             raise KeyMaterialError(msg)
+        work = key_dir.with_name(f".{key_dir.name}.making") if replace else key_dir
+        if replace:
+            shutil.rmtree(work, ignore_errors=True)
         previous = os.umask(0o077)  # key files are private from the moment they exist
         try:
-            key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            work.mkdir(parents=True, exist_ok=True, mode=0o700)
             fhe = _fhe_client(client)
             fhe.client.keygen(force=True, secret_seed=seed.secret_seed)
-            fhe.client.keys.save(key_dir / _KEYSET)
+            fhe.client.keys.save(work / _KEYSET)
+            seed.write(work / _SEED)
             meta = {
                 "key_id": seed.key_id,
                 "model_version": client.version,
                 "partner": seed.partner,
                 "evaluation_keys_sha256": _digest(fhe.get_serialized_evaluation_keys()),
             }
-            (key_dir / _META).write_text(json.dumps(meta))
+            (work / _META).write_text(json.dumps(meta))
         finally:
             os.umask(previous)
-        _lock_down(key_dir)
-        return cls(client, key_dir, seed.key_id, seed.partner)
+        _lock_down(work)
+        if replace:
+            shutil.rmtree(key_dir, ignore_errors=True)
+            work.rename(key_dir)
+        return cls(client, key_dir, seed)
 
     @classmethod
     def load(cls, client: ClientArtifact, key_dir: Path) -> PartnerKeys:
@@ -220,21 +262,40 @@ class PartnerKeys:
                 f"not {client.version}: generate keys for this model"
             )
             raise KeyMismatchError(msg)
-        if not (key_dir / _KEYSET).is_file():
+        missing = [name for name in (_KEYSET, _SEED) if not (key_dir / name).is_file()]
+        if missing:
             # Concrete would silently make a new secret key here: refuse instead.
-            msg = f"{key_dir} has keys.json but no key files: restore them or generate new keys"
+            msg = (
+                f"{key_dir} has keys.json but no {' or '.join(missing)} (keys made by an older "
+                "version, or a damaged folder): restore the files or generate new keys"
+            )
             raise KeyMaterialError(msg)
         assert_private(key_dir)
+        seed = KeySeed.read(key_dir / _SEED)
         try:
-            loaded = cls(client, key_dir, str(meta["key_id"]), str(meta["partner"]))
-            expected = str(meta["evaluation_keys_sha256"])
+            recorded, expected = str(meta["key_id"]), str(meta["evaluation_keys_sha256"])
         except KeyError as exc:
             msg = f"{key_dir / _META} lacks {exc}: generate new keys"
             raise KeyMaterialError(msg) from exc
+        if recorded != seed.key_id:
+            msg = f"the seed in {key_dir} is not that of key id {recorded}"
+            raise KeyMaterialError(msg)
+        loaded = cls(client, key_dir, seed)
         if _digest(loaded.evaluation_keys()) != expected:
             msg = f"the key files in {key_dir} are not those of key id {loaded.key_id}"
             raise KeyMaterialError(msg)
         return loaded
+
+    def publication_proof(self, evaluation_keys: bytes) -> tuple[bytes, bytes]:
+        """(public key, signature) that let a scorer check these evaluation keys are ours."""
+        signer = self._seed.signing_key()
+        public = signer.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        message = proof_message(
+            self.partner, self.key_id, self.client.version, _digest(evaluation_keys)
+        )
+        return public, signer.sign(message)
 
     def evaluation_keys(self) -> bytes:
         """The serialized evaluation keys, for the scorers (public: they cannot decrypt)."""

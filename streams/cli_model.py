@@ -265,14 +265,23 @@ def keys_seed(model_dir: Path, partner: str, out: Path) -> None:
     required=True,
     help="Empty folder for the secret key (created 0700, files 0600).",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace what --key-dir holds (with --seed: a folder derived again at each start, as "
+    "the chart's init containers do). Without a seed this would lose a key: refused.",
+)
 def keys_generate(
-    model_dir: Path, partner: str | None, seed_file: Path | None, key_dir: Path
+    model_dir: Path, partner: str | None, seed_file: Path | None, key_dir: Path, replace: bool
 ) -> None:
     """Generate a partner's secret and evaluation keys for one model version."""
     from models.artifacts import ClientArtifact  # noqa: PLC0415
     from models.keys import KeySeed, PartnerKeys  # noqa: PLC0415
 
     client = ClientArtifact.load(model_dir.resolve())
+    if replace and seed_file is None:
+        msg = "--replace needs --seed (it would replace a random key that nothing can remake)"
+        raise click.UsageError(msg)
     if seed_file is None:
         if partner is None:
             msg = "give --partner (or --seed)"
@@ -284,7 +293,7 @@ def keys_generate(
             msg = f"{seed_file} is partner {seed.partner}'s seed, not {partner}'s"
             raise click.UsageError(msg)
     with _console.status("generating keys…"):
-        made = PartnerKeys.derive(client, seed, key_dir)
+        made = PartnerKeys.derive(client, seed, key_dir, replace=replace)
     _console.print(
         f"key id {made.key_id} for partner {made.partner}, model {made.client.version}, "
         f"in {key_dir} (secret: keep it inside the partner)"

@@ -5,10 +5,14 @@ publishes them once per key id; every scorer replica reads the whole topic (no c
 each replica needs every key) and keeps following it, so a new key id is picked up without a
 restart and older ones stay available for requests made before a rotation.
 
-Record layout: key ``<partner>/<key id>/<chunk index>``, value the chunk's bytes, headers
-``fraud.partner``, ``fraud.key_id``, ``fraud.model``, ``fraud.chunk``, ``fraud.chunks`` and
-``fraud.digest`` (the SHA-256 of the whole key set, so a reassembled set checks itself). Chunk keys
-are distinct, so compaction keeps every chunk.
+Record layout: key ``<partner>/<key id>/<digest prefix>/<chunk index>``, value the chunk's
+bytes, headers ``fraud.partner``, ``fraud.key_id``, ``fraud.model``, ``fraud.chunk``,
+``fraud.chunks``, ``fraud.digest`` (the SHA-256 of the whole set, so a reassembled set checks
+itself), ``fraud.public_key`` and ``fraud.signature``: the partner's Ed25519 public key, which
+hashes to the key id, and its signature over partner, key id, model and digest
+(:mod:`models.proof`). A set that fails any check is refused, so only a key id's owner can put
+evaluation keys under it. Chunk keys are distinct (two publications of one key id too), so
+compaction keeps every chunk of every publication.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 
 from kafka import KafkaProducer, TopicPartition
 
+from models.errors import KeyMaterialError
+from models.proof import KEY_ID_PATTERN, verify_proof
 from streams.admin import assigned_consumer
 from streams.errors import FraudStreamError
 from streams.logs import get_logger
@@ -43,7 +49,7 @@ __all__ = [
 _log = get_logger(__name__)
 #: Chunk size: well under the 8 MiB topic limit and the producers' request size.
 CHUNK_BYTES = 1024 * 1024
-_HEADERS = ("partner", "key_id", "model", "chunk", "chunks", "digest")
+_HEADERS = ("partner", "key_id", "model", "chunk", "chunks", "digest", "public_key", "signature")
 
 
 class RegistryError(FraudStreamError):
@@ -60,6 +66,8 @@ class KeyChunk:
     index: int
     count: int
     digest: str
+    public_key: str
+    signature: str
     data: bytes
 
 
@@ -74,14 +82,22 @@ class KeySet:
 
 
 def chunk_records(
-    partner: str, key_id: str, model_version: str, keys: bytes, chunk_bytes: int = CHUNK_BYTES
+    partner: str,
+    key_id: str,
+    model_version: str,
+    keys: bytes,
+    proof: tuple[bytes, bytes],
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
-    """(key, value, headers) of every record that publishes ``keys``."""
+    """(key, value, headers) of every record that publishes ``keys`` with its ``proof``
+    (public key, signature: :meth:`models.keys.PartnerKeys.publication_proof`)."""
     pieces = [keys[i : i + chunk_bytes] for i in range(0, len(keys), chunk_bytes)] or [b""]
-    digest = hashlib.sha256(keys).hexdigest().encode()
+    digest = hashlib.sha256(keys).hexdigest()
+    public_key, signature = proof
     return [
         (
-            f"{partner}/{key_id}/{index}".encode(),
+            f"{partner}/{key_id}/{digest[:16]}/{index}".encode(),
             piece,
             [
                 ("fraud.partner", partner.encode()),
@@ -89,7 +105,9 @@ def chunk_records(
                 ("fraud.model", model_version.encode()),
                 ("fraud.chunk", str(index).encode()),
                 ("fraud.chunks", str(len(pieces)).encode()),
-                ("fraud.digest", digest),
+                ("fraud.digest", digest.encode()),
+                ("fraud.public_key", public_key.hex().encode()),
+                ("fraud.signature", signature.hex().encode()),
             ],
         )
         for index, piece in enumerate(pieces)
@@ -112,6 +130,9 @@ def _chunk_of(
     if not 0 <= index < count:
         msg = f"registry chunk index {index} is outside 0..{count - 1}"
         raise RegistryError(msg)
+    if not KEY_ID_PATTERN.fullmatch(found["key_id"]):
+        msg = f"registry record has {found['key_id']!r} as key id (16 hex digits expected)"
+        raise RegistryError(msg)
     return KeyChunk(
         found["partner"],
         found["key_id"],
@@ -119,15 +140,18 @@ def _chunk_of(
         index,
         count,
         found["digest"],
+        found["public_key"],
+        found["signature"],
         bytes(value or b""),
     )
 
 
 @dataclass
 class KeyAssembler:
-    """Collects chunks in any order; returns each key set once, when complete and checked."""
+    """Collects chunks in any order; returns each key id's set once, when complete and checked
+    (digest, and the owner's signature). Publications of one key id are told apart by digest."""
 
-    _parts: dict[str, dict[int, KeyChunk]] = field(default_factory=dict)
+    _parts: dict[tuple[str, str], dict[int, KeyChunk]] = field(default_factory=dict)
     _done: set[str] = field(default_factory=set)
 
     def add(
@@ -139,21 +163,35 @@ class KeyAssembler:
         chunk = _chunk_of(value, headers)
         if chunk.key_id in self._done:
             return None
-        parts = self._parts.setdefault(chunk.key_id, {})
+        publication = (chunk.key_id, chunk.digest)
+        parts = self._parts.setdefault(publication, {})
         first = next(iter(parts.values()), chunk)
-        if (first.partner, first.count, first.digest) != (chunk.partner, chunk.count, chunk.digest):
-            del self._parts[chunk.key_id]
-            msg = f"chunks of key id {chunk.key_id} disagree on their partner, count or digest"
+        if (first.partner, first.count) != (chunk.partner, chunk.count):
+            del self._parts[publication]
+            msg = f"chunks of key id {chunk.key_id} disagree on their partner or count"
             raise RegistryError(msg)
         parts[chunk.index] = chunk
         if len(parts) < chunk.count:
             return None
-        del self._parts[chunk.key_id]
+        del self._parts[publication]
         data = b"".join(parts[i].data for i in range(chunk.count))
         if hashlib.sha256(data).hexdigest() != chunk.digest:
             msg = f"evaluation keys published under key id {chunk.key_id} do not match their digest"
             raise RegistryError(msg)
+        try:
+            verify_proof(
+                bytes.fromhex(chunk.public_key),
+                bytes.fromhex(chunk.signature),
+                partner=chunk.partner,
+                key_id=chunk.key_id,
+                model_version=chunk.model_version,
+                digest=chunk.digest,
+            )
+        except (ValueError, KeyMaterialError) as exc:
+            msg = f"evaluation keys under key id {chunk.key_id} refused: {exc}"
+            raise RegistryError(msg) from exc
         self._done.add(chunk.key_id)
+        self._parts = {k: v for k, v in self._parts.items() if k[0] != chunk.key_id}
         return KeySet(chunk.partner, chunk.key_id, chunk.model_version, data)
 
 
@@ -177,7 +215,13 @@ def read_registry(client_config: dict[str, Any], topic: str) -> Iterator[KeySet]
         while consumer.position(tp) < end:
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
-                    complete = assembler.add(record.value, record.headers)
+                    try:
+                        complete = assembler.add(record.value, record.headers)
+                    except RegistryError as exc:  # someone else's junk must not stop us
+                        _log.warning(
+                            "key_registry_record_refused", offset=record.offset, reason=str(exc)
+                        )
+                        continue
                     if complete is not None:
                         yield complete
     finally:
@@ -192,9 +236,11 @@ def publish_evaluation_keys(
     key_id: str,
     model_version: str,
     keys: bytes,
+    proof: tuple[bytes, bytes],
     max_message_bytes: int,
 ) -> bool:
-    """Publish ``keys`` unless the registry already holds this key id; return True if sent."""
+    """Publish ``keys`` (signed: ``proof``) unless the registry already holds this key id;
+    return True if sent."""
     if any(found.key_id == key_id for found in read_registry(client_config, topic)):
         return False
     producer = KafkaProducer(
@@ -203,7 +249,7 @@ def publish_evaluation_keys(
     try:
         futures = [
             producer.send(topic, key=key, value=value, headers=headers)
-            for key, value, headers in chunk_records(partner, key_id, model_version, keys)
+            for key, value, headers in chunk_records(partner, key_id, model_version, keys, proof)
         ]
         producer.flush()
         for future in futures:

@@ -64,13 +64,15 @@ def _partner_app(settings: Settings, partner: str) -> faust.App:
         raise ConfigError(msg)
     app = create_app(settings, role="partner", partner=partner)
     runtime = runtime_of(settings)
+    evaluation_keys = ring.current.evaluation_keys()
     published = publish_evaluation_keys(
         kafka_python_config(settings),
         runtime.names.evaluation_keys(),
         partner=partner,
         key_id=ring.current.key_id,
         model_version=client.version,
-        keys=ring.current.evaluation_keys(),
+        keys=evaluation_keys,
+        proof=ring.current.publication_proof(evaluation_keys),
         max_message_bytes=settings.max_message_bytes,
     )
     _log.info("evaluation_keys_ready", key_id=ring.current.key_id, newly_published=published)

@@ -131,13 +131,17 @@ def test_keys_seed_then_generate_from_it(tiny_model: TinyModel, tmp_path: Path) 
     assert made.returncode == 0, made.stdout + made.stderr
     seed = json.loads((tmp_path / "s.json").read_text())
     assert (tmp_path / "s.json").stat().st_mode & 0o777 == 0o600
-    assert seed["key_id"] in made.stdout
     assert seed["secret_seed"] not in made.stdout + made.stderr
     derived = fraudstream("keys", "generate", "--model", model, "--seed", "s.json",
                           "--key-dir", "keys", cwd=tmp_path)  # fmt: skip
     assert derived.returncode == 0, derived.stdout + derived.stderr
     meta = json.loads((tmp_path / "keys/keys.json").read_text())
-    assert (meta["key_id"], meta["partner"]) == (seed["key_id"], "alpha")
+    assert meta["partner"] == "alpha"
+    assert f"key seed {meta['key_id']} for partner alpha" in made.stdout
+    assert f"key id {meta['key_id']}" in derived.stdout
+    again_derived = fraudstream("keys", "generate", "--model", model, "--seed", "s.json",
+                                "--key-dir", "keys", "--replace", cwd=tmp_path)  # fmt: skip
+    assert again_derived.returncode == 0, again_derived.stdout + again_derived.stderr
 
     again = fraudstream("keys", "seed", "--model", model, "--partner", "alpha", "--out", "s.json",
                         cwd=tmp_path)  # fmt: skip

@@ -296,7 +296,11 @@ def test_keys_derived_twice_from_one_seed_serve_each_other(
     # The first derivation decrypts what the second encrypted: one secret key.
     assert first.decrypt(verdict).score == pytest.approx(expected, abs=1e-12)
     assert PartnerKeys.load(client, again.key_dir).key_id == seed.key_id
+    # Derived again over an existing folder (an init container run twice): replaced whole.
+    replaced = PartnerKeys.derive(client, seed, again.key_dir, replace=True)
+    assert PartnerKeys.load(client, replaced.key_dir).key_id == seed.key_id
+    assert not list(tmp_path.glob(".*making"))
 
-    other_model = KeySeed("alpha", "ffffffffffff", "0123456789abcdef", 7)
+    other_model = KeySeed("alpha", "ffffffffffff", 7)
     with pytest.raises(KeyMismatchError, match="for model ffffffffffff"):
         PartnerKeys.derive(client, other_model, tmp_path / "other")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from models.keys import KeySeed
 
 
 def test_a_seed_file_round_trips_and_is_private(tmp_path: Path) -> None:
-    seed = KeySeed("alpha", "5b7bcd09f512", "00112233aabbccdd", 2**128 - 1)
+    seed = KeySeed("alpha", "5b7bcd09f512", 2**128 - 1)
     path = tmp_path / "seed.json"
     seed.write(path)
     assert path.stat().st_mode & 0o777 == 0o600
@@ -30,17 +31,22 @@ def test_a_seed_file_round_trips_and_is_private(tmp_path: Path) -> None:
         ('{"partner": "alpha"}', "is not a key seed"),
         (
             '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m"}',
-            "lacks 'key_id'",
+            "lacks 'secret_seed'",
         ),
         (
             '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m", '
-            '"key_id": "k", "secret_seed": "xyz"}',
+            '"secret_seed": "xyz"}',
             "not hexadecimal",
         ),
         (
             '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m", '
-            f'"key_id": "k", "secret_seed": "{2**130:x}"}}',
-            "more than 128 bits",
+            f'"secret_seed": "{2**130:x}"}}',
+            "1 to 128 bits",
+        ),
+        (
+            '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m", '
+            '"secret_seed": "0"}',
+            "1 to 128 bits",  # concrete reads seed 0 as "random": a new key at every start
         ),
     ],
 )
@@ -58,11 +64,21 @@ def test_a_missing_seed_says_how_to_make_one(tmp_path: Path) -> None:
 
 def test_the_seed_file_format_is_stable(tmp_path: Path) -> None:
     """Seeds live in clusters' Secrets for months: the fields are a contract."""
-    raw = json.loads(KeySeed("bravo", "v", "k", 255).to_json())
+    raw = json.loads(KeySeed("bravo", "v", 255).to_json())
     assert raw == {
         "format": "fraudstream-key-seed/1",
         "partner": "bravo",
         "model_version": "v",
-        "key_id": "k",
         "secret_seed": f"{255:032x}",
     }
+
+
+def test_the_key_id_is_derived_from_the_seed_and_the_model_version() -> None:
+    """Same seed, same id (restarts keep their key id); another model version or seed, another
+    id; the seed never shows in a repr (logs, tracebacks)."""
+    seed = KeySeed("alpha", "v1", 12345)
+    assert seed.key_id == KeySeed("alpha", "v1", 12345).key_id
+    assert re.fullmatch(r"[0-9a-f]{16}", seed.key_id)
+    assert seed.key_id != KeySeed("alpha", "v2", 12345).key_id
+    assert seed.key_id != KeySeed("alpha", "v1", 12346).key_id
+    assert "12345" not in repr(seed)
