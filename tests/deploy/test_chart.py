@@ -41,12 +41,14 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
     return {path.stem: render([path]) for path in VALUES_FILES}
 
 
-def test_there_are_the_four_kinds_of_values_files() -> None:
+def test_there_are_the_six_kinds_of_values_files() -> None:
     assert {p.stem for p in VALUES_FILES} == {
         "minimal-values",
         "production-values",
         "keda-values",
         "tls-sasl-values",
+        "scorer-only-values",
+        "partner-only-values",
     }
 
 
@@ -73,7 +75,8 @@ def test_manifests_match_the_kubernetes_and_crd_schemas(
         else:
             kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
         assert obj["metadata"]["namespace"], obj["metadata"]["name"]
-    assert {"Deployment", "StatefulSet", "ConfigMap", "Service", "Job"} <= kinds
+    assert {"ConfigMap", "Service", "NetworkPolicy"} <= kinds
+    assert {"Deployment", "StatefulSet"} & kinds
 
 
 def test_a_wrong_manifest_is_caught_by_the_validation() -> None:
@@ -110,8 +113,10 @@ def test_scorer_pods_cannot_mount_a_partner_key(
         config["kafka"].get("tls", {}).get("caSecret")
     }
     partner_namespaces = {p["namespace"] for p in config["partners"]}
-    scorer_namespace = config.get("scorer", {}).get("namespace") or RELEASE_NAMESPACE
-    assert scorer_namespace not in partner_namespaces
+    scorer = config.get("scorer", {})
+    scorer_namespace = scorer.get("namespace") or RELEASE_NAMESPACE
+    if scorer.get("enabled", True):
+        assert scorer_namespace not in partner_namespaces
     assert len(partner_namespaces) == len(config["partners"])
     for obj in objects:
         if obj["metadata"]["namespace"] == scorer_namespace:
@@ -213,7 +218,8 @@ def test_the_production_values_set_every_setting_the_code_reads(
     settings = chart_settings(rendered["production-values"])
     scorer = settings["fraud-scorer/scorer"]
     gateway = settings["fraud-partner-alpha/gateway"]
-    assert set(scorer) | set(gateway) == SETTINGS
+    fraud = {k for k in (*scorer, *gateway) if k.startswith("FRAUD_")}
+    assert fraud == SETTINGS
     assert not {"FRAUD_KEY_DIR", "FRAUD_PREVIOUS_KEY_DIRS", "FRAUD_THRESHOLD"} & set(scorer)
     assert gateway["FRAUD_PREVIOUS_KEY_DIRS"] == "/var/run/fraudstream/keys/previous-0"
     assert gateway["FRAUD_THRESHOLD"] == "0.45"
@@ -228,7 +234,8 @@ def test_container_commands_are_commands_of_the_cli(
     for _, pod in pod_specs(rendered[values.stem]):
         for container in containers(pod):
             seen.add(check_command(container["args"]))
-    assert {"fraudstream worker", "fraudstream keys generate", "fraudstream topics create"} <= seen
+    assert seen
+    assert seen <= {"fraudstream worker", "fraudstream keys generate", "fraudstream topics create"}
 
 
 def test_the_command_check_refuses_what_the_cli_would() -> None:
@@ -293,7 +300,8 @@ def test_production_values_have_a_pdb_service_monitors_and_network_policies(
         assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert {p["metadata"]["namespace"] for p in by_kind["NetworkPolicy"]} == namespaces
     for policy in by_kind["NetworkPolicy"]:
-        kafka = policy["spec"]["egress"][1]
+        dns, kafka = policy["spec"]["egress"]
+        assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
         assert kafka["to"] == [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
         ]
@@ -339,10 +347,15 @@ WRONG = {
     ),
     "no partitions": ("topics: {partitions: 0}", "at '/topics/partitions'"),
     "a misspelt value": ("scorer: {replicaCount: 3}", "additional properties 'replicaCount'"),
+    "NetworkPolicy without the brokers' address": (
+        "networkPolicy: {kafkaPeers: []}",
+        "at '/networkPolicy/kafkaPeers': minItems: got 0, want 1",
+    ),
+    "nothing to deploy": ("scorer: {enabled: false}\npartners: []", "nothing to deploy"),
 }
 
 
-LAYOUT_RULES = {"a pod can mount any Secret of its namespace", "choose one"}
+LAYOUT_RULES = {"a pod can mount any Secret of its namespace", "choose one", "nothing to deploy"}
 
 
 @pytest.mark.parametrize(("extra", "message"), WRONG.values(), ids=WRONG.keys())
@@ -370,6 +383,42 @@ def test_two_partners_cannot_share_a_namespace() -> None:
     )  # fmt: skip
     assert result.returncode != 0
     assert "partners alpha and bravo share the namespace fraud-alpha" in result.stderr
+
+
+def test_a_scorer_release_and_partner_releases_can_be_separate(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The scoring operator's release renders no pod in a partner namespace; a partner's own
+    release renders its gateway only (no scorer, no topic Job); both list every partner."""
+    scorer_only = rendered["scorer-only-values"]
+    assert {o["metadata"]["namespace"] for o in scorer_only} == {"fraud-scoring"}
+    assert not [o for o in scorer_only if o["kind"] == "StatefulSet"]
+    (config,) = [o for o in scorer_only if o["kind"] == "ConfigMap"]
+    assert config["data"]["FRAUD_PARTNERS"] == "alpha,bravo"
+    (job,) = [o for o in scorer_only if o["kind"] == "Job"]
+    assert {"name": "FRAUD_PARTNERS", "value": "alpha,bravo"} in job["spec"]["template"]["spec"][
+        "containers"
+    ][0]["env"]
+
+    partner_only = rendered["partner-only-values"]
+    assert {o["metadata"]["namespace"] for o in partner_only} == {"fraud-alpha"}
+    assert {o["kind"] for o in partner_only} >= {"StatefulSet", "ConfigMap", "NetworkPolicy"}
+    assert not [o for o in partner_only if o["kind"] in {"Deployment", "Job"}]
+    (config,) = [o for o in partner_only if o["kind"] == "ConfigMap"]
+    assert config["data"]["FRAUD_PARTNERS"] == "alpha,bravo"
+
+
+def test_workers_use_as_many_threads_as_their_cpu_limit(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """OpenMP (the FHE runtime) would size its pool from the node's cores, not the limit."""
+    for _, pod in pod_specs(rendered["production-values"]):
+        for container in pod["containers"]:
+            if container["args"][0] != "worker":
+                continue
+            env = {e["name"]: e for e in container["env"]}
+            ref = env["OMP_NUM_THREADS"]["valueFrom"]["resourceFieldRef"]
+            assert ref == {"resource": "limits.cpu", "divisor": "1"}
 
 
 def test_the_values_reference_in_the_docs_is_current() -> None:

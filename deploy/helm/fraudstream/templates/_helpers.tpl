@@ -100,7 +100,27 @@ FRAUD_THRESHOLD: {{ .partner.threshold | toString | quote }}
 {{- define "fraudstream.partnerNames" -}}
 {{- $names := list -}}
 {{- range .Values.partners -}}{{- $names = append $names .name -}}{{- end -}}
+{{- range .Values.externalPartners -}}{{- $names = append $names . -}}{{- end -}}
 {{- join "," $names -}}
+{{- end -}}
+
+{{/* Namespaces this release puts pods in: the scorer's (when enabled) and each partner's. */}}
+{{- define "fraudstream.namespaces" -}}
+{{- $namespaces := list -}}
+{{- if .Values.scorer.enabled -}}{{- $namespaces = append $namespaces (include "fraudstream.scorerNamespace" .) -}}{{- end -}}
+{{- range .Values.partners -}}{{- $namespaces = append $namespaces .namespace -}}{{- end -}}
+{{- toJson $namespaces -}}
+{{- end -}}
+
+{{/* Threads of OpenMP (the FHE runtime) and BLAS: the container's CPU limit, not the node's cores. */}}
+{{- define "fraudstream.threadEnv" -}}
+{{- range list "OMP_NUM_THREADS" "OPENBLAS_NUM_THREADS" "MKL_NUM_THREADS" }}
+- name: {{ . }}
+  valueFrom:
+    resourceFieldRef:
+      resource: limits.cpu
+      divisor: "1"
+{{- end }}
 {{- end -}}
 
 {{/* The secret settings: SASL user and password from an existing Secret, never from values. */}}
@@ -170,16 +190,27 @@ readinessProbe:
 
 {{/* Refuse layouts where a pod could mount a key it must not: see docs/deploy.md. */}}
 {{- define "fraudstream.checkLayout" -}}
+{{- if and (not .Values.scorer.enabled) (not .Values.partners) -}}
+{{- fail "nothing to deploy: scorer.enabled is false and partners is empty" -}}
+{{- end -}}
 {{- $scorerNs := include "fraudstream.scorerNamespace" . -}}
 {{- $seen := dict -}}
 {{- range .Values.partners -}}
-{{- if eq .namespace $scorerNs -}}
+{{- if and $.Values.scorer.enabled (eq .namespace $scorerNs) -}}
 {{- fail (printf "partner %s is in the scorer's namespace %s: a pod can mount any Secret of its namespace, so every partner needs a namespace of its own" .name $scorerNs) -}}
 {{- end -}}
 {{- if hasKey $seen .namespace -}}
 {{- fail (printf "partners %s and %s share the namespace %s: each partner needs its own, or one could mount the other's key" (get $seen .namespace) .name .namespace) -}}
 {{- end -}}
 {{- $_ := set $seen .namespace .name -}}
+{{- end -}}
+{{- range .Values.externalPartners -}}
+{{- $name := . -}}
+{{- range $.Values.partners -}}
+{{- if eq .name $name -}}
+{{- fail (printf "partner %s is both in partners and in externalPartners" $name) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.scorer.autoscaling.enabled .Values.scorer.keda.enabled -}}
 {{- fail "scorer.autoscaling and scorer.keda are both enabled: choose one (KEDA makes its own HorizontalPodAutoscaler)" -}}
