@@ -1,0 +1,164 @@
+"""The chart's pods, run as processes on this machine against a real broker: the topic Job, the
+partner's init containers deriving its keys from seed files, then the scorer and the gateway with
+exactly the environment their ConfigMaps and env lists give them (paths mapped to local folders,
+the web port to a free loopback port). A transaction sent to the partner comes back scored under
+the key id of its seed: the chart's commands and settings make a working pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.dataset import read_transactions
+from models.keys import KeySeed
+from streams.feed import by_partner, send_records, transaction_record
+from streams.local_kafka import LocalKafka
+from streams.testing import consume_records, free_port
+from streams.topics import TopicNames
+from tests.commands import fraudstream
+from tests.conftest import TinyModel
+from tests.deploy.tools import VALUES_FILES, pod_specs, render
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+MINIMAL = next(p for p in VALUES_FILES if p.stem == "minimal-values")
+#: The image's entry point, `fraudstream`, as the tests run it.
+FRAUDSTREAM = [sys.executable, "-m", "streams"]
+
+
+class Localizer:
+    """Maps the container's paths to folders of this test, and its web port to a free one."""
+
+    def __init__(self, work: Path, model: Path) -> None:
+        self.prefixes = {
+            "/app/model": str(model),
+            "/etc/fraudstream/key-seeds": str(work / "seeds"),
+            "/var/run/fraudstream/keys": str(work / "keys"),
+        }
+        self.work = work
+
+    def __call__(self, text: str) -> str:
+        for prefix, local in self.prefixes.items():
+            text = text.replace(prefix, local)
+        return text
+
+    def env(self, name: str, container: dict[str, Any], maps: dict[str, dict[str, str]]) -> dict:
+        env: dict[str, str] = {}
+        for source in container.get("envFrom", []):
+            env.update(maps[source["configMapRef"]["name"]])
+        for item in container.get("env", []):
+            if "value" in item:
+                env[item["name"]] = item["value"]
+            else:  # the thread counts, from the CPU limit
+                assert item["valueFrom"]["resourceFieldRef"]["resource"] == "limits.cpu"
+                env[item["name"]] = "2"
+        env = {key: self(value) for key, value in env.items()}
+        if "FRAUD_DATA_DIR" in env:
+            env["FRAUD_DATA_DIR"] = str(self.work / "state" / name)
+        if "FRAUD_WEB_PORT" in env:
+            env["FRAUD_WEB_HOST"], env["FRAUD_WEB_PORT"] = "127.0.0.1", str(free_port())
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
+        return {**inherited, **env}
+
+
+def ready(env: dict[str, str]) -> bool:
+    url = f"http://{env['FRAUD_WEB_HOST']}:{env['FRAUD_WEB_PORT']}/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def test_the_charts_pods_make_a_working_pipeline(
+    kafka_broker: LocalKafka, tiny_model: TinyModel, tmp_path: Path
+) -> None:
+    root = f"chart{uuid.uuid4().hex[:8]}"
+    objects = render(
+        [MINIMAL],
+        f"kafka.bootstrapServers={kafka_broker.bootstrap}",
+        f"topics.root={root}",
+        f"appId={root}",
+        "topics.replication=1",
+        "topics.partitions=2",
+        "partners[0].previousKeySeedSecrets[0]=alpha-key-seed-old",
+    )
+    local = Localizer(tmp_path, tiny_model.directory)
+    maps = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}
+    pods = {w["kind"]: pod for w, pod in pod_specs(objects)}
+
+    (job,) = pods["Job"]["containers"]
+    made = subprocess.run(
+        [*FRAUDSTREAM, *job["args"]], env=local.env("topics", job, maps), check=False,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+
+    seeds = {}
+    for folder in ("current", "previous-0"):
+        (tmp_path / "seeds" / folder).mkdir(parents=True)
+        seed_file = tmp_path / "seeds" / folder / "seed.json"
+        result = fraudstream("keys", "seed", "--model", str(tiny_model.directory),
+                             "--partner", "alpha", "--out", str(seed_file))  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        seeds[folder] = KeySeed.read(seed_file)
+    gateway_pod = pods["StatefulSet"]
+    for init in gateway_pod["initContainers"]:
+        args = [local(arg) for arg in init["args"]]
+        for _attempt in range(2):  # an init container may run twice: same result
+            result = fraudstream(*args, timeout=300)
+            assert result.returncode == 0, result.stdout + result.stderr
+
+    workers = {
+        "scorer": (pods["Deployment"]["containers"][0], "scorer"),
+        "gateway": (gateway_pod["containers"][0], "partner-alpha"),
+    }
+    running: dict[str, tuple[subprocess.Popen[bytes], dict[str, str], Path]] = {}
+    try:
+        for name, (container, state) in workers.items():
+            env = local.env(state, container, maps)
+            log = tmp_path / f"{name}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [*FRAUDSTREAM, *container["args"]], env=env, stdout=out, stderr=out
+                )
+            running[name] = (process, env, log)
+        deadline = time.monotonic() + 300
+        while not all(ready(env) for _, env, _ in running.values()):
+            for name, (process, _, log) in running.items():
+                assert process.poll() is None, f"{name} exited:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "workers not ready"
+            time.sleep(2)
+
+        names = TopicNames(root)
+        day = date(2018, 8, 8)
+        txs = by_partner(read_transactions(start=day, end=day), ("alpha", "bravo"))["alpha"][:2]
+        client = {"bootstrap_servers": kafka_broker.bootstrap}
+        send_records(client, [transaction_record(names, tx, "alpha") for tx in txs])
+        scores = [
+            json.loads(record.value)
+            for record in consume_records(client, [names.scores("alpha")], expected=2, timeout=180)
+        ]
+        logs = "\n".join(log.read_text()[-2000:] for _, _, log in running.values())
+        assert sorted(s["transaction_id"] for s in scores) == sorted(
+            tx.transaction_id for tx in txs
+        ), logs
+        assert {s["key_id"] for s in scores} == {seeds["current"].key_id}
+    finally:
+        for process, _, _ in running.values():
+            process.terminate()
+        for process, _, _ in running.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
