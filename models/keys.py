@@ -19,8 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,7 +43,7 @@ from models.errors import (
     KeyMaterialError,
     KeyMismatchError,
 )
-from models.proof import key_id_of, proof_message
+from models.proof import key_id_of
 
 __all__ = [
     "Decrypted",
@@ -55,8 +57,9 @@ __all__ = [
 _META = "keys.json"
 _KEYSET = "keyset.bin"
 _SEED = "seed.json"
-_SEED_FORMAT = "fraudstream-key-seed/1"
+_SEED_FORMAT = "fraudstream-key-seed/2"
 _SEED_BITS = 128
+_PARTNER_PATTERN = r"[a-z][a-z0-9-]{0,31}"  # streams.settings.PARTNER_ID_PATTERN
 
 
 def _digest(evaluation_keys: bytes) -> str:
@@ -79,6 +82,9 @@ class KeySeed:
         """Refuse a seed out of range: concrete reads 0 as "draw a random seed"."""
         if not 0 < self.secret_seed < 2**_SEED_BITS:
             msg = f"a key seed is a number of 1 to {_SEED_BITS} bits, not 0 or more"
+            raise KeyMaterialError(msg)
+        if not re.fullmatch(_PARTNER_PATTERN, self.partner) or not self.model_version:
+            msg = f"a key seed names a partner id ({_PARTNER_PATTERN}) and a model version"
             raise KeyMaterialError(msg)
 
     @classmethod
@@ -141,7 +147,15 @@ class KeySeed:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             msg = f"{path} is not a readable key seed: {exc}"
             raise KeyMaterialError(msg) from exc
-        if not isinstance(raw, dict) or raw.get("format") != _SEED_FORMAT:
+        found = raw.get("format") if isinstance(raw, dict) else None
+        earlier = isinstance(found, str) and found.startswith("fraudstream-key-seed/")
+        if earlier and found != _SEED_FORMAT:
+            msg = (
+                f"{path} is a key seed of an earlier version ({found}, not {_SEED_FORMAT}): "
+                "make a new one with `fraudstream keys seed`"
+            )
+            raise KeyMaterialError(msg)
+        if not isinstance(raw, dict) or found != _SEED_FORMAT:
             msg = f'{path} is not a key seed (no "format": "{_SEED_FORMAT}")'
             raise KeyMaterialError(msg)
         try:
@@ -154,6 +168,41 @@ class KeySeed:
         except ValueError as exc:
             msg = f"the key seed {path} has a secret_seed that is not hexadecimal"
             raise KeyMaterialError(msg) from exc
+
+
+class _PublicationSigner:
+    """Signs registry chunks with the partner's Ed25519 key; exposes the public half."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        self.public_key = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        """Sign ``message`` (a :class:`models.proof.ChunkClaim`'s bytes)."""
+        return self._key.sign(message)
+
+
+def _check_replaceable(key_dir: Path, seed: KeySeed) -> None:
+    """Replacing is for a folder derived from ``seed`` before (or a partial one): refuse a
+    folder holding anything else, above all another key that nothing could make again."""
+    if not key_dir.exists():
+        return
+    names = {path.name for path in key_dir.iterdir()}
+    if not names <= {_META, _KEYSET, _SEED}:
+        msg = f"{key_dir} holds files that are not keys ({sorted(names)[:3]}): refusing to replace"
+        raise KeyMaterialError(msg)
+    if not names:
+        return
+    try:
+        held = KeySeed.read(key_dir / _SEED).key_id
+    except KeyMaterialError as exc:
+        msg = f"{key_dir} holds keys that no seed describes: refusing to replace them"
+        raise KeyMaterialError(msg) from exc
+    if held != seed.key_id:
+        msg = f"{key_dir} holds the keys of key id {held}, not {seed.key_id}: refusing to replace"
+        raise KeyMaterialError(msg)
 
 
 def _fhe_client(client: ClientArtifact) -> Any:
@@ -217,15 +266,18 @@ class PartnerKeys:
                 f"{seed.model_version}, not {client.version}: make a seed for this model"
             )
             raise KeyMismatchError(msg)
-        if not replace and key_dir.exists() and any(key_dir.iterdir()):
+        if replace:
+            _check_replaceable(key_dir, seed)
+        elif key_dir.exists() and any(key_dir.iterdir()):
             msg = f"{key_dir} is not empty: refusing to overwrite keys (rotate into a new folder)"
             raise KeyMaterialError(msg)
-        work = key_dir.with_name(f".{key_dir.name}.making") if replace else key_dir
-        if replace:
-            shutil.rmtree(work, ignore_errors=True)
+        key_dir.parent.mkdir(parents=True, exist_ok=True)
+        for stale in key_dir.parent.glob(f".{key_dir.name}.making-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted run
+        # Made in a private sibling, then renamed into place: never a half-made key folder.
+        work = Path(tempfile.mkdtemp(prefix=f".{key_dir.name}.making-", dir=key_dir.parent))
         previous = os.umask(0o077)  # key files are private from the moment they exist
         try:
-            work.mkdir(parents=True, exist_ok=True, mode=0o700)
             fhe = _fhe_client(client)
             fhe.client.keygen(force=True, secret_seed=seed.secret_seed)
             fhe.client.keys.save(work / _KEYSET)
@@ -237,11 +289,18 @@ class PartnerKeys:
                 "evaluation_keys_sha256": _digest(fhe.get_serialized_evaluation_keys()),
             }
             (work / _META).write_text(json.dumps(meta))
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
         finally:
             os.umask(previous)
         _lock_down(work)
-        if replace:
-            shutil.rmtree(key_dir, ignore_errors=True)
+        if key_dir.exists():  # empty (maybe a mount point), or this seed's earlier derivation
+            key_dir.chmod(0o700)
+            for name in (_KEYSET, _SEED, _META):  # keys.json, which load reads first, last
+                (work / name).replace(key_dir / name)
+            work.rmdir()
+        else:
             work.rename(key_dir)
         return cls(client, key_dir, seed)
 
@@ -286,16 +345,9 @@ class PartnerKeys:
             raise KeyMaterialError(msg)
         return loaded
 
-    def publication_proof(self, evaluation_keys: bytes) -> tuple[bytes, bytes]:
-        """(public key, signature) that let a scorer check these evaluation keys are ours."""
-        signer = self._seed.signing_key()
-        public = signer.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        message = proof_message(
-            self.partner, self.key_id, self.client.version, _digest(evaluation_keys)
-        )
-        return public, signer.sign(message)
+    def signer(self) -> _PublicationSigner:
+        """The signer of this key's publications on the registry (see :mod:`models.proof`)."""
+        return _PublicationSigner(self._seed.signing_key())
 
     def evaluation_keys(self) -> bytes:
         """The serialized evaluation keys, for the scorers (public: they cannot decrypt)."""

@@ -7,12 +7,18 @@ restart and older ones stay available for requests made before a rotation.
 
 Record layout: key ``<partner>/<key id>/<digest prefix>/<chunk index>``, value the chunk's
 bytes, headers ``fraud.partner``, ``fraud.key_id``, ``fraud.model``, ``fraud.chunk``,
-``fraud.chunks``, ``fraud.digest`` (the SHA-256 of the whole set, so a reassembled set checks
-itself), ``fraud.public_key`` and ``fraud.signature``: the partner's Ed25519 public key, which
-hashes to the key id, and its signature over partner, key id, model and digest
-(:mod:`models.proof`). A set that fails any check is refused, so only a key id's owner can put
-evaluation keys under it. Chunk keys are distinct (two publications of one key id too), so
-compaction keeps every chunk of every publication.
+``fraud.chunks``, ``fraud.digest`` (SHA-256 of the whole set), ``fraud.public_key`` (the
+partner's Ed25519 public key, which hashes to the key id) and ``fraud.signature`` (over the
+chunk's claim, :class:`models.proof.ChunkClaim`). Each chunk is checked on arrival and a record
+that fails is dropped alone, so only a key id's owner can complete a set under it and a stranger's
+record cannot spoil a set being collected. Readers keep at most :data:`MAX_PENDING` unfinished
+publications and accept at most :data:`MAX_CHUNKS` chunks per set; a follower takes only the
+partners it serves.
+
+Known limit: anyone who can write to the topic can also write a record under the Kafka key of a
+real chunk, which compaction then keeps instead of it (a later reader finds the set incomplete
+and waits for a republication). Give write access to the topic to the partners' principals only
+(Kafka ACLs); a topic per partner with its own ACL would close it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any
 from kafka import KafkaProducer, TopicPartition
 
 from models.errors import KeyMaterialError
-from models.proof import KEY_ID_PATTERN, verify_proof
+from models.proof import KEY_ID_PATTERN, ChunkClaim, Signer, verify_chunk
 from streams.admin import assigned_consumer
 from streams.errors import FraudStreamError
 from streams.logs import get_logger
@@ -49,6 +55,9 @@ __all__ = [
 _log = get_logger(__name__)
 #: Chunk size: well under the 8 MiB topic limit and the producers' request size.
 CHUNK_BYTES = 1024 * 1024
+#: Most chunks a set may have (256 MiB), and most unfinished publications a reader keeps.
+MAX_CHUNKS = 256
+MAX_PENDING = 32
 _HEADERS = ("partner", "key_id", "model", "chunk", "chunks", "digest", "public_key", "signature")
 
 
@@ -58,16 +67,10 @@ class RegistryError(FraudStreamError):
 
 @dataclass(frozen=True)
 class KeyChunk:
-    """One chunk of one key set, as read from the topic."""
+    """One chunk of one key set, as read from the topic, its signature checked."""
 
-    partner: str
-    key_id: str
-    model_version: str
-    index: int
-    count: int
-    digest: str
-    public_key: str
-    signature: str
+    claim: ChunkClaim
+    public_key: bytes
     data: bytes
 
 
@@ -78,6 +81,7 @@ class KeySet:
     partner: str
     key_id: str
     model_version: str
+    public_key: bytes
     data: bytes
 
 
@@ -86,37 +90,42 @@ def chunk_records(
     key_id: str,
     model_version: str,
     keys: bytes,
-    proof: tuple[bytes, bytes],
+    signer: Signer,
     *,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
-    """(key, value, headers) of every record that publishes ``keys`` with its ``proof``
-    (public key, signature: :meth:`models.keys.PartnerKeys.publication_proof`)."""
+    """(key, value, headers) of every record that publishes ``keys``, each chunk signed."""
     pieces = [keys[i : i + chunk_bytes] for i in range(0, len(keys), chunk_bytes)] or [b""]
     digest = hashlib.sha256(keys).hexdigest()
-    public_key, signature = proof
-    return [
-        (
-            f"{partner}/{key_id}/{digest[:16]}/{index}".encode(),
-            piece,
-            [
-                ("fraud.partner", partner.encode()),
-                ("fraud.key_id", key_id.encode()),
-                ("fraud.model", model_version.encode()),
-                ("fraud.chunk", str(index).encode()),
-                ("fraud.chunks", str(len(pieces)).encode()),
-                ("fraud.digest", digest.encode()),
-                ("fraud.public_key", public_key.hex().encode()),
-                ("fraud.signature", signature.hex().encode()),
-            ],
+    records = []
+    for index, piece in enumerate(pieces):
+        claim = ChunkClaim(
+            partner,
+            key_id,
+            model_version,
+            digest,
+            len(pieces),
+            index,
+            hashlib.sha256(piece).hexdigest(),
         )
-        for index, piece in enumerate(pieces)
-    ]
+        headers = [
+            ("fraud.partner", partner.encode()),
+            ("fraud.key_id", key_id.encode()),
+            ("fraud.model", model_version.encode()),
+            ("fraud.chunk", str(index).encode()),
+            ("fraud.chunks", str(len(pieces)).encode()),
+            ("fraud.digest", digest.encode()),
+            ("fraud.public_key", signer.public_key.hex().encode()),
+            ("fraud.signature", signer.sign(claim.message()).hex().encode()),
+        ]
+        records.append((f"{partner}/{key_id}/{digest[:16]}/{index}".encode(), piece, headers))
+    return records
 
 
 def _chunk_of(
     value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
 ) -> KeyChunk:
+    """Parse and check one record: headers, bounds, key id, the owner's signature."""
     found = {k.removeprefix("fraud."): v for k, v in header_map(headers).items()}
     missing = [name for name in _HEADERS if name not in found]
     if missing:
@@ -124,33 +133,46 @@ def _chunk_of(
         raise RegistryError(msg)
     try:
         index, count = int(found["chunk"]), int(found["chunks"])
+        public_key, signature = (
+            bytes.fromhex(found["public_key"]),
+            bytes.fromhex(found["signature"]),
+        )
     except ValueError as exc:
-        msg = "registry record has a non-numeric chunk index or count"
+        msg = "registry record has a non-numeric chunk index or count, or a non-hex signature"
         raise RegistryError(msg) from exc
-    if not 0 <= index < count:
-        msg = f"registry chunk index {index} is outside 0..{count - 1}"
+    if not 0 <= index < count <= MAX_CHUNKS:
+        msg = f"registry chunk {index} of {count} is outside 0..{count - 1} or over {MAX_CHUNKS}"
         raise RegistryError(msg)
     if not KEY_ID_PATTERN.fullmatch(found["key_id"]):
         msg = f"registry record has {found['key_id']!r} as key id (16 hex digits expected)"
         raise RegistryError(msg)
-    return KeyChunk(
+    data = bytes(value or b"")
+    claim = ChunkClaim(
         found["partner"],
         found["key_id"],
         found["model"],
-        index,
-        count,
         found["digest"],
-        found["public_key"],
-        found["signature"],
-        bytes(value or b""),
+        count,
+        index,
+        hashlib.sha256(data).hexdigest(),
     )
+    try:
+        verify_chunk(public_key, signature, claim)
+    except KeyMaterialError as exc:
+        msg = f"registry record refused: {exc}"
+        raise RegistryError(msg) from exc
+    return KeyChunk(claim, public_key, data)
 
 
 @dataclass
 class KeyAssembler:
-    """Collects chunks in any order; returns each key id's set once, when complete and checked
-    (digest, and the owner's signature). Publications of one key id are told apart by digest."""
+    """Collects checked chunks in any order; returns each key id's set once, when complete.
 
+    Publications of one key id (the same owner, e.g. after a restart) are told apart by digest.
+    ``partners``, when given, is the set of partners whose keys are taken; others are refused.
+    """
+
+    partners: frozenset[str] | None = None
     _parts: dict[tuple[str, str], dict[int, KeyChunk]] = field(default_factory=dict)
     _done: set[str] = field(default_factory=set)
 
@@ -159,40 +181,32 @@ class KeyAssembler:
         value: bytes | None,
         headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None,
     ) -> KeySet | None:
-        """Add one record; return the key set it completes, if it completes one."""
+        """Add one record; return the key set it completes, if it completes one. A record that
+        fails a check raises :class:`RegistryError` and leaves everything collected as it was."""
         chunk = _chunk_of(value, headers)
-        if chunk.key_id in self._done:
-            return None
-        publication = (chunk.key_id, chunk.digest)
-        parts = self._parts.setdefault(publication, {})
-        first = next(iter(parts.values()), chunk)
-        if (first.partner, first.count) != (chunk.partner, chunk.count):
-            del self._parts[publication]
-            msg = f"chunks of key id {chunk.key_id} disagree on their partner or count"
+        claim = chunk.claim
+        if self.partners is not None and claim.partner not in self.partners:
+            msg = f"registry record of partner {claim.partner!r}, which is not served here"
             raise RegistryError(msg)
-        parts[chunk.index] = chunk
-        if len(parts) < chunk.count:
+        if claim.key_id in self._done:
+            return None
+        publication = (claim.key_id, claim.digest)
+        if publication not in self._parts and len(self._parts) >= MAX_PENDING:
+            dropped = next(iter(self._parts))  # the oldest unfinished publication
+            del self._parts[dropped]
+            _log.warning("key_registry_publication_dropped", key_id=dropped[0])
+        parts = self._parts.setdefault(publication, {})
+        parts[claim.index] = chunk
+        if len(parts) < claim.count:
             return None
         del self._parts[publication]
-        data = b"".join(parts[i].data for i in range(chunk.count))
-        if hashlib.sha256(data).hexdigest() != chunk.digest:
-            msg = f"evaluation keys published under key id {chunk.key_id} do not match their digest"
+        data = b"".join(parts[i].data for i in range(claim.count))
+        if hashlib.sha256(data).hexdigest() != claim.digest:
+            msg = f"evaluation keys published under key id {claim.key_id} do not match their digest"
             raise RegistryError(msg)
-        try:
-            verify_proof(
-                bytes.fromhex(chunk.public_key),
-                bytes.fromhex(chunk.signature),
-                partner=chunk.partner,
-                key_id=chunk.key_id,
-                model_version=chunk.model_version,
-                digest=chunk.digest,
-            )
-        except (ValueError, KeyMaterialError) as exc:
-            msg = f"evaluation keys under key id {chunk.key_id} refused: {exc}"
-            raise RegistryError(msg) from exc
-        self._done.add(chunk.key_id)
-        self._parts = {k: v for k, v in self._parts.items() if k[0] != chunk.key_id}
-        return KeySet(chunk.partner, chunk.key_id, chunk.model_version, data)
+        self._done.add(claim.key_id)
+        self._parts = {k: v for k, v in self._parts.items() if k[0] != claim.key_id}
+        return KeySet(claim.partner, claim.key_id, claim.model_version, chunk.public_key, data)
 
 
 def _consumer(client_config: dict[str, Any], topic: str) -> tuple[Any, TopicPartition]:
@@ -236,12 +250,15 @@ def publish_evaluation_keys(
     key_id: str,
     model_version: str,
     keys: bytes,
-    proof: tuple[bytes, bytes],
+    signer: Signer,
     max_message_bytes: int,
 ) -> bool:
-    """Publish ``keys`` (signed: ``proof``) unless the registry already holds this key id;
-    return True if sent."""
-    if any(found.key_id == key_id for found in read_registry(client_config, topic)):
+    """Publish ``keys`` (each chunk signed by ``signer``) unless the registry already holds a
+    complete set of this key id from this signer; return True if sent."""
+    if any(
+        found.key_id == key_id and found.public_key == signer.public_key
+        for found in read_registry(client_config, topic)
+    ):
         return False
     producer = KafkaProducer(
         **client_config, acks="all", max_request_size=max_message_bytes, linger_ms=20
@@ -249,7 +266,7 @@ def publish_evaluation_keys(
     try:
         futures = [
             producer.send(topic, key=key, value=value, headers=headers)
-            for key, value, headers in chunk_records(partner, key_id, model_version, keys, proof)
+            for key, value, headers in chunk_records(partner, key_id, model_version, keys, signer)
         ]
         producer.flush()
         for future in futures:
@@ -289,8 +306,10 @@ class RegistryFollower:
         topic: str,
         directory: Path,
         on_key: Callable[[KnownKey], None] | None = None,
+        partners: frozenset[str] | None = None,
     ) -> None:
-        """Prepare; :meth:`start` begins following."""
+        """Prepare; :meth:`start` begins following (the keys of ``partners`` only, if given)."""
+        self._partners = partners
         self._config = client_config
         self._topic = topic
         self.directory = directory
@@ -334,7 +353,7 @@ class RegistryFollower:
 
     def _follow(self) -> None:
         consumer, tp = _consumer(self._config, self._topic)
-        assembler = KeyAssembler()
+        assembler = KeyAssembler(partners=self._partners)
         try:
             end = consumer.end_offsets([tp])[tp]
             while not self._stop.is_set():

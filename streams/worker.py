@@ -64,15 +64,14 @@ def _partner_app(settings: Settings, partner: str) -> faust.App:
         raise ConfigError(msg)
     app = create_app(settings, role="partner", partner=partner)
     runtime = runtime_of(settings)
-    evaluation_keys = ring.current.evaluation_keys()
     published = publish_evaluation_keys(
         kafka_python_config(settings),
         runtime.names.evaluation_keys(),
         partner=partner,
         key_id=ring.current.key_id,
         model_version=client.version,
-        keys=evaluation_keys,
-        proof=ring.current.publication_proof(evaluation_keys),
+        keys=ring.current.evaluation_keys(),
+        signer=ring.current.signer(),
         max_message_bytes=settings.max_message_bytes,
     )
     _log.info("evaluation_keys_ready", key_id=ring.current.key_id, newly_published=published)
@@ -114,6 +113,7 @@ def _scorer_app(settings: Settings) -> faust.App:
         kafka_python_config(settings),
         runtime.names.evaluation_keys(),
         Path(settings.data_dir) / app.conf.id / f"evaluation-keys-{os.getpid()}",
+        partners=frozenset(settings.partners),
     )
     context = ScorerContext(
         model_dir=settings.model_dir.resolve(),

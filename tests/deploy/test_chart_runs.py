@@ -67,7 +67,9 @@ class Localizer:
             env["FRAUD_DATA_DIR"] = str(self.work / "state" / name)
         if "FRAUD_WEB_PORT" in env:
             env["FRAUD_WEB_HOST"], env["FRAUD_WEB_PORT"] = "127.0.0.1", str(free_port())
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
+        # What a container has besides its spec: a PATH, a HOME (here: this machine's, for the
+        # interpreter), nothing else of the test process.
+        inherited = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
         return {**inherited, **env}
 
 
@@ -115,9 +117,12 @@ def test_the_charts_pods_make_a_working_pipeline(
     gateway_pod = pods["StatefulSet"]
     for init in gateway_pod["initContainers"]:
         args = [local(arg) for arg in init["args"]]
-        for _attempt in range(2):  # an init container may run twice: same result
+        folder = Path(args[args.index("--key-dir") + 1])
+        for _attempt in range(2):  # an init container may run twice: the same key again
             result = fraudstream(*args, timeout=300)
             assert result.returncode == 0, result.stdout + result.stderr
+            meta = json.loads((folder / "keys.json").read_text())
+            assert meta["key_id"] == seeds[folder.name].key_id
 
     workers = {
         "scorer": (pods["Deployment"]["containers"][0], "scorer"),

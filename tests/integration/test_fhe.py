@@ -296,10 +296,27 @@ def test_keys_derived_twice_from_one_seed_serve_each_other(
     # The first derivation decrypts what the second encrypted: one secret key.
     assert first.decrypt(verdict).score == pytest.approx(expected, abs=1e-12)
     assert PartnerKeys.load(client, again.key_dir).key_id == seed.key_id
-    # Derived again over an existing folder (an init container run twice): replaced whole.
+    # Derived again over its own folder (an init container run twice): replaced, private, and
+    # no work folder left; a folder of another key, or with other files, is never replaced.
+    before = (again.key_dir / "keyset.bin").read_bytes()
     replaced = PartnerKeys.derive(client, seed, again.key_dir, replace=True)
+    assert (replaced.key_dir / "keyset.bin").read_bytes() != before
     assert PartnerKeys.load(client, replaced.key_dir).key_id == seed.key_id
-    assert not list(tmp_path.glob(".*making"))
+    assert sorted(p.name for p in again.key_dir.iterdir()) == [
+        "keys.json",
+        "keyset.bin",
+        "seed.json",
+    ]
+    assert_private(again.key_dir)
+    assert not list(tmp_path.glob(".*making*"))
+    other = KeySeed.new(client, "alpha")
+    with pytest.raises(KeyMaterialError, match=f"holds the keys of key id {seed.key_id}"):
+        PartnerKeys.derive(client, other, again.key_dir, replace=True)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "notes.txt").write_text("precious")
+    with pytest.raises(KeyMaterialError, match="files that are not keys"):
+        PartnerKeys.derive(client, seed, tmp_path / "project", replace=True)
+    assert (tmp_path / "project" / "notes.txt").read_text() == "precious"
 
     other_model = KeySeed("alpha", "ffffffffffff", 7)
     with pytest.raises(KeyMismatchError, match="for model ffffffffffff"):

@@ -313,7 +313,7 @@ def test_a_new_key_is_picked_up_and_the_old_one_still_served(
         key_id=new.key_id,
         model_version=new.client.version,
         keys=new.evaluation_keys(),
-        proof=new.publication_proof(new.evaluation_keys()),
+        signer=new.signer(),
         max_message_bytes=running.settings.max_message_bytes,
     )
     scorer = running.pipeline.scorers[0]

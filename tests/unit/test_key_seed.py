@@ -30,21 +30,21 @@ def test_a_seed_file_round_trips_and_is_private(tmp_path: Path) -> None:
         ("[1, 2]", "is not a key seed"),
         ('{"partner": "alpha"}', "is not a key seed"),
         (
-            '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m"}',
+            '{"format": "fraudstream-key-seed/2", "partner": "a", "model_version": "m"}',
             "lacks 'secret_seed'",
         ),
         (
-            '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m", '
+            '{"format": "fraudstream-key-seed/2", "partner": "a", "model_version": "m", '
             '"secret_seed": "xyz"}',
             "not hexadecimal",
         ),
         (
-            '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m", '
+            '{"format": "fraudstream-key-seed/2", "partner": "a", "model_version": "m", '
             f'"secret_seed": "{2**130:x}"}}',
             "1 to 128 bits",
         ),
         (
-            '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m", '
+            '{"format": "fraudstream-key-seed/2", "partner": "a", "model_version": "m", '
             '"secret_seed": "0"}',
             "1 to 128 bits",  # concrete reads seed 0 as "random": a new key at every start
         ),
@@ -57,6 +57,22 @@ def test_bad_seed_files_are_named(tmp_path: Path, content: str, message: str) ->
         KeySeed.read(path)
 
 
+def test_a_seed_of_an_earlier_format_is_refused_by_name(tmp_path: Path) -> None:
+    """Format 1 carried its own key id; the id is now derived (a signing key's hash)."""
+    path = tmp_path / "old.json"
+    path.write_text(
+        '{"format": "fraudstream-key-seed/1", "partner": "a", "model_version": "m", '
+        '"key_id": "00112233aabbccdd", "secret_seed": "ff"}'
+    )
+    with pytest.raises(KeyMaterialError, match=r"earlier version .*fraudstream keys seed"):
+        KeySeed.read(path)
+
+
+def test_a_seed_names_a_valid_partner() -> None:
+    with pytest.raises(KeyMaterialError, match="partner id"):
+        KeySeed("alpha\0bravo", "v", 7)
+
+
 def test_a_missing_seed_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(KeyMaterialError, match="fraudstream keys seed"):
         KeySeed.read(tmp_path / "nothing.json")
@@ -66,7 +82,7 @@ def test_the_seed_file_format_is_stable(tmp_path: Path) -> None:
     """Seeds live in clusters' Secrets for months: the fields are a contract."""
     raw = json.loads(KeySeed("bravo", "v", 255).to_json())
     assert raw == {
-        "format": "fraudstream-key-seed/1",
+        "format": "fraudstream-key-seed/2",
         "partner": "bravo",
         "model_version": "v",
         "secret_seed": f"{255:032x}",

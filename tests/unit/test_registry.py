@@ -3,58 +3,63 @@ accepted only from the owner of their key id."""
 
 from __future__ import annotations
 
-import hashlib
 import random
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from models.proof import key_id_of, proof_message
+from models.proof import key_id_of
 from streams.agents import request_id_of
-from streams.registry import KeyAssembler, RegistryError, chunk_records
+from streams.registry import MAX_CHUNKS, MAX_PENDING, KeyAssembler, RegistryError, chunk_records
 from streams.wire import header_map
 
 
 class Owner:
-    """A partner's signing key, as models.keys derives it from a seed."""
+    """A partner's publication signer, as models.keys derives it from a seed."""
 
     def __init__(self, partner: str = "alpha") -> None:
         self.partner = partner
-        self.signer = Ed25519PrivateKey.generate()
-        self.public = self.signer.public_key().public_bytes(
+        self._key = Ed25519PrivateKey.generate()
+        self.public_key = self._key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        self.key_id = key_id_of(self.public)
+        self.key_id = key_id_of(self.public_key)
 
-    def proof(self, data: bytes, key_id: str | None = None) -> tuple[bytes, bytes]:
-        digest = hashlib.sha256(data).hexdigest()
-        message = proof_message(self.partner, key_id or self.key_id, "m1", digest)
-        return self.public, self.signer.sign(message)
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
 
-    def records(self, data: bytes, chunk_bytes: int = 1024) -> list:
+    def records(self, data: bytes, chunk_bytes: int = 1024, key_id: str | None = None) -> list:
         return chunk_records(
-            self.partner, self.key_id, "m1", data, self.proof(data), chunk_bytes=chunk_bytes
+            self.partner, key_id or self.key_id, "m1", data, self, chunk_bytes=chunk_bytes
         )
 
 
-def assemble(records: list) -> list:
-    assembler = KeyAssembler()
+def assemble(records: list, assembler: KeyAssembler | None = None) -> list:
+    assembler = assembler or KeyAssembler()
     done = [assembler.add(value, headers) for _, value, headers in records]
     return [d for d in done if d is not None]
+
+
+def with_header(record: tuple, name: str, value: bytes) -> tuple:
+    key, data, headers = record
+    return key, data, [(k, value if k == name else v) for k, v in headers]
+
+
+def data_of(seed: int, size: int = 3000) -> bytes:
+    return random.Random(seed).randbytes(size)  # noqa: S311  (test data, not a secret)
 
 
 @pytest.mark.parametrize("size", [0, 1, 1000, 3 * 1024 + 17])
 def test_chunks_reassemble_in_any_order(size: int) -> None:
     owner = Owner()
-    data = random.Random(size).randbytes(size)  # noqa: S311  (test data, not a secret)
+    data = data_of(size, size)
     records = owner.records(data)
     assert all(len(value) <= 1024 for _, value, _ in records)
     assert len({key for key, _, _ in records}) == len(records)  # compaction keeps every chunk
     random.Random(0).shuffle(records)  # noqa: S311
     assembler = KeyAssembler()
-    done = [assembler.add(value, headers) for _, value, headers in records]
-    complete = [d for d in done if d is not None]
+    complete = assemble(records, assembler)
     assert len(complete) == 1
     assert complete[0].data == data
     assert (complete[0].partner, complete[0].key_id, complete[0].model_version) == (
@@ -62,52 +67,91 @@ def test_chunks_reassemble_in_any_order(size: int) -> None:
         owner.key_id,
         "m1",
     )
+    assert complete[0].public_key == owner.public_key
     # A chunk read again (e.g. the topic re-read) does not complete the set twice.
     _, value, headers = records[0]
     assert assembler.add(value, headers) is None
 
 
-def test_keys_that_do_not_match_their_digest_are_refused() -> None:
-    records = Owner().records(random.Random(1).randbytes(2000))  # noqa: S311
+def test_a_damaged_chunk_is_refused_alone_and_the_real_one_completes_the_set() -> None:
+    records = Owner().records(data_of(1, 2000))
     assembler = KeyAssembler()
-    for _, value, headers in records[:-1]:
-        assembler.add(value, headers)
+    assert assemble(records[:-1], assembler) == []
     _, value, headers = records[-1]
-    with pytest.raises(RegistryError, match="do not match their digest"):
+    with pytest.raises(RegistryError, match="not signed by its owner"):
         assembler.add(bytes([value[0] ^ 1]) + value[1:], headers)
+    assert len(assemble(records[-1:], assembler)) == 1
 
 
 def test_only_the_owner_of_a_key_id_can_publish_under_it() -> None:
     """Another partner cannot put its evaluation keys under alpha's key id: neither with its
     own public key (it does not hash to the id) nor with alpha's (its signature fails)."""
     alpha, mallory = Owner("alpha"), Owner("bravo")
-    data = random.Random(2).randbytes(1500)  # noqa: S311
-    forged = chunk_records("bravo", alpha.key_id, "m1", data, mallory.proof(data, alpha.key_id))
+    data = data_of(2, 1500)
     with pytest.raises(RegistryError, match="is not that key id's"):
-        assemble(forged)
-    borrowed = chunk_records(
-        "bravo", alpha.key_id, "m1", data, (alpha.public, mallory.proof(data, alpha.key_id)[1])
-    )
+        assemble(mallory.records(data, key_id=alpha.key_id))
+    borrowed = [
+        with_header(r, "fraud.public_key", alpha.public_key.hex().encode())
+        for r in mallory.records(data, key_id=alpha.key_id)
+    ]
     with pytest.raises(RegistryError, match="not signed by its owner"):
         assemble(borrowed)
-    replayed = chunk_records("bravo", alpha.key_id, "m1", data, alpha.proof(data))
+    renamed = [with_header(r, "fraud.partner", b"bravo") for r in alpha.records(data)]
     with pytest.raises(RegistryError, match="not signed by its owner"):  # signed for alpha
-        assemble(replayed)
-    traversal = chunk_records("bravo", "../../etc/passwd", "m1", data, mallory.proof(data))
+        assemble(renamed)
     with pytest.raises(RegistryError, match="16 hex digits"):
-        assemble(traversal)
+        assemble(mallory.records(data, key_id="../../etc/passwd"))
+
+
+def test_records_written_by_someone_else_do_not_spoil_a_set_being_collected() -> None:
+    """Injected records under alpha's key id and digest (another partner name, another chunk
+    count, junk bytes) are refused one by one; alpha's set still completes."""
+    alpha = Owner("alpha")
+    records = alpha.records(data_of(6))
+    assembler = KeyAssembler()
+    assemble(records[:1], assembler)
+    first = records[0]
+    for injected in (
+        with_header(first, "fraud.partner", b"bravo"),
+        with_header(first, "fraud.chunks", b"7"),
+        (first[0], b"junk", first[2]),
+    ):
+        with pytest.raises(RegistryError):
+            assembler.add(injected[1], injected[2])
+    complete = assemble(records[1:], assembler)
+    assert [c.data for c in complete] == [data_of(6)]
+
+
+def test_a_reader_holds_bounded_unfinished_work() -> None:
+    """Unsigned junk is never buffered; signed unfinished publications are capped; a set may
+    not claim more than MAX_CHUNKS chunks; a follower takes only the partners it serves."""
+    assembler = KeyAssembler()
+    junk = with_header(Owner().records(data_of(7))[0], "fraud.signature", b"00" * 64)
+    for _ in range(100):
+        with pytest.raises(RegistryError):
+            assembler.add(junk[1], junk[2])
+    assert not assembler._parts
+    for seed in range(MAX_PENDING + 10):
+        assemble(Owner().records(data_of(seed))[:1], assembler)
+    assert len(assembler._parts) == MAX_PENDING
+    huge = Owner().records(data_of(8), chunk_bytes=10)
+    assert len(huge) > MAX_CHUNKS
+    with pytest.raises(RegistryError, match=f"over {MAX_CHUNKS}"):
+        assemble(huge[:1])
+    with pytest.raises(RegistryError, match="not served here"):
+        assemble(Owner("carol").records(data_of(9)), KeyAssembler(partners=frozenset({"alpha"})))
 
 
 def test_a_second_publication_of_a_key_id_completes_despite_an_unfinished_first() -> None:
     """A gateway stopped mid-publication and restarted publishes new bytes (fresh noise) under
     the same key id: the leftovers of the first do not block the second."""
     owner = Owner()
-    first = owner.records(random.Random(4).randbytes(3000))  # noqa: S311
-    second = owner.records(random.Random(5).randbytes(3000))  # noqa: S311
+    first = owner.records(data_of(4))
+    second = owner.records(data_of(5))
     assert {k for k, _, _ in first}.isdisjoint({k for k, _, _ in second})
     complete = assemble([*first[:2], *second])
     assert len(complete) == 1
-    assert complete[0].data == random.Random(5).randbytes(3000)  # noqa: S311
+    assert complete[0].data == data_of(5)
 
 
 def test_records_without_registry_headers_are_refused() -> None:
@@ -143,14 +187,3 @@ def test_header_map_reads_lists_and_mappings() -> None:
     assert header_map([("a", b"1"), ("b", b"\xff")]) == {"a": "1"}
     assert header_map({"a": b"2"}) == {"a": "2"}
     assert header_map(None) == {}
-
-
-def test_chunks_that_disagree_on_their_count_are_refused() -> None:
-    owner = Owner()
-    data = random.Random(3).randbytes(3000)  # noqa: S311
-    first = owner.records(data, chunk_bytes=1024)
-    other = owner.records(data, chunk_bytes=2048)
-    assembler = KeyAssembler()
-    assembler.add(first[0][1], first[0][2])
-    with pytest.raises(RegistryError, match="disagree"):
-        assembler.add(other[1][1], other[1][2])

@@ -193,6 +193,9 @@ readinessProbe:
 {{- if and (not .Values.scorer.enabled) (not .Values.partners) -}}
 {{- fail "nothing to deploy: scorer.enabled is false and partners is empty" -}}
 {{- end -}}
+{{- if and (not .Values.partners) (not .Values.externalPartners) -}}
+{{- fail "no partner at all: list the partners this release deploys in partners, or those other releases deploy in externalPartners" -}}
+{{- end -}}
 {{- $scorerNs := include "fraudstream.scorerNamespace" . -}}
 {{- $seen := dict -}}
 {{- range .Values.partners -}}
