@@ -8,6 +8,7 @@ import random
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from structlog.testing import capture_logs
 
 from models.proof import key_id_of
 from streams.agents import request_id_of
@@ -131,9 +132,11 @@ def test_a_reader_holds_bounded_unfinished_work() -> None:
         with pytest.raises(RegistryError):
             assembler.add(junk[1], junk[2])
     assert not assembler._parts
-    for seed in range(MAX_PENDING + 10):
-        assemble(Owner().records(data_of(seed))[:1], assembler)
+    with capture_logs() as logs:
+        for seed in range(MAX_PENDING + 10):
+            assemble(Owner().records(data_of(seed))[:1], assembler)
     assert len(assembler._parts) == MAX_PENDING
+    assert [e["event"] for e in logs] == ["key_registry_publication_dropped"] * 10
     huge = Owner().records(data_of(8), chunk_bytes=10)
     assert len(huge) > MAX_CHUNKS
     with pytest.raises(RegistryError, match=f"over {MAX_CHUNKS}"):
