@@ -198,7 +198,7 @@ def worker(role: str, partner: str | None) -> None:
 
     \b
     partner (inside a partner; needs FRAUD_MODEL_DIR and FRAUD_KEY_DIR):
-      publishes its evaluation keys once to <root>.scoring.keys.v1; validates transactions
+      publishes its evaluation keys once to <root>.<partner>.keys.v1; validates transactions
       and labels (malformed ones go to <root>.<partner>.deadletter.v1 with the reason),
       computes features in tables recovered from changelogs, encrypts them and sends
       requests to <root>.scoring.requests.v1; decrypts its verdicts into

@@ -1,9 +1,11 @@
-"""The evaluation-key registry: partners' evaluation keys, chunked on a compacted Kafka topic.
+"""The evaluation-key registry: each partner's evaluation keys, chunked on its own compacted
+topic ``<root>.<partner>.keys.v1``.
 
 Evaluation keys are tens of MB and public (they let a scorer evaluate, never decrypt). A partner
-publishes them once per key id; every scorer replica reads the whole topic (no consumer group:
-each replica needs every key) and keeps following it, so a new key id is picked up without a
-restart and older ones stay available for requests made before a rotation.
+publishes them once per key id on its own topic; every scorer replica reads the topics of the
+partners it serves (no consumer group: each replica needs every key) and keeps following them, so
+a new key id is picked up without a restart and older ones stay available for requests made
+before a rotation.
 
 Record layout: key ``<partner>/<key id>/<digest prefix>/<chunk index>``, value the chunk's
 bytes, headers ``fraud.partner``, ``fraud.key_id``, ``fraud.model``, ``fraud.chunk``,
@@ -11,14 +13,13 @@ bytes, headers ``fraud.partner``, ``fraud.key_id``, ``fraud.model``, ``fraud.chu
 partner's Ed25519 public key, which hashes to the key id) and ``fraud.signature`` (over the
 chunk's claim, :class:`models.proof.ChunkClaim`). Each chunk is checked on arrival and a record
 that fails is dropped alone, so only a key id's owner can complete a set under it and a stranger's
-record cannot spoil a set being collected. Readers keep at most :data:`MAX_PENDING` unfinished
-publications and accept at most :data:`MAX_CHUNKS` chunks per set; a follower takes only the
-partners it serves.
+record cannot spoil a set being collected; a set must name the partner whose topic carries it.
+Readers keep at most :data:`MAX_PENDING` unfinished publications and accept at most
+:data:`MAX_CHUNKS` chunks per set.
 
-Known limit: anyone who can write to the topic can also write a record under the Kafka key of a
-real chunk, which compaction then keeps instead of it (a later reader finds the set incomplete
-and waits for a republication). Give write access to the topic to the partners' principals only
-(Kafka ACLs); a topic per partner with its own ACL would close it.
+Give write access to a partner's keys topic to that partner's Kafka principal only (ACLs): then
+no one else can publish under its name, nor write a record under the Kafka key of one of its
+chunks (which compaction would keep instead of the real one).
 """
 
 from __future__ import annotations
@@ -180,13 +181,18 @@ class KeyAssembler:
         self,
         value: bytes | None,
         headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None,
+        topic_partner: str | None = None,
     ) -> KeySet | None:
-        """Add one record; return the key set it completes, if it completes one. A record that
-        fails a check raises :class:`RegistryError` and leaves everything collected as it was."""
+        """Add one record (read from ``topic_partner``'s keys topic, when given); return the key
+        set it completes, if it completes one. A record that fails a check raises
+        :class:`RegistryError` and leaves everything collected as it was."""
         chunk = _chunk_of(value, headers)
         claim = chunk.claim
         if self.partners is not None and claim.partner not in self.partners:
             msg = f"registry record of partner {claim.partner!r}, which is not served here"
+            raise RegistryError(msg)
+        if topic_partner is not None and claim.partner != topic_partner:
+            msg = f"a set of partner {claim.partner!r} on the keys topic of {topic_partner!r}"
             raise RegistryError(msg)
         if claim.key_id in self._done:
             return None
@@ -209,20 +215,20 @@ class KeyAssembler:
         return KeySet(claim.partner, claim.key_id, claim.model_version, chunk.public_key, data)
 
 
-def _consumer(client_config: dict[str, Any], topic: str) -> tuple[Any, TopicPartition]:
-    consumer = assigned_consumer(
+def _consumer(client_config: dict[str, Any], topics: Sequence[str]) -> Any:
+    return assigned_consumer(
         client_config,
-        [topic],
-        hint=" (the key registry): run `fraudstream topics create`",
+        topics,
+        hint=" (a partner's evaluation keys): run `fraudstream topics create`",
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
-    return consumer, TopicPartition(topic, 0)
 
 
-def read_registry(client_config: dict[str, Any], topic: str) -> Iterator[KeySet]:
-    """Every complete key set on the registry topic now (reads it to its current end)."""
-    consumer, tp = _consumer(client_config, topic)
+def read_registry(client_config: dict[str, Any], topic: str, partner: str) -> Iterator[KeySet]:
+    """Every complete key set on ``partner``'s keys topic now (read to its current end)."""
+    consumer = _consumer(client_config, [topic])
+    tp = TopicPartition(topic, 0)
     assembler = KeyAssembler()
     try:
         end = consumer.end_offsets([tp])[tp]
@@ -230,7 +236,7 @@ def read_registry(client_config: dict[str, Any], topic: str) -> Iterator[KeySet]
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
                     try:
-                        complete = assembler.add(record.value, record.headers)
+                        complete = assembler.add(record.value, record.headers, partner)
                     except RegistryError as exc:  # someone else's junk must not stop us
                         _log.warning(
                             "key_registry_record_refused", offset=record.offset, reason=str(exc)
@@ -257,7 +263,7 @@ def publish_evaluation_keys(
     complete set of this key id from this signer; return True if sent."""
     if any(
         found.key_id == key_id and found.public_key == signer.public_key
-        for found in read_registry(client_config, topic)
+        for found in read_registry(client_config, topic, partner)
     ):
         return False
     producer = KafkaProducer(
@@ -294,7 +300,8 @@ class KnownKey:
 
 
 class RegistryFollower:
-    """Follows the registry topic in a thread; stores each complete key set in ``directory``.
+    """Follows the partners' keys topics in a thread; stores each complete key set in
+    ``directory``.
 
     Scorer processes load keys from ``directory`` (``<key id>.keys``, written atomically), so
     the registry is read once per scorer, not once per evaluation process.
@@ -303,15 +310,13 @@ class RegistryFollower:
     def __init__(
         self,
         client_config: dict[str, Any],
-        topic: str,
+        topics: Mapping[str, str],
         directory: Path,
         on_key: Callable[[KnownKey], None] | None = None,
-        partners: frozenset[str] | None = None,
     ) -> None:
-        """Prepare; :meth:`start` begins following (the keys of ``partners`` only, if given)."""
-        self._partners = partners
+        """Prepare to follow ``topics`` (keys topic by partner); :meth:`start` begins."""
         self._config = client_config
-        self._topic = topic
+        self._partner_of = {topic: partner for partner, topic in topics.items()}
         self.directory = directory
         self._known: dict[str, KnownKey] = {}
         self._on_key = on_key
@@ -352,12 +357,15 @@ class RegistryFollower:
             _log.error("key_registry_failed", error_class=type(exc).__name__, reason=str(exc))
 
     def _follow(self) -> None:
-        consumer, tp = _consumer(self._config, self._topic)
-        assembler = KeyAssembler(partners=self._partners)
+        consumer = _consumer(self._config, sorted(self._partner_of))
+        tps = [TopicPartition(topic, 0) for topic in sorted(self._partner_of)]
+        assembler = KeyAssembler(partners=frozenset(self._partner_of.values()))
         try:
-            end = consumer.end_offsets([tp])[tp]
+            ends = consumer.end_offsets(tps)
             while not self._stop.is_set():
-                if not self._caught_up.is_set() and consumer.position(tp) >= end:
+                if not self._caught_up.is_set() and all(
+                    consumer.position(tp) >= ends[tp] for tp in tps
+                ):
                     self._caught_up.set()
                 for records in consumer.poll(timeout_ms=500).values():
                     for record in records:
@@ -367,7 +375,7 @@ class RegistryFollower:
 
     def _take(self, assembler: KeyAssembler, record: Any) -> None:
         try:
-            complete = assembler.add(record.value, record.headers)
+            complete = assembler.add(record.value, record.headers, self._partner_of[record.topic])
         except RegistryError as exc:
             _log.warning("key_registry_record_refused", offset=record.offset, reason=str(exc))
             return

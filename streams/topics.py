@@ -65,9 +65,10 @@ class TopicNames:
         """Encrypted scoring requests from every partner, keyed by request id."""
         return self._name(SCORING_SCOPE, "requests")
 
-    def evaluation_keys(self) -> str:
-        """Compacted registry of partners' evaluation keys, chunked."""
-        return self._name(SCORING_SCOPE, "keys")
+    def evaluation_keys(self, partner: str) -> str:
+        """The partner's evaluation keys, chunked and compacted: the partner alone writes here
+        (a Kafka ACL can say so), every scorer reads it."""
+        return self._name(partner, "keys")
 
     @staticmethod
     def changelog(app_id: str, partner: str, table: str) -> str:
@@ -112,6 +113,7 @@ def topic_specs(
             TopicSpec(names.alerts(partner), partitions),
             # A dead letter keeps the original record, however large it was.
             TopicSpec(names.deadletter(partner), 1, large),
+            TopicSpec(names.evaluation_keys(partner), 1, {**large, "cleanup.policy": "compact"}),
         ]
         if app_id is not None:
             specs += [
@@ -124,7 +126,6 @@ def topic_specs(
             ]
     specs += [
         TopicSpec(names.scoring_requests(), partitions, large),
-        TopicSpec(names.evaluation_keys(), 1, {**large, "cleanup.policy": "compact"}),
         TopicSpec(names.deadletter(SCORING_SCOPE), 1, large),
     ]
     return specs

@@ -66,7 +66,7 @@ def _partner_app(settings: Settings, partner: str) -> faust.App:
     runtime = runtime_of(settings)
     published = publish_evaluation_keys(
         kafka_python_config(settings),
-        runtime.names.evaluation_keys(),
+        runtime.names.evaluation_keys(partner),
         partner=partner,
         key_id=ring.current.key_id,
         model_version=client.version,
@@ -111,9 +111,8 @@ def _scorer_app(settings: Settings) -> faust.App:
     runtime = runtime_of(settings)
     registry = RegistryFollower(
         kafka_python_config(settings),
-        runtime.names.evaluation_keys(),
+        {partner: runtime.names.evaluation_keys(partner) for partner in settings.partners},
         Path(settings.data_dir) / app.conf.id / f"evaluation-keys-{os.getpid()}",
-        partners=frozenset(settings.partners),
     )
     context = ScorerContext(
         model_dir=settings.model_dir.resolve(),

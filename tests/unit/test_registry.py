@@ -145,6 +145,20 @@ def test_a_reader_holds_bounded_unfinished_work() -> None:
         assemble(Owner("carol").records(data_of(9)), KeyAssembler(partners=frozenset({"alpha"})))
 
 
+def test_a_set_must_name_the_partner_whose_topic_carries_it() -> None:
+    """Bravo can sign a set of its own key id, but not get it taken as alpha's: on alpha's
+    topic (which only alpha may write, with ACLs) a set naming bravo is refused, and a set
+    naming alpha on bravo's topic too."""
+    bravo = Owner("bravo")
+    value, headers = bravo.records(data_of(10))[0][1:]
+    with pytest.raises(RegistryError, match="on the keys topic of 'alpha'"):
+        KeyAssembler().add(value, headers, "alpha")
+    posing = Owner("alpha")  # bravo's key pair, publishing under alpha's name
+    value, headers = posing.records(data_of(11))[0][1:]
+    with pytest.raises(RegistryError, match="on the keys topic of 'bravo'"):
+        KeyAssembler().add(value, headers, "bravo")
+
+
 def test_a_second_publication_of_a_key_id_completes_despite_an_unfinished_first() -> None:
     """A gateway stopped mid-publication and restarted publishes new bytes (fresh noise) under
     the same key id: the leftovers of the first do not block the second."""

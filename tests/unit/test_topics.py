@@ -15,16 +15,18 @@ def test_names_follow_the_scheme() -> None:
 
 
 def test_specs_cover_every_partner_and_keep_dead_letters_apart() -> None:
-    """Each partner has its own topics, its own dead letters; the key registry is compacted."""
+    """Each partner has its own topics, its own dead letters and its own compacted keys topic."""
     specs = {
         s.name: s
         for s in topic_specs(TopicNames(), ["a", "b"], partitions=3, max_message_bytes=8 << 20)
     }
-    assert len(specs) == 2 * 8 + 3
+    assert len(specs) == 2 * 9 + 2
     assert {"fraud.a.deadletter.v1", "fraud.b.deadletter.v1", "fraud.scoring.deadletter.v1"} <= set(
         specs
     )
-    assert specs["fraud.scoring.keys.v1"].config["cleanup.policy"] == "compact"
+    assert specs["fraud.a.keys.v1"].config["cleanup.policy"] == "compact"
+    assert specs["fraud.b.keys.v1"].partitions == 1
+    assert "fraud.scoring.keys.v1" not in specs
     assert specs["fraud.a.verdicts.v1"].config["max.message.bytes"] == str(8 << 20)
     assert all(len(name.split(".")) == 4 for name in specs)
 
