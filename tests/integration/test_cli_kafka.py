@@ -58,7 +58,7 @@ def test_topics_create_is_idempotent(make_settings: Callable[..., Settings]) -> 
     run finds them all existing."""
     settings = make_settings()
     env = settings_env(settings)
-    expected = 2 * 8 + 3 + 2 * 3  # per partner, shared, the partners' table changelogs
+    expected = 2 * 9 + 2 + 2 * 3  # per partner (keys topic included), shared, table changelogs
     first = fraudstream("topics", "create", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert first.stdout.count("created") == expected
