@@ -108,12 +108,7 @@ class KeySeed:
     @property
     def key_id(self) -> str:
         """The key id: derived from the public signing key (see :mod:`models.proof`)."""
-        public = (
-            self.signing_key()
-            .public_key()
-            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        )
-        return key_id_of(public)
+        return key_id_of(_PublicationSigner(self.signing_key()).public_key)
 
     def to_json(self) -> str:
         """The seed file's content."""
