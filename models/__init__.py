@@ -3,7 +3,7 @@
 Never imports faust, asyncio or ``streams``.
 """
 
-from models.dataset import HandbookTransaction, partner_of, read_transactions
+from models.data.handbook import HandbookTransaction, partner_of, read_transactions
 from models.errors import DatasetError, FraudStreamError
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The project's root error and the model side's errors.
 
 The root lives here, in the lower layer, because ``models/`` may not import ``streams/``;
-``streams.errors`` re-exports it and adds the runtime's own subclasses.
+``streams.core.errors`` re-exports it and adds the runtime's own subclasses.
 """
 
 from __future__ import annotations

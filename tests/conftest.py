@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from models.artifacts import ClientArtifact, save_artifacts
-from models.keys import PartnerKeys
-from models.training import (
+from models.fhe.artifacts import ClientArtifact, save_artifacts
+from models.fhe.client.keys import PartnerKeys
+from models.training.fitting import (
     FittedModel,
     ModelSpec,
     ProtocolData,
@@ -20,12 +20,12 @@ from models.training import (
     fit_model,
     load_protocol_data,
 )
-from streams.admin import ensure_topics
-from streams.connection import kafka_python_config
-from streams.local_kafka import LocalKafka
-from streams.settings import Settings
-from streams.testing import temporary_broker
-from streams.topics import TopicNames, topic_specs
+from streams.broker.admin import ensure_topics
+from streams.broker.local_kafka import LocalKafka
+from streams.core.settings import Settings
+from streams.core.topics import TopicNames, topic_specs
+from streams.qa.testing import temporary_broker
+from streams.runtime.connection import kafka_python_config
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.dataset import GOLDEN_FEATURES_FILE, HandbookTransaction
+from models.data.handbook import GOLDEN_FEATURES_FILE, HandbookTransaction
 from models.errors import FeatureParityError
 from models.features.definition import DAY_SECONDS, FEATURE_NAMES, LABEL_DELAY_DAYS
 from models.features.incremental import CardState, TerminalState, epoch_seconds, features_of

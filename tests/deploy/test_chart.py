@@ -12,8 +12,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from streams.settings import Settings
-from streams.topics import TopicNames
+from streams.core.settings import Settings
+from streams.core.topics import TopicNames
 from tests.deploy.tools import (
     CHART,
     KUBE_VERSION,

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from models.dataset import read_transactions
-from models.keys import KeySeed
-from streams.feed import by_partner, send_records, transaction_record
-from streams.local_kafka import LocalKafka
-from streams.testing import consume_records, free_port
-from streams.topics import TopicNames
+from models.data.handbook import read_transactions
+from models.fhe.client.keys import KeySeed
+from streams.broker.local_kafka import LocalKafka
+from streams.core.topics import TopicNames
+from streams.qa.handbook_feed import by_partner, send_records, transaction_record
+from streams.qa.testing import consume_records, free_port
 from tests.commands import fraudstream
 from tests.conftest import TinyModel
 from tests.deploy.tools import VALUES_FILES, pod_specs, render

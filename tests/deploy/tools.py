@@ -16,7 +16,7 @@ import click
 import yaml
 
 from streams.cli import full_cli
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "fraudstream"

@@ -19,16 +19,16 @@ from typing import Any
 
 import pytest
 
-from models.artifacts import save_artifacts
-from models.keys import PartnerKeys
-from streams.admin import admin_client, ensure_topics
-from streams.connection import kafka_python_config
-from streams.local_kafka import LocalKafka
-from streams.recording import RecordedMessage, read_recording
-from streams.settings import Settings
-from streams.supervise import running_pipeline
-from streams.topics import TopicNames, topic_specs
-from streams.verify import read_verdicts
+from models.fhe.artifacts import save_artifacts
+from models.fhe.client.keys import PartnerKeys
+from streams.broker.admin import admin_client, ensure_topics
+from streams.broker.local_kafka import LocalKafka
+from streams.core.settings import Settings
+from streams.core.topics import TopicNames, topic_specs
+from streams.qa.recording_file import RecordedMessage, read_recording
+from streams.qa.supervisor import running_pipeline
+from streams.qa.verify import read_verdicts
+from streams.runtime.connection import kafka_python_config
 from tests.commands import fraudstream
 from tests.conftest import TinyModel
 

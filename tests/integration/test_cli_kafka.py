@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.local_kafka import LocalKafka, free_port
-from streams.settings import Settings
-from streams.supervise import settings_env
+from streams.broker.local_kafka import LocalKafka, free_port
+from streams.core.settings import Settings
+from streams.qa.supervisor import settings_env
 from tests.commands import fraudstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from models.assessment import evaluate_version
-from models.evaluation import Protocol
-from models.training import load_protocol_data
+from models.training.assessment import evaluate_version
+from models.training.fitting import load_protocol_data
+from models.training.protocol import Protocol
 from tests.commands import fraudstream
 from tests.conftest import TinyModel
 

@@ -12,8 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.artifacts import ClientArtifact, ServerArtifact
-from models.envelope import open_envelope, seal
 from models.errors import (
     ArtifactError,
     ArtifactVersionError,
@@ -22,9 +20,11 @@ from models.errors import (
     KeyMismatchError,
     ModelMismatchError,
 )
-from models.keys import KeyRing, KeySeed, PartnerKeys, assert_private, secret_files
-from models.server import ScoringServer
-from models.training import ProtocolData
+from models.fhe.artifacts import ClientArtifact, ServerArtifact
+from models.fhe.client.keys import KeyRing, KeySeed, PartnerKeys, assert_private, secret_files
+from models.fhe.envelope import open_envelope, seal
+from models.fhe.server import ScoringServer
+from models.training.fitting import ProtocolData
 from tests.conftest import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -212,18 +212,18 @@ def test_server_module_does_not_load_the_secret_key_module(
     protocol_data: ProtocolData,
     tmp_path: Path,
 ) -> None:
-    """Loading the scoring server and evaluating a request never imports models.keys."""
+    """Loading the scoring server and evaluating a request never imports models.fhe.client.keys."""
     alpha = partners["alpha"]
     (tmp_path / "evk").write_bytes(alpha.evaluation_keys())
     (tmp_path / "request").write_bytes(alpha.encrypt(protocol_data.x_test[0]))
     code = (
-        "import sys, pathlib; from models.server import ScoringServer; "
-        "from models.artifacts import ServerArtifact; "
+        "import sys, pathlib; from models.fhe.server import ScoringServer; "
+        "from models.fhe.artifacts import ServerArtifact; "
         f"d = pathlib.Path({str(tmp_path)!r}); "
         f"s = ScoringServer(ServerArtifact.load(pathlib.Path({str(tiny_model.directory)!r}))); "
         f"s.add_evaluation_keys({alpha.key_id!r}, (d / 'evk').read_bytes()); "
         "v = s.evaluate((d / 'request').read_bytes()); "
-        "print(len(v.envelope) > 0, 'models.keys' in sys.modules)"
+        "print(len(v.envelope) > 0, 'models.fhe.client.keys' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

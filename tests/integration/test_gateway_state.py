@@ -12,18 +12,18 @@ import orjson
 import pandas as pd
 import pytest
 
-from models.dataset import HandbookTransaction, partner_of, read_transactions
+from models.data.handbook import HandbookTransaction, partner_of, read_transactions
 from models.features.batch import compute_features
 from models.features.definition import FEATURE_NAMES
-from models.keys import PartnerKeys
-from streams.admin import wait_for_group
-from streams.connection import kafka_python_config
-from streams.feed import send_records, transaction_record
-from streams.local_kafka import free_port
-from streams.settings import Settings
-from streams.supervise import WorkerProcess
-from streams.testing import consume_records
-from streams.topics import TopicNames
+from models.fhe.client.keys import PartnerKeys
+from streams.broker.admin import wait_for_group
+from streams.broker.local_kafka import free_port
+from streams.core.settings import Settings
+from streams.core.topics import TopicNames
+from streams.qa.handbook_feed import send_records, transaction_record
+from streams.qa.supervisor import WorkerProcess
+from streams.qa.testing import consume_records
+from streams.runtime.connection import kafka_python_config
 from tests.conftest import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,15 +12,15 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from models.keys import PartnerKeys
-from streams.admin import wait_for_group
-from streams.connection import kafka_python_config
-from streams.deadletter import read_headers
-from streams.local_kafka import free_port
-from streams.settings import Settings
-from streams.supervise import WorkerProcess
-from streams.testing import consume_records
-from streams.topics import TopicNames
+from models.fhe.client.keys import PartnerKeys
+from streams.broker.admin import wait_for_group
+from streams.broker.local_kafka import free_port
+from streams.core.settings import Settings
+from streams.core.topics import TopicNames
+from streams.qa.supervisor import WorkerProcess
+from streams.qa.testing import consume_records
+from streams.runtime.connection import kafka_python_config
+from streams.runtime.dead_letters import read_headers
 from tests.conftest import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

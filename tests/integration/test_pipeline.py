@@ -22,23 +22,23 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from models.artifacts import ClientArtifact
-from models.dataset import HandbookTransaction, read_transactions
-from models.envelope import MAGIC, seal
+from models.data.handbook import HandbookTransaction, read_transactions
 from models.errors import KeyMismatchError
-from models.keys import PartnerKeys
-from models.training import ProtocolData
-from streams.admin import ensure_topics
-from streams.connection import kafka_python_config
-from streams.deadletter import read_headers
-from streams.feed import OutgoingRecord, by_partner, send_records, transaction_record
-from streams.local_kafka import LocalKafka
-from streams.registry import publish_evaluation_keys
-from streams.settings import Settings
-from streams.supervise import Pipeline, WorkerProcess, running_pipeline, wait_ready
-from streams.testing import consume_records
-from streams.topics import PARTNER_TABLES, TopicNames, topic_specs
-from streams.wire import PARTNER_HEADER, REQUEST_HEADER
+from models.fhe.artifacts import ClientArtifact
+from models.fhe.client.keys import PartnerKeys
+from models.fhe.envelope import MAGIC, seal
+from models.training.fitting import ProtocolData
+from streams.broker.admin import ensure_topics
+from streams.broker.local_kafka import LocalKafka
+from streams.core.headers import PARTNER_HEADER, REQUEST_HEADER
+from streams.core.settings import Settings
+from streams.core.topics import PARTNER_TABLES, TopicNames, topic_specs
+from streams.qa.handbook_feed import OutgoingRecord, by_partner, send_records, transaction_record
+from streams.qa.supervisor import Pipeline, WorkerProcess, running_pipeline, wait_ready
+from streams.qa.testing import consume_records
+from streams.runtime.connection import kafka_python_config
+from streams.runtime.dead_letters import read_headers
+from streams.scorer.registry import publish_evaluation_keys
 from tests.commands import fraudstream
 from tests.conftest import TinyModel
 
@@ -420,8 +420,8 @@ def test_the_scorer_never_sees_plaintext_nor_a_secret_key(
     imported = {
         line.split("\t", 1)[1] for line in audit.splitlines() if line.startswith("import\t")
     }
-    assert "models.server" in imported, "the audit hook did not see the FHE processes"
-    assert "models.keys" not in imported
+    assert "models.fhe.server" in imported, "the audit hook did not see the FHE processes"
+    assert "models.fhe.client.keys" not in imported
     key_folders = [str(keys.key_dir.parent) for keys in partner_keys.values()]
     assert opened
     assert not [path for path in opened if any(path.startswith(k) for k in key_folders)]

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from streams.admin import ensure_topics
-from streams.local_kafka import LocalKafka
-from streams.record import RecordPlan, record_to_file
-from streams.recording import RecordedMessage, RecordingError, read_recording
-from streams.replay import ReplayMessage, load_recording, send_replay
-from streams.testing import consume_records
-from streams.topics import TopicSpec
+from streams.broker.admin import ensure_topics
+from streams.broker.local_kafka import LocalKafka
+from streams.core.topics import TopicSpec
+from streams.qa.recorder import RecordPlan, record_to_file
+from streams.qa.recording_file import RecordedMessage, RecordingError, read_recording
+from streams.qa.replay import ReplayMessage, load_recording, send_replay
+from streams.qa.testing import consume_records
 from tests.commands import fraudstream
 
 pytestmark = [pytest.mark.integration]
@@ -274,8 +274,8 @@ def test_replay_into_missing_topics_sends_nothing_and_says_so(kafka_broker: Loca
 
 
 def test_verify_deletes_the_topics_of_its_run(kafka_broker: LocalKafka) -> None:
-    from streams.admin import admin_client  # noqa: PLC0415
-    from streams.verify import _deleting_topics  # noqa: PLC0415
+    from streams.broker.admin import admin_client  # noqa: PLC0415
+    from streams.qa.verify import _deleting_topics  # noqa: PLC0415
 
     client = {"bootstrap_servers": kafka_broker.bootstrap}
     root = f"verify-{uuid.uuid4().hex[:10]}"

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.binning import Binning
 from models.errors import ArtifactError
-from models.evaluation import Protocol, card_precision_top_k, handbook_split
-from models.training import ModelSpec
+from models.fhe.binning import Binning
+from models.training.fitting import ModelSpec
+from models.training.protocol import Protocol, card_precision_top_k, handbook_split
 
 
 def test_binning_finds_the_informative_cut_and_round_trips() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models.dataset import partner_of, read_transactions
+from models.data.handbook import partner_of, read_transactions
 from models.errors import DatasetError
 
 DAY = date(2018, 8, 8)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.deadletter import DeadLetter, dead_letter_headers, read_headers
-from streams.errors import FraudStreamError
+from streams.core.errors import FraudStreamError
+from streams.runtime.dead_letters import DeadLetter, dead_letter_headers, read_headers
 
 
 def test_headers_round_trip() -> None:

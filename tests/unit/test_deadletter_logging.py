@@ -8,8 +8,8 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from streams.deadletter import dead_letter, read_headers
-from streams.errors import SchemaError
+from streams.core.errors import SchemaError
+from streams.runtime.dead_letters import dead_letter, read_headers
 
 
 @dataclass

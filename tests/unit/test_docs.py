@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.settings import settings_reference
+from streams.core.settings import settings_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 

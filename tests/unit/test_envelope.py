@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.envelope import open_envelope, seal
 from models.errors import CiphertextError, KeyMismatchError, ModelMismatchError
+from models.fhe.envelope import open_envelope, seal
 
 PAYLOAD = b"\x00ciphertext\xff" * 10
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from models.dataset import TRANSACTIONS_FILE, read_transactions
+from models.data.handbook import TRANSACTIONS_FILE, read_transactions
 from models.errors import FeatureParityError
 from models.features import (
     FEATURE_NAMES,
@@ -107,7 +107,7 @@ def test_a_late_card_event_gets_the_features_it_would_have_had_in_order() -> Non
 def test_per_partner_features_keep_card_features_and_split_terminal_traffic() -> None:
     """Computed per partner, card features are unchanged (a card has one partner) and terminal
     counts see only that partner's share of each terminal."""
-    from models.training import load_protocol_data  # noqa: PLC0415
+    from models.training.fitting import load_protocol_data  # noqa: PLC0415
 
     shared = load_protocol_data().split.test
     split = load_protocol_data(partners=("alpha", "bravo")).split.test

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.local_kafka import LocalKafka
+from streams.broker.local_kafka import LocalKafka
 
 
 def test_broker_binds_loopback_only_and_allows_large_messages(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import orjson
 import pytest
 import structlog
 
-from streams.logs import configure_logging, get_logger
+from streams.runtime.logs import configure_logging, get_logger
 
 
 def test_events_are_json_lines_with_utc_time(capfdbinary: pytest.CaptureFixture[bytes]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.recording import (
+from streams.qa.recording_file import (
     RecordedMessage,
     RecordingError,
     RecordingHeader,

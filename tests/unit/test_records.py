@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.errors import EventError, MalformedEventError, OversizedEventError, SchemaError
-from streams.records import EventLimits, parse_label, parse_transaction
+from streams.core.errors import EventError, MalformedEventError, OversizedEventError, SchemaError
+from streams.core.events import EventLimits, parse_label, parse_transaction
 
 LIMITS = EventLimits(partners=frozenset({"alpha", "bravo"}), max_event_bytes=4096, max_amount=1e5)
 GOOD = {

@@ -10,14 +10,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from structlog.testing import capture_logs
 
-from models.proof import key_id_of
-from streams.agents import request_id_of
-from streams.registry import MAX_CHUNKS, MAX_PENDING, KeyAssembler, RegistryError, chunk_records
-from streams.wire import header_map
+from models.fhe.proof import key_id_of
+from streams.core.headers import header_map
+from streams.partner.agents import request_id_of
+from streams.scorer.registry import (
+    MAX_CHUNKS,
+    MAX_PENDING,
+    KeyAssembler,
+    RegistryError,
+    chunk_records,
+)
 
 
 class Owner:
-    """A partner's publication signer, as models.keys derives it from a seed."""
+    """A partner's publication signer, as models.fhe.client.keys derives it from a seed."""
 
     def __init__(self, partner: str = "alpha") -> None:
         self.partner = partner

@@ -8,9 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.record import RecordPlan, expand_topic
-from streams.recording import RecordedMessage, RecordingHeader, write_recording
-from streams.replay import (
+from streams.core.headers import BACKFILL_HEADER, EVENT_TIME_HEADER
+from streams.core.topics import TopicNames
+from streams.qa.recorder import RecordPlan, expand_topic
+from streams.qa.recording_file import RecordedMessage, RecordingHeader, write_recording
+from streams.qa.replay import (
     ReplayError,
     ReplayMessage,
     load_recording,
@@ -18,8 +20,7 @@ from streams.replay import (
     rename_root,
     split_warm_up,
 )
-from streams.topics import TopicNames
-from streams.verify import (
+from streams.qa.verify import (
     Verdict,
     VerifyError,
     compare_verdicts,
@@ -27,7 +28,6 @@ from streams.verify import (
     read_verdicts,
     verdicts_of,
 )
-from streams.wire import BACKFILL_HEADER, EVENT_TIME_HEADER
 
 TX = "fraud.alpha.transactions.v1"
 LABELS = "fraud.alpha.labels.v1"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from streams.settings import Settings
-from streams.supervise import settings_env
+from streams.core.settings import Settings
+from streams.qa.supervisor import settings_env
 
 
 def test_partners_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

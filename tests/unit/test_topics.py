@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.topics import PARTNER_TABLES, TopicNames, topic_specs
+from streams.core.topics import PARTNER_TABLES, TopicNames, topic_specs
 
 
 def test_names_follow_the_scheme() -> None:

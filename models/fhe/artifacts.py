@@ -1,0 +1,201 @@
+"""Versioned model artifacts: the client part (for partners) and the server part (for scorers).
+
+Layout of one version, ``<root>/<version>/``::
+
+    client/client.zip            Concrete-ML client specs and quantizers (FHEModelDev)
+    client/preprocessing.json    feature names, binning edges, default threshold
+    server/server.zip            the compiled circuit (CPU-architecture specific)
+    dev/model.json               the fitted model, for evaluation only (never deployed)
+    model_card.json, model_card.md
+
+The version id is the first 12 hex digits of a SHA-256 over the client and server files, so the
+same bytes always have the same id and any change gives a new one. Partners receive ``client/``,
+scorers ``server/``; neither part holds a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models.errors import ArtifactError, ArtifactVersionError
+from models.features import FEATURE_NAMES
+from models.fhe.binning import Binning
+
+__all__ = [
+    "ClientArtifact",
+    "ServerArtifact",
+    "artifact_version",
+    "check_library_versions",
+    "file_digests",
+    "load_dev_model",
+    "save_artifacts",
+]
+
+_VERSION_FILES = ("client/client.zip", "client/preprocessing.json", "server/server.zip")
+
+
+def file_digests(root: Path) -> dict[str, str]:
+    """SHA-256 of each shipped file, so each part can be checked on its own."""
+    return {
+        name: hashlib.sha256((root / name).read_bytes()).hexdigest()
+        for name in _VERSION_FILES
+        if (root / name).is_file()
+    }
+
+
+def artifact_version(root: Path) -> str:
+    """The content hash of a version directory's client and server files."""
+    digest = hashlib.sha256()
+    for name in _VERSION_FILES:
+        path = root / name
+        if not path.is_file():
+            msg = f"{path} is missing: not a complete model artifact"
+            raise ArtifactError(msg)
+        digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def check_library_versions(zip_path: Path) -> dict[str, str]:
+    """Read ``versions.json`` from a Concrete-ML zip and compare it with what is installed."""
+    from importlib.metadata import version  # noqa: PLC0415
+
+    try:
+        with zipfile.ZipFile(zip_path) as archive, archive.open("versions.json") as handle:
+            recorded: dict[str, str] = json.load(handle)
+    except FileNotFoundError as exc:
+        msg = f"{zip_path} is missing: fetch the model artifact again"
+        raise ArtifactError(msg) from exc
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
+        msg = f"{zip_path} is corrupt or not a Concrete-ML artifact ({exc}); fetch it again"
+        raise ArtifactError(msg) from exc
+    wrong = []
+    for package in ("concrete-python", "concrete-ml"):
+        installed = version(package)
+        if recorded.get(package) != installed:
+            wrong.append(f"{package} {recorded.get(package)} (installed: {installed})")
+    if wrong:
+        msg = (
+            f"{zip_path} was made with {', '.join(wrong)}: install the versions it was made "
+            "with, or retrain with `fraudstream model train`"
+        )
+        raise ArtifactVersionError(msg)
+    return recorded
+
+
+@dataclass(frozen=True)
+class ClientArtifact:
+    """The partner's part: where client.zip is and how to prepare features for it."""
+
+    directory: Path
+    version: str
+    binning: Binning | None
+    threshold: float
+    feature_names: tuple[str, ...]
+
+    @classmethod
+    def load(cls, version_dir: Path) -> ClientArtifact:
+        """Check and read ``<version_dir>/client``."""
+        client = version_dir / "client"
+        check_library_versions(client / "client.zip")
+        try:
+            meta = json.loads((client / "preprocessing.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            msg = f"{client / 'preprocessing.json'} is missing or corrupt: {exc}"
+            raise ArtifactError(msg) from exc
+        names = tuple(meta.get("feature_names", ()))
+        if names != FEATURE_NAMES:
+            msg = f"{version_dir} expects features {names}, this code computes {FEATURE_NAMES}"
+            raise ArtifactError(msg)
+        binning = Binning.from_json(meta["binning"]) if meta.get("binning") else None
+        return cls(client, _read_version(version_dir), binning, float(meta["threshold"]), names)
+
+
+@dataclass(frozen=True)
+class ServerArtifact:
+    """The scorer's part: where server.zip is."""
+
+    directory: Path
+    version: str
+
+    @classmethod
+    def load(cls, version_dir: Path) -> ServerArtifact:
+        """Check ``<version_dir>/server``."""
+        server = version_dir / "server"
+        check_library_versions(server / "server.zip")
+        return cls(server, _read_version(version_dir))
+
+
+def _read_version(version_dir: Path) -> str:
+    card = version_dir / "model_card.json"
+    try:
+        saved = json.loads(card.read_text())
+        recorded, expected = str(saved["version"]), dict(saved["files"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        msg = f"{card} is missing or corrupt: {exc}"
+        raise ArtifactError(msg) from exc
+    # A partner holds only client/, a scorer only server/: check whichever files are here.
+    for name, digest in file_digests(version_dir).items():
+        if expected.get(name) != digest:
+            msg = f"{version_dir / name} does not hash to what the card of {recorded} says: corrupt"
+            raise ArtifactError(msg)
+    return recorded
+
+
+def save_artifacts(
+    model: Any, binning: Binning | None, threshold: float, card: dict[str, Any], root: Path
+) -> Path:
+    """Write a new version under ``root``; return its directory (named by its version)."""
+    from concrete.ml.deployment import FHEModelDev  # noqa: PLC0415
+
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    try:
+        FHEModelDev(str(staging / "dev"), model).save()
+        (staging / "client").mkdir()
+        (staging / "server").mkdir()
+        shutil.move(staging / "dev" / "client.zip", staging / "client" / "client.zip")
+        shutil.move(staging / "dev" / "server.zip", staging / "server" / "server.zip")
+        shutil.rmtree(staging / "dev")
+        preprocessing = {
+            "feature_names": list(FEATURE_NAMES),
+            "binning": binning.to_json() if binning else None,
+            "threshold": threshold,
+        }
+        (staging / "client" / "preprocessing.json").write_text(json.dumps(preprocessing))
+        # For evaluation only (the fitted quantized model, to re-run it in the clear or in
+        # simulation); never shipped to partners or scorers and not part of the version hash.
+        (staging / "dev").mkdir()
+        (staging / "dev" / "model.json").write_text(model.dumps())
+        version = artifact_version(staging)
+        card = {"version": version, **card, "threshold": threshold, "files": file_digests(staging)}
+        (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+        final = root / version
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def load_dev_model(version_dir: Path) -> Any:
+    """The fitted Concrete-ML model saved beside the artifacts (for evaluation)."""
+    from concrete.ml.common.serialization.loaders import loads  # noqa: PLC0415
+
+    path = version_dir / "dev" / "model.json"
+    try:
+        return loads(path.read_text())
+    except FileNotFoundError as exc:
+        msg = f"{path} is missing: evaluate needs the artifacts written by `model train`"
+        raise ArtifactError(msg) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        msg = f"{path} is corrupt: {exc}"
+        raise ArtifactError(msg) from exc

@@ -1,0 +1,438 @@
+"""Partner side: the secret key, and encrypting features / decrypting verdicts with it.
+
+Only partner processes import this module. Concrete-ML has no public-key encryption: whoever
+encrypts holds the secret key, so features are encrypted inside the partner. The key directory
+is created 0700 and every file in it 0600. ``keys.json`` in it records the key id, the model
+version the keys were made for, the partner and a digest of the evaluation keys.
+
+A secret key is made from a :class:`KeySeed`: 128 random bits that determine the FHE secret key of
+one model version and the partner's signing key for the evaluation keys it publishes (whose public
+half gives the key id, see :mod:`models.fhe.proof`). The seed is a few hundred bytes where the key
+folder is tens of megabytes (the evaluation keys), so it is what a deployment stores (e.g. as a
+Kubernetes Secret) and the key folder is derived from it when a gateway starts. Evaluation keys made
+again from the same seed differ in their bytes (concrete draws fresh noise) but serve the same
+secret key, so a scorer holding the first ones keeps working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from models.errors import (
+    CiphertextError,
+    FeatureVectorError,
+    KeyMaterialError,
+    KeyMismatchError,
+)
+from models.fhe.artifacts import ClientArtifact
+from models.fhe.envelope import open_envelope, seal
+from models.fhe.proof import key_id_of
+
+__all__ = [
+    "Decrypted",
+    "KeyRing",
+    "KeySeed",
+    "PartnerKeys",
+    "assert_private",
+    "secret_files",
+]
+
+_META = "keys.json"
+_KEYSET = "keyset.bin"
+_SEED = "seed.json"
+_SEED_FORMAT = "fraudstream-key-seed/2"
+_SEED_BITS = 128
+_PARTNER_PATTERN = r"[a-z][a-z0-9-]{0,31}"  # streams.core.settings.PARTNER_ID_PATTERN
+
+
+def _digest(evaluation_keys: bytes) -> str:
+    return hashlib.sha256(evaluation_keys).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeySeed:
+    """What one partner's keys for one model version are made from.
+
+    ``secret_seed`` *is* the secret key in compact form: keep the seed file as secret as the key
+    folder (it is written 0600, and the seed is kept out of ``repr``).
+    """
+
+    partner: str
+    model_version: str
+    secret_seed: int = field(repr=False)
+
+    def __post_init__(self) -> None:
+        """Refuse a seed out of range: concrete reads 0 as "draw a random seed"."""
+        if not 0 < self.secret_seed < 2**_SEED_BITS:
+            msg = f"a key seed is a number of 1 to {_SEED_BITS} bits, not 0 or more"
+            raise KeyMaterialError(msg)
+        if not re.fullmatch(_PARTNER_PATTERN, self.partner) or not self.model_version:
+            msg = f"a key seed names a partner id ({_PARTNER_PATTERN}) and a model version"
+            raise KeyMaterialError(msg)
+
+    @classmethod
+    def new(cls, client: ClientArtifact, partner: str) -> KeySeed:
+        """A fresh random seed for ``partner`` and ``client``'s model version."""
+        seed = 0
+        while seed == 0:
+            seed = secrets.randbits(_SEED_BITS)
+        return cls(partner, client.version, seed)
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The partner's Ed25519 key for this model version (HKDF-SHA256 of the seed)."""
+        material = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=None,
+            info=b"fraudstream registry signing key v1\0" + self.model_version.encode(),
+        ).derive(self.secret_seed.to_bytes(_SEED_BITS // 8, "big"))
+        return Ed25519PrivateKey.from_private_bytes(material)
+
+    @property
+    def key_id(self) -> str:
+        """The key id: derived from the public signing key (see :mod:`models.fhe.proof`)."""
+        return key_id_of(_PublicationSigner(self.signing_key()).public_key)
+
+    def to_json(self) -> str:
+        """The seed file's content."""
+        return json.dumps(
+            {
+                "format": _SEED_FORMAT,
+                "partner": self.partner,
+                "model_version": self.model_version,
+                "secret_seed": f"{self.secret_seed:032x}",
+            }
+        )
+
+    def write(self, path: Path) -> None:
+        """Write the seed file (mode 0600); refuse to overwrite one."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError as exc:
+            msg = f"{path} exists: refusing to overwrite a key seed (write a new file)"
+            raise KeyMaterialError(msg) from exc
+        with os.fdopen(fd, "w") as out:
+            out.write(self.to_json() + "\n")
+
+    @classmethod
+    def read(cls, path: Path) -> KeySeed:
+        """Read a seed file; a missing, corrupt or foreign file is a :class:`KeyMaterialError`."""
+        try:
+            raw: Any = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            msg = f"no key seed at {path}: make one with `fraudstream keys seed`"
+            raise KeyMaterialError(msg) from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            msg = f"{path} is not a readable key seed: {exc}"
+            raise KeyMaterialError(msg) from exc
+        found = raw.get("format") if isinstance(raw, dict) else None
+        earlier = isinstance(found, str) and found.startswith("fraudstream-key-seed/")
+        if earlier and found != _SEED_FORMAT:
+            msg = (
+                f"{path} is a key seed of an earlier version ({found}, not {_SEED_FORMAT}): "
+                "make a new one with `fraudstream keys seed`"
+            )
+            raise KeyMaterialError(msg)
+        if not isinstance(raw, dict) or found != _SEED_FORMAT:
+            msg = f'{path} is not a key seed (no "format": "{_SEED_FORMAT}")'
+            raise KeyMaterialError(msg)
+        try:
+            return cls(
+                str(raw["partner"]), str(raw["model_version"]), int(str(raw["secret_seed"]), 16)
+            )
+        except KeyError as exc:
+            msg = f"the key seed {path} lacks {exc}"
+            raise KeyMaterialError(msg) from exc
+        except ValueError as exc:
+            msg = f"the key seed {path} has a secret_seed that is not hexadecimal"
+            raise KeyMaterialError(msg) from exc
+
+
+class _PublicationSigner:
+    """Signs registry chunks with the partner's Ed25519 key; exposes the public half."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        self.public_key = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        """Sign ``message`` (a :class:`models.fhe.proof.ChunkClaim`'s bytes)."""
+        return self._key.sign(message)
+
+
+def _check_replaceable(key_dir: Path, seed: KeySeed) -> None:
+    """Replacing is for a folder derived from ``seed`` before (or a partial one): refuse a
+    folder holding anything else, above all another key that nothing could make again."""
+    if not key_dir.exists():
+        return
+    names = {path.name for path in key_dir.iterdir()}
+    if not names <= {_META, _KEYSET, _SEED}:
+        msg = f"{key_dir} holds files that are not keys ({sorted(names)[:3]}): refusing to replace"
+        raise KeyMaterialError(msg)
+    if not names:
+        return
+    try:
+        held = KeySeed.read(key_dir / _SEED).key_id
+    except KeyMaterialError as exc:
+        msg = f"{key_dir} holds keys that no seed describes: refusing to replace them"
+        raise KeyMaterialError(msg) from exc
+    if held != seed.key_id:
+        msg = f"{key_dir} holds the keys of key id {held}, not {seed.key_id}: refusing to replace"
+        raise KeyMaterialError(msg)
+
+
+def _fhe_client(client: ClientArtifact) -> Any:
+    # No key_dir: concrete's key cache would look keys up by seed and, on a miss, silently make
+    # new ones. The key set is saved and loaded as one file instead.
+    from concrete.ml.deployment import FHEModelClient  # noqa: PLC0415
+
+    return FHEModelClient(str(client.directory))
+
+
+def _lock_down(directory: Path) -> None:
+    directory.chmod(0o700)
+    for path in directory.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+@dataclass(frozen=True)
+class Decrypted:
+    """A decrypted verdict: the fraud score (trees summed, sigmoid applied) and the decryption
+    time."""
+
+    score: float
+    seconds: float
+
+
+class PartnerKeys:
+    """One partner's keys for one model version."""
+
+    def __init__(self, client: ClientArtifact, key_dir: Path, seed: KeySeed) -> None:
+        """Use :meth:`generate`, :meth:`derive` or :meth:`load`."""
+        self.client = client
+        self.key_dir = key_dir
+        self._seed = seed
+        self.key_id = seed.key_id
+        self.partner = seed.partner
+        self._fhe = _fhe_client(client)
+        try:
+            self._fhe.client.keys.load(key_dir / _KEYSET)
+        except (RuntimeError, ValueError) as exc:
+            msg = f"the key set {key_dir / _KEYSET} could not be read: {exc}"
+            raise KeyMaterialError(msg) from exc
+
+    @classmethod
+    def generate(cls, client: ClientArtifact, key_dir: Path, partner: str) -> PartnerKeys:
+        """Create a new secret key and its evaluation keys in an empty ``key_dir``."""
+        return cls.derive(client, KeySeed.new(client, partner), key_dir)
+
+    @classmethod
+    def derive(
+        cls, client: ClientArtifact, seed: KeySeed, key_dir: Path, *, replace: bool = False
+    ) -> PartnerKeys:
+        """Make the secret key of ``seed`` and fresh evaluation keys in an empty ``key_dir``.
+
+        With ``replace``, whatever ``key_dir`` holds is replaced (a folder derived again at each
+        start, e.g. by an init container that may run twice): the keys are made in a sibling
+        folder first, so an interrupted run never leaves a half-made folder in its place.
+        """
+        if seed.model_version != client.version:
+            msg = (
+                f"the key seed of {seed.partner} (key id {seed.key_id}) is for model "
+                f"{seed.model_version}, not {client.version}: make a seed for this model"
+            )
+            raise KeyMismatchError(msg)
+        if replace:
+            _check_replaceable(key_dir, seed)
+        elif key_dir.exists() and any(key_dir.iterdir()):
+            msg = f"{key_dir} is not empty: refusing to overwrite keys (rotate into a new folder)"
+            raise KeyMaterialError(msg)
+        key_dir.parent.mkdir(parents=True, exist_ok=True)
+        for stale in key_dir.parent.glob(f".{key_dir.name}.making-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted run
+        # Made in a private sibling, then renamed into place: never a half-made key folder.
+        work = Path(tempfile.mkdtemp(prefix=f".{key_dir.name}.making-", dir=key_dir.parent))
+        previous = os.umask(0o077)  # key files are private from the moment they exist
+        try:
+            fhe = _fhe_client(client)
+            fhe.client.keygen(force=True, secret_seed=seed.secret_seed)
+            fhe.client.keys.save(work / _KEYSET)
+            seed.write(work / _SEED)
+            meta = {
+                "key_id": seed.key_id,
+                "model_version": client.version,
+                "partner": seed.partner,
+                "evaluation_keys_sha256": _digest(fhe.get_serialized_evaluation_keys()),
+            }
+            (work / _META).write_text(json.dumps(meta))
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        finally:
+            os.umask(previous)
+        _lock_down(work)
+        if key_dir.exists():  # empty (maybe a mount point), or this seed's earlier derivation
+            key_dir.chmod(0o700)
+            for name in (_KEYSET, _SEED, _META):  # keys.json, which load reads first, last
+                (work / name).replace(key_dir / name)
+            work.rmdir()
+        else:
+            work.rename(key_dir)
+        return cls(client, key_dir, seed)
+
+    @classmethod
+    def load(cls, client: ClientArtifact, key_dir: Path) -> PartnerKeys:
+        """Open existing keys; refuse keys made for another model version."""
+        try:
+            meta: dict[str, Any] = json.loads((key_dir / _META).read_text())
+        except FileNotFoundError as exc:
+            msg = f"no keys in {key_dir}: create them with `fraudstream keys generate`"
+            raise KeyMaterialError(msg) from exc
+        except (OSError, json.JSONDecodeError) as exc:
+            msg = f"{key_dir / _META} is unreadable or corrupt: {exc}"
+            raise KeyMaterialError(msg) from exc
+        if meta.get("model_version") != client.version:
+            msg = (
+                f"the keys in {key_dir} were made for model {meta.get('model_version')}, "
+                f"not {client.version}: generate keys for this model"
+            )
+            raise KeyMismatchError(msg)
+        missing = [name for name in (_KEYSET, _SEED) if not (key_dir / name).is_file()]
+        if missing:
+            # Concrete would silently make a new secret key here: refuse instead.
+            msg = (
+                f"{key_dir} has keys.json but no {' or '.join(missing)} (keys made by an older "
+                "version, or a damaged folder): restore the files or generate new keys"
+            )
+            raise KeyMaterialError(msg)
+        assert_private(key_dir)
+        seed = KeySeed.read(key_dir / _SEED)
+        try:
+            recorded, expected = str(meta["key_id"]), str(meta["evaluation_keys_sha256"])
+        except KeyError as exc:
+            msg = f"{key_dir / _META} lacks {exc}: generate new keys"
+            raise KeyMaterialError(msg) from exc
+        if recorded != seed.key_id:
+            msg = f"the seed in {key_dir} is not that of key id {recorded}"
+            raise KeyMaterialError(msg)
+        loaded = cls(client, key_dir, seed)
+        if _digest(loaded.evaluation_keys()) != expected:
+            msg = f"the key files in {key_dir} are not those of key id {loaded.key_id}"
+            raise KeyMaterialError(msg)
+        return loaded
+
+    def signer(self) -> _PublicationSigner:
+        """The signer of this key's publications on the registry (see :mod:`models.fhe.proof`)."""
+        return _PublicationSigner(self._seed.signing_key())
+
+    def evaluation_keys(self) -> bytes:
+        """The serialized evaluation keys, for the scorers (public: they cannot decrypt)."""
+        keys: bytes = self._fhe.get_serialized_evaluation_keys()
+        return keys
+
+    def encrypt(self, x_clear: npt.ArrayLike) -> bytes:
+        """Quantize, encrypt and serialize one transaction's features; return the envelope."""
+        x = np.atleast_2d(np.asarray(x_clear, dtype=np.float64))
+        if x.shape != (1, len(self.client.feature_names)):
+            msg = f"encrypt takes one row of {len(self.client.feature_names)} features"
+            raise FeatureVectorError(msg)
+        x_prepared = self.client.binning.transform(x) if self.client.binning else x
+        x_enc: bytes = self._fhe.quantize_encrypt_serialize(x_prepared)
+        return seal("input", self.client.version, self.key_id, x_enc)
+
+    def decrypt(self, verdict: bytes) -> Decrypted:
+        """Open a verdict envelope made under this key and return the fraud score."""
+        envelope = open_envelope(
+            verdict, "verdict", model_version=self.client.version, key_id=self.key_id
+        )
+        started = time.perf_counter()
+        try:
+            proba = self._fhe.deserialize_decrypt_dequantize(envelope.payload)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            msg = f"the verdict could not be decrypted: {exc}"
+            raise CiphertextError(msg) from exc
+        score = float(np.asarray(proba).reshape(-1)[-1])
+        return Decrypted(score=score, seconds=time.perf_counter() - started)
+
+    def is_alert(self, score: float, threshold: float | None = None) -> bool:
+        """Whether ``score`` reaches the threshold (the model's default unless given)."""
+        return score >= (self.client.threshold if threshold is None else threshold)
+
+
+class KeyRing:
+    """A partner's current keys (they encrypt) and older keys kept to decrypt verdicts of
+    requests sent before a key rotation."""
+
+    def __init__(self, current: PartnerKeys, previous: Sequence[PartnerKeys] = ()) -> None:
+        """Hold ``current`` and ``previous``; every one must belong to the same partner."""
+        partners = {keys.partner for keys in (current, *previous)}
+        if len(partners) != 1:
+            msg = f"a key ring holds one partner's keys, not those of {sorted(partners)}"
+            raise KeyMaterialError(msg)
+        self.current = current
+        self._by_id = {keys.key_id: keys for keys in (*previous, current)}
+
+    @classmethod
+    def load(
+        cls, client: ClientArtifact, key_dir: Path, previous_dirs: Sequence[Path] = ()
+    ) -> KeyRing:
+        """Open the current key folder and the older ones (all for ``client``'s model)."""
+        return cls(
+            PartnerKeys.load(client, key_dir), [PartnerKeys.load(client, d) for d in previous_dirs]
+        )
+
+    @property
+    def partner(self) -> str:
+        """The partner these keys belong to."""
+        return self.current.partner
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """Every key id this ring can decrypt."""
+        return frozenset(self._by_id)
+
+    def encrypt(self, x_clear: npt.ArrayLike) -> bytes:
+        """Encrypt with the current keys (see :meth:`PartnerKeys.encrypt`)."""
+        return self.current.encrypt(x_clear)
+
+    def decrypt(self, verdict: bytes) -> Decrypted:
+        """Decrypt a verdict with whichever held key it was made under."""
+        envelope = open_envelope(verdict, "verdict", model_version=self.current.client.version)
+        keys = self._by_id.get(envelope.key_id)
+        if keys is None:
+            msg = f"verdict made under key {envelope.key_id}, which this partner does not hold"
+            raise KeyMismatchError(msg)
+        return keys.decrypt(verdict)
+
+
+def secret_files(key_dir: Path) -> list[Path]:
+    """Every file of a key directory (for permission checks)."""
+    return [p for p in key_dir.rglob("*") if p.is_file()] if key_dir.exists() else []
+
+
+def assert_private(key_dir: Path) -> None:
+    """Raise :class:`KeyMaterialError` if a key file can be read by anyone but its owner."""
+    for path in [key_dir, *secret_files(key_dir)]:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            msg = f"{path} has mode {oct(mode)}: key files must be private (0600, folder 0700)"
+            raise KeyMaterialError(msg)

@@ -1,0 +1,150 @@
+"""``fraudstream model evaluate``: a saved model against the plaintext baselines, on the protocol.
+
+Rows: plaintext baselines, the model's float twin, the quantized model in the clear, FHE
+simulation (all on the whole test week), then real FHE execution on a sample next to the
+quantized clear model on the same sample, and how many scores agree exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from models.errors import ArtifactError
+from models.fhe.artifacts import ClientArtifact, load_dev_model
+from models.training.fitting import FittedModel, ModelSpec, ProtocolData, estimators_for
+from models.training.measure import measure_fhe
+from models.training.protocol import score_metrics
+from models.training.report import (
+    BASELINES,
+    EvaluationRow,
+    baseline_scores,
+    fhe_sample_rows,
+    model_scores,
+    rows_markdown,
+    rows_of,
+)
+
+__all__ = ["Assessment", "evaluate_version", "precision_recall_plot"]
+
+Tick = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What ``model evaluate`` found."""
+
+    version: str
+    rows: list[EvaluationRow]
+    sample_size: int
+    agreeing: int
+    fhe_seconds_median: float
+
+    def markdown(self) -> str:
+        """The table and the agreement line."""
+        return (
+            rows_markdown(self.rows)
+            + f"\n\nReal FHE equals the quantized clear model on {self.agreeing} of "
+            f"{self.sample_size} sampled transactions; median server-side FHE time "
+            f"{self.fhe_seconds_median:.2f} s per transaction.\n"
+        )
+
+
+def _refit(version_dir: Path, data: ProtocolData) -> FittedModel:
+    try:
+        card = json.loads((version_dir / "model_card.json").read_text())
+        spec = ModelSpec(**card["spec"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        msg = f"{version_dir / 'model_card.json'} is missing or corrupt: {exc}"
+        raise ArtifactError(msg) from exc
+    client = ClientArtifact.load(version_dir)
+    model = load_dev_model(version_dir)
+    _, float_model = estimators_for(spec)
+    float_model.fit(data.x_train, data.y_train)
+    fitted = FittedModel(spec, client.binning, model, float_model, client.threshold)
+    inputset = fitted.prepare(data.x_train[:: max(1, len(data.x_train) // 5000)])
+    kwargs = {} if spec.p_error is None else {"p_error": spec.p_error}
+    fitted.model.compile(inputset, **kwargs)  # simulation needs the circuit
+    return fitted
+
+
+def evaluate_version(
+    version_dir: Path,
+    data: ProtocolData,
+    fhe_sample: int,
+    *,
+    simulate_tick: Tick | None = None,
+    fhe_tick: Tick | None = None,
+    say: Callable[[str], None] = print,
+) -> Assessment:
+    """Evaluate a saved version; write evaluation.json/.md and pr_curve.png beside it."""
+    say("refitting the plaintext baselines and the float twin…")
+    curves = baseline_scores(data)
+    fitted = _refit(version_dir, data)
+    curves |= model_scores(fitted, data, simulate=True, tick=simulate_tick)
+    rows = rows_of(data.split.test, curves)
+    sample = fhe_sample_rows(data, fhe_sample)
+    measured = measure_fhe(version_dir, data.x_test[sample], fhe_tick)
+    clear_sample = fitted.predict_clear(data.x_test[sample])
+    test_sample = data.split.test.iloc[sample]
+    label = fitted.spec.label()
+    rows += [
+        EvaluationRow(
+            f"{label}: quantized, in the clear",
+            "FHE sample",
+            score_metrics(test_sample, clear_sample),
+        ),
+        EvaluationRow(
+            f"{label}: real FHE execution",
+            "FHE sample",
+            score_metrics(test_sample, np.asarray(measured.scores)),
+        ),
+    ]
+    agreeing = int(np.sum(np.isclose(measured.scores, clear_sample, rtol=0, atol=1e-9)))
+    version = version_dir.resolve().name
+    assessment = Assessment(version, rows, len(sample), agreeing, measured.seconds_per_transaction)
+    report: dict[str, Any] = {
+        "version": version,
+        "rows": [row.to_json() for row in rows],
+        "fhe_sample": len(sample),
+        "fhe_equals_clear": agreeing,
+        "fhe_execution": measured.summary(),
+    }
+    (version_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    (version_dir / "evaluation.md").write_text(assessment.markdown())
+    del curves[BASELINES[1]], curves[BASELINES[2]]  # the plot compares with the reference only
+    precision_recall_plot(
+        data.split.test["TX_FRAUD"].to_numpy(), curves, version_dir / "pr_curve.png"
+    )
+    return assessment
+
+
+def precision_recall_plot(
+    labels: npt.ArrayLike, curves: dict[str, npt.NDArray[np.float64]], path: Path
+) -> None:
+    """Precision against recall of each named score vector, to a PNG."""
+    import matplotlib as mpl  # noqa: PLC0415
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from sklearn.metrics import average_precision_score, precision_recall_curve  # noqa: PLC0415
+
+    figure, axes = plt.subplots(figsize=(7, 5), dpi=110)
+    for name, scores in curves.items():
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        ap = average_precision_score(labels, scores)
+        axes.step(recall, precision, where="post", label=f"{name} (AP {ap:.3f})")
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")
+    axes.set_title("Precision-recall on the test week (2018-08-08..14)")
+    axes.legend(fontsize=7, loc="upper right")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

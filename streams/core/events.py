@@ -1,0 +1,165 @@
+"""Records, one per topic, and the validation that turns raw bytes into them.
+
+Records are pure: no I/O. :func:`parse_transaction` never lets a library error escape; every way an
+event can be malformed becomes an :class:`~streams.core.errors.EventError` whose message names the
+field and the rule but never echoes a value (reasons are logged; values may be amounts).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
+from pydantic import field_validator as _field_validator
+
+from streams.core.errors import MalformedEventError, OversizedEventError, SchemaError
+
+__all__ = [
+    "EventLimits",
+    "LabelEvent",
+    "TransactionEvent",
+    "parse_label",
+    "parse_transaction",
+]
+
+_Event = TypeVar("_Event", bound=BaseModel)
+_NOT_JSON = frozenset({"json_invalid", "json_type", "model_type", "model_attributes_type"})
+
+
+@dataclass(frozen=True)
+class EventLimits:
+    """What a plaintext event may be: who may send it and how large it and its amount may be."""
+
+    partners: frozenset[str]
+    max_event_bytes: int
+    max_amount: float
+
+
+def _known_partner(value: str, info: ValidationInfo) -> str:
+    if value not in _limits(info).partners:
+        msg = "not the partner of this topic"
+        raise ValueError(msg)
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        msg = "timestamp out of range"
+        raise ValueError(msg) from exc
+
+
+#: A partner id that must be the one of the topic the event came on.
+PartnerId = Annotated[str, AfterValidator(_known_partner)]
+#: An aware timestamp, converted to UTC.
+UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class TransactionEvent(BaseModel):
+    """A plaintext card transaction, as a partner sends it (``<root>.<partner>.transactions.v1``).
+
+    The fields are those of the Fraud Detection Handbook's transactions plus the partner id.
+    Strict types: ``"12"`` is not a card id and ``true`` is not an amount.
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    transaction_id: int = Field(ge=0)
+    timestamp: UtcTime
+    card_id: int = Field(ge=0)
+    terminal_id: int = Field(ge=0)
+    amount: float = Field(ge=0, allow_inf_nan=False)
+    partner_id: PartnerId
+
+    @_field_validator("amount")
+    @classmethod
+    def _plausible_amount(cls, value: float, info: ValidationInfo) -> float:
+        limit = _limits(info).max_amount
+        if value > limit or math.isnan(value):
+            msg = f"amount exceeds the plausible maximum of {limit:g}"
+            raise ValueError(msg)
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        """The canonical JSON-ready form (timestamp in UTC, RFC 3339)."""
+        return self.model_dump(mode="json")
+
+
+class LabelEvent(BaseModel):
+    """A confirmed fraud, as a partner's investigators report it (``<root>.<partner>.labels.v1``).
+
+    It names the fraudulent transaction, when it happened and at which terminal: the terminal
+    risk features count it once it is ``LABEL_DELAY_DAYS`` old.
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    transaction_id: int = Field(ge=0)
+    timestamp: UtcTime
+    terminal_id: int = Field(ge=0)
+    partner_id: PartnerId
+
+    def to_wire(self) -> dict[str, Any]:
+        """The canonical JSON-ready form (timestamp in UTC, RFC 3339)."""
+        return self.model_dump(mode="json")
+
+
+def _limits(info: ValidationInfo) -> EventLimits:
+    context = info.context
+    if not isinstance(context, dict) or not isinstance(context.get("limits"), EventLimits):
+        msg = "parse_transaction() must be used: validation needs the event limits"
+        raise TypeError(msg)
+    limits: EventLimits = context["limits"]
+    return limits
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        if error["type"] == "extra_forbidden":
+            # The name of an unexpected field comes from the sender: it may hold anything.
+            parts.append("event: unexpected field")
+            continue
+        where = ".".join(str(part) for part in error["loc"]) or "event"
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_transaction(raw: bytes | None, limits: EventLimits) -> TransactionEvent:
+    """Validate one raw record value; raise an ``EventError`` subclass saying what is wrong."""
+    return _parse(TransactionEvent, raw, limits)
+
+
+def parse_label(raw: bytes | None, limits: EventLimits) -> LabelEvent:
+    """Validate one raw label record value, like :func:`parse_transaction`."""
+    return _parse(LabelEvent, raw, limits)
+
+
+def _parse(model: type[_Event], raw: bytes | None, limits: EventLimits) -> _Event:
+    if raw is None or len(raw) == 0:
+        msg = "empty value: an event is a JSON object"
+        raise MalformedEventError(msg)
+    if len(raw) > limits.max_event_bytes:
+        msg = f"event of {len(raw)} bytes exceeds the limit of {limits.max_event_bytes} bytes"
+        raise OversizedEventError(msg)
+    try:
+        return model.model_validate_json(raw, strict=True, context={"limits": limits})
+    except ValidationError as exc:
+        reason = _reason(exc)
+        if any(error["type"] in _NOT_JSON for error in exc.errors()):
+            msg = f"not a JSON object: {reason}"
+            raise MalformedEventError(msg) from exc
+        raise SchemaError(reason) from exc

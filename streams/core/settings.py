@@ -1,0 +1,184 @@
+"""Configuration: one frozen pydantic-settings class, every field one ``FRAUD_*`` variable.
+
+Only :mod:`streams.runtime.app` (and the CLI entry points) build :class:`Settings`; everything else
+takes plain values as arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["PARTNER_ID_PATTERN", "Settings", "settings_reference"]
+
+#: Partner ids appear in topic names, so they use a topic-safe alphabet.
+PARTNER_ID_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+_TOPIC_ROOT_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$"
+
+
+class Settings(BaseSettings):
+    """Every setting of the runtime. Read from ``FRAUD_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUD_", frozen=True, extra="ignore")
+
+    # --- Kafka connection -------------------------------------------------------------------
+    broker: str = Field(
+        default="127.0.0.1:9092",
+        description="Bootstrap servers, comma separated host:port.",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How clients talk to the broker."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (SASL_* protocols; PLAIN when unset)."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (never logged or shown)."
+    )
+    ssl_cafile: Path | None = Field(default=None, description="CA bundle to verify the broker.")
+
+    # --- Topics and partners ----------------------------------------------------------------
+    topic_root: str = Field(
+        default="fraud",
+        pattern=_TOPIC_ROOT_PATTERN,
+        description="First component of every topic name: <root>.<scope>.<entity>.v<N>.",
+    )
+    topic_partitions: int = Field(
+        default=4, ge=1, le=256, description="Partitions of each topic created."
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, le=5, description="Replication factor of each topic created."
+    )
+    partners: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("alpha", "bravo"),
+        description="Known partner ids; events from any other partner are dead-lettered.",
+    )
+
+    # --- Validation limits ------------------------------------------------------------------
+    max_event_bytes: int = Field(default=4096, ge=256, description="Largest plaintext event.")
+    max_amount: float = Field(default=100_000.0, gt=0, description="Largest plausible amount.")
+    max_message_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Topic max.message.bytes; encrypted verdicts are hundreds of KB.",
+    )
+
+    # --- Worker -----------------------------------------------------------------------------
+    app_id: str = Field(
+        default="fraudstream",
+        pattern=_TOPIC_ROOT_PATTERN,
+        description="Prefix of consumer groups: <app_id>-<role>[-<partner>].",
+    )
+    data_dir: Path = Field(
+        default=Path(".fraudstream/data"),
+        description="Worker state folder (Faust datadir; tables live in memory, from changelogs).",
+    )
+    session_timeout: float = Field(
+        default=10.0,
+        ge=6.0,
+        le=300.0,
+        description="Seconds before a silent worker's partitions move to another (crash takeover).",
+    )
+    web_host: str = Field(
+        default="127.0.0.1", description="Bind address of the worker's web server (probes)."
+    )
+    web_port: int = Field(default=6066, ge=1, le=65535, description="Worker's web server port.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level logged (JSON lines on stdout)."
+    )
+
+    # --- Model and keys ---------------------------------------------------------------------
+    model_dir: Path = Field(
+        default=Path("artifacts/latest"),
+        description="Model artifacts (`fraudstream model train`): partners use its client part, "
+        "scorers its server part.",
+    )
+    key_dir: Path | None = Field(
+        default=None,
+        description="Partner role: the partner's key folder (`fraudstream keys generate`); it "
+        "encrypts, and its evaluation keys are published once.",
+    )
+    previous_key_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description="Partner role: older key folders, comma separated, kept to decrypt verdicts "
+        "of requests sent before a key rotation.",
+    )
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Partner role: fraud score from which a transaction is alerted (the model's "
+        "own threshold when unset).",
+    )
+    key_wait: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=600.0,
+        description="Scorer role: seconds to wait for the evaluation keys of a key id not seen "
+        "yet before dead-lettering the request.",
+    )
+    scorer_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Scorer role: processes of the FHE pool. A scorer evaluates one request at a "
+        "time (each call already uses every core); scale out with more scorer replicas.",
+    )
+
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _split_partners(cls, value: object) -> object:
+        """Accept ``alpha,bravo`` from the environment as well as a JSON list."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("previous_key_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("partners")
+    @classmethod
+    def _check_partners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            msg = "at least one partner id is required (FRAUD_PARTNERS=alpha,bravo)"
+            raise ValueError(msg)
+        bad = [p for p in value if not re.fullmatch(PARTNER_ID_PATTERN, p)]
+        if bad:
+            msg = f"partner ids must match {PARTNER_ID_PATTERN}: {bad}"
+            raise ValueError(msg)
+        if "scoring" in value:
+            msg = "'scoring' is the shared service's topic scope and cannot be a partner id"
+            raise ValueError(msg)
+        if len(set(value)) != len(value):
+            msg = "partner ids must be unique"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker list as kafka-python and aiokafka want it."""
+        return [server.strip() for server in self.broker.split(",") if server.strip()]
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting: the source of docs/configuration.md."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, tuple):
+            shown = ",".join(str(item) for item in default) or "(none)"
+        elif default is None:
+            shown = "(unset)"
+        else:
+            shown = str(default)
+        rows.append((f"FRAUD_{name.upper()}", shown, field.description or ""))
+    return rows

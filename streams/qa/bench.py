@@ -1,0 +1,222 @@
+"""``fraudstream bench pipeline``: what the pipeline costs on top of the FHE evaluation itself.
+
+On the same model, machine and run, over the same N transactions:
+
+(a) a bare loop of server-side evaluations (``ScoringServer.evaluate``, one after the other, in
+    this process, inputs encrypted beforehand);
+(b) the whole pipeline through a real broker: one partner gateway (features, encryption), one
+    scorer (FHE in its process pool), the decryptor; all N transactions sent at once, timed from
+    the send to the last score.
+
+Both after a warm-up (the first evaluation under a key pays for loading the keys). The ratio of
+(b)'s throughput to (a)'s says how close the pipeline comes to the bare evaluation (target 0.95).
+Latencies are those of a backlog (everything sent at once): queueing dominates them by design.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from models.data.handbook import HandbookTransaction, partner_of, read_transactions
+from streams.broker.admin import ensure_topics
+from streams.broker.local_kafka import LocalKafka, free_port
+from streams.core.errors import ConfigError
+from streams.core.settings import Settings
+from streams.core.topics import TopicNames, topic_specs
+from streams.qa.handbook_feed import send_records, transaction_record
+from streams.qa.supervisor import running_pipeline
+from streams.qa.testing import consume_records
+from streams.runtime.connection import kafka_python_config
+
+__all__ = ["BenchResult", "run_pipeline_bench"]
+
+BENCH_DAY = date(2018, 8, 9)
+STAGES = ("features_ms", "encrypt_ms", "queued_ms", "fhe_ms", "transport_ms", "decrypt_ms")
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Both measurements and the latency breakdown of the pipeline run."""
+
+    model_version: str
+    transactions: int
+    bare_seconds: float
+    pipeline_seconds: float
+    latencies: dict[str, tuple[float, float]]  # stage → (p50, p99) milliseconds
+
+    @property
+    def bare_throughput(self) -> float:
+        """Transactions per second of the bare evaluation loop."""
+        return self.transactions / self.bare_seconds
+
+    @property
+    def pipeline_throughput(self) -> float:
+        """Transactions per second through the broker and every stage."""
+        return self.transactions / self.pipeline_seconds
+
+    @property
+    def ratio(self) -> float:
+        """Pipeline throughput over bare-loop throughput."""
+        return self.pipeline_throughput / self.bare_throughput
+
+    def markdown(self) -> str:
+        """The result as the Markdown block of docs/benchmarks.md."""
+        rows = [
+            "| measure | value |",
+            "|---|---|",
+            f"| model | `{self.model_version}` |",
+            f"| transactions (after warm-up) | {self.transactions} |",
+            f"| (a) bare loop of evaluations | {self.bare_throughput:.3f} tx/s "
+            f"({self.bare_seconds / self.transactions:.3f} s/tx) |",
+            f"| (b) whole pipeline through the broker | {self.pipeline_throughput:.3f} tx/s "
+            f"({self.pipeline_seconds / self.transactions:.3f} s/tx) |",
+            f"| **ratio (b)/(a)** | **{self.ratio:.3f}** (target ≥ 0.95) |",
+            "",
+            "| stage (ms, backlog of all N) | p50 | p99 |",
+            "|---|---|---|",
+        ]
+        rows += [
+            f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
+            for stage, (p50, p99) in self.latencies.items()
+        ]
+        return "\n".join(rows)
+
+
+def _percentiles(values: Sequence[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0], ordered[0]
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return statistics.median(ordered), cuts[98]
+
+
+def _transactions(n: int, partner: str, partners: Sequence[str]) -> list[HandbookTransaction]:
+    found = []
+    for tx in read_transactions(start=BENCH_DAY, end=BENCH_DAY):
+        if partner_of(tx.card_id, partners) == partner:
+            found.append(tx)
+            if len(found) == n:
+                break
+    return found
+
+
+def run_pipeline_bench(
+    settings: Settings,
+    model_dir: Path,
+    *,
+    transactions: int,
+    warmup: int,
+    say: Callable[[str], None],
+) -> BenchResult:
+    """Measure (b) then (a) over the same transactions; see the module docstring."""
+    from models.fhe.artifacts import ClientArtifact  # noqa: PLC0415
+    from models.fhe.client.keys import PartnerKeys  # noqa: PLC0415
+
+    partner = settings.partners[0]
+    chosen = _transactions(warmup + transactions, partner, settings.partners)
+    if len(chosen) < warmup + transactions:
+        msg = (
+            f"{BENCH_DAY} has only {len(chosen)} transactions of {partner}: ask for at most "
+            f"{len(chosen) - warmup} (after {warmup} warm-up)"
+        )
+        raise ConfigError(msg)
+    with tempfile.TemporaryDirectory(prefix="fraudstream-bench-") as tmp:
+        work = Path(tmp)
+        keys = PartnerKeys.generate(ClientArtifact.load(model_dir), work / "keys", partner)
+        say(f"keys made for {partner} (key id {keys.key_id})")
+        scores = _pipeline_run(settings, model_dir, keys.key_dir, chosen, warmup, work, say)
+        timed = scores[warmup:]
+        pipeline_seconds = (max(s["scored_at_ms"] for s in timed) - timed[0]["sent_ms"]) / 1000
+        latencies = {stage: _percentiles([s["timings"][stage] for s in timed]) for stage in STAGES}
+        latencies["end_to_end_ms"] = _percentiles([s["scored_at_ms"] - s["sent_ms"] for s in timed])
+        bare_seconds = _bare_loop(model_dir, keys, [s["features"] for s in scores], warmup, say)
+    return BenchResult(keys.client.version, transactions, bare_seconds, pipeline_seconds, latencies)
+
+
+def _pipeline_run(  # noqa: PLR0917  (private; the run's seven inputs)
+    settings: Settings,
+    model_dir: Path,
+    key_dir: Path,
+    chosen: list[HandbookTransaction],
+    warmup: int,
+    work: Path,
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Scores of ``chosen`` through the pipeline, in send order, with their send times."""
+    partner = settings.partners[0]
+    kafka = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
+    kafka.start(say=lambda _: None)
+    say(f"(b) broker up at {kafka.bootstrap}; starting a scorer and {partner}'s gateway")
+    try:
+        settings = settings.model_copy(
+            update={"broker": kafka.bootstrap, "data_dir": work / "data", "model_dir": model_dir}
+        )
+        names = TopicNames(settings.topic_root)
+        client = kafka_python_config(settings)
+        ensure_topics(
+            client,
+            topic_specs(
+                names,
+                [partner],
+                partitions=settings.topic_partitions,
+                max_message_bytes=settings.max_message_bytes,
+                app_id=settings.app_id,
+            ),
+        )
+        with running_pipeline(settings, {partner: key_dir}, work / "logs"):
+            records = [transaction_record(names, tx, partner) for tx in chosen]
+            sent_ms: dict[int, float] = {}
+            scores: dict[int, dict[str, Any]] = {}
+            for phase, batch in (("warm-up", records[:warmup]), ("timed", records[warmup:])):
+                say(f"(b) sending {len(batch)} {phase} transactions")
+                now = time.time() * 1000
+                sent_ms.update({orjson.loads(r.value)["transaction_id"]: now for r in batch})
+                send_records(client, batch)
+                for record in consume_records(
+                    client, [names.scores(partner)], expected=len(sent_ms), timeout=600
+                ):
+                    score = orjson.loads(record.value)
+                    scores[score["transaction_id"]] = {
+                        **score,
+                        "sent_ms": sent_ms[score["transaction_id"]],
+                    }
+                say(f"(b) {len(scores)} of {len(sent_ms)} scored")
+    finally:
+        kafka.stop()
+    missing = [tx.transaction_id for tx in chosen if tx.transaction_id not in scores]
+    if missing:
+        msg = f"the pipeline did not score {len(missing)} transactions (e.g. {missing[:3]})"
+        raise RuntimeError(msg)
+    return [scores[tx.transaction_id] for tx in chosen]
+
+
+def _bare_loop(
+    model_dir: Path,
+    keys: Any,
+    features: list[list[float]],
+    warmup: int,
+    say: Callable[[str], None],
+) -> float:
+    """Seconds of the timed evaluations, one after the other, in this process."""
+    from models.fhe.artifacts import ServerArtifact  # noqa: PLC0415
+    from models.fhe.server import ScoringServer  # noqa: PLC0415
+
+    server = ScoringServer(ServerArtifact.load(model_dir))
+    server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
+    requests = [keys.encrypt(row) for row in features]
+    say(f"(a) bare loop: {warmup} warm-up then {len(requests) - warmup} timed evaluations")
+    for request in requests[:warmup]:
+        server.evaluate(request)
+    started = time.perf_counter()
+    for request in requests[warmup:]:
+        server.evaluate(request)
+    return time.perf_counter() - started
