@@ -1,7 +1,8 @@
-"""The runtime: the Faust app, settings, topics, records, agents, dead letters, CLI, local broker.
+"""The runtime, in folders by role (see docs/architecture.md for the map).
 
-Import the modules you need (``streams.core.settings``, ``streams.core.topics`` …): importing the
-package itself loads nothing heavy.
+``core`` (pure) < ``runtime`` (Faust) | ``broker`` (kafka-python) < ``partner`` | ``scorer`` <
+``qa`` < ``cli``: each folder imports only from those before it, and partner and scorer never
+from each other. Importing the package itself loads nothing heavy.
 """
 
-__all__: list[str] = []
+__all__ = ["broker", "cli", "core", "partner", "qa", "runtime", "scorer"]

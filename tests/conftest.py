@@ -20,12 +20,11 @@ from models.training.fitting import (
     fit_model,
     load_protocol_data,
 )
-from streams.broker.admin import ensure_topics
+from streams.broker.admin import ensure_declared_topics
 from streams.broker.local_kafka import LocalKafka
 from streams.core.settings import Settings
-from streams.core.topics import TopicNames, topic_specs
+from streams.core.topics import TopicNames
 from streams.qa.testing import temporary_broker
-from streams.runtime.connection import kafka_python_config
 
 
 @pytest.fixture(scope="session")
@@ -60,16 +59,7 @@ def topics_for(make_settings: Callable[..., Settings]) -> Callable[[Settings], T
 
     def create(settings: Settings) -> TopicNames:
         names = TopicNames(settings.topic_root)
-        ensure_topics(
-            kafka_python_config(settings),
-            topic_specs(
-                names,
-                settings.partners,
-                partitions=settings.topic_partitions,
-                max_message_bytes=settings.max_message_bytes,
-                app_id=settings.app_id,
-            ),
-        )
+        ensure_declared_topics(settings)
         return names
 
     return create

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.broker.connection import kafka_python_config
 from streams.core.errors import BrokerError
-from streams.core.topics import TopicSpec
+from streams.core.settings import WorkerSettings
+from streams.core.topics import TopicSpec, declared_topics
 
 __all__ = [
     "admin_client",
     "assigned_consumer",
+    "ensure_declared_topics",
     "ensure_topics",
     "group_lag",
+    "keys_topic_consumer",
     "wait_consumed",
     "wait_for_group",
 ]
@@ -119,6 +123,18 @@ def ensure_topics(
     return [spec.name for spec in missing]
 
 
+def ensure_declared_topics(
+    settings: WorkerSettings, partners: Iterable[str] | None = None
+) -> list[str]:
+    """Create the topics ``settings`` declare (:func:`~streams.core.topics.declared_topics`)
+    that do not exist yet, with its replication factor; return the names created."""
+    return ensure_topics(
+        kafka_python_config(settings),
+        declared_topics(settings, partners),
+        replication=settings.topic_replication,
+    )
+
+
 def wait_for_group(
     client_config: dict[str, Any],
     group_id: str,
@@ -195,3 +211,14 @@ def wait_consumed(
         time.sleep(0.5)
     msg = f"consumer group {group_id} still has unprocessed records after {timeout:.0f} s"
     raise BrokerError(msg)
+
+
+def keys_topic_consumer(client_config: dict[str, Any], topics: Sequence[str]) -> Any:
+    """A group-less consumer of keys topics, with fetch sizes for their 1 MiB chunks."""
+    return assigned_consumer(
+        client_config,
+        topics,
+        hint=" (a partner's evaluation keys): run `fraudstream topics create`",
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )

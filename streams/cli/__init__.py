@@ -27,10 +27,10 @@ _console = Console()
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(settings_type: type[Any] = Settings, **overrides: Any) -> Any:
     """Settings from the environment, with command-line overrides; clear message when invalid."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return settings_type(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         problems = [
             f"  FRAUD_{'_'.join(str(p) for p in error['loc']).upper()}: "
@@ -167,8 +167,8 @@ def topics() -> None:
 def topics_create(broker: str | None) -> None:
     """Create every topic for FRAUD_PARTNERS that does not exist yet (idempotent)."""
     from streams.broker.admin import ensure_topics  # noqa: PLC0415  (keeps --help fast)
+    from streams.broker.connection import kafka_python_config  # noqa: PLC0415
     from streams.core.topics import TopicNames, topic_specs  # noqa: PLC0415
-    from streams.runtime.connection import kafka_python_config  # noqa: PLC0415
 
     settings = _settings(broker=broker)
     specs = topic_specs(
@@ -208,9 +208,28 @@ def worker(role: str, partner: str | None) -> None:
       verdict to <root>.<partner>.verdicts.v1; bad requests go to
       <root>.scoring.deadletter.v1. Run any number in one consumer group.
     """
-    from streams.runtime.worker import run_worker  # noqa: PLC0415  (imports faust)
+    _run_worker(role, partner)
 
-    run_worker(_settings(), role, partner)
+
+def _run_worker(role: str, partner: str | None) -> None:
+    """Start the role's worker. The role's module is imported by name: this module also starts
+    the scorer, which must never import the partner's code (import-linter and a test check it)."""
+    import importlib  # noqa: PLC0415
+
+    from streams.core.settings import PartnerSettings, ScorerSettings  # noqa: PLC0415
+
+    if role == "scorer":
+        if partner is not None:
+            msg = "the scorer serves every partner: do not give --partner"
+            raise click.UsageError(msg)
+        scorer = importlib.import_module("streams.scorer.worker")
+        scorer.run_scorer_worker(_settings(settings_type=ScorerSettings))
+        return
+    if partner is None:
+        msg = "--partner is required for the partner role"
+        raise click.UsageError(msg)
+    gateway = importlib.import_module("streams.partner.worker")
+    gateway.run_partner_worker(_settings(settings_type=PartnerSettings), partner)
 
 
 # --- fraudstream alerts ---------------------------------------------------------------------
@@ -232,9 +251,9 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
     group, so following never moves anyone's offsets. Runs inside the partner: alerts are
     plaintext.
     """
+    from streams.broker.connection import kafka_python_config  # noqa: PLC0415
     from streams.core.topics import TopicNames  # noqa: PLC0415
     from streams.partner.alert_follower import ALERT_COLUMNS, alert_row, follow_records  # noqa: PLC0415
-    from streams.runtime.connection import kafka_python_config  # noqa: PLC0415
 
     settings = _settings(broker=broker)
     names = TopicNames(settings.topic_root)
@@ -247,7 +266,7 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
         ):
             cells = alert_row(record)
             line = "  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, ALERT_COLUMNS, strict=True))
-            _console.print(line, style="red" if record.get("alert") else None, highlight=False)
+            _console.print(line, style="red" if record.alert else None, highlight=False)
             shown += 1
     except KeyboardInterrupt:
         pass

@@ -94,9 +94,9 @@ def record(
     topics had when recording began. Times are the messages' Kafka timestamps. OUT appears only
     once recording is done (Ctrl-C ends a --follow recording and keeps what was read).
     """
+    from streams.broker.connection import kafka_python_config  # noqa: PLC0415
     from streams.core.topics import TopicNames  # noqa: PLC0415
     from streams.qa.recorder import RecordPlan, expand_topic, record_to_file  # noqa: PLC0415
-    from streams.runtime.connection import kafka_python_config  # noqa: PLC0415
 
     if from_offset is not None and from_time is not None:
         msg = "give --from-offset or --from-time, not both"
@@ -208,16 +208,10 @@ def replay(
     to FRAUD_TOPIC_ROOT; they must exist (`fraudstream topics create`). A recording is checked
     in full before anything is sent.
     """
+    from streams.broker.connection import kafka_python_config  # noqa: PLC0415
     from streams.core.topics import TopicNames  # noqa: PLC0415
-    from streams.qa.replay import (  # noqa: PLC0415
-        ReplayMessage,
-        load_recording,
-        plan_data_slice,
-        send_replay,
-        split_warm_up,
-        wait_for_gateways,
-    )
-    from streams.runtime.connection import kafka_python_config  # noqa: PLC0415
+    from streams.qa.replay import send_replay, wait_for_gateways  # noqa: PLC0415
+    from streams.qa.replay_plan import ReplayMessage, load_recording, plan_data_slice, split_warm_up  # noqa: PLC0415
 
     if (recording is None) == (data_from is None):
         msg = "give a RECORDING or --data-from (one of them)"
@@ -418,14 +412,12 @@ def _verify(
     keep: Path | None,
 ) -> bool:
     """The verify command; False when the verdicts differ from the expected ones."""
-    from streams.qa.verify import (  # noqa: PLC0415
-        broker_for,
-        compare_verdicts,
-        read_verdicts,
-        run_recording,
-        verify_workspace,
+    from streams.qa.score_comparison import (  # noqa: PLC0415
+        compare_outcomes,
+        read_outcomes,
     )
-    from streams.qa.verify import save_scores as save  # noqa: PLC0415
+    from streams.qa.score_comparison import save_scores as save  # noqa: PLC0415
+    from streams.qa.verify import broker_for, run_recording, verify_workspace  # noqa: PLC0415
 
     if expected is not None and compare_model is not None:
         msg = "give --expected or --compare-model, not both"
@@ -435,7 +427,7 @@ def _verify(
     if not (model_dir / "model_card.json").exists():
         msg = f"no model in {model_dir}: give --model or set FRAUD_MODEL_DIR"
         raise click.UsageError(msg)
-    golden = read_verdicts(expected) if expected is not None else None  # fail before running
+    golden = read_outcomes(expected) if expected is not None else None  # fail before running
     say = lambda m: _console.print(f"  {m}", highlight=False)  # noqa: E731
     with verify_workspace(keep) as work, broker_for(
         settings, work, use_given=not local_broker, say=say
@@ -456,22 +448,22 @@ def _verify(
             )
             run = runs[-1]
             _console.print(
-                f"[green]✓[/] {len(run.verdicts)} verdicts, {run.dead_letters} dead-lettered, "
+                f"[green]✓[/] {len(run.outcomes)} verdicts, {run.dead_letters} dead-lettered, "
                 f"of {run.live} live transactions (model {run.model_version})",
                 highlight=False,
             )
     if save_scores is not None:
-        header = save(save_scores, runs[0], str(recording))
+        header = save(save_scores, runs[0].scores, runs[0].model_version, str(recording))
         _console.print(f"[green]saved[/] {header.messages} scores to {save_scores}")
     if golden is None and compare_model is None:
         return True
     if compare_model is not None:
-        baseline, label = runs[0].verdicts, "--model"
-        comparison = compare_verdicts(baseline, runs[1].verdicts, tolerance=tolerance)
+        baseline, label = runs[0].outcomes, "--model"
+        comparison = compare_outcomes(baseline, runs[1].outcomes, tolerance=tolerance)
         _console.print(f"--compare-model against {label} ({runs[0].model_version}):")
     else:
         assert golden is not None  # noqa: S101
-        comparison = compare_verdicts(golden, runs[0].verdicts, tolerance=tolerance)
+        comparison = compare_outcomes(golden, runs[0].outcomes, tolerance=tolerance)
     _print_differences(comparison, show)
     _console.print(comparison.summary(), highlight=False)
     return compare_model is not None or comparison.ok

@@ -1,3 +1,12 @@
-"""TODO."""
+"""Pure definitions both roles and every tool share: no I/O, no Faust, no Kafka client.
 
-__all__: list[str] = []
+- :mod:`~streams.core.settings`: settings by role (Kafka connection, worker, partner, scorer);
+- :mod:`~streams.core.topics`: topic names and declarations;
+- :mod:`~streams.core.headers`: header names on the wire;
+- :mod:`~streams.core.events`: input events and their validation;
+- :mod:`~streams.core.messages`: the typed records that flow between the agents;
+- :mod:`~streams.core.key_chunks`: the keys topics' signed chunk format;
+- :mod:`~streams.core.errors`: the runtime's error hierarchy.
+"""
+
+__all__ = ["errors", "events", "headers", "key_chunks", "messages", "settings", "topics"]

@@ -1,8 +1,27 @@
-"""The one error hierarchy of the runtime.
+"""The runtime's errors: one module, one hierarchy under the project's root error.
 
-Every error the project raises derives from :class:`FraudStreamError`. Each boundary has its own
-subclass so that callers can tell a bad event (dead-letter it, move on) from a broken set-up (stop
-and say what to do).
+Every error the project raises derives from :class:`FraudStreamError` (defined in
+:mod:`models.errors`, the lower layer, because ``models/`` may not import ``streams/``; the model
+side's own errors live there). The runtime's errors all live here, whichever folder raises them,
+so that a caller tells a bad record (dead-letter it, move on) from a broken set-up (stop and say
+what to do) by one ``except`` and finds every kind in one place. One module rather than an
+``exceptions.py`` per folder: the runtime has a dozen errors, and the CLI's error handler, the
+dead-letter code and the tests want them all.
+
+::
+
+    FraudStreamError
+    ├── ConfigError                   settings or set-up are invalid: stop, say what to fix
+    ├── BrokerError                   the broker cannot be fetched, started, reached or stopped
+    ├── EventError                    a record cannot be processed: dead-letter it
+    │   ├── OversizedEventError
+    │   ├── MalformedEventError
+    │   └── SchemaError
+    ├── KeyRegistryError              a keys-topic record is malformed, unsigned or inconsistent
+    ├── KeyRegistryUnavailableError   the scorer cannot read the keys topics at all
+    ├── RecordingError                a recording file cannot be read
+    ├── ReplayError                   a replay could not send everything
+    └── VerifyError                   a verification could not run to its end
 """
 
 from __future__ import annotations
@@ -14,9 +33,14 @@ __all__ = [
     "ConfigError",
     "EventError",
     "FraudStreamError",
+    "KeyRegistryError",
+    "KeyRegistryUnavailableError",
     "MalformedEventError",
     "OversizedEventError",
+    "RecordingError",
+    "ReplayError",
     "SchemaError",
+    "VerifyError",
 ]
 
 
@@ -42,3 +66,23 @@ class MalformedEventError(EventError):
 
 class SchemaError(EventError):
     """The record is JSON but does not satisfy the event schema."""
+
+
+class KeyRegistryError(FraudStreamError):
+    """A keys-topic record is malformed, or a reassembled key set does not match its key id."""
+
+
+class KeyRegistryUnavailableError(FraudStreamError):
+    """The scorer cannot read the keys topics (its follower thread failed)."""
+
+
+class RecordingError(FraudStreamError):
+    """A recording cannot be read: the message names the file and the line."""
+
+
+class ReplayError(FraudStreamError):
+    """A replay could not send everything; the message says how much was sent."""
+
+
+class VerifyError(FraudStreamError):
+    """A verification could not run to its end (not: verdicts differ)."""

@@ -1,6 +1,7 @@
-"""Records, one per topic, and the validation that turns raw bytes into them.
+"""Input events (what a partner sends) and the validation that turns raw bytes into them.
 
-Records are pure: no I/O. :func:`parse_transaction` never lets a library error escape; every way an
+Pure: no I/O. A valid event becomes a typed message (:mod:`streams.core.messages`) for the
+agents downstream. :func:`parse_transaction` never lets a library error escape; every way an
 event can be malformed becomes an :class:`~streams.core.errors.EventError` whose message names the
 field and the rule but never echoes a value (reasons are logged; values may be amounts).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -24,6 +25,7 @@ from pydantic import (
 from pydantic import field_validator as _field_validator
 
 from streams.core.errors import MalformedEventError, OversizedEventError, SchemaError
+from streams.core.messages import Label, Transaction
 
 __all__ = [
     "EventLimits",
@@ -92,9 +94,9 @@ class TransactionEvent(BaseModel):
             raise ValueError(msg)
         return value
 
-    def to_wire(self) -> dict[str, Any]:
-        """The canonical JSON-ready form (timestamp in UTC, RFC 3339)."""
-        return self.model_dump(mode="json")
+    def canonical(self) -> Transaction:
+        """The valid transaction as the agents downstream see it (timestamp in UTC)."""
+        return Transaction.model_validate(self.model_dump())
 
 
 class LabelEvent(BaseModel):
@@ -111,9 +113,9 @@ class LabelEvent(BaseModel):
     terminal_id: int = Field(ge=0)
     partner_id: PartnerId
 
-    def to_wire(self) -> dict[str, Any]:
-        """The canonical JSON-ready form (timestamp in UTC, RFC 3339)."""
-        return self.model_dump(mode="json")
+    def canonical(self) -> Label:
+        """The valid label as the agents downstream see it (timestamp in UTC)."""
+        return Label.model_validate(self.model_dump())
 
 
 def _limits(info: ValidationInfo) -> EventLimits:

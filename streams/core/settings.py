@@ -1,7 +1,18 @@
-"""Configuration: one frozen pydantic-settings class, every field one ``FRAUD_*`` variable.
+"""Configuration: frozen pydantic-settings classes, every field one ``FRAUD_*`` variable.
 
-Only :mod:`streams.runtime.app` (and the CLI entry points) build :class:`Settings`; everything else
-takes plain values as arguments.
+Split by role, so that a role's settings type holds only what that role may have:
+
+- :class:`KafkaSettings`: how to reach the broker (every process that talks to Kafka);
+- :class:`WorkerSettings`: topics, partners, the model folder, the worker's web server and state
+  (both roles, and the tools that drive a pipeline);
+- :class:`PartnerSettings`: the partner's own: its key folders, threshold and event limits;
+- :class:`ScorerSettings`: the shared scorer's: its FHE pool and how long it waits for keys. No
+  key folder exists on this type at all.
+- :class:`Settings`: every field, for the tools that run both roles on one machine (demo, verify,
+  bench) and for the reference in docs/configuration.md.
+
+Only the entry points (the CLI, the workers' start-up) build settings; everything else takes
+plain values as arguments.
 """
 
 from __future__ import annotations
@@ -13,19 +24,27 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["PARTNER_ID_PATTERN", "Settings", "settings_reference"]
+__all__ = [
+    "PARTNER_ID_PATTERN",
+    "KafkaSettings",
+    "PartnerSettings",
+    "ScorerSettings",
+    "Settings",
+    "WorkerSettings",
+    "settings_reference",
+]
 
 #: Partner ids appear in topic names, so they use a topic-safe alphabet.
 PARTNER_ID_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 _TOPIC_ROOT_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$"
+_CONFIG = SettingsConfigDict(env_prefix="FRAUD_", frozen=True, extra="ignore")
 
 
-class Settings(BaseSettings):
-    """Every setting of the runtime. Read from ``FRAUD_<NAME>`` environment variables."""
+class KafkaSettings(BaseSettings):
+    """How to reach the broker. Read from ``FRAUD_<NAME>`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="FRAUD_", frozen=True, extra="ignore")
+    model_config = _CONFIG
 
-    # --- Kafka connection -------------------------------------------------------------------
     broker: str = Field(
         default="127.0.0.1:9092",
         description="Bootstrap servers, comma separated host:port.",
@@ -41,6 +60,16 @@ class Settings(BaseSettings):
         default=None, description="SASL password (never logged or shown)."
     )
     ssl_cafile: Path | None = Field(default=None, description="CA bundle to verify the broker.")
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker list as kafka-python and aiokafka want it."""
+        return [server.strip() for server in self.broker.split(",") if server.strip()]
+
+
+class WorkerSettings(KafkaSettings):
+    """What both roles (and the tools that drive a pipeline) share: topics, partners, the model
+    folder, the worker's state and web server."""
 
     # --- Topics and partners ----------------------------------------------------------------
     topic_root: str = Field(
@@ -59,9 +88,6 @@ class Settings(BaseSettings):
         description="Known partner ids; events from any other partner are dead-lettered.",
     )
 
-    # --- Validation limits ------------------------------------------------------------------
-    max_event_bytes: int = Field(default=4096, ge=256, description="Largest plaintext event.")
-    max_amount: float = Field(default=100_000.0, gt=0, description="Largest plausible amount.")
     max_message_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024 * 1024,
@@ -92,42 +118,11 @@ class Settings(BaseSettings):
         default="INFO", description="Lowest level logged (JSON lines on stdout)."
     )
 
-    # --- Model and keys ---------------------------------------------------------------------
+    # --- Model -----------------------------------------------------------------------------
     model_dir: Path = Field(
         default=Path("artifacts/latest"),
         description="Model artifacts (`fraudstream model train`): partners use its client part, "
         "scorers its server part.",
-    )
-    key_dir: Path | None = Field(
-        default=None,
-        description="Partner role: the partner's key folder (`fraudstream keys generate`); it "
-        "encrypts, and its evaluation keys are published once.",
-    )
-    previous_key_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
-        default=(),
-        description="Partner role: older key folders, comma separated, kept to decrypt verdicts "
-        "of requests sent before a key rotation.",
-    )
-    threshold: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="Partner role: fraud score from which a transaction is alerted (the model's "
-        "own threshold when unset).",
-    )
-    key_wait: float = Field(
-        default=10.0,
-        ge=0.0,
-        le=600.0,
-        description="Scorer role: seconds to wait for the evaluation keys of a key id not seen "
-        "yet before dead-lettering the request.",
-    )
-    scorer_processes: int = Field(
-        default=1,
-        ge=1,
-        le=64,
-        description="Scorer role: processes of the FHE pool. A scorer evaluates one request at a "
-        "time (each call already uses every core); scale out with more scorer replicas.",
     )
 
     @field_validator("partners", mode="before")
@@ -136,13 +131,6 @@ class Settings(BaseSettings):
         """Accept ``alpha,bravo`` from the environment as well as a JSON list."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("previous_key_dirs", mode="before")
-    @classmethod
-    def _split_paths(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
         return value
 
     @field_validator("partners")
@@ -163,16 +151,68 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return value
 
-    @property
-    def bootstrap_servers(self) -> list[str]:
-        """The broker list as kafka-python and aiokafka want it."""
-        return [server.strip() for server in self.broker.split(",") if server.strip()]
+
+class PartnerSettings(WorkerSettings):
+    """A partner's worker: its own key folders, alert threshold and event limits."""
+
+    # --- Validation limits ------------------------------------------------------------------
+    # --- Validation limits ------------------------------------------------------------------
+    max_event_bytes: int = Field(default=4096, ge=256, description="Largest plaintext event.")
+    max_amount: float = Field(default=100_000.0, gt=0, description="Largest plausible amount.")
+    # --- Keys and alerts -------------------------------------------------------------------
+    key_dir: Path | None = Field(
+        default=None,
+        description="Partner role: the partner's key folder (`fraudstream keys generate`); it "
+        "encrypts, and its evaluation keys are published once.",
+    )
+    previous_key_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description="Partner role: older key folders, comma separated, kept to decrypt verdicts "
+        "of requests sent before a key rotation.",
+    )
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Partner role: fraud score from which a transaction is alerted (the model's "
+        "own threshold when unset).",
+    )
+
+    @field_validator("previous_key_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
+        return value
+
+
+class ScorerSettings(WorkerSettings):
+    """The shared scorer: its FHE pool and key wait. It has no key folder setting at all."""
+
+    key_wait: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=600.0,
+        description="Scorer role: seconds to wait for the evaluation keys of a key id not seen "
+        "yet before dead-lettering the request.",
+    )
+    scorer_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Scorer role: processes of the FHE pool. A scorer evaluates one request at a "
+        "time (each call already uses every core); scale out with more scorer replicas.",
+    )
+
+
+class Settings(PartnerSettings, ScorerSettings):
+    """Every setting: for tools that run both roles on one machine, and the docs' reference."""
 
 
 def settings_reference() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting: the source of docs/configuration.md."""
     rows = []
-    for name, field in Settings.model_fields.items():
+    for name, field in Settings.model_fields.items():  # every role's fields, once
         default = field.default
         if isinstance(default, tuple):
             shown = ",".join(str(item) for item in default) or "(none)"

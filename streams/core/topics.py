@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["PARTNER_TABLES", "SCORING_SCOPE", "TopicNames", "TopicSpec", "topic_specs"]
+if TYPE_CHECKING:
+    from streams.core.settings import WorkerSettings
+
+__all__ = [
+    "PARTNER_TABLES",
+    "SCORING_SCOPE",
+    "TopicNames",
+    "TopicSpec",
+    "declared_topics",
+    "topic_specs",
+]
 
 #: The shared service's scope; reserved, it can never be a partner id.
 SCORING_SCOPE = "scoring"
@@ -129,3 +140,18 @@ def topic_specs(
         TopicSpec(names.deadletter(SCORING_SCOPE), 1, large),
     ]
     return specs
+
+
+def declared_topics(
+    settings: WorkerSettings, partners: Iterable[str] | None = None
+) -> list[TopicSpec]:
+    """Every topic ``settings`` describe (for ``partners``, by default every partner of the
+    settings), with the partner workers' table changelogs: what ``fraudstream topics create``,
+    the demo, verify and the tests declare."""
+    return topic_specs(
+        TopicNames(settings.topic_root),
+        settings.partners if partners is None else partners,
+        partitions=settings.topic_partitions,
+        max_message_bytes=settings.max_message_bytes,
+        app_id=settings.app_id,
+    )

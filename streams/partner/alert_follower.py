@@ -7,12 +7,11 @@ beginning or from now, until the end of the topic or, with ``follow``, until int
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
-import orjson
-
 from streams.broker.admin import assigned_consumer
+from streams.core.messages import Score
 
 __all__ = ["ALERT_COLUMNS", "alert_row", "follow_records"]
 
@@ -31,28 +30,31 @@ ALERT_COLUMNS = (
 )
 
 
-def alert_row(alert: dict[str, Any]) -> list[str]:
+def _seconds(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms / 1000:.2f}"
+
+
+def alert_row(score: Score) -> list[str]:
     """The cells of one alert (or score) record, in :data:`ALERT_COLUMNS` order."""
-    timings = alert.get("timings", {})
-    when = datetime.fromisoformat(alert["timestamp"]).astimezone(UTC)
     return [
-        when.strftime("%Y-%m-%d %H:%M:%S"),
-        str(alert["transaction_id"]),
-        str(alert["card_id"]),
-        str(alert["terminal_id"]),
-        f"{alert['amount']:.2f}",
-        f"{alert['score']:.3f}",
-        f"{alert['threshold']:.3f}",
-        str(alert["model_version"]),
-        f"{timings.get('end_to_end_ms', float('nan')) / 1000:.2f}",
-        f"{timings.get('fhe_ms', float('nan')) / 1000:.2f}",
+        score.timestamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        str(score.transaction_id),
+        str(score.card_id),
+        str(score.terminal_id),
+        f"{score.amount:.2f}",
+        f"{score.score:.3f}",
+        f"{score.threshold:.3f}",
+        score.model_version,
+        _seconds(score.timings.end_to_end_ms),
+        _seconds(score.timings.fhe_ms),
     ]
 
 
 def follow_records(
     client_config: dict[str, Any], topic: str, *, follow: bool, from_beginning: bool = True
-) -> Iterator[dict[str, Any]]:
-    """Decoded records of ``topic``; stops at its end unless ``follow``."""
+) -> Iterator[Score]:
+    """The score records of ``topic`` (an alerts or a scores topic); stops at its end unless
+    ``follow``."""
     consumer = assigned_consumer(
         client_config,
         [topic],
@@ -66,7 +68,7 @@ def follow_records(
             batch = consumer.poll(timeout_ms=500)
             for records in batch.values():
                 for record in records:
-                    yield orjson.loads(record.value)
+                    yield Score.from_bytes(record.value)
             if not follow and all(consumer.position(tp) >= ends[tp] for tp in partitions):
                 return
     finally:

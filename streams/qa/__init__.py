@@ -1,3 +1,15 @@
-"""TODO."""
+"""Tools that drive a pipeline from outside, for QA and model engineers, demos and tests:
+recording files, record, replay, verify, the pipeline benchmark, the demo, the worker
+supervisor and test helpers."""
 
-__all__: list[str] = []
+__all__ = [
+    "bench",
+    "demo",
+    "handbook_feed",
+    "recorder",
+    "recording_file",
+    "replay",
+    "supervisor",
+    "testing",
+    "verify",
+]

@@ -28,6 +28,7 @@ import orjson
 
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
 from streams.broker.admin import ensure_topics
+from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
 from streams.core.errors import ConfigError
 from streams.core.settings import Settings
@@ -35,7 +36,6 @@ from streams.core.topics import TopicNames, topic_specs
 from streams.qa.handbook_feed import send_records, transaction_record
 from streams.qa.supervisor import running_pipeline
 from streams.qa.testing import consume_records
-from streams.runtime.connection import kafka_python_config
 
 __all__ = ["BenchResult", "run_pipeline_bench"]
 

@@ -26,15 +26,17 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from streams.broker.admin import ensure_topics
+from streams.broker.admin import ensure_declared_topics
+from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
+from streams.core.messages import Score
 from streams.core.settings import Settings
-from streams.core.topics import TopicNames, topic_specs
+from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import OutgoingRecord
-from streams.qa.replay import ReplayMessage, plan_data_slice, send_replay, wait_for_gateways
+from streams.qa.replay import send_replay, wait_for_gateways
+from streams.qa.replay_plan import ReplayMessage, plan_data_slice
 from streams.qa.supervisor import running_pipeline
 from streams.qa.testing import consume_records
-from streams.runtime.connection import kafka_python_config
 from streams.runtime.dead_letters import read_headers
 
 __all__ = ["DEMO_DAY", "DemoPlan", "plan_demo", "run_demo"]
@@ -175,18 +177,7 @@ def run_demo(
         settings = settings.model_copy(
             update={"data_dir": workdir / "data", "model_dir": model_dir}
         )
-        client = kafka_python_config(settings)
-        created = ensure_topics(
-            client,
-            topic_specs(
-                names,
-                partners,
-                partitions=settings.topic_partitions,
-                max_message_bytes=settings.max_message_bytes,
-                app_id=settings.app_id,
-            ),
-            replication=settings.topic_replication,
-        )
+        created = ensure_declared_topics(settings, partners)
         console.print(f"[green]✓[/] {len(created)} topics created under '{settings.topic_root}.'")
         with console.status(
             "starting one scorer and one gateway per partner; partners publish their "
@@ -233,7 +224,7 @@ def _replay(console: Console, settings: Settings, plan: DemoPlan) -> int:
     console.rule("scores as they arrive (ALERT: at or over the partner's threshold)")
     topics = [names.scores(p) for p in partners] + [names.deadletter(p) for p in partners]
     expected = len(plan.live) + len(plan.malformed)
-    scores: list[dict[str, Any]] = []
+    scores: list[Score] = []
     dead = 0
     timeout = 120 + 10 * len(plan.live)
     with console.status("") as status:
@@ -248,7 +239,7 @@ def _replay(console: Console, settings: Settings, plan: DemoPlan) -> int:
                     highlight=False,
                 )
             else:
-                score = orjson.loads(record.value)
+                score = Score.from_bytes(record.value)
                 scores.append(score)
                 console.print(_score_line(partner, score, plan), highlight=False)
             status.update(f"{len(scores)}/{len(plan.live)} scored")
@@ -256,26 +247,27 @@ def _replay(console: Console, settings: Settings, plan: DemoPlan) -> int:
     return _summary(console, plan, scores, dead, time.monotonic() - started)
 
 
-def _score_line(partner: str, score: dict[str, Any], plan: DemoPlan) -> str:
-    fraud = plan.truth.get(score["transaction_id"], (partner, False))[1]
-    verdict = "[bold red]ALERT[/]" if score["alert"] else "  ok "
+def _score_line(partner: str, score: Score, plan: DemoPlan) -> str:
+    fraud = plan.truth.get(score.transaction_id, (partner, False))[1]
+    verdict = "[bold red]ALERT[/]" if score.alert else "  ok "
     truth = "[red]fraud[/]" if fraud else "legit"
+    fhe = score.timings.fhe_ms
     return (
-        f"{verdict} {partner:<6} tx {score['transaction_id']}  card {score['card_id']:>4}  "
-        f"amount {score['amount']:>8.2f}  score {score['score']:.3f} "
-        f"(threshold {score['threshold']:.3f})  truth {truth}  "
-        f"FHE {score['timings']['fhe_ms'] / 1000:.2f} s"
+        f"{verdict} {partner:<6} tx {score.transaction_id}  card {score.card_id:>4}  "
+        f"amount {score.amount:>8.2f}  score {score.score:.3f} "
+        f"(threshold {score.threshold:.3f})  truth {truth}  "
+        f"FHE {'-' if fhe is None else f'{fhe / 1000:.2f}'} s"
     )
 
 
 def _summary(
-    console: Console, plan: DemoPlan, scores: list[dict[str, Any]], dead: int, seconds: float
+    console: Console, plan: DemoPlan, scores: list[Score], dead: int, seconds: float
 ) -> int:
-    alerted = [s for s in scores if s["alert"]]
+    alerted = [s for s in scores if s.alert]
     frauds = {t for t, (_, fraud) in plan.truth.items() if fraud}
-    caught = {s["transaction_id"] for s in alerted} & frauds
-    fhe = [s["timings"]["fhe_ms"] / 1000 for s in scores]
-    e2e = [s["timings"]["end_to_end_ms"] / 1000 for s in scores]
+    caught = {s.transaction_id for s in alerted} & frauds
+    fhe = [s.timings.fhe_ms / 1000 for s in scores if s.timings.fhe_ms is not None]
+    e2e = [s.timings.end_to_end_ms / 1000 for s in scores]
     table = Table(title="summary", show_header=False)
     table.add_row("transactions scored", f"{len(scores)} of {len(plan.live)}")
     table.add_row("alerts", str(len(alerted)))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.broker.admin import assigned_consumer
+from streams.core.errors import RecordingError
 from streams.core.topics import TopicNames
 from streams.qa.recording_file import (
     RecordedMessage,
@@ -182,8 +183,6 @@ def record_to_file(
         header = read_header(path)
         missing = set(plan.topics) - set(header.topics)
         if missing:
-            from streams.qa.recording_file import RecordingError  # noqa: PLC0415
-
             msg = (
                 f"{path} records {', '.join(header.topics)}; cannot append "
                 f"{', '.join(sorted(missing))} to it"

@@ -27,12 +27,11 @@ from typing import Any
 
 import orjson
 
-from streams.core.errors import FraudStreamError
+from streams.core.errors import RecordingError
 
 __all__ = [
     "FORMAT_VERSION",
     "RecordedMessage",
-    "RecordingError",
     "RecordingHeader",
     "append_messages",
     "read_recording",
@@ -41,10 +40,6 @@ __all__ = [
 
 #: The version of the line format; a reader refuses recordings of another version.
 FORMAT_VERSION = 1
-
-
-class RecordingError(FraudStreamError):
-    """A recording cannot be read: the message names the file and the line."""
 
 
 @dataclass(frozen=True)

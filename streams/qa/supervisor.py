@@ -203,8 +203,8 @@ def running_pipeline(
     it runs (key generation takes seconds, so does a worker's start). ``scorer_env`` adds
     environment variables to the scorers only (the privacy test uses it).
     """
+    from streams.broker.connection import kafka_python_config  # noqa: PLC0415
     from streams.broker.local_kafka import free_port  # noqa: PLC0415
-    from streams.runtime.connection import kafka_python_config  # noqa: PLC0415
 
     pipeline = Pipeline(
         [

@@ -1,192 +1,48 @@
-"""Verifying verdicts: replay a recorded input through a fresh pipeline and compare its scores.
+"""Verifying a recording: replay its input through a fresh pipeline and collect its scores.
 
 Each run gets a pipeline of its own (one scorer and one gateway per partner of the input) on
 topics under a fresh root, so the feature state starts empty every time: a recording replayed
 twice gives the same features, hence the same verdicts. The input's warm-up (history with
 ``fraud.backfill`` and every label) is sent first and waited for, then the live transactions.
 
-Verdicts are compared by (partner, transaction id): alerts must match exactly, scores within a
-tolerance; a verdict on one side only is a difference too.
+The scores are compared with golden ones or another model's by :mod:`streams.qa.score_comparison`.
 """
 
 from __future__ import annotations
 
 import tempfile
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
+from kafka.errors import KafkaError
 
-from streams.core.errors import FraudStreamError
+from models.fhe.artifacts import ClientArtifact
+from models.fhe.client.keys import PartnerKeys
+from streams.broker.admin import admin_client, assigned_consumer, ensure_declared_topics
+from streams.broker.connection import kafka_python_config
+from streams.core.errors import FraudStreamError, VerifyError
 from streams.core.settings import Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames
-from streams.qa.recording_file import (
-    RecordedMessage,
-    RecordingHeader,
-    read_recording,
-    write_recording,
-)
-from streams.qa.replay import (
-    ReplayMessage,
-    load_recording,
-    rename_root,
-    send_replay,
-    split_warm_up,
-    wait_for_gateways,
-)
+from streams.qa.recorder import recorded_message
+from streams.qa.recording_file import RecordedMessage, RecordingHeader
+from streams.qa.replay import send_replay, wait_for_gateways
+from streams.qa.replay_plan import ReplayMessage, load_recording, rename_root, split_warm_up
+from streams.qa.score_comparison import Outcome, outcomes_of
+from streams.qa.supervisor import running_pipeline
+from streams.qa.testing import consume_records, temporary_broker
 
 __all__ = [
-    "Comparison",
-    "Difference",
     "PipelineRun",
-    "Verdict",
-    "VerifyError",
-    "compare_verdicts",
+    "broker_for",
     "input_messages",
-    "read_verdicts",
+    "input_partners",
     "run_recording",
-    "verdicts_of",
+    "verify_workspace",
 ]
-
-
-class VerifyError(FraudStreamError):
-    """A verification could not run to its end (not: verdicts differ)."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What a partner learned about one transaction."""
-
-    partner: str
-    transaction_id: int
-    score: float
-    alert: bool
-    threshold: float
-    model_version: str
-
-    @property
-    def key(self) -> tuple[str, int]:
-        """(partner, transaction id)."""
-        return (self.partner, self.transaction_id)
-
-
-def verdicts_of(messages: Iterable[RecordedMessage]) -> dict[tuple[str, int], Verdict]:
-    """The verdicts on the scores topics among ``messages`` (other topics are ignored; a
-    transaction scored twice, as at-least-once delivery allows, keeps its first verdict)."""
-    found: dict[tuple[str, int], Verdict] = {}
-    for message in messages:
-        parts = message.topic.split(".")
-        if len(parts) < 4 or parts[-2] != "scores" or message.value is None:
-            continue
-        try:
-            score = orjson.loads(message.value)
-            verdict = Verdict(
-                partner=parts[-3],
-                transaction_id=int(score["transaction_id"]),
-                score=float(score["score"]),
-                alert=bool(score["alert"]),
-                threshold=float(score["threshold"]),
-                model_version=str(score["model_version"]),
-            )
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            msg = (
-                f"{message.topic}:{message.partition}@{message.offset} is not a score record "
-                f"({type(exc).__name__}: {exc})"
-            )
-            raise VerifyError(msg) from exc
-        found.setdefault(verdict.key, verdict)
-    return found
-
-
-def read_verdicts(path: Path) -> dict[tuple[str, int], Verdict]:
-    """The verdicts of a recording of scores topics (``fraudstream record``)."""
-    verdicts = verdicts_of(m for m in read_recording(path) if isinstance(m, RecordedMessage))
-    if not verdicts:
-        msg = f"{path} holds no scores (record <root>.<partner>.scores.v1 topics)"
-        raise VerifyError(msg)
-    return verdicts
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One verdict that is not as expected."""
-
-    kind: str  # "missing", "unexpected", "alert gained", "alert lost", "score changed"
-    expected: Verdict | None
-    actual: Verdict | None
-
-    @property
-    def key(self) -> tuple[str, int]:
-        """(partner, transaction id)."""
-        verdict = self.expected or self.actual
-        assert verdict is not None  # noqa: S101  (one side always exists)
-        return verdict.key
-
-
-@dataclass
-class Comparison:
-    """Expected verdicts against actual ones."""
-
-    tolerance: float
-    compared: int = 0
-    same: int = 0
-    differences: list[Difference] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """No difference at all."""
-        return not self.differences
-
-    def counts(self) -> Counter[str]:
-        """How many differences of each kind."""
-        return Counter(d.kind for d in self.differences)
-
-    def summary(self) -> str:
-        """One line: what was compared and what differs."""
-        counts = self.counts()
-        kinds = ("alert gained", "alert lost", "score changed", "missing", "unexpected")
-        parts = ", ".join(f"{counts[k]} {k}" for k in kinds)
-        return (
-            f"{self.compared} verdicts compared: {self.same} same, {len(self.differences)} "
-            f"different ({parts}; score tolerance {self.tolerance:g})"
-        )
-
-
-def compare_verdicts(
-    expected: Mapping[tuple[str, int], Verdict],
-    actual: Mapping[tuple[str, int], Verdict],
-    *,
-    tolerance: float,
-) -> Comparison:
-    """Alerts must match exactly, scores within ``tolerance``; every key on one side only is a
-    difference. Differences are sorted by partner and transaction."""
-    comparison = Comparison(tolerance=tolerance)
-    for key in sorted(set(expected) | set(actual)):
-        comparison.compared += 1
-        want, got = expected.get(key), actual.get(key)
-        kind = _difference(want, got, tolerance)
-        if kind is None:
-            comparison.same += 1
-        else:
-            comparison.differences.append(Difference(kind, want, got))
-    return comparison
-
-
-def _difference(want: Verdict | None, got: Verdict | None, tolerance: float) -> str | None:
-    if want is None:
-        return "unexpected"
-    if got is None:
-        return "missing"
-    if want.alert != got.alert:
-        return "alert gained" if got.alert else "alert lost"
-    if abs(want.score - got.score) > tolerance:
-        return "score changed"
-    return None
 
 
 # --- running a recording through a pipeline -------------------------------------------------
@@ -200,9 +56,9 @@ class PipelineRun:
     live: int
 
     @property
-    def verdicts(self) -> dict[tuple[str, int], Verdict]:
-        """The run's verdicts."""
-        return verdicts_of(self.scores)
+    def outcomes(self) -> dict[tuple[str, int], Outcome]:
+        """What the run's scores say, by (partner, transaction id)."""
+        return outcomes_of(self.scores)
 
 
 def input_messages(
@@ -232,8 +88,6 @@ def broker_for(
     if use_given:
         yield settings
         return
-    from streams.qa.testing import temporary_broker  # noqa: PLC0415
-
     say("starting a local Kafka broker (KRaft, loopback)…")
     with temporary_broker(workdir / "kafka") as kafka:
         yield settings.model_copy(update={"broker": kafka.bootstrap})
@@ -253,26 +107,13 @@ def run_recording(
     """Replay ``recording`` through a fresh pipeline running ``model_dir`` on the broker of
     ``settings`` (with new keys for each partner of the input); return the scores it produced,
     their topics named as in the recording."""
-    from models.fhe.artifacts import ClientArtifact  # noqa: PLC0415
-    from models.fhe.client.keys import PartnerKeys  # noqa: PLC0415
-    from streams.broker.admin import ensure_topics  # noqa: PLC0415
-    from streams.core.topics import topic_specs  # noqa: PLC0415
-    from streams.qa.supervisor import running_pipeline  # noqa: PLC0415
-    from streams.runtime.connection import kafka_python_config  # noqa: PLC0415
-
     header, everything = load_recording(recording)
     original, ignored = input_messages(everything)
     if ignored:
         # Replaying recorded scores, requests or verdicts would mix old outputs into this run's.
         say(f"not replaying {', '.join(ignored)}: only transactions and labels are inputs")
     partners = input_partners(original)
-    original_root = _root_of(header, original)
     root = f"verify-{uuid.uuid4().hex[:10]}"
-    messages = [
-        ReplayMessage(rename_root(m.topic, root), m.key, m.value, m.headers, m.event_ms)
-        for m in original
-    ]
-    client_artifact = ClientArtifact.load(model_dir)
     run = settings.model_copy(
         update={
             "topic_root": root,
@@ -284,19 +125,8 @@ def run_recording(
             "model_dir": model_dir,
         }
     )
-    names = TopicNames(root)
-    client = kafka_python_config(run)
-    ensure_topics(
-        client,
-        topic_specs(
-            names,
-            partners,
-            partitions=run.topic_partitions,
-            max_message_bytes=run.max_message_bytes,
-            app_id=root,
-        ),
-        replication=run.topic_replication,
-    )
+    ensure_declared_topics(run, partners)
+    client_artifact = ClientArtifact.load(model_dir)
 
     def make_keys() -> dict[str, Path]:
         say(f"model {client_artifact.version}: new FHE keys for {', '.join(partners)}…")
@@ -305,46 +135,25 @@ def run_recording(
             for p in partners
         }
 
-    warm, live = split_warm_up(messages, labels_first=True)
-    expected = sum(1 for m in live if m.is_transaction)
+    messages = [
+        ReplayMessage(rename_root(m.topic, root), m.key, m.value, m.headers, m.event_ms)
+        for m in original
+    ]
     say(f"starting a scorer and {len(partners)} gateway(s) on topics {root}.*…")
     with (
-        _deleting_topics(client, root),
+        _deleting_topics(kafka_python_config(run), root),
         running_pipeline(run, make_keys, workdir / "logs") as pipeline,
     ):
-        warm_dead: dict[str, int] = {}
-
-        def wait_warm() -> None:
-            wait_for_gateways(
-                client,
-                root,
-                names,
-                pipeline.partners,
-                only_running=False,
-                timeout=300.0,
-                progress=lambda p, lag: progress(f"{p}: {lag} warm-up records to go"),
-            )
-            # Dead letters of the warm-up (malformed history) are not verdicts of live events.
-            warm_dead.update(_ends(client, [names.deadletter(p) for p in partners]))
-
-        say(f"replaying {len(warm)} warm-up and {len(live)} live messages…")
-        send_replay(
-            client,
-            warm,
-            live,
+        scores, dead, live = _replay_and_collect(
+            run,
+            pipeline.partners,
+            messages,
             speed=speed,
-            max_request_size=run.max_message_bytes,
-            after_warm_up=wait_warm,
-        )
-        scores, dead = _collect(
-            client,
-            names,
-            partners,
-            expected,
-            timeout=60 + timeout_per_transaction * expected,
+            say=say,
             progress=progress,
-            skip_dead=warm_dead,
+            timeout_per_transaction=timeout_per_transaction,
         )
+    original_root = _root_of(header, original)
     restored = [
         RecordedMessage(
             rename_root(m.topic, original_root),
@@ -357,7 +166,60 @@ def run_recording(
         )
         for m in scores
     ]
-    return PipelineRun(client_artifact.version, restored, dead, expected)
+    return PipelineRun(client_artifact.version, restored, dead, live)
+
+
+def _replay_and_collect(
+    run: Settings,
+    gateways: Iterable[str],
+    messages: Sequence[ReplayMessage],
+    *,
+    speed: float | None,
+    say: Callable[[str], None],
+    progress: Callable[[str], None],
+    timeout_per_transaction: float,
+) -> tuple[list[RecordedMessage], int, int]:
+    """Send the warm-up, wait until the gateways processed it, send the live part, and read a
+    score or a dead letter for each live transaction: (scores, dead letters, live count)."""
+    client = kafka_python_config(run)
+    names = TopicNames(run.topic_root)
+    partners = run.partners
+    warm, live = split_warm_up(messages, labels_first=True)
+    expected = sum(1 for m in live if m.is_transaction)
+    warm_dead: dict[str, int] = {}
+
+    def wait_warm() -> None:
+        wait_for_gateways(
+            client,
+            run.app_id,
+            names,
+            gateways,
+            only_running=False,
+            timeout=300.0,
+            progress=lambda p, lag: progress(f"{p}: {lag} warm-up records to go"),
+        )
+        # Dead letters of the warm-up (malformed history) are not verdicts of live events.
+        warm_dead.update(_ends(client, [names.deadletter(p) for p in partners]))
+
+    say(f"replaying {len(warm)} warm-up and {len(live)} live messages…")
+    send_replay(
+        client,
+        warm,
+        live,
+        speed=speed,
+        max_request_size=run.max_message_bytes,
+        after_warm_up=wait_warm,
+    )
+    scores, dead = _collect(
+        client,
+        names,
+        partners,
+        expected,
+        timeout=60 + timeout_per_transaction * expected,
+        progress=progress,
+        skip_dead=warm_dead,
+    )
+    return scores, dead, expected
 
 
 def _root_of(header: RecordingHeader, messages: Sequence[ReplayMessage]) -> str | None:
@@ -378,8 +240,6 @@ def _collect(
 ) -> tuple[list[RecordedMessage], int]:
     """Read scores and partner dead letters (from offset ``skip_dead[topic]``) until every live
     transaction has one of them."""
-    from streams.qa.recorder import recorded_message  # noqa: PLC0415
-    from streams.qa.testing import consume_records  # noqa: PLC0415
 
     scores: list[RecordedMessage] = []
     seen: set[tuple[str, int]] = set()
@@ -394,7 +254,7 @@ def _collect(
             dead += record.offset >= skip_dead.get(record.topic, 0)
         else:
             message = recorded_message(record)
-            key = next(iter(verdicts_of([message])), None)
+            key = next(iter(outcomes_of([message])), None)
             if key is not None and key not in seen:
                 seen.add(key)
                 scores.append(message)
@@ -415,10 +275,6 @@ def _deleting_topics(client: dict[str, Any], root: str) -> Iterator[None]:
     try:
         yield
     finally:
-        from kafka.errors import KafkaError  # noqa: PLC0415
-
-        from streams.broker.admin import admin_client  # noqa: PLC0415
-
         try:
             admin = admin_client(client)
             try:
@@ -433,23 +289,12 @@ def _deleting_topics(client: dict[str, Any], root: str) -> Iterator[None]:
 
 def _ends(client: dict[str, Any], topics: Sequence[str]) -> dict[str, int]:
     """The end offset of each (single-partition) topic."""
-    from streams.broker.admin import assigned_consumer  # noqa: PLC0415
-
     consumer = assigned_consumer(client, topics)
     try:
         ends = consumer.end_offsets(list(consumer.assignment()))
         return {tp.topic: offset for tp, offset in ends.items()}
     finally:
         consumer.close()
-
-
-def save_scores(path: Path, run: PipelineRun, source: str) -> RecordingHeader:
-    """Write the scores of ``run`` as a recording (golden verdicts for a later verify)."""
-    topics = tuple(sorted({m.topic for m in run.scores}))
-    header = RecordingHeader(
-        source=source, topics=topics, selection=f"scores of model {run.model_version}"
-    )
-    return write_recording(path, header, run.scores)
 
 
 @contextmanager

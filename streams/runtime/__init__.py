@@ -1,3 +1,17 @@
-"""TODO."""
+"""Faust plumbing both roles use: the app, agents' loop, delivery, dead letters, web, logs.
 
-__all__: list[str] = []
+Nothing here holds a key or knows a role's work; :mod:`streams.partner` and
+:mod:`streams.scorer` build on it.
+"""
+
+__all__ = [
+    "agents",
+    "app",
+    "codec",
+    "connection",
+    "dead_letters",
+    "delivery",
+    "faust_fixes",
+    "logs",
+    "web",
+]

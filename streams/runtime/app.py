@@ -1,40 +1,33 @@
-"""The one Faust app of a worker process.
+"""The one Faust app of a worker process, and running it.
 
-:func:`create_app` builds the app for one role from :class:`~streams.core.settings.Settings`; it is
-the only place (with the CLI entry point) where settings are read. Agents are attached by the role's
-installer, e.g. :func:`streams.partner.agents.install_partner_agents`.
+:func:`create_app` builds the app for one role from the role's settings; the role's worker
+module (:mod:`streams.partner.worker`, :mod:`streams.scorer.worker`) attaches its agents and
+:func:`run_app` runs it in the foreground until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
 
 import faust
 
-from streams.core.events import EventLimits
-from streams.core.settings import Settings
-from streams.core.topics import TopicNames
+from streams.core.settings import WorkerSettings
 from streams.runtime import faust_fixes
 from streams.runtime.codec import register_codec
 from streams.runtime.connection import faust_broker_url, faust_credentials
+from streams.runtime.logs import configure_logging, get_logger, stdlib_logging_config
 
-__all__ = ["Runtime", "create_app", "runtime_of"]
+__all__ = ["create_app", "run_app", "start_logging"]
 
-
-@dataclass(frozen=True)
-class Runtime:
-    """What agents need from the settings, as plain values."""
-
-    names: TopicNames
-    limits: EventLimits
-    partitions: int
+_log = get_logger(__name__)
 
 
-def create_app(settings: Settings, *, role: str, partner: str | None = None) -> faust.App:
+def create_app(settings: WorkerSettings, *, role: str, partner: str | None = None) -> faust.App:
     """Build the Faust app for ``role`` (and ``partner``): one consumer group per role/partner."""
     register_codec()
     faust_fixes.apply()
     app_id = f"{settings.app_id}-{role}" + (f"-{partner}" if partner else "")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
         broker=faust_broker_url(settings),
@@ -62,14 +55,18 @@ def create_app(settings: Settings, *, role: str, partner: str | None = None) -> 
     )
 
 
-def runtime_of(settings: Settings) -> Runtime:
-    """The plain values agents take."""
-    return Runtime(
-        names=TopicNames(settings.topic_root),
-        limits=EventLimits(
-            partners=frozenset(settings.partners),
-            max_event_bytes=settings.max_event_bytes,
-            max_amount=settings.max_amount,
-        ),
-        partitions=settings.topic_partitions,
+def run_app(app: faust.App, settings: WorkerSettings, **context: object) -> None:
+    """Run ``app`` in the foreground until SIGTERM or SIGINT (logs as JSON lines)."""
+    _log.info("worker_starting", app_id=app.conf.id, broker=settings.broker, **context)
+    worker = faust.Worker(
+        app,
+        loglevel=logging.getLevelName(settings.log_level),
+        logging_config=stdlib_logging_config(settings.log_level),
+        redirect_stdouts=False,
     )
+    worker.execute_from_commandline()
+
+
+def start_logging(settings: WorkerSettings) -> None:
+    """Configure the process's logging before anything logs."""
+    configure_logging(settings.log_level)

@@ -21,14 +21,13 @@ import pytest
 
 from models.fhe.artifacts import save_artifacts
 from models.fhe.client.keys import PartnerKeys
-from streams.broker.admin import admin_client, ensure_topics
+from streams.broker.admin import admin_client, ensure_declared_topics
+from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka
 from streams.core.settings import Settings
-from streams.core.topics import TopicNames, topic_specs
 from streams.qa.recording_file import RecordedMessage, read_recording
+from streams.qa.score_comparison import read_outcomes
 from streams.qa.supervisor import running_pipeline
-from streams.qa.verify import read_verdicts
-from streams.runtime.connection import kafka_python_config
 from tests.commands import fraudstream
 from tests.conftest import TinyModel
 
@@ -57,7 +56,7 @@ def content(path: Path) -> list[tuple[str, bytes | None, bytes | None, tuple[Any
 def candidate_model(tiny_model: TinyModel, golden: Path, out: Path) -> tuple[Path, set[int]]:
     """The tiny model's trees released with a lower threshold, so that some verdicts of
     ``golden`` become alerts; returns its folder and the transactions that gain an alert."""
-    verdicts = read_verdicts(golden)
+    verdicts = read_outcomes(golden)
     old = next(iter(verdicts.values())).threshold
     below = sorted({v.score for v in verdicts.values() if v.score < old})
     assert below, "every golden score is an alert: the fixture cannot show a lowered threshold"
@@ -87,17 +86,7 @@ def test_the_replay_workflow_runs_as_documented(
         model_dir=tiny_model.directory,
         topic_partitions=2,
     )
-    names = TopicNames(root)
-    ensure_topics(
-        kafka_python_config(settings),
-        topic_specs(
-            names,
-            settings.partners,
-            partitions=2,
-            max_message_bytes=settings.max_message_bytes,
-            app_id=root,
-        ),
-    )
+    ensure_declared_topics(settings)
     work = tmp_path / "qa"
     (work / "tests" / "fixtures").mkdir(parents=True)
     shutil.copy(FIXTURE, work / "tests" / "fixtures" / FIXTURE.name)
@@ -140,7 +129,7 @@ def test_the_replay_workflow_runs_as_documented(
         result = run(commands[2])
         assert result.returncode == 0, result.stderr
         assert "recorded 38 messages into golden.rec.gz" in result.stdout
-    golden = read_verdicts(work / "golden.rec.gz")
+    golden = read_outcomes(work / "golden.rec.gz")
     assert len(golden) == 38
     assert {p for p, _ in golden} == {"alpha"}
     # The shipped fixture is what the commands of step 1 record.
@@ -151,7 +140,7 @@ def test_the_replay_workflow_runs_as_documented(
     assert result.returncode == 0, result.stderr
     assert "38 verdicts compared: 38 same, 0 different" in result.stdout
     assert "saved 38 scores to replayed.rec.gz" in result.stdout
-    replayed = read_verdicts(work / "replayed.rec.gz")
+    replayed = read_outcomes(work / "replayed.rec.gz")
     assert replayed == golden  # scores, alerts, thresholds and model version, to the bit
 
     # 3. A candidate model with a lower threshold: the expected alerts gained, exit code 1.
@@ -169,7 +158,7 @@ def test_the_replay_workflow_runs_as_documented(
     assert result.returncode == 0, result.stderr
     assert "run 2:" in result.stdout
     assert summary in result.stdout
-    assert read_verdicts(work / "again.rec.gz") == replayed
+    assert read_outcomes(work / "again.rec.gz") == replayed
     # Each run deleted its topics: no plaintext left behind on the broker.
     admin = admin_client(kafka_python_config(settings))
     try:

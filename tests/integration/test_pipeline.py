@@ -28,17 +28,17 @@ from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
 from models.fhe.envelope import MAGIC, seal
 from models.training.fitting import ProtocolData
-from streams.broker.admin import ensure_topics
+from streams.broker.admin import ensure_declared_topics
+from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka
 from streams.core.headers import PARTNER_HEADER, REQUEST_HEADER
 from streams.core.settings import Settings
-from streams.core.topics import PARTNER_TABLES, TopicNames, topic_specs
+from streams.core.topics import PARTNER_TABLES, TopicNames
+from streams.partner.key_publisher import publish_evaluation_keys
 from streams.qa.handbook_feed import OutgoingRecord, by_partner, send_records, transaction_record
 from streams.qa.supervisor import Pipeline, WorkerProcess, running_pipeline, wait_ready
 from streams.qa.testing import consume_records
-from streams.runtime.connection import kafka_python_config
 from streams.runtime.dead_letters import read_headers
-from streams.scorer.registry import publish_evaluation_keys
 from tests.commands import fraudstream
 from tests.conftest import TinyModel
 
@@ -83,16 +83,7 @@ def running(
     )
     names = TopicNames(root)
     client = kafka_python_config(settings)
-    ensure_topics(
-        client,
-        topic_specs(
-            names,
-            PARTNERS,
-            partitions=2,
-            max_message_bytes=settings.max_message_bytes,
-            app_id=root,
-        ),
-    )
+    ensure_declared_topics(settings, PARTNERS)
     audit_prefix = work / "audit" / "scorer"
     audit_prefix.parent.mkdir()
     scorer_env = {

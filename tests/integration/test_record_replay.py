@@ -19,10 +19,12 @@ from kafka import KafkaProducer
 
 from streams.broker.admin import ensure_topics
 from streams.broker.local_kafka import LocalKafka
+from streams.core.errors import RecordingError
 from streams.core.topics import TopicSpec
 from streams.qa.recorder import RecordPlan, record_to_file
-from streams.qa.recording_file import RecordedMessage, RecordingError, read_recording
-from streams.qa.replay import ReplayMessage, load_recording, send_replay
+from streams.qa.recording_file import RecordedMessage, read_recording
+from streams.qa.replay import send_replay
+from streams.qa.replay_plan import ReplayMessage, load_recording
 from streams.qa.testing import consume_records
 from tests.commands import fraudstream
 

@@ -8,18 +8,12 @@ import random
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from structlog.testing import capture_logs
 
 from models.fhe.proof import key_id_of
+from streams.core.errors import KeyRegistryError
 from streams.core.headers import header_map
-from streams.partner.agents import request_id_of
-from streams.scorer.registry import (
-    MAX_CHUNKS,
-    MAX_PENDING,
-    KeyAssembler,
-    RegistryError,
-    chunk_records,
-)
+from streams.core.key_chunks import MAX_CHUNKS, MAX_PENDING, KeyAssembler, chunk_records
+from streams.partner.context import request_id_of
 
 
 class Owner:
@@ -85,7 +79,7 @@ def test_a_damaged_chunk_is_refused_alone_and_the_real_one_completes_the_set() -
     assembler = KeyAssembler()
     assert assemble(records[:-1], assembler) == []
     _, value, headers = records[-1]
-    with pytest.raises(RegistryError, match="not signed by its owner"):
+    with pytest.raises(KeyRegistryError, match="not signed by its owner"):
         assembler.add(bytes([value[0] ^ 1]) + value[1:], headers)
     assert len(assemble(records[-1:], assembler)) == 1
 
@@ -95,18 +89,18 @@ def test_only_the_owner_of_a_key_id_can_publish_under_it() -> None:
     own public key (it does not hash to the id) nor with alpha's (its signature fails)."""
     alpha, mallory = Owner("alpha"), Owner("bravo")
     data = data_of(2, 1500)
-    with pytest.raises(RegistryError, match="is not that key id's"):
+    with pytest.raises(KeyRegistryError, match="is not that key id's"):
         assemble(mallory.records(data, key_id=alpha.key_id))
     borrowed = [
         with_header(r, "fraud.public_key", alpha.public_key.hex().encode())
         for r in mallory.records(data, key_id=alpha.key_id)
     ]
-    with pytest.raises(RegistryError, match="not signed by its owner"):
+    with pytest.raises(KeyRegistryError, match="not signed by its owner"):
         assemble(borrowed)
     renamed = [with_header(r, "fraud.partner", b"bravo") for r in alpha.records(data)]
-    with pytest.raises(RegistryError, match="not signed by its owner"):  # signed for alpha
+    with pytest.raises(KeyRegistryError, match="not signed by its owner"):  # signed for alpha
         assemble(renamed)
-    with pytest.raises(RegistryError, match="16 hex digits"):
+    with pytest.raises(KeyRegistryError, match="16 hex digits"):
         assemble(mallory.records(data, key_id="../../etc/passwd"))
 
 
@@ -123,7 +117,7 @@ def test_records_written_by_someone_else_do_not_spoil_a_set_being_collected() ->
         with_header(first, "fraud.chunks", b"7"),
         (first[0], b"junk", first[2]),
     ):
-        with pytest.raises(RegistryError):
+        with pytest.raises(KeyRegistryError):
             assembler.add(injected[1], injected[2])
     complete = assemble(records[1:], assembler)
     assert [c.data for c in complete] == [data_of(6)]
@@ -135,19 +129,21 @@ def test_a_reader_holds_bounded_unfinished_work() -> None:
     assembler = KeyAssembler()
     junk = with_header(Owner().records(data_of(7))[0], "fraud.signature", b"00" * 64)
     for _ in range(100):
-        with pytest.raises(RegistryError):
+        with pytest.raises(KeyRegistryError):
             assembler.add(junk[1], junk[2])
     assert not assembler._parts
-    with capture_logs() as logs:
-        for seed in range(MAX_PENDING + 10):
-            assemble(Owner().records(data_of(seed))[:1], assembler)
+    dropped: list[str] = []
+    assembler.on_drop = dropped.append
+    owners = [Owner() for _ in range(MAX_PENDING + 10)]
+    for seed, owner in enumerate(owners):
+        assemble(owner.records(data_of(seed))[:1], assembler)
     assert len(assembler._parts) == MAX_PENDING
-    assert [e["event"] for e in logs] == ["key_registry_publication_dropped"] * 10
+    assert dropped == [owner.key_id for owner in owners[:10]]  # the oldest unfinished ones
     huge = Owner().records(data_of(8), chunk_bytes=10)
     assert len(huge) > MAX_CHUNKS
-    with pytest.raises(RegistryError, match=f"over {MAX_CHUNKS}"):
+    with pytest.raises(KeyRegistryError, match=f"over {MAX_CHUNKS}"):
         assemble(huge[:1])
-    with pytest.raises(RegistryError, match="not served here"):
+    with pytest.raises(KeyRegistryError, match="not served here"):
         assemble(Owner("carol").records(data_of(9)), KeyAssembler(partners=frozenset({"alpha"})))
 
 
@@ -157,11 +153,11 @@ def test_a_set_must_name_the_partner_whose_topic_carries_it() -> None:
     naming alpha on bravo's topic too."""
     bravo = Owner("bravo")
     value, headers = bravo.records(data_of(10))[0][1:]
-    with pytest.raises(RegistryError, match="on the keys topic of 'alpha'"):
+    with pytest.raises(KeyRegistryError, match="on the keys topic of 'alpha'"):
         KeyAssembler().add(value, headers, "alpha")
     posing = Owner("alpha")  # bravo's key pair, publishing under alpha's name
     value, headers = posing.records(data_of(11))[0][1:]
-    with pytest.raises(RegistryError, match="on the keys topic of 'bravo'"):
+    with pytest.raises(KeyRegistryError, match="on the keys topic of 'bravo'"):
         KeyAssembler().add(value, headers, "bravo")
 
 
@@ -178,9 +174,9 @@ def test_a_second_publication_of_a_key_id_completes_despite_an_unfinished_first(
 
 
 def test_records_without_registry_headers_are_refused() -> None:
-    with pytest.raises(RegistryError, match="lacks headers"):
+    with pytest.raises(KeyRegistryError, match="lacks headers"):
         KeyAssembler().add(b"x", [("fraud.partner", b"alpha")])
-    with pytest.raises(RegistryError, match="outside"):
+    with pytest.raises(KeyRegistryError, match="outside"):
         KeyAssembler().add(
             b"x",
             [

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
+from streams.core.errors import ReplayError, VerifyError
 from streams.core.headers import BACKFILL_HEADER, EVENT_TIME_HEADER
+from streams.core.messages import Score, ScoreTimings
 from streams.core.topics import TopicNames
 from streams.qa.recorder import RecordPlan, expand_topic
 from streams.qa.recording_file import RecordedMessage, RecordingHeader, write_recording
-from streams.qa.replay import (
-    ReplayError,
+from streams.qa.replay_plan import (
     ReplayMessage,
     load_recording,
     plan_data_slice,
     rename_root,
     split_warm_up,
 )
-from streams.qa.verify import (
-    Verdict,
-    VerifyError,
-    compare_verdicts,
-    input_messages,
-    read_verdicts,
-    verdicts_of,
-)
+from streams.qa.score_comparison import Outcome, compare_outcomes, outcomes_of, read_outcomes
+from streams.qa.verify import input_messages
 
 TX = "fraud.alpha.transactions.v1"
 LABELS = "fraud.alpha.labels.v1"
@@ -158,8 +153,8 @@ def test_bad_slices_are_refused_with_the_reason() -> None:
         plan_data_slice(names, ("alpha",), date(2019, 1, 1), date(2019, 1, 2), history=False)
 
 
-def verdict(tx: int, score: float, *, alert: bool = False) -> Verdict:
-    return Verdict("alpha", tx, score, alert, 0.5, "m1")
+def verdict(tx: int, score: float, *, alert: bool = False) -> Outcome:
+    return Outcome("alpha", tx, score, alert, 0.5, "m1")
 
 
 def test_verdicts_are_compared_alerts_exactly_scores_within_tolerance() -> None:
@@ -167,7 +162,7 @@ def test_verdicts_are_compared_alerts_exactly_scores_within_tolerance() -> None:
                                    verdict(4, 0.3), verdict(5, 0.7, alert=True)]}  # fmt: skip
     actual = {v.key: v for v in [verdict(1, 0.2 + 1e-12), verdict(2, 0.4), verdict(3, 0.55,
               alert=True), verdict(4, 0.31), verdict(6, 0.1)]}  # fmt: skip
-    comparison = compare_verdicts(expected, actual, tolerance=1e-9)
+    comparison = compare_outcomes(expected, actual, tolerance=1e-9)
     kinds = {d.key[1]: d.kind for d in comparison.differences}
     assert kinds == {
         2: "alert lost",
@@ -181,30 +176,35 @@ def test_verdicts_are_compared_alerts_exactly_scores_within_tolerance() -> None:
         "6 verdicts compared: 1 same, 5 different (1 alert gained, 1 alert lost, "
         "1 score changed, 1 missing, 1 unexpected; score tolerance 1e-09)"
     )
-    assert compare_verdicts(expected, expected, tolerance=0).ok
+    assert compare_outcomes(expected, expected, tolerance=0).ok
 
 
 def score_message(tx: int, score: float, offset: int) -> RecordedMessage:
-    value = orjson.dumps(
-        {"transaction_id": tx, "score": score, "alert": False, "threshold": 0.5,
-         "model_version": "m1"}
+    timings = ScoreTimings(
+        features_ms=1, encrypt_ms=1, queued_ms=1, fhe_ms=1, decrypt_ms=1, transport_ms=1,
+        end_to_end_ms=5,
     )  # fmt: skip
-    return RecordedMessage("fraud.alpha.scores.v1", 0, offset, 1, b"r", value)
+    record = Score(
+        transaction_id=tx, timestamp=datetime(2018, 8, 8, tzinfo=UTC), card_id=1, terminal_id=2,
+        amount=10.0, score=score, threshold=0.5, alert=False, model_version="m1", key_id="k",
+        request_id="r", features=(0.0,) * 15, timings=timings, scored_at_ms=1.0,
+    )  # fmt: skip
+    return RecordedMessage("fraud.alpha.scores.v1", 0, offset, 1, b"r", record.to_bytes())
 
 
 def test_a_duplicate_score_keeps_the_first_and_other_topics_are_ignored(tmp_path: Path) -> None:
     messages = [score_message(1, 0.2, 0), score_message(1, 0.9, 1), recorded(TX, 0, 0, 1)]
-    assert verdicts_of(messages) == {("alpha", 1): verdict(1, 0.2)}
+    assert outcomes_of(messages) == {("alpha", 1): verdict(1, 0.2)}
     path = tmp_path / "input.gz"
     write_recording(path, RecordingHeader("test", (TX,)), [recorded(TX, 0, 0, 1)])
     with pytest.raises(VerifyError, match="holds no scores"):
-        read_verdicts(path)
+        read_outcomes(path)
 
 
 def test_a_bad_score_record_is_named() -> None:
     bad = RecordedMessage("fraud.alpha.scores.v1", 1, 7, 1, b"r", b'{"score": 0.1}')
-    with pytest.raises(VerifyError, match=r"fraud.alpha.scores.v1:1@7 is not a score record"):
-        verdicts_of([bad])
+    with pytest.raises(VerifyError, match=r"fraud.alpha.scores.v1:1@7: not a Score record"):
+        outcomes_of([bad])
 
 
 def test_verify_replays_only_the_inputs_of_a_recording() -> None:

@@ -1,0 +1,29 @@
+"""Kafka connection settings as kafka-python wants them (the synchronous tools' clients).
+
+Built from the same :class:`~streams.core.settings.KafkaSettings` fields as Faust's
+(:mod:`streams.runtime.connection`), so TLS and SASL are configured once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.core.settings import KafkaSettings
+
+__all__ = ["kafka_python_config"]
+
+
+def kafka_python_config(settings: KafkaSettings) -> dict[str, Any]:
+    """Keyword arguments for kafka-python clients (producer, consumer, admin)."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol in ("SSL", "SASL_SSL") and settings.ssl_cafile:
+        config["ssl_cafile"] = str(settings.ssl_cafile)
+    if settings.security_protocol.startswith("SASL"):
+        config["sasl_mechanism"] = settings.sasl_mechanism or "PLAIN"
+        config["sasl_plain_username"] = settings.sasl_username
+        if settings.sasl_password is not None:
+            config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    return config

@@ -1,0 +1,301 @@
+"""What flows between the agents after validation: one typed, frozen record per topic.
+
+Pure: no I/O. Every producer builds these and every consumer reads them (the partner's agents,
+the scorer, the alert follower, verify, bench, demo), so a field is named in one place::
+
+    transactions ─ validate ─▶ ValidatedTransaction ┐ validated (key terminal)
+    labels       ─ validate ─▶ ValidatedLabel ──────┘
+    validated ─ request ─▶ PendingRequest (pending, key request id, stays inside the partner)
+                         └▶ ScoringRequest (scoring requests: ciphertext, addressing in headers)
+    scorer ─▶ Verdict (verdicts: encrypted, addressing and timings in headers)
+    pending + verdicts ─ decrypt ─▶ Score (scores) and, at or over the threshold, Alert (alerts)
+
+The JSON records (:class:`Message` subclasses) are pydantic models: ``to_bytes()`` writes JSON
+(timestamps in UTC, RFC 3339 with ``Z``), ``from_bytes()`` reads it back and checks it. The
+scoring request and the verdict are not JSON: their value is a ciphertext envelope
+(:mod:`models.fhe.envelope`) and what the scorer must know travels in Kafka headers; their
+classes here check those headers. Input events (what a partner sends, validated against its
+limits) are in :mod:`streams.core.events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal, Protocol, Self
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from streams.core.errors import SchemaError
+from streams.core.headers import (
+    FHE_MS_HEADER,
+    PARTNER_HEADER,
+    QUEUED_MS_HEADER,
+    REQUEST_HEADER,
+    header_map,
+)
+
+__all__ = [
+    "Alert",
+    "Label",
+    "Message",
+    "PendingRequest",
+    "RawRecord",
+    "RequestTimings",
+    "Score",
+    "ScoreTimings",
+    "ScoringRequest",
+    "Transaction",
+    "Validated",
+    "ValidatedLabel",
+    "ValidatedTransaction",
+    "Verdict",
+    "parse_validated",
+]
+
+Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
+
+
+class RawRecord(Protocol):
+    """A record as it came off a topic (a Faust message, a kafka-python record, a test's own):
+    what the agents' steps read."""
+
+    @property
+    def topic(self) -> str:
+        """The topic it came from."""
+
+    @property
+    def key(self) -> bytes | None:
+        """Its key."""
+
+    @property
+    def value(self) -> bytes | None:
+        """Its value."""
+
+    @property
+    def headers(self) -> Headers:
+        """Its headers."""
+
+
+class Message(BaseModel):
+    """A JSON record on a topic: frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        """The record's value: compact JSON."""
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | str) -> Self:
+        """Read a record's value; :class:`SchemaError` names what is wrong (never a value)."""
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError as exc:
+            where = "; ".join(
+                ".".join(str(part) for part in error["loc"]) + ": " + error["msg"]
+                for error in exc.errors(include_url=False, include_input=False)
+            )
+            msg = f"not a {cls.__name__} record: {where}"
+            raise SchemaError(msg) from exc
+
+
+# --- inside the partner ---------------------------------------------------------------------
+class Transaction(Message):
+    """A valid plaintext card transaction (what :class:`~streams.core.events.TransactionEvent`
+    accepted), in its canonical form."""
+
+    transaction_id: int = Field(ge=0)
+    timestamp: datetime
+    card_id: int = Field(ge=0)
+    terminal_id: int = Field(ge=0)
+    amount: float = Field(ge=0)
+    partner_id: str
+
+
+class Label(Message):
+    """A valid confirmed fraud: which transaction, when, at which terminal."""
+
+    transaction_id: int = Field(ge=0)
+    timestamp: datetime
+    terminal_id: int = Field(ge=0)
+    partner_id: str
+
+
+class ValidatedTransaction(Message):
+    """On ``validated`` (key terminal id): a transaction with its card features."""
+
+    kind: Literal["transaction"] = "transaction"
+    transaction: Transaction
+    card_features: tuple[float, ...]
+    #: False for history that only warms the feature state (the ``fraud.backfill`` header).
+    score: bool
+    received_ms: float
+    features_ms: float
+
+
+class ValidatedLabel(Message):
+    """On ``validated`` (key terminal id): a confirmed fraud for the terminal's risk features."""
+
+    kind: Literal["label"] = "label"
+    label: Label
+
+
+Validated = Annotated[ValidatedTransaction | ValidatedLabel, Field(discriminator="kind")]
+_VALIDATED: TypeAdapter[ValidatedTransaction | ValidatedLabel] = TypeAdapter(Validated)
+
+
+def parse_validated(raw: bytes) -> ValidatedTransaction | ValidatedLabel:
+    """Read a record of the ``validated`` topic (either kind)."""
+    try:
+        return _VALIDATED.validate_json(raw)
+    except ValidationError as exc:
+        msg = f"not a validated record: {exc.error_count()} problems"
+        raise SchemaError(msg) from exc
+
+
+class RequestTimings(Message):
+    """When the transaction arrived and what the partner's stages took (ms)."""
+
+    received_ms: float
+    features_ms: float
+    encrypt_ms: float
+    sent_ms: float
+
+
+class PendingRequest(Message):
+    """On ``pending`` (key request id): the plaintext details of a request in flight, kept
+    inside the partner until its verdict comes back."""
+
+    request_id: str
+    transaction: Transaction
+    features: tuple[float, ...]
+    key_id: str
+    timings: RequestTimings
+
+
+class ScoreTimings(Message):
+    """Where the time of one score went (ms). ``None``: the scorer sent no such header."""
+
+    features_ms: float
+    encrypt_ms: float
+    queued_ms: float | None
+    fhe_ms: float | None
+    decrypt_ms: float
+    #: Whatever is left: broker hops to and from the scorer, the verdict's transfer.
+    transport_ms: float | None
+    end_to_end_ms: float
+
+
+class Score(Message):
+    """On ``scores`` (key card id): a decrypted score with its transaction, for the partner.
+
+    ``features`` are the 15 plaintext features the model saw, in
+    :data:`models.features.definition.FEATURE_NAMES` order.
+    """
+
+    transaction_id: int
+    timestamp: datetime
+    card_id: int
+    terminal_id: int
+    amount: float
+    score: float
+    threshold: float
+    alert: bool
+    model_version: str
+    key_id: str
+    request_id: str
+    features: tuple[float, ...]
+    timings: ScoreTimings
+    #: When the decryptor finished (ms since the epoch).
+    scored_at_ms: float
+
+
+class Alert(Score):
+    """On ``alerts`` (key card id): a score at or over the partner's threshold."""
+
+    alert: Literal[True]
+
+
+# --- crossing the trust boundary: ciphertexts, addressing in headers ------------------------
+@dataclass(frozen=True)
+class ScoringRequest:
+    """On the shared ``scoring.requests`` topic (key request id): an encrypted input envelope;
+    the partner id and the request id in headers. Nothing else leaves the partner."""
+
+    partner: str
+    request_id: str
+    envelope: bytes
+
+    @property
+    def key(self) -> bytes:
+        """The record key: the request id."""
+        return self.request_id.encode()
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """The record's headers."""
+        return [(PARTNER_HEADER, self.partner.encode()), (REQUEST_HEADER, self.key)]
+
+    @classmethod
+    def from_record(
+        cls, key: bytes | None, value: bytes | None, headers: Headers, partners: Collection[str]
+    ) -> ScoringRequest:
+        """Read a request record; :class:`SchemaError` when it names no partner of
+        ``partners`` or its request id header differs from its key."""
+        found = header_map(headers)
+        partner = found.get(PARTNER_HEADER, "")
+        request_id = found.get(REQUEST_HEADER, "")
+        if partner not in partners:
+            msg = "the request names no partner of this service"
+            raise SchemaError(msg)
+        if not request_id or key != request_id.encode():
+            msg = "the request id header is missing or differs from the record key"
+            raise SchemaError(msg)
+        return cls(partner, request_id, bytes(value or b""))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """On ``<partner>.verdicts`` (key request id): the encrypted verdict envelope; partner,
+    request id and the scorer's timings in headers."""
+
+    partner: str
+    request_id: str
+    envelope: bytes
+    queued_ms: float | None
+    fhe_ms: float | None
+
+    @property
+    def key(self) -> bytes:
+        """The record key: the request id."""
+        return self.request_id.encode()
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """The record's headers (timings with one decimal)."""
+        headers = [(PARTNER_HEADER, self.partner.encode()), (REQUEST_HEADER, self.key)]
+        if self.queued_ms is not None:
+            headers.append((QUEUED_MS_HEADER, f"{self.queued_ms:.1f}".encode()))
+        if self.fhe_ms is not None:
+            headers.append((FHE_MS_HEADER, f"{self.fhe_ms:.1f}".encode()))
+        return headers
+
+    @classmethod
+    def from_record(cls, key: bytes | None, value: bytes | None, headers: Headers) -> Verdict:
+        """Read a verdict record (timings that are missing or not numbers become ``None``)."""
+        found = header_map(headers)
+        request_id = (key or b"").decode(errors="replace")
+        return cls(
+            partner=found.get(PARTNER_HEADER, ""),
+            request_id=request_id,
+            envelope=bytes(value or b""),
+            queued_ms=_number(found.get(QUEUED_MS_HEADER)),
+            fhe_ms=_number(found.get(FHE_MS_HEADER)),
+        )
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None

@@ -1,0 +1,111 @@
+"""The partner's worker process: its keys, its evaluation keys published, gateway and decryptor.
+
+``fraudstream worker --role partner --partner P`` runs :func:`run_partner_worker`. At start it
+loads the partner's keys (``FRAUD_KEY_DIR``, plus ``FRAUD_PREVIOUS_KEY_DIRS`` after a rotation),
+publishes its evaluation keys on its keys topic unless that key id is there already, then runs
+the gateway (:mod:`streams.partner.gateway`) and the decryptor (:mod:`streams.partner.decryptor`)
+in one Faust app, one consumer group per partner.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import faust
+
+from models.fhe.artifacts import ClientArtifact
+from models.fhe.client.keys import KeyRing
+from streams.broker.connection import kafka_python_config
+from streams.core.errors import ConfigError
+from streams.core.events import EventLimits
+from streams.core.settings import PartnerSettings
+from streams.core.topics import TopicNames
+from streams.partner.context import PartnerContext
+from streams.partner.decryptor import Decryptor
+from streams.partner.gateway import Gateway
+from streams.partner.key_publisher import publish_evaluation_keys
+from streams.runtime.agents import AgentSet
+from streams.runtime.app import create_app, run_app, start_logging
+from streams.runtime.logs import get_logger
+from streams.runtime.web import add_web_pages
+
+__all__ = ["build_partner_app", "run_partner_worker"]
+
+_SECRET_BYTES = 32
+_log = get_logger(__name__)
+
+
+def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
+    """The Faust app of ``partner``'s worker, its agents attached, its keys published."""
+    if partner not in settings.partners:
+        msg = f"partner {partner!r} is not in FRAUD_PARTNERS ({', '.join(settings.partners)})"
+        raise ConfigError(msg)
+    if settings.key_dir is None:
+        msg = "FRAUD_KEY_DIR is required for the partner role (`fraudstream keys generate`)"
+        raise ConfigError(msg)
+    client = ClientArtifact.load(settings.model_dir.resolve())
+    ring = KeyRing.load(client, settings.key_dir, settings.previous_key_dirs)
+    if ring.partner != partner:
+        msg = f"the keys in {settings.key_dir} belong to partner {ring.partner}, not {partner}"
+        raise ConfigError(msg)
+    app = create_app(settings, role="partner", partner=partner)
+    names = TopicNames(settings.topic_root)
+    published = publish_evaluation_keys(
+        kafka_python_config(settings),
+        names.evaluation_keys(partner),
+        partner=partner,
+        key_id=ring.current.key_id,
+        model_version=client.version,
+        keys=ring.current.evaluation_keys(),
+        signer=ring.current.signer(),
+        max_message_bytes=settings.max_message_bytes,
+    )
+    _log.info("evaluation_keys_ready", key_id=ring.current.key_id, newly_published=published)
+    threshold = client.threshold if settings.threshold is None else settings.threshold
+    context = PartnerContext(partner, ring, threshold, _request_secret(settings, app.conf.id))
+    limits = EventLimits(
+        partners=frozenset({partner}),
+        max_event_bytes=settings.max_event_bytes,
+        max_amount=settings.max_amount,
+    )
+    agents = AgentSet()
+    Gateway(app, names, settings.topic_partitions, limits, context).install(app, agents)
+    Decryptor(app, names, settings.topic_partitions, context).install(app, agents)
+    add_web_pages(
+        app,
+        lambda: {
+            "ready": agents.started,
+            "partner": partner,
+            "key_id": context.key_id,
+            "model": context.model_version,
+        },
+    )
+    return app
+
+
+def _request_secret(settings: PartnerSettings, app_id: str) -> bytes:
+    """The partner's request-id secret, made once and kept in its data folder (0600)."""
+    path = Path(settings.data_dir) / app_id / "request-id.secret"
+    if path.exists():
+        secret = path.read_bytes()
+        if len(secret) != _SECRET_BYTES:
+            msg = (
+                f"{path} holds {len(secret)} bytes, not {_SECRET_BYTES}: it is damaged; delete it "
+                "(in-flight requests then get new ids) and restart"
+            )
+            raise ConfigError(msg)
+        return secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    secret = secrets.token_bytes(_SECRET_BYTES)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secret)
+    return secret
+
+
+def run_partner_worker(settings: PartnerSettings, partner: str) -> None:
+    """Run ``partner``'s worker in the foreground until SIGTERM or SIGINT."""
+    start_logging(settings)
+    run_app(build_partner_app(settings, partner), settings, role="partner", partner=partner)

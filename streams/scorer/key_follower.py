@@ -1,0 +1,139 @@
+"""The scorer's copy of every partner's evaluation keys: a thread follows the keys topics.
+
+Every scorer replica reads the keys topics of the partners it serves (no consumer group: each
+replica needs every key) and keeps following them, so a new key id is picked up without a
+restart and older ones stay available for requests made before a rotation. Each complete,
+checked key set (:mod:`streams.core.key_chunks`) is written to a local folder
+(``<key id>.keys``, atomically), from which the FHE pool's processes load it: the topics are
+read once per scorer, not once per evaluation process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kafka import TopicPartition
+
+from streams.broker.admin import keys_topic_consumer
+from streams.core.errors import KeyRegistryError
+from streams.core.key_chunks import KeyAssembler
+from streams.runtime.logs import get_logger
+
+__all__ = ["KeyFollower", "KnownKey"]
+
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class KnownKey:
+    """A key id the follower has stored: whose it is, for which model, where its bytes are."""
+
+    partner: str
+    model_version: str
+    path: Path
+
+
+class KeyFollower:
+    """Follows the partners' keys topics in a thread; stores each complete key set in
+    ``directory``.
+
+    Scorer processes load keys from ``directory`` (``<key id>.keys``, written atomically), so
+    the registry is read once per scorer, not once per evaluation process.
+    """
+
+    def __init__(
+        self,
+        client_config: dict[str, Any],
+        topics: Mapping[str, str],
+        directory: Path,
+        on_key: Callable[[KnownKey], None] | None = None,
+    ) -> None:
+        """Prepare to follow ``topics`` (keys topic by partner); :meth:`start` begins."""
+        self._config = client_config
+        self._partner_of = {topic: partner for partner, topic in topics.items()}
+        self.directory = directory
+        self._known: dict[str, KnownKey] = {}
+        self._on_key = on_key
+        self._stop = threading.Event()
+        self._caught_up = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="key-registry", daemon=True)
+        #: Why following stopped, if it failed (the scorer then reports not ready).
+        self.error: Exception | None = None
+
+    def start(self) -> None:
+        """Start following in a daemon thread."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following (returns once the thread is done)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def get(self, key_id: str) -> KnownKey | None:
+        """The stored key set of ``key_id``, if it has arrived."""
+        return self._known.get(key_id)
+
+    def known_key_ids(self) -> frozenset[str]:
+        """Every key id stored so far."""
+        return frozenset(self._known)
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        """Wait until everything on the topic at start was read."""
+        return self._caught_up.wait(timeout)
+
+    def _run(self) -> None:
+        try:
+            self._follow()
+        except Exception as exc:  # noqa: BLE001  (the scorer reads it: not ready, requests wait)
+            self.error = exc
+            _log.error("key_registry_failed", error_class=type(exc).__name__, reason=str(exc))
+
+    def _follow(self) -> None:
+        consumer = keys_topic_consumer(self._config, sorted(self._partner_of))
+        tps = [TopicPartition(topic, 0) for topic in sorted(self._partner_of)]
+        assembler = KeyAssembler(
+            partners=frozenset(self._partner_of.values()),
+            on_drop=lambda key_id: _log.warning("key_registry_publication_dropped", key_id=key_id),
+        )
+        try:
+            ends = consumer.end_offsets(tps)
+            while not self._stop.is_set():
+                if not self._caught_up.is_set() and all(
+                    consumer.position(tp) >= ends[tp] for tp in tps
+                ):
+                    self._caught_up.set()
+                for records in consumer.poll(timeout_ms=500).values():
+                    for record in records:
+                        self._take(assembler, record)
+        finally:
+            consumer.close()
+
+    def _take(self, assembler: KeyAssembler, record: Any) -> None:
+        try:
+            complete = assembler.add(record.value, record.headers, self._partner_of[record.topic])
+        except KeyRegistryError as exc:
+            _log.warning("key_registry_record_refused", offset=record.offset, reason=str(exc))
+            return
+        if complete is None:
+            return
+        path = self.directory / f"{complete.key_id}.keys"
+        staging = path.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_bytes(complete.data)
+        staging.replace(path)
+        known = KnownKey(complete.partner, complete.model_version, path)
+        self._known[complete.key_id] = known
+        _log.info(
+            "evaluation_keys_loaded",
+            partner=complete.partner,
+            key_id=complete.key_id,
+            model=complete.model_version,
+        )
+        if self._on_key is not None:
+            self._on_key(known)

@@ -1,0 +1,59 @@
+"""The shared scorer's worker process: the key follower, the FHE pool and the agent.
+
+``fraudstream worker --role scorer`` runs :func:`run_scorer_worker`. It takes
+:class:`~streams.core.settings.ScorerSettings`, which has no key folder: the scorer holds
+evaluation keys (from the partners' keys topics) and the server part of the model, never a
+secret key. Any number of scorers run in one consumer group.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from models.fhe.artifacts import ServerArtifact
+from streams.broker.connection import kafka_python_config
+from streams.core.settings import ScorerSettings
+from streams.core.topics import TopicNames
+from streams.runtime.agents import AgentSet
+from streams.runtime.app import create_app, run_app, start_logging
+from streams.runtime.web import add_web_pages
+from streams.scorer.agent import ScorerAgent, ScorerSteps
+from streams.scorer.fhe_pool import FhePool
+from streams.scorer.key_follower import KeyFollower
+
+__all__ = ["build_scorer_app", "run_scorer_worker"]
+
+
+def build_scorer_app(settings: ScorerSettings) -> faust.App:
+    """The Faust app of a scorer, its agent attached."""
+    model_dir = settings.model_dir.resolve()
+    server = ServerArtifact.load(model_dir)
+    app = create_app(settings, role="scorer")
+    names = TopicNames(settings.topic_root)
+    keys = KeyFollower(
+        kafka_python_config(settings),
+        {partner: names.evaluation_keys(partner) for partner in settings.partners},
+        Path(settings.data_dir) / app.conf.id / f"evaluation-keys-{os.getpid()}",
+    )
+    pool = FhePool(model_dir, keys.directory, settings.scorer_processes)
+    steps = ScorerSteps(server.version, settings.partners, keys, pool, settings.key_wait)
+    agents = AgentSet()
+    ScorerAgent(app, names, steps).install(app, agents)
+    add_web_pages(app, steps.readiness)
+
+    @app.on_before_shutdown.connect
+    async def _stop(_sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        keys.stop()
+        pool.shutdown()
+
+    return app
+
+
+def run_scorer_worker(settings: ScorerSettings) -> None:
+    """Run a scorer in the foreground until SIGTERM or SIGINT."""
+    start_logging(settings)
+    run_app(build_scorer_app(settings), settings, role="scorer")
