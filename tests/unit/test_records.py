@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streams.core.errors import EventError, MalformedEventError, OversizedEventError, SchemaError
-from streams.core.events import EventLimits, parse_label, parse_transaction
+from streams.core.events import EventLimits, TransactionEvent, parse_label, parse_transaction
 
 LIMITS = EventLimits(partners=frozenset({"alpha", "bravo"}), max_event_bytes=4096, max_amount=1e5)
 GOOD = {
@@ -90,11 +89,28 @@ def test_nan_amount_is_refused() -> None:
 
 
 @settings(deadline=None)  # the first example pays for imports and pydantic's schema build
-@given(st.binary(max_size=600))
-def test_arbitrary_bytes_never_crash(value: bytes) -> None:
-    """Whatever the bytes, parsing either succeeds or raises an EventError: never anything else."""
-    with contextlib.suppress(EventError):
-        parse_transaction(value, LIMITS)
+def assert_valid(tx: TransactionEvent) -> None:
+    """An accepted transaction keeps every rule, and its canonical form parses to itself."""
+    assert tx.partner_id in LIMITS.partners
+    assert 0 <= tx.amount <= LIMITS.max_amount
+    assert min(tx.transaction_id, tx.card_id, tx.terminal_id) >= 0
+    assert tx.timestamp.utcoffset() == timedelta(0)
+    canonical = tx.canonical().model_dump_json().encode()
+    assert parse_transaction(canonical, LIMITS).canonical() == tx.canonical()
+
+
+@given(st.binary(max_size=600) | st.just(orjson.dumps(GOOD)))
+def test_arbitrary_bytes_are_accepted_valid_or_refused_with_an_event_error(value: bytes) -> None:
+    """Whatever the bytes, parsing raises an EventError (never anything else) or gives a
+    transaction that keeps every rule."""
+    try:
+        tx = parse_transaction(value, LIMITS)
+    except EventError as exc:
+        refused: EventError | None = exc
+    else:
+        refused = None
+        assert_valid(tx)
+    assert refused is None or str(refused)  # a reason, always
 
 
 @settings(deadline=None)
@@ -108,10 +124,26 @@ def test_arbitrary_bytes_never_crash(value: bytes) -> None:
         | st.text(max_size=30),
     )
 )
-def test_arbitrary_objects_never_crash(event: dict[str, object]) -> None:
-    """Any JSON object with any field types is parsed or refused with an EventError."""
-    with contextlib.suppress(EventError):
-        parse_transaction(orjson.dumps(event), LIMITS)
+@example(dict(GOOD))  # the accepted path, always tried
+def test_arbitrary_objects_are_accepted_as_sent_or_refused_naming_a_field(
+    event: dict[str, object],
+) -> None:
+    """Any JSON object with any field types is refused with an EventError naming one of its
+    fields (or the event), or accepted with exactly the fields and values it was sent with."""
+    try:
+        tx = parse_transaction(orjson.dumps(event), LIMITS)
+    except EventError as exc:
+        reason = str(exc)
+    else:
+        reason = ""
+    if reason:
+        named = {part.split(":")[0].split(".")[0] for part in reason.split("; ")}
+        assert named <= {*GOOD, "event", "not a JSON object"}, reason
+        return
+    assert set(event) == set(GOOD)
+    assert_valid(tx)
+    sent = {k: v for k, v in event.items() if k != "timestamp"}
+    assert sent == {k: v for k, v in tx.model_dump().items() if k != "timestamp"}
 
 
 def test_unexpected_field_names_are_not_echoed() -> None:
