@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import ArtifactError, ArtifactVersionError
-from models.features import FEATURE_NAMES
+from models.features.definition import FEATURE_NAMES
 from models.fhe.binning import Binning
 
 __all__ = [

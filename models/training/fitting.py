@@ -18,7 +18,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from models.data.handbook import TRANSACTIONS_FILE, partner_of
-from models.features import FEATURE_NAMES, compute_features
+from models.features.batch import compute_features
+from models.features.definition import FEATURE_NAMES
 from models.fhe.binning import Binning
 from models.training.protocol import PROTOCOL, Protocol, Split, handbook_split
 

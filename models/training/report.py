@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from models.features import FEATURE_NAMES
+from models.features.definition import FEATURE_NAMES
 from models.training.fitting import CircuitCost, FittedModel, ProtocolData
 from models.training.protocol import Metrics, score_metrics
 
