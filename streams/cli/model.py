@@ -240,7 +240,7 @@ def keys_seed(model_dir: Path, partner: str, out: Path) -> None:
     folder from it at start); `keys generate --seed` makes the key folder from it.
     """
     from models.fhe.artifacts import ClientArtifact  # noqa: PLC0415
-    from models.fhe.client.keys import KeySeed  # noqa: PLC0415
+    from models.fhe.client.seed import KeySeed  # noqa: PLC0415
 
     seed = KeySeed.new(ClientArtifact.load(model_dir.resolve()), partner)
     seed.write(out)
@@ -276,7 +276,8 @@ def keys_generate(
 ) -> None:
     """Generate a partner's secret and evaluation keys for one model version."""
     from models.fhe.artifacts import ClientArtifact  # noqa: PLC0415
-    from models.fhe.client.keys import KeySeed, PartnerKeys  # noqa: PLC0415
+    from models.fhe.client.keys import PartnerKeys  # noqa: PLC0415
+    from models.fhe.client.seed import KeySeed  # noqa: PLC0415
 
     client = ClientArtifact.load(model_dir.resolve())
     if replace and seed_file is None:

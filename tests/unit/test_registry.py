@@ -23,7 +23,7 @@ from streams.scorer.registry import (
 
 
 class Owner:
-    """A partner's publication signer, as models.fhe.client.keys derives it from a seed."""
+    """A partner's publication signer, as models.fhe.client.seed derives it from a seed."""
 
     def __init__(self, partner: str = "alpha") -> None:
         self.partner = partner
