@@ -10,7 +10,8 @@ Layout of one version, ``<root>/<version>/``::
 
 The version id is the first 12 hex digits of a SHA-256 over the client and server files, so the
 same bytes always have the same id and any change gives a new one. Partners receive ``client/``,
-scorers ``server/``; neither part holds a key.
+scorers ``server/``; neither part holds a key. Both sides load this module, each its own part;
+:func:`save_artifacts` writes a version where the model is trained (:mod:`models.training`).
 """
 
 from __future__ import annotations
