@@ -64,7 +64,8 @@ class ModelSpec:
         if self.p_error is not None and not 0 < self.p_error < 1:
             problems.append(f"p_error must be in (0, 1), not {self.p_error}")
         if problems:
-            raise ValueError("; ".join(problems))
+            msg = "; ".join(problems)
+            raise ValueError(msg)
 
     def label(self) -> str:
         """A short human name, e.g. ``xgb-10x3-3bit``."""
