@@ -1,15 +1,12 @@
-"""The model and its cryptography: features, training, FHE compilation, keys (synchronous).
+"""The model side: data, features, training, FHE artifacts, keys and scoring (synchronous).
 
-Never imports faust, asyncio or ``streams``.
+Never imports faust, asyncio or ``streams``. Importing the package loads nothing: import the
+module that defines what you need (``models.data.handbook``, ``models.fhe.server`` …).
+
+- :mod:`models.data`: the bundled handbook transactions and their split between partners.
+- :mod:`models.features`: the 15 features, one definition for batch and stream.
+- :mod:`models.fhe`: what runs in FHE deployment (partner and scorer).
+- :mod:`models.training`: the model engineer's offline tools.
 """
 
-from models.data.handbook import HandbookTransaction, partner_of, read_transactions
-from models.errors import DatasetError, FraudStreamError
-
-__all__ = [
-    "DatasetError",
-    "FraudStreamError",
-    "HandbookTransaction",
-    "partner_of",
-    "read_transactions",
-]
+__all__ = ["data", "features", "fhe", "training"]

@@ -1,18 +1,18 @@
-"""The handbook's 15 features: one definition, a batch path and an incremental path."""
+"""The handbook's 15 features: one definition, a batch path and an incremental path.
 
-from models.features.batch import compute_features
+The package exports the pure parts only (the definition and the incremental path, which the
+partner gateways run). The batch path and the parity checks use pandas: import them from
+:mod:`models.features.batch` and :mod:`models.features.parity`.
+"""
+
 from models.features.definition import FEATURE_NAMES, LABEL_DELAY_DAYS
 from models.features.incremental import CardState, TerminalState, epoch_seconds, features_of
-from models.features.parity import check_against_golden, replay_incremental
 
 __all__ = [
     "FEATURE_NAMES",
     "LABEL_DELAY_DAYS",
     "CardState",
     "TerminalState",
-    "check_against_golden",
-    "compute_features",
     "epoch_seconds",
     "features_of",
-    "replay_incremental",
 ]

@@ -81,5 +81,6 @@ def check_against_golden(computed: pd.DataFrame, golden_path: Path = GOLDEN_FEAT
         if wrong.any():
             problems.append(f"{name}: {int(wrong.sum())} mismatches in all")
     if problems:
-        raise FeatureParityError("features differ from the golden file:\n" + "\n".join(problems))
+        msg = "features differ from the golden file:\n" + "\n".join(problems)
+        raise FeatureParityError(msg)
     return compared

@@ -1,3 +1,17 @@
-"""TODO."""
+"""FHE in deployment: what runs on the partner, what runs on the scorer, and what both share.
+
+- client part, on the partner only: :mod:`models.fhe.client` (the secret key, the seed it is made
+  from, encryption of features and decryption of verdicts);
+- server part, on the scorer: :mod:`models.fhe.server` (evaluates encrypted requests with the
+  partners' evaluation keys; it never imports the client part);
+- on both: :mod:`models.fhe.artifacts` (the versioned client and server parts of a model),
+  :mod:`models.fhe.envelope` (what travels around each ciphertext), :mod:`models.fhe.proof`
+  (signatures binding a key id to its evaluation keys) and :mod:`models.fhe.binning` (the
+  partner's plaintext pre-processing, stored in the client artifact).
+
+Nothing here loads a training library (pandas, scikit-learn, xgboost, matplotlib) or
+:mod:`models.training` / :mod:`models.data`: import-linter contracts check both boundaries.
+Import the module you need; the package itself loads nothing.
+"""
 
 __all__: list[str] = []

@@ -5,12 +5,13 @@ Layout of one version, ``<root>/<version>/``::
     client/client.zip            Concrete-ML client specs and quantizers (FHEModelDev)
     client/preprocessing.json    feature names, binning edges, default threshold
     server/server.zip            the compiled circuit (CPU-architecture specific)
-    dev/model.json               the fitted model, for evaluation only (never deployed)
+    dev/model.json               the fitted model, for assessment only (never deployed)
     model_card.json, model_card.md
 
 The version id is the first 12 hex digits of a SHA-256 over the client and server files, so the
 same bytes always have the same id and any change gives a new one. Partners receive ``client/``,
-scorers ``server/``; neither part holds a key.
+scorers ``server/``; neither part holds a key. Both sides load this module, each its own part;
+:func:`save_artifacts` writes a version where the model is trained (:mod:`models.training`).
 """
 
 from __future__ import annotations
@@ -25,20 +26,22 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import ArtifactError, ArtifactVersionError
-from models.features import FEATURE_NAMES
+from models.features.definition import FEATURE_NAMES
 from models.fhe.binning import Binning
 
 __all__ = [
+    "DEV_MODEL_FILE",
     "ClientArtifact",
     "ServerArtifact",
     "artifact_version",
     "check_library_versions",
     "file_digests",
-    "load_dev_model",
     "save_artifacts",
 ]
 
 _VERSION_FILES = ("client/client.zip", "client/preprocessing.json", "server/server.zip")
+#: The fitted model, saved beside the parts for assessment (read by :mod:`models.training`).
+DEV_MODEL_FILE = "dev/model.json"
 
 
 def file_digests(root: Path) -> dict[str, str]:
@@ -169,10 +172,10 @@ def save_artifacts(
             "threshold": threshold,
         }
         (staging / "client" / "preprocessing.json").write_text(json.dumps(preprocessing))
-        # For evaluation only (the fitted quantized model, to re-run it in the clear or in
+        # For assessment only (the fitted quantized model, to re-run it in the clear or in
         # simulation); never shipped to partners or scorers and not part of the version hash.
-        (staging / "dev").mkdir()
-        (staging / "dev" / "model.json").write_text(model.dumps())
+        (staging / DEV_MODEL_FILE).parent.mkdir()
+        (staging / DEV_MODEL_FILE).write_text(model.dumps())
         version = artifact_version(staging)
         card = {"version": version, **card, "threshold": threshold, "files": file_digests(staging)}
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -184,18 +187,3 @@ def save_artifacts(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
-
-
-def load_dev_model(version_dir: Path) -> Any:
-    """The fitted Concrete-ML model saved beside the artifacts (for evaluation)."""
-    from concrete.ml.common.serialization.loaders import loads  # noqa: PLC0415
-
-    path = version_dir / "dev" / "model.json"
-    try:
-        return loads(path.read_text())
-    except FileNotFoundError as exc:
-        msg = f"{path} is missing: evaluate needs the artifacts written by `model train`"
-        raise ArtifactError(msg) from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        msg = f"{path} is corrupt: {exc}"
-        raise ArtifactError(msg) from exc

@@ -7,7 +7,9 @@ Binning each feature first on its most informative cut points (a one-feature dec
 sees bin indices ``0 .. 2**n_bits - 1``, which its quantizer represents exactly.
 
 Binning is plaintext and runs on the partner side, before encryption; its edges are part of the
-model artifact (and so of the model version).
+model artifact (and so of the model version). This module applies and stores the edges (numpy
+only, loaded by partners and scorers); finding them is training's job
+(:func:`models.training.binning_fit.fit_binning`, scikit-learn).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.tree import DecisionTreeClassifier
 
 from models.errors import ArtifactError
 
@@ -30,21 +31,6 @@ class Binning:
     """Per-feature sorted cut points; a value's bin is the number of cut points below it."""
 
     edges: tuple[tuple[float, ...], ...]
-
-    @classmethod
-    def fit(
-        cls, x_clear: _Floats, y: npt.ArrayLike, n_bins: int, min_samples_leaf: int = 50
-    ) -> Binning:
-        """The ``n_bins - 1`` most informative cut points of each feature for the labels ``y``."""
-        labels = np.asarray(y)
-        edges = []
-        for column in range(x_clear.shape[1]):
-            tree = DecisionTreeClassifier(
-                max_leaf_nodes=n_bins, min_samples_leaf=min_samples_leaf, random_state=0
-            ).fit(x_clear[:, column : column + 1], labels)
-            cuts = tree.tree_.threshold[tree.tree_.feature >= 0]
-            edges.append(tuple(float(c) for c in np.sort(cuts)))
-        return cls(tuple(edges))
 
     @property
     def n_features(self) -> int:

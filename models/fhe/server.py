@@ -1,8 +1,8 @@
 """Scorer side: evaluate encrypted requests with the partners' evaluation keys.
 
-This module never sees a secret key and cannot import :mod:`models.fhe.client.keys` (an
-import-linter contract and a test check it). It holds deserialized evaluation keys for many partners
-at once, by key id, so keys (tens of MB) are deserialized once, not per request.
+This module never sees a secret key and cannot import :mod:`models.fhe.client` (an import-linter
+contract and a test check it). It holds deserialized evaluation keys for many partners at once, by
+key id, so keys (tens of MB) are deserialized once, not per request.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""``fraudstream model evaluate``: a saved model against the plaintext baselines, on the protocol.
+"""``fraudstream model assess``: a saved model against the plaintext baselines, on the protocol.
 
 Rows: plaintext baselines, the model's float twin, the quantized model in the clear, FHE
 simulation (all on the whole test week), then real FHE execution on a sample next to the
-quantized clear model on the same sample, and how many scores agree exactly.
+quantized clear model on the same sample, and how many scores agree exactly. ("Assess" is about
+the model's quality; "evaluate" means FHE evaluation only, as in
+:meth:`models.fhe.server.ScoringServer.evaluate`.)
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import numpy as np
 import numpy.typing as npt
 
 from models.errors import ArtifactError
-from models.fhe.artifacts import ClientArtifact, load_dev_model
+from models.fhe.artifacts import DEV_MODEL_FILE, ClientArtifact
 from models.training.fitting import FittedModel, ModelSpec, ProtocolData, estimators_for
 from models.training.measure import measure_fhe
 from models.training.protocol import score_metrics
 from models.training.report import (
     BASELINES,
-    EvaluationRow,
+    AssessmentRow,
     baseline_scores,
     fhe_sample_rows,
     model_scores,
@@ -31,17 +33,26 @@ from models.training.report import (
     rows_of,
 )
 
-__all__ = ["Assessment", "evaluate_version", "precision_recall_plot"]
+__all__ = [
+    "ASSESSMENT_FILES",
+    "Assessment",
+    "assess_version",
+    "load_dev_model",
+    "precision_recall_plot",
+]
 
 Tick = Callable[[int, int], None]
+
+#: What :func:`assess_version` writes into the version folder.
+ASSESSMENT_FILES = ("assessment.json", "assessment.md", "pr_curve.png")
 
 
 @dataclass(frozen=True)
 class Assessment:
-    """What ``model evaluate`` found."""
+    """What ``model assess`` found."""
 
     version: str
-    rows: list[EvaluationRow]
+    rows: list[AssessmentRow]
     sample_size: int
     agreeing: int
     fhe_seconds_median: float
@@ -54,6 +65,21 @@ class Assessment:
             f"{self.sample_size} sampled transactions; median server-side FHE time "
             f"{self.fhe_seconds_median:.2f} s per transaction.\n"
         )
+
+
+def load_dev_model(version_dir: Path) -> Any:
+    """The fitted Concrete-ML model saved beside the artifacts (for assessment)."""
+    from concrete.ml.common.serialization.loaders import loads  # noqa: PLC0415
+
+    path = version_dir / DEV_MODEL_FILE
+    try:
+        return loads(path.read_text())
+    except FileNotFoundError as exc:
+        msg = f"{path} is missing: assess needs the artifacts written by `model train`"
+        raise ArtifactError(msg) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        msg = f"{path} is corrupt: {exc}"
+        raise ArtifactError(msg) from exc
 
 
 def _refit(version_dir: Path, data: ProtocolData) -> FittedModel:
@@ -74,7 +100,7 @@ def _refit(version_dir: Path, data: ProtocolData) -> FittedModel:
     return fitted
 
 
-def evaluate_version(
+def assess_version(
     version_dir: Path,
     data: ProtocolData,
     fhe_sample: int,
@@ -83,7 +109,7 @@ def evaluate_version(
     fhe_tick: Tick | None = None,
     say: Callable[[str], None] = print,
 ) -> Assessment:
-    """Evaluate a saved version; write evaluation.json/.md and pr_curve.png beside it."""
+    """Assess a saved version; write :data:`ASSESSMENT_FILES` beside it."""
     say("refitting the plaintext baselines and the float twin…")
     curves = baseline_scores(data)
     fitted = _refit(version_dir, data)
@@ -95,12 +121,12 @@ def evaluate_version(
     test_sample = data.split.test.iloc[sample]
     label = fitted.spec.label()
     rows += [
-        EvaluationRow(
+        AssessmentRow(
             f"{label}: quantized, in the clear",
             "FHE sample",
             score_metrics(test_sample, clear_sample),
         ),
-        EvaluationRow(
+        AssessmentRow(
             f"{label}: real FHE execution",
             "FHE sample",
             score_metrics(test_sample, np.asarray(measured.scores)),
@@ -109,20 +135,26 @@ def evaluate_version(
     agreeing = int(np.sum(np.isclose(measured.scores, clear_sample, rtol=0, atol=1e-9)))
     version = version_dir.resolve().name
     assessment = Assessment(version, rows, len(sample), agreeing, measured.seconds_per_transaction)
-    report: dict[str, Any] = {
-        "version": version,
-        "rows": [row.to_json() for row in rows],
-        "fhe_sample": len(sample),
-        "fhe_equals_clear": agreeing,
-        "fhe_execution": measured.summary(),
-    }
-    (version_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
-    (version_dir / "evaluation.md").write_text(assessment.markdown())
+    _write_report(version_dir, assessment, measured.summary())
     del curves[BASELINES[1]], curves[BASELINES[2]]  # the plot compares with the reference only
     precision_recall_plot(
-        data.split.test["TX_FRAUD"].to_numpy(), curves, version_dir / "pr_curve.png"
+        data.split.test["TX_FRAUD"].to_numpy(), curves, version_dir / ASSESSMENT_FILES[2]
     )
     return assessment
+
+
+def _write_report(
+    version_dir: Path, assessment: Assessment, fhe_execution: dict[str, float | int]
+) -> None:
+    report: dict[str, Any] = {
+        "version": assessment.version,
+        "rows": [row.to_json() for row in assessment.rows],
+        "fhe_sample": assessment.sample_size,
+        "fhe_equals_clear": assessment.agreeing,
+        "fhe_execution": fhe_execution,
+    }
+    (version_dir / ASSESSMENT_FILES[0]).write_text(json.dumps(report, indent=2) + "\n")
+    (version_dir / ASSESSMENT_FILES[1]).write_text(assessment.markdown())
 
 
 def precision_recall_plot(

@@ -18,8 +18,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from models.data.handbook import TRANSACTIONS_FILE, partner_of
-from models.features import FEATURE_NAMES, compute_features
+from models.features.batch import compute_features
+from models.features.definition import FEATURE_NAMES
 from models.fhe.binning import Binning
+from models.training.binning_fit import fit_binning
 from models.training.protocol import PROTOCOL, Protocol, Split, handbook_split
 
 __all__ = [
@@ -62,7 +64,8 @@ class ModelSpec:
         if self.p_error is not None and not 0 < self.p_error < 1:
             problems.append(f"p_error must be in (0, 1), not {self.p_error}")
         if problems:
-            raise ValueError("; ".join(problems))
+            msg = "; ".join(problems)
+            raise ValueError(msg)
 
     def label(self) -> str:
         """A short human name, e.g. ``xgb-10x3-3bit``."""
@@ -193,7 +196,7 @@ def _best_f1_threshold(labels: npt.NDArray[np.int64], scores: _Floats) -> float:
 def fit_model(spec: ModelSpec, data: ProtocolData, say: Progress = print) -> FittedModel:
     """Fit the binning, the quantized model and its float twin on the training week."""
     x_train, y_train = data.x_train, data.y_train
-    binning = Binning.fit(x_train, y_train, 2**spec.n_bits) if spec.binning else None
+    binning = fit_binning(x_train, y_train, 2**spec.n_bits) if spec.binning else None
     model, float_model = estimators_for(spec)
     started = time.perf_counter()
     x_model = binning.transform(x_train) if binning else x_train

@@ -1,6 +1,6 @@
 """Real FHE execution of saved artifacts, measured: the deployment path, both roles in one process.
 
-For model cards, evaluations and sweeps only: a throw-away partner key is generated in a temporary
+For model cards, assessments and sweeps only: a throw-away partner key is generated in a temporary
 folder, features are encrypted with it, the server part evaluates them, the key decrypts them.
 """
 

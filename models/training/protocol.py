@@ -1,4 +1,4 @@
-"""The handbook's evaluation protocol: the split, and the three metrics.
+"""The handbook's assessment protocol: the split, and the three metrics.
 
 Split: train on 2018-07-25..31, leave 2018-08-01..07 as the label delay, test on 2018-08-08..14.
 A card found compromised is removed from the test days after it becomes known: the frauds of the

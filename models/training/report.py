@@ -1,6 +1,6 @@
-"""Model cards and evaluation tables: what a model is, what it costs and how good it is.
+"""Model cards and assessment tables: what a model is, what it costs and how good it is.
 
-Everything here is computed by commands (``fraudstream model train|evaluate|sweep``); the numbers
+Everything here is computed by commands (``fraudstream model train|assess|sweep``); the numbers
 in docs/model.md come from their output.
 """
 
@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from models.features import FEATURE_NAMES
+from models.features.definition import FEATURE_NAMES
 from models.training.fitting import CircuitCost, FittedModel, ProtocolData
 from models.training.protocol import Metrics, score_metrics
 
 __all__ = [
     "BASELINES",
-    "EvaluationRow",
+    "AssessmentRow",
     "baseline_scores",
     "card_markdown",
     "fhe_sample_rows",
@@ -40,8 +40,8 @@ _Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class EvaluationRow:
-    """One line of an evaluation table."""
+class AssessmentRow:
+    """One line of an assessment table."""
 
     name: str
     scope: str
@@ -92,9 +92,9 @@ def baseline_scores(data: ProtocolData, names: tuple[str, ...] = BASELINES) -> d
     return scores
 
 
-def rows_of(test: Any, scores: dict[str, _Floats], scope: str = "test week") -> list[EvaluationRow]:
-    """One evaluation row per named score vector."""
-    return [EvaluationRow(name, scope, score_metrics(test, s)) for name, s in scores.items()]
+def rows_of(test: Any, scores: dict[str, _Floats], scope: str = "test week") -> list[AssessmentRow]:
+    """One assessment row per named score vector."""
+    return [AssessmentRow(name, scope, score_metrics(test, s)) for name, s in scores.items()]
 
 
 def model_scores(
@@ -127,7 +127,7 @@ def model_card(
     fitted: FittedModel,
     data: ProtocolData,
     cost: CircuitCost,
-    rows: list[EvaluationRow],
+    rows: list[AssessmentRow],
     fhe: dict[str, float | int] | None,
 ) -> dict[str, Any]:
     """The model card's content (the version is added when the artifacts are saved)."""
@@ -157,8 +157,8 @@ def model_card(
     }
 
 
-def rows_markdown(rows: list[EvaluationRow]) -> str:
-    """An evaluation table in Markdown."""
+def rows_markdown(rows: list[AssessmentRow]) -> str:
+    """An assessment table in Markdown."""
     lines = [
         "| model | scope | AUC ROC | average precision | card precision@100 | transactions |",
         "|---|---|---|---|---|---|",
@@ -190,7 +190,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         else ["- real FHE execution: not measured"]
     )
     rows = [
-        EvaluationRow(
+        AssessmentRow(
             r["name"],
             r["scope"],
             Metrics(**{k: r[k] for k in Metrics.__dataclass_fields__}),

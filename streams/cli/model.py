@@ -1,4 +1,4 @@
-"""``fraudstream model`` and ``fraudstream keys``: train, evaluate and sweep models; partner keys.
+"""``fraudstream model`` and ``fraudstream keys``: train, assess and sweep models; partner keys.
 
 These commands are synchronous tools around ``models/``; they show progress on every long step.
 """
@@ -125,7 +125,7 @@ def _knobs(func: Any) -> Any:
 
 @click.group()
 def model() -> None:
-    """Train, evaluate and compare FHE fraud models on the handbook's protocol."""
+    """Train, assess and compare FHE fraud models on the handbook's protocol."""
 
 
 @model.command()
@@ -240,7 +240,7 @@ def keys_seed(model_dir: Path, partner: str, out: Path) -> None:
     folder from it at start); `keys generate --seed` makes the key folder from it.
     """
     from models.fhe.artifacts import ClientArtifact  # noqa: PLC0415
-    from models.fhe.client.keys import KeySeed  # noqa: PLC0415
+    from models.fhe.client.seed import KeySeed  # noqa: PLC0415
 
     seed = KeySeed.new(ClientArtifact.load(model_dir.resolve()), partner)
     seed.write(out)
@@ -276,7 +276,8 @@ def keys_generate(
 ) -> None:
     """Generate a partner's secret and evaluation keys for one model version."""
     from models.fhe.artifacts import ClientArtifact  # noqa: PLC0415
-    from models.fhe.client.keys import KeySeed, PartnerKeys  # noqa: PLC0415
+    from models.fhe.client.keys import PartnerKeys  # noqa: PLC0415
+    from models.fhe.client.seed import KeySeed  # noqa: PLC0415
 
     client = ClientArtifact.load(model_dir.resolve())
     if replace and seed_file is None:
@@ -335,22 +336,22 @@ def keys_export(model_dir: Path, key_dir: Path, out: Path) -> None:
     "--doc",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Also write the card and evaluation blocks of this Markdown file (e.g. docs/model.md) "
+    help="Also write the card and assessment blocks of this Markdown file (e.g. docs/model.md) "
     "and copy the plot beside it.",
 )
-def evaluate(model_dir: Path, fhe_sample: int, doc: Path | None) -> None:
+def assess(model_dir: Path, fhe_sample: int, doc: Path | None) -> None:
     """Compare a saved model with plaintext baselines on the handbook's protocol.
 
     Prints AUC ROC, average precision and card precision@100 for the plaintext XGBoost, random
     forest and depth-2 tree, the model's float twin, the quantized model in the clear, FHE
-    simulation, and real FHE execution on a sample. Writes evaluation.json, evaluation.md and
+    simulation, and real FHE execution on a sample. Writes assessment.json, assessment.md and
     pr_curve.png into the model folder.
     """
-    from models.training.assessment import evaluate_version  # noqa: PLC0415
+    from models.training.assessment import ASSESSMENT_FILES, assess_version  # noqa: PLC0415
 
     data = _load_data()
     with _steps() as add:
-        assessment = evaluate_version(
+        assessment = assess_version(
             model_dir.resolve(),
             data,
             fhe_sample,
@@ -359,15 +360,27 @@ def evaluate(model_dir: Path, fhe_sample: int, doc: Path | None) -> None:
             say=_say,
         )
     _console.print(assessment.markdown(), highlight=False)
-    _console.print(f"[green]written[/] {model_dir}/evaluation.md, evaluation.json, pr_curve.png")
+    _console.print(f"[green]written[/] {model_dir}/{', '.join(ASSESSMENT_FILES)}")
     if doc is not None:
         import shutil  # noqa: PLC0415
 
         card = (model_dir / "model_card.md").read_text().split("\n", 1)[1]
         replace_block(doc, "card", f"Version `{assessment.version}`:\n{card}")
-        replace_block(doc, "evaluation", assessment.markdown())
+        replace_block(doc, "assessment", assessment.markdown())
         shutil.copyfile(model_dir / "pr_curve.png", doc.with_name(doc.stem + "_pr_curve.png"))
-        _console.print(f"[green]written[/] {doc} (card and evaluation blocks)")
+        _console.print(f"[green]written[/] {doc} (card and assessment blocks)")
+
+
+# The command's name until issue 12: "evaluate" now means FHE evaluation only.
+model.add_command(
+    click.Command(
+        "evaluate",
+        callback=assess.callback,
+        params=assess.params,
+        help="Old name of `model assess` (same options).",
+        hidden=True,
+    )
+)
 
 
 def replace_block(document: Path, name: str, content: str) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from models.data.handbook import read_transactions
-from models.fhe.client.keys import KeySeed
+from models.fhe.client.seed import KeySeed
 from streams.broker.local_kafka import LocalKafka
 from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import by_partner, send_records, transaction_record

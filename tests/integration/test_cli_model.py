@@ -1,4 +1,4 @@
-"""`fraudstream model train`, `keys generate|export` and `model evaluate` on tiny models."""
+"""`fraudstream model train`, `keys generate|export` and `model assess` on tiny models."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models.training.assessment import evaluate_version
+from models.training.assessment import assess_version
 from models.training.fitting import load_protocol_data
 from models.training.protocol import Protocol
 from tests.commands import fraudstream
@@ -104,11 +104,11 @@ def test_bad_knobs_are_refused_before_any_work(tmp_path: Path) -> None:
     assert "n-bits" in result.stderr
 
 
-def test_evaluate_compares_fhe_with_clear_and_baselines(tiny_model: TinyModel) -> None:
-    """evaluate gives baselines, clear, simulation and real FHE rows, FHE agreeing with the
+def test_assess_compares_fhe_with_clear_and_baselines(tiny_model: TinyModel) -> None:
+    """assess gives baselines, clear, simulation and real FHE rows, FHE agreeing with the
     clear model on every sampled transaction, and writes its report and plot."""
     data = load_protocol_data(protocol=Protocol(test_days=1))
-    assessment = evaluate_version(tiny_model.directory, data, 4, say=lambda _: None)
+    assessment = assess_version(tiny_model.directory, data, 4, say=lambda _: None)
     names = [row.name for row in assessment.rows]
     assert names[0] == "plaintext XGBoost (handbook defaults)"
     assert any("FHE simulation" in name for name in names)
@@ -116,9 +116,22 @@ def test_evaluate_compares_fhe_with_clear_and_baselines(tiny_model: TinyModel) -
     assert assessment.sample_size > 4  # the first test day's frauds are added
     assert assessment.agreeing == assessment.sample_size
     assert (tiny_model.directory / "pr_curve.png").stat().st_size > 10_000
-    assert json.loads((tiny_model.directory / "evaluation.json").read_text())["fhe_sample"] == (
+    assert json.loads((tiny_model.directory / "assessment.json").read_text())["fhe_sample"] == (
         assessment.sample_size
     )
+
+
+def test_assess_keeps_its_old_name_as_a_hidden_alias(tmp_path: Path) -> None:
+    """`model assess` is listed; `model evaluate`, its name before "evaluate" came to mean FHE
+    evaluation only, still runs it but is not listed."""
+    listed = fraudstream("model", "--help", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "assess" in listed.stdout
+    assert "evaluate" not in listed.stdout
+    old = fraudstream("model", "evaluate", "--help", cwd=tmp_path)
+    assert old.returncode == 0, old.stdout + old.stderr
+    assert "Old name of `model assess`" in old.stdout
+    assert "--fhe-sample" in old.stdout
 
 
 def test_keys_seed_then_generate_from_it(tiny_model: TinyModel, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from models.errors import ArtifactError
 from models.fhe.binning import Binning
+from models.training.binning_fit import fit_binning
 from models.training.fitting import ModelSpec
 from models.training.protocol import Protocol, card_precision_top_k, handbook_split
 
@@ -18,7 +19,7 @@ def test_binning_finds_the_informative_cut_and_round_trips() -> None:
     """A label that flips at 220 gives a cut near 220; bins count the cuts below a value."""
     x = np.column_stack([np.linspace(0, 1000, 2001), np.zeros(2001)])
     y = (x[:, 0] > 220).astype(int)
-    binning = Binning.fit(x, y, n_bins=4, min_samples_leaf=5)
+    binning = fit_binning(x, y, n_bins=4, min_samples_leaf=5)
     assert any(abs(cut - 220) < 1 for cut in binning.edges[0])
     assert binning.edges[1] == ()
     bins = binning.transform(np.array([[0.0, 5.0], [1000.0, 5.0]]))

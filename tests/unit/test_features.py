@@ -9,14 +9,10 @@ import pytest
 
 from models.data.handbook import TRANSACTIONS_FILE, read_transactions
 from models.errors import FeatureParityError
-from models.features import (
-    FEATURE_NAMES,
-    CardState,
-    TerminalState,
-    check_against_golden,
-    compute_features,
-    replay_incremental,
-)
+from models.features.batch import compute_features
+from models.features.definition import FEATURE_NAMES
+from models.features.incremental import CardState, TerminalState
+from models.features.parity import check_against_golden, replay_incremental
 
 DAY = 86_400
 

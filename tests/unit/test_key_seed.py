@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from models.errors import KeyMaterialError
-from models.fhe.client.keys import KeySeed
+from models.fhe.client.seed import KeySeed
 
 
 def test_a_seed_file_round_trips_and_is_private(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from streams.partner.context import request_id_of
 
 
 class Owner:
-    """A partner's publication signer, as models.fhe.client.keys derives it from a seed."""
+    """A partner's publication signer, as models.fhe.client.seed derives it from a seed."""
 
     def __init__(self, partner: str = "alpha") -> None:
         self.partner = partner

@@ -5,13 +5,8 @@ encrypts holds the secret key, so features are encrypted inside the partner. The
 is created 0700 and every file in it 0600. ``keys.json`` in it records the key id, the model
 version the keys were made for, the partner and a digest of the evaluation keys.
 
-A secret key is made from a :class:`KeySeed`: 128 random bits that determine the FHE secret key of
-one model version and the partner's signing key for the evaluation keys it publishes (whose public
-half gives the key id, see :mod:`models.fhe.proof`). The seed is a few hundred bytes where the key
-folder is tens of megabytes (the evaluation keys), so it is what a deployment stores (e.g. as a
-Kubernetes Secret) and the key folder is derived from it when a gateway starts. Evaluation keys made
-again from the same seed differ in their bytes (concrete draws fresh noise) but serve the same
-secret key, so a scorer holding the first ones keeps working.
+A key folder is made from a :class:`models.fhe.client.seed.KeySeed` (and holds its seed file), so
+the same seed always gives the same secret key and key id.
 """
 
 from __future__ import annotations
@@ -19,21 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from models.errors import (
     CiphertextError,
@@ -42,13 +32,12 @@ from models.errors import (
     KeyMismatchError,
 )
 from models.fhe.artifacts import ClientArtifact
+from models.fhe.client.seed import KeySeed, PublicationSigner
 from models.fhe.envelope import open_envelope, seal
-from models.fhe.proof import key_id_of
 
 __all__ = [
     "Decrypted",
     "KeyRing",
-    "KeySeed",
     "PartnerKeys",
     "assert_private",
     "secret_files",
@@ -57,126 +46,10 @@ __all__ = [
 _META = "keys.json"
 _KEYSET = "keyset.bin"
 _SEED = "seed.json"
-_SEED_FORMAT = "fraudstream-key-seed/2"
-_SEED_BITS = 128
-_PARTNER_PATTERN = r"[a-z][a-z0-9-]{0,31}"  # streams.core.settings.PARTNER_ID_PATTERN
 
 
 def _digest(evaluation_keys: bytes) -> str:
     return hashlib.sha256(evaluation_keys).hexdigest()
-
-
-@dataclass(frozen=True)
-class KeySeed:
-    """What one partner's keys for one model version are made from.
-
-    ``secret_seed`` *is* the secret key in compact form: keep the seed file as secret as the key
-    folder (it is written 0600, and the seed is kept out of ``repr``).
-    """
-
-    partner: str
-    model_version: str
-    secret_seed: int = field(repr=False)
-
-    def __post_init__(self) -> None:
-        """Refuse a seed out of range: concrete reads 0 as "draw a random seed"."""
-        if not 0 < self.secret_seed < 2**_SEED_BITS:
-            msg = f"a key seed is a number of 1 to {_SEED_BITS} bits, not 0 or more"
-            raise KeyMaterialError(msg)
-        if not re.fullmatch(_PARTNER_PATTERN, self.partner) or not self.model_version:
-            msg = f"a key seed names a partner id ({_PARTNER_PATTERN}) and a model version"
-            raise KeyMaterialError(msg)
-
-    @classmethod
-    def new(cls, client: ClientArtifact, partner: str) -> KeySeed:
-        """A fresh random seed for ``partner`` and ``client``'s model version."""
-        seed = 0
-        while seed == 0:
-            seed = secrets.randbits(_SEED_BITS)
-        return cls(partner, client.version, seed)
-
-    def signing_key(self) -> Ed25519PrivateKey:
-        """The partner's Ed25519 key for this model version (HKDF-SHA256 of the seed)."""
-        material = HKDF(
-            algorithm=hashes.SHA256(),
-            length=32,
-            salt=None,
-            info=b"fraudstream registry signing key v1\0" + self.model_version.encode(),
-        ).derive(self.secret_seed.to_bytes(_SEED_BITS // 8, "big"))
-        return Ed25519PrivateKey.from_private_bytes(material)
-
-    @property
-    def key_id(self) -> str:
-        """The key id: derived from the public signing key (see :mod:`models.fhe.proof`)."""
-        return key_id_of(_PublicationSigner(self.signing_key()).public_key)
-
-    def to_json(self) -> str:
-        """The seed file's content."""
-        return json.dumps(
-            {
-                "format": _SEED_FORMAT,
-                "partner": self.partner,
-                "model_version": self.model_version,
-                "secret_seed": f"{self.secret_seed:032x}",
-            }
-        )
-
-    def write(self, path: Path) -> None:
-        """Write the seed file (mode 0600); refuse to overwrite one."""
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError as exc:
-            msg = f"{path} exists: refusing to overwrite a key seed (write a new file)"
-            raise KeyMaterialError(msg) from exc
-        with os.fdopen(fd, "w") as out:
-            out.write(self.to_json() + "\n")
-
-    @classmethod
-    def read(cls, path: Path) -> KeySeed:
-        """Read a seed file; a missing, corrupt or foreign file is a :class:`KeyMaterialError`."""
-        try:
-            raw: Any = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            msg = f"no key seed at {path}: make one with `fraudstream keys seed`"
-            raise KeyMaterialError(msg) from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            msg = f"{path} is not a readable key seed: {exc}"
-            raise KeyMaterialError(msg) from exc
-        found = raw.get("format") if isinstance(raw, dict) else None
-        earlier = isinstance(found, str) and found.startswith("fraudstream-key-seed/")
-        if earlier and found != _SEED_FORMAT:
-            msg = (
-                f"{path} is a key seed of an earlier version ({found}, not {_SEED_FORMAT}): "
-                "make a new one with `fraudstream keys seed`"
-            )
-            raise KeyMaterialError(msg)
-        if not isinstance(raw, dict) or found != _SEED_FORMAT:
-            msg = f'{path} is not a key seed (no "format": "{_SEED_FORMAT}")'
-            raise KeyMaterialError(msg)
-        try:
-            return cls(
-                str(raw["partner"]), str(raw["model_version"]), int(str(raw["secret_seed"]), 16)
-            )
-        except KeyError as exc:
-            msg = f"the key seed {path} lacks {exc}"
-            raise KeyMaterialError(msg) from exc
-        except ValueError as exc:
-            msg = f"the key seed {path} has a secret_seed that is not hexadecimal"
-            raise KeyMaterialError(msg) from exc
-
-
-class _PublicationSigner:
-    """Signs registry chunks with the partner's Ed25519 key; exposes the public half."""
-
-    def __init__(self, key: Ed25519PrivateKey) -> None:
-        self._key = key
-        self.public_key = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-
-    def sign(self, message: bytes) -> bytes:
-        """Sign ``message`` (a :class:`models.fhe.proof.ChunkClaim`'s bytes)."""
-        return self._key.sign(message)
 
 
 def _check_replaceable(key_dir: Path, seed: KeySeed) -> None:
@@ -340,9 +213,9 @@ class PartnerKeys:
             raise KeyMaterialError(msg)
         return loaded
 
-    def signer(self) -> _PublicationSigner:
+    def signer(self) -> PublicationSigner:
         """The signer of this key's publications on the registry (see :mod:`models.fhe.proof`)."""
-        return _PublicationSigner(self._seed.signing_key())
+        return PublicationSigner(self._seed.signing_key())
 
     def evaluation_keys(self) -> bytes:
         """The serialized evaluation keys, for the scorers (public: they cannot decrypt)."""
