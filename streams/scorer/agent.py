@@ -31,7 +31,7 @@ from streams.runtime.agents import AgentSet, raw_topic, run_agent
 from streams.runtime.delivery import deliver
 from streams.runtime.logs import get_logger
 from streams.scorer.fhe_pool import FhePool
-from streams.scorer.key_follower import KeyFollower
+from streams.scorer.key_follower import KeySource
 
 __all__ = ["ScorerAgent", "ScorerSteps"]
 
@@ -45,7 +45,7 @@ class ScorerSteps:
         self,
         model_version: str,
         partners: Collection[str],
-        keys: KeyFollower,
+        keys: KeySource,
         pool: FhePool,
         key_wait: float,
     ) -> None:

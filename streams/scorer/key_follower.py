@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import TopicPartition
 
@@ -24,7 +24,7 @@ from streams.core.errors import KeyRegistryError
 from streams.core.key_chunks import KeyAssembler
 from streams.runtime.logs import get_logger
 
-__all__ = ["KeyFollower", "KnownKey"]
+__all__ = ["KeyFollower", "KeySource", "KnownKey"]
 
 _log = get_logger(__name__)
 
@@ -36,6 +36,26 @@ class KnownKey:
     partner: str
     model_version: str
     path: Path
+
+
+class KeySource(Protocol):
+    """Where the scorer finds evaluation keys: :class:`KeyFollower` in a worker; a test may give
+    its own (key sets written to ``directory`` as ``<key id>.keys``)."""
+
+    directory: Path
+    error: Exception | None
+
+    def start(self) -> None:
+        """Begin collecting keys."""
+
+    def get(self, key_id: str) -> KnownKey | None:
+        """The stored key set of ``key_id``, if it has arrived."""
+
+    def known_key_ids(self) -> frozenset[str]:
+        """Every key id stored so far."""
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        """Whether every key published before the start has been read."""
 
 
 class KeyFollower:

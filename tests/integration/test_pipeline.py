@@ -412,7 +412,9 @@ def test_the_scorer_never_sees_plaintext_nor_a_secret_key(
         line.split("\t", 1)[1] for line in audit.splitlines() if line.startswith("import\t")
     }
     assert "models.fhe.server" in imported, "the audit hook did not see the FHE processes"
-    assert not [name for name in imported if name.startswith("models.fhe.client")]
+    assert "streams.scorer.worker" in imported, "the audit hook did not see the scorer start"
+    forbidden = ("models.fhe.client", "streams.partner")
+    assert not [name for name in imported if name.startswith(forbidden)]
     key_folders = [str(keys.key_dir.parent) for keys in partner_keys.values()]
     assert opened
     assert not [path for path in opened if any(path.startswith(k) for k in key_folders)]
