@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,18 +113,8 @@ def run_recording(
         # Replaying recorded scores, requests or verdicts would mix old outputs into this run's.
         say(f"not replaying {', '.join(ignored)}: only transactions and labels are inputs")
     partners = input_partners(original)
-    root = f"verify-{uuid.uuid4().hex[:10]}"
-    run = settings.model_copy(
-        update={
-            "topic_root": root,
-            "app_id": root,
-            "partners": partners,
-            # One partition: the gateway handles the live transactions exactly in their order.
-            "topic_partitions": 1,
-            "data_dir": workdir / "data",
-            "model_dir": model_dir,
-        }
-    )
+    run = _fresh_pipeline(settings, partners, model_dir, workdir)
+    root = run.topic_root
     ensure_declared_topics(run, partners)
     client_artifact = ClientArtifact.load(model_dir)
 
@@ -154,19 +144,26 @@ def run_recording(
             timeout_per_transaction=timeout_per_transaction,
         )
     original_root = _root_of(header, original)
-    restored = [
-        RecordedMessage(
-            rename_root(m.topic, original_root),
-            m.partition,
-            m.offset,
-            m.timestamp_ms,
-            m.key,
-            m.value,
-            m.headers,
-        )
-        for m in scores
-    ]
+    restored = [replace(m, topic=rename_root(m.topic, original_root)) for m in scores]
     return PipelineRun(client_artifact.version, restored, dead, live)
+
+
+def _fresh_pipeline(
+    settings: Settings, partners: tuple[str, ...], model_dir: Path, workdir: Path
+) -> Settings:
+    """The settings of a run's own pipeline: topics and groups under a fresh root."""
+    root = f"verify-{uuid.uuid4().hex[:10]}"
+    return settings.model_copy(
+        update={
+            "topic_root": root,
+            "app_id": root,
+            "partners": partners,
+            # One partition: the gateway handles the live transactions exactly in their order.
+            "topic_partitions": 1,
+            "data_dir": workdir / "data",
+            "model_dir": model_dir,
+        }
+    )
 
 
 def _replay_and_collect(

@@ -68,5 +68,5 @@ def test_the_installed_package_carries_the_bundled_data(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for data in (ROOT / "models" / "data" / "fdh").iterdir():
         assert f"models/data/fdh/{data.name}" in names
-    assert "streams/cli.py" in names
+    assert "streams/cli/__init__.py" in names
     assert not [n for n in names if n.startswith("tests/")]

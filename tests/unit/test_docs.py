@@ -36,7 +36,8 @@ def test_every_command_the_readme_shows_exists_with_its_options() -> None:
 
     from streams.cli import full_cli  # noqa: PLC0415
 
-    commands = dict(full_cli().commands)
+    root = full_cli()
+    ctx = click.Context(root)
     readme = (ROOT / "README.md").read_text()
     lines = re.findall(r"\.venv/bin/fraudstream ([^#\n]*)", readme)
     assert len(lines) > 10
@@ -44,11 +45,13 @@ def test_every_command_the_readme_shows_exists_with_its_options() -> None:
         words = line.split()
         if words == ["--help"]:
             continue
-        command: click.Command = commands[words[0]]
+        command = root.get_command(ctx, words[0])
+        assert command is not None, f"{line}: {words[0]} is not a command"
         rest = words[1:]
         if isinstance(command, click.Group):
-            command = command.commands[rest[0]]
-            rest = rest[1:]
+            sub = command.get_command(ctx, rest[0])
+            assert sub is not None, f"{line}: {rest[0]} is not a command of {words[0]}"
+            command, rest = sub, rest[1:]
         known = {opt for param in command.params for opt in getattr(param, "opts", [])}
         for word in rest:
             if word.startswith("-"):

@@ -1,0 +1,145 @@
+"""What every ``fraudstream`` command shares, declared once.
+
+The console, the settings (``FRAUD_*`` variables, with command-line overrides), the ``--broker``
+and ``--model`` options, the model folder check, and the error handler: the command classes
+below turn the project's errors (:class:`~streams.core.errors.FraudStreamError`, which models'
+errors derive from too) into one red ``error: ...`` line and an exit code, never a traceback.
+Every command module builds its commands with these classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+
+from streams.core.errors import FraudStreamError
+from streams.core.settings import KafkaSettings, Settings
+
+_S = TypeVar("_S", bound=KafkaSettings)
+
+__all__ = [
+    "Command",
+    "Group",
+    "broker_option",
+    "console",
+    "load_settings",
+    "model_option",
+    "replace_block",
+    "require_model",
+    "say",
+]
+
+#: The one console every command prints to (stdout).
+console = Console()
+
+
+def say(message: str) -> None:
+    """Print a progress message of a long step, indented under the step."""
+    console.print(f"  {message}", highlight=False)
+
+
+@overload
+def load_settings(settings_type: None = None, **overrides: Any) -> Settings: ...
+@overload
+def load_settings(settings_type: type[_S], **overrides: Any) -> _S: ...
+def load_settings(settings_type: type[_S] | None = None, **overrides: Any) -> Settings | _S:
+    """Settings of ``settings_type`` (every setting by default; a role's own for a worker) from
+    the environment, with command-line overrides (None: not given); a clear usage error (exit
+    code 2) naming each invalid ``FRAUD_*`` variable."""
+    kind: type[Settings] | type[_S] = Settings if settings_type is None else settings_type
+    try:
+        return kind(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = [
+            f"  FRAUD_{'_'.join(str(p) for p in error['loc']).upper()}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        msg = "invalid FRAUD_* configuration:\n" + "\n".join(problems)
+        raise click.UsageError(msg) from exc
+
+
+# --- the error handler ----------------------------------------------------------------------
+@contextmanager
+def _reported(ctx: click.Context, exit_code: int) -> Iterator[None]:
+    """Turn a project error into a one-line red message and ``exit_code``."""
+    try:
+        yield
+    except FraudStreamError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        ctx.exit(exit_code)
+
+
+class Command(click.Command):
+    """A ``fraudstream`` command: a project error ends it with ``error: ...`` and
+    ``error_exit_code`` (1 unless the command documents another)."""
+
+    def __init__(self, *args: Any, error_exit_code: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_exit_code = error_exit_code
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _reported(ctx, self.error_exit_code):
+            return super().invoke(ctx)
+
+
+class Group(click.Group):
+    """A ``fraudstream`` command group: its commands (``@group.command()``) are
+    :class:`Command` s, its subgroups ``Group`` s."""
+
+    command_class = Command
+    group_class = type
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _reported(ctx, 1):
+            return super().invoke(ctx)
+
+
+# --- shared options -------------------------------------------------------------------------
+#: ``--broker``: overrides FRAUD_BROKER for the run (pass it to :func:`load_settings`).
+broker_option = click.option("--broker", help="Bootstrap servers (default: FRAUD_BROKER).")
+
+#: ``--model``: a model version folder; FRAUD_MODEL_DIR, else the settings' default, when not
+#: given. Check it with :func:`require_model`.
+model_option = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="FRAUD_MODEL_DIR",
+    default=Settings.model_fields["model_dir"].default,
+    show_default=True,
+    show_envvar=True,
+    help="Model version folder.",
+)
+
+
+def require_model(model_dir: Path) -> Path:
+    """``model_dir`` resolved, once it is known to hold a model (its model card); else a usage
+    error saying how to get one."""
+    resolved = model_dir.resolve()
+    if not (resolved / "model_card.json").is_file():
+        msg = (
+            f"no model in {resolved}: give --model, set FRAUD_MODEL_DIR, or train one with "
+            "`fraudstream model train`"
+        )
+        raise click.UsageError(msg)
+    return resolved
+
+
+def replace_block(document: Path, name: str, content: str) -> None:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` markers of
+    ``document`` (the ``--doc`` options); append the block when the markers are missing."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = document.read_text() if document.exists() else ""
+    block = f"{begin}\n{content.strip()}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + f"\n\n{block}\n"
+    document.write_text(text)

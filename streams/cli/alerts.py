@@ -1,0 +1,47 @@
+"""``fraudstream alerts``: a partner's fraud alerts (or scores) as a table."""
+
+from __future__ import annotations
+
+import click
+
+from streams.broker.connection import kafka_python_config
+from streams.cli._common import Command, broker_option, console, load_settings
+from streams.core.topics import TopicNames
+from streams.partner.alert_follower import ALERT_COLUMNS, alert_row, follow_records
+
+__all__ = ["alerts"]
+
+
+@click.command(cls=Command)
+@click.option("--partner", required=True, help="Whose alerts (the partner's own topic).")
+@click.option("--follow", "-f", is_flag=True, help="Keep waiting for new alerts (Ctrl-C stops).")
+@click.option(
+    "--from-now",
+    is_flag=True,
+    help="Only alerts that arrive from now on (default: from the start).",
+)
+@click.option("--scores", is_flag=True, help="Every score, not only alerts.")
+@broker_option
+def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str | None) -> None:
+    """Show a partner's fraud alerts as a table, for its fraud team.
+
+    Reads <root>.<partner>.alerts.v1 (or .scores.v1 with --scores) without joining a consumer
+    group, so following never moves anyone's offsets. Runs inside the partner: alerts are
+    plaintext.
+    """
+    settings = load_settings(broker=broker)
+    names = TopicNames(settings.topic_root)
+    topic = names.scores(partner) if scores else names.alerts(partner)
+    console.print("  ".join(f"{title:>{width}}" for title, width in ALERT_COLUMNS), style="bold")
+    shown = 0
+    try:
+        for record in follow_records(
+            kafka_python_config(settings), topic, follow=follow, from_beginning=not from_now
+        ):
+            cells = alert_row(record)
+            line = "  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, ALERT_COLUMNS, strict=True))
+            console.print(line, style="red" if record.alert else None, highlight=False)
+            shown += 1
+    except KeyboardInterrupt:
+        pass
+    console.print(f"{shown} {'scores' if scores else 'alerts'} from {topic}", style="dim")

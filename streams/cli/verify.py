@@ -1,0 +1,183 @@
+"""``fraudstream verify``: replay a recording through a fresh pipeline and check its verdicts
+(see docs/replay.md). Exit codes: 0 same (or a report), 1 differences, 2 could not run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from streams.cli._common import (
+    Command,
+    broker_option,
+    console,
+    load_settings,
+    model_option,
+    require_model,
+    say,
+)
+from streams.core.settings import Settings
+from streams.qa.score_comparison import Comparison, Outcome, compare_outcomes, read_outcomes
+from streams.qa.score_comparison import save_scores as write_scores
+from streams.qa.verify import PipelineRun, broker_for, run_recording, verify_workspace
+
+__all__ = ["verify"]
+
+
+@click.command(cls=Command, error_exit_code=2)  # a project error: the check could not run
+@click.argument("recording", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--expected",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Golden verdicts: a recording of <root>.<partner>.scores.v1 topics.",
+)
+@model_option
+@click.option(
+    "--compare-model",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Also run this model on the recording and report alerts gained, lost and changed "
+    "against --model.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0),
+    default=1e-9,
+    show_default=True,
+    help="Largest score difference that still counts as the same.",
+)
+@click.option(
+    "--save-scores",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the scores of this run (of --model) as a recording: golden verdicts.",
+)
+@click.option(
+    "--show", type=click.IntRange(0), default=40, show_default=True, help="Differences listed."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Replay the live part at this speed (default: as fast as possible).",
+)
+@broker_option
+@click.option(
+    "--local-broker",
+    is_flag=True,
+    help="Start a throw-away local broker for the runs instead of using FRAUD_BROKER.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the run's keys and worker logs in this folder.",
+)
+def verify(
+    recording: Path,
+    expected: Path | None,
+    model_dir: Path,
+    compare_model: Path | None,
+    tolerance: float,
+    save_scores: Path | None,
+    show: int,
+    speed: float | None,
+    broker: str | None,
+    local_broker: bool,
+    keep: Path | None,
+) -> None:
+    """Replay RECORDING through a fresh pipeline and check its verdicts.
+
+    \b
+    Starts one scorer and one gateway per partner of the recording, with new FHE keys, on
+    topics under a fresh root (verify-<random>.*) so the feature state starts empty;
+    sends the warm-up (history and labels), waits until it is processed, then the live
+    transactions, and collects a verdict for each.
+    With --expected: compares with the golden verdicts (alerts exactly, scores within
+      --tolerance), prints the differences; exit code 1 when there is any.
+    With --compare-model: runs the recording through both models and reports alerts gained,
+      lost and scores changed (exit code 0: a report, not a check).
+    With --save-scores: writes this run's scores as a recording, to use as --expected later.
+    Exit codes: 0 same (or a report), 1 differences, 2 the check could not run.
+    """
+    if expected is not None and compare_model is not None:
+        msg = "give --expected or --compare-model, not both"
+        raise click.UsageError(msg)
+    settings = load_settings(broker=broker)
+    models = [require_model(model_dir), *([compare_model.resolve()] if compare_model else [])]
+    golden = read_outcomes(expected) if expected is not None else None  # fail before running
+    runs = _run(settings, recording, models, speed=speed, local_broker=local_broker, keep=keep)
+    if save_scores is not None:
+        header = write_scores(save_scores, runs[0].scores, runs[0].model_version, str(recording))
+        console.print(f"[green]saved[/] {header.messages} scores to {save_scores}")
+    if compare_model is not None:
+        comparison = compare_outcomes(runs[0].outcomes, runs[1].outcomes, tolerance=tolerance)
+        console.print(f"--compare-model against --model ({runs[0].model_version}):")
+    elif golden is not None:
+        comparison = compare_outcomes(golden, runs[0].outcomes, tolerance=tolerance)
+    else:
+        return
+    _print_differences(comparison, show)
+    console.print(comparison.summary(), highlight=False)
+    if compare_model is None and not comparison.ok:
+        sys.exit(1)
+
+
+def _run(
+    settings: Settings,
+    recording: Path,
+    models: list[Path],
+    *,
+    speed: float | None,
+    local_broker: bool,
+    keep: Path | None,
+) -> list[PipelineRun]:
+    """Run ``recording`` through a fresh pipeline for each of ``models``, on the broker of
+    ``settings`` (or a throw-away local one)."""
+    runs = []
+    with verify_workspace(keep) as work, broker_for(
+        settings, work, use_given=not local_broker, say=say
+    ) as running, console.status("") as status:  # fmt: skip
+        for index, model in enumerate(models):
+            console.print(f"run {index + 1}: {recording} through model {model}", highlight=False)
+            run = run_recording(
+                running,
+                model,
+                recording,
+                work / f"run-{index + 1}",
+                speed=speed,
+                say=say,
+                progress=status.update,
+            )
+            runs.append(run)
+            console.print(
+                f"[green]✓[/] {len(run.outcomes)} verdicts, {run.dead_letters} dead-lettered, "
+                f"of {run.live} live transactions (model {run.model_version})",
+                highlight=False,
+            )
+    return runs
+
+
+def _print_differences(comparison: Comparison, show: int) -> None:
+    if not comparison.differences or show == 0:
+        return
+    table = Table(title="differences (expected → actual)")
+    for title in ("partner", "transaction", "difference", "expected", "actual"):
+        table.add_column(title)
+    for difference in comparison.differences[:show]:
+        partner, transaction = difference.key
+        table.add_row(
+            partner,
+            str(transaction),
+            difference.kind,
+            _verdict_cell(difference.expected),
+            _verdict_cell(difference.actual),
+        )
+    console.print(table)
+    hidden = len(comparison.differences) - show
+    if hidden > 0:
+        console.print(f"… and {hidden} more (--show)")
+
+
+def _verdict_cell(verdict: Outcome | None) -> str:
+    if verdict is None:
+        return "-"
+    return f"{verdict.score:.6f}{' ALERT' if verdict.alert else ''}"
