@@ -194,6 +194,7 @@ def running_pipeline(
     scorers: int = 1,
     timeout: float = 180.0,
     scorer_env: Mapping[str, str] | None = None,
+    logs_in_errors: bool = True,
 ) -> Iterator[Pipeline]:
     """Start ``scorers`` scorers and one partner worker per entry of ``key_dirs`` (the topics
     must exist); return once every consumer group is stable, every worker answers ``/ready`` and
@@ -201,7 +202,9 @@ def running_pipeline(
 
     ``key_dirs`` may be a function that makes the keys: the scorers start first and load while
     it runs (key generation takes seconds, so does a worker's start). ``scorer_env`` adds
-    environment variables to the scorers only (the privacy test uses it).
+    environment variables to the scorers only (the privacy test uses it). A worker that does not
+    get ready raises :class:`BrokerError` with the end of every worker's log, or, without
+    ``logs_in_errors``, with the folder of the logs (for commands whose screen is not a log).
     """
     from streams.broker.connection import kafka_python_config  # noqa: PLC0415
     from streams.broker.local_kafka import free_port  # noqa: PLC0415
@@ -237,7 +240,8 @@ def running_pipeline(
         try:
             _wait_until_serving(pipeline, kafka_python_config(settings), timeout)
         except BrokerError as exc:
-            msg = f"{exc}\n{pipeline.logs()}"
+            logs = pipeline.logs() if logs_in_errors else f"(worker logs in {log_dir})"
+            msg = f"{exc}\n{logs}"
             raise BrokerError(msg) from exc
         yield pipeline
     finally:

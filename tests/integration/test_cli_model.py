@@ -17,11 +17,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_train_then_keys_generate_and_export(tmp_path: Path) -> None:
-    """train writes a versioned model with a card and real FHE timing; keys are generated
-    private and the exported evaluation keys carry the key id."""
+    """The README's model-side commands: train (its per-partner features; tiny sizes) writes a
+    versioned model with a card and real FHE timing into artifacts/; keys are generated private
+    and the exported evaluation keys carry the key id."""
     result = fraudstream(
         "model",
         "train",
+        "--partners",
+        "alpha,bravo",
         "--n-bits",
         "2",
         "--depth",
@@ -31,14 +34,13 @@ def test_train_then_keys_generate_and_export(tmp_path: Path) -> None:
         "--fhe-sample",
         "2",
         "--no-simulate",
-        "--out",
-        "art",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    latest = (tmp_path / "art" / "latest").resolve()
+    latest = (tmp_path / "artifacts" / "latest").resolve()
     card = json.loads((latest / "model_card.json").read_text())
     assert card["version"] == latest.name
+    assert card["data"]["feature_scope"] == "per partner (alpha, bravo)"
     assert card["circuit"]["programmable_bootstraps"] > 0
     assert card["fhe_execution"]["transactions"] == 2
     assert card["fhe_execution"]["server_seconds_median"] > 0
@@ -49,49 +51,22 @@ def test_train_then_keys_generate_and_export(tmp_path: Path) -> None:
     assert "# Model card: " + latest.name in (latest / "model_card.md").read_text()
     assert "real FHE, server side: median" in result.stdout
 
-    made = fraudstream(
-        "keys",
-        "generate",
-        "--model",
-        "art/latest",
-        "--partner",
-        "alpha",
-        "--key-dir",
-        "keys/alpha",
-        cwd=tmp_path,
-    )
+    made = fraudstream("keys", "generate", "--partner", "alpha", "--key-dir", "keys/alpha",
+                       cwd=tmp_path)  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     key_id = json.loads((tmp_path / "keys/alpha/keys.json").read_text())["key_id"]
     assert (tmp_path / "keys/alpha").stat().st_mode & 0o777 == 0o700
     key_files = [p for p in (tmp_path / "keys/alpha").rglob("*") if p.is_file()]
     assert len(key_files) > 1
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in key_files)
-    exported = fraudstream(
-        "keys",
-        "export",
-        "--model",
-        "art/latest",
-        "--key-dir",
-        "keys/alpha",
-        "--out",
-        "alpha.evk",
-        cwd=tmp_path,
-    )
+    exported = fraudstream("keys", "export", "--key-dir", "keys/alpha", "--out", "alpha.evk",
+                           cwd=tmp_path)  # fmt: skip
     assert exported.returncode == 0, exported.stdout + exported.stderr
     assert key_id in exported.stdout
     assert (tmp_path / "alpha.evk").stat().st_size > 1_000_000
 
-    again = fraudstream(
-        "keys",
-        "generate",
-        "--model",
-        "art/latest",
-        "--partner",
-        "alpha",
-        "--key-dir",
-        "keys/alpha",
-        cwd=tmp_path,
-    )
+    again = fraudstream("keys", "generate", "--partner", "alpha", "--key-dir", "keys/alpha",
+                        cwd=tmp_path)  # fmt: skip
     assert again.returncode == 1
     assert "refusing to overwrite keys" in again.stdout
     assert "Traceback" not in again.stdout + again.stderr

@@ -1,0 +1,161 @@
+"""Every command line that README.md and docs/*.md show, and the test that runs it.
+
+``tests/unit/test_documented_commands.py`` extracts the command lines of the fenced code blocks
+of those documents (``fraudstream …``, ``.venv/bin/fraudstream …``, ``$ fraudstream …``, with
+their ``FRAUD_*=…`` prefixes, and ``make …``) and fails when one is not a key of
+:data:`DOCUMENTED`, or when a key is no longer documented, or names a test that does not exist.
+
+A key is the command line as documented, normalised: no ``$`` prompt, no ``.venv/bin/``, no
+comment, single spaces. Its :class:`Covered` names the test that runs it and, when that test
+does not run it exactly as written, how it runs it and why. Tests may substitute sizes, ports
+and paths (through ``FRAUD_*`` variables or the command's documented options); the command and
+its documented options are the documented ones.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["DOCUMENTED", "Covered"]
+
+
+class Covered(NamedTuple):
+    """The test (pytest node id) that runs a documented command, and how if not as written."""
+
+    test: str
+    how: str = ""
+
+
+_DEMO = (
+    "tests/e2e/test_demo.py::test_demo_scores_every_replayed_transaction_and_dead_letters_the_bad"
+)
+_KAFKA = "tests/integration/test_cli_kafka.py::test_kafka_up_status_down"
+_TOPICS = "tests/integration/test_cli_kafka.py::test_topics_create_is_idempotent"
+_TRAIN = "tests/integration/test_cli_model.py::test_train_then_keys_generate_and_export"
+_SEED = "tests/integration/test_cli_model.py::test_keys_seed_then_generate_from_it"
+_EVALUATE = (
+    "tests/integration/test_cli_model.py::test_evaluate_compares_fhe_with_clear_and_baselines"
+)
+_WORKERS = "tests/integration/test_pipeline.py::test_every_worker_answers_its_probes_and_metrics"
+_REPLAY_DOC = "tests/e2e/test_replay_doc.py::test_the_replay_workflow_runs_as_documented"
+_DOCUMENTED = "tests/integration/test_cli_documented.py"
+
+_SIZES = "with a tiny model's sizes through the documented knobs (--n-bits, --depth, --trees, "
+_SIZES += "--fhe-sample, --no-simulate) and a temporary working folder"
+_SEED_HOW = "with the tiny model (--model) and a temporary folder for the seed and keys"
+_WORKER_HOW = (
+    "streams.qa.supervisor.running_pipeline (the `running` fixture) starts `python -m streams "
+    "worker` "
+    "with this role, FRAUD_KEY_DIR at the partner's keys, FRAUD_WEB_PORT at a free port and "
+    "the other settings as FRAUD_* variables; the test checks every worker's /ready, /live, "
+    "/metrics"
+)
+
+DOCUMENTED: dict[str, Covered] = {
+    # --- README.md: the two commands ------------------------------------------------------------
+    "make run": Covered(
+        _DEMO,
+        "`make run` is `scripts/setup.sh` (the test environment itself) then `fraudstream demo` "
+        "(checked by tests/unit/test_documented_commands.py); the test runs the demo with the "
+        "tiny model (FRAUD_MODEL_DIR: training the default model takes minutes) and one card of "
+        "each kind (--fraud-cards 1 --legit-cards 1)",
+    ),
+    "make test": Covered(
+        "tests/unit/test_docs.py::test_readme_starts_with_what_it_is_and_the_two_commands",
+        "`make test` is the test suite itself (`scripts/test.sh`); CI's .ci/run runs exactly "
+        "`make test`, which this test checks",
+    ),
+    # --- README.md: using it --------------------------------------------------------------------
+    "fraudstream --help": Covered(f"{_DOCUMENTED}::test_help_lists_every_command"),
+    "fraudstream kafka up": Covered(
+        _KAFKA, "with a temporary --state-dir and free --port and --controller-port"
+    ),
+    "fraudstream kafka down": Covered(
+        _KAFKA, "with the --state-dir and ports of the broker it started"
+    ),
+    "fraudstream topics create": Covered(_TOPICS, "FRAUD_* at the session broker"),
+    "fraudstream keys generate --partner alpha --key-dir keys/alpha": Covered(
+        _TRAIN, "as written, in a folder where `model train` just wrote artifacts/latest"
+    ),
+    "FRAUD_KEY_DIR=keys/alpha fraudstream worker --role partner --partner alpha": Covered(
+        _WORKERS, _WORKER_HOW
+    ),
+    "FRAUD_WEB_PORT=6067 fraudstream worker --role scorer": Covered(_WORKERS, _WORKER_HOW),
+    "fraudstream alerts --partner alpha --follow": Covered(
+        f"{_DOCUMENTED}::test_alerts_follow_shows_new_alerts_until_ctrl_c",
+        "FRAUD_BROKER and FRAUD_TOPIC_ROOT at the session broker; ended by SIGINT (Ctrl-C)",
+    ),
+    "fraudstream bench pipeline --transactions 40": Covered(
+        "tests/e2e/test_bench.py::test_bench_pipeline_prints_the_result_and_no_log_line",
+        "--transactions 2 --warmup 1 with the tiny model (FRAUD_MODEL_DIR), default FRAUD_PARTNERS",
+    ),
+    "fraudstream model train --partners alpha,bravo": Covered(_TRAIN, _SIZES),
+    "fraudstream model evaluate --model artifacts/latest": Covered(
+        _EVALUATE,
+        "the command is a thin wrapper (load the protocol's data, print the table) around "
+        "models.training.assessment.evaluate_version, which the test runs on the tiny model "
+        "with the protocol's first test day: evaluate has no size option, and the whole test "
+        "week (three plaintext baselines, FHE simulation of every transaction, real FHE of the "
+        "first day's frauds) takes minutes on 2 cores",
+    ),
+    "fraudstream model sweep": Covered(
+        f"{_DOCUMENTED}::test_model_sweep_from_json_redraws_the_frontier",
+        "with its documented --from-json, on copies of docs/model.md and the results the last "
+        "sweep streamed (docs/model_sweep.json): measuring the grid takes about an hour, one "
+        "grid point minutes (fit, compile, FHE simulation of the test week, real FHE)",
+    ),
+    "fraudstream keys export --key-dir keys/alpha --out alpha.evk": Covered(
+        _TRAIN, "as written, after the `keys generate` above"
+    ),
+    "fraudstream replay --data-from 2018-08-08 --partner alpha --fraud-cards 3 "
+    "--legit-cards 7 --speed 3600": Covered(_REPLAY_DOC, "as written (docs/replay.md)"),
+    "fraudstream record input.rec.gz -t alpha.transactions -t alpha.labels": Covered(
+        _REPLAY_DOC, "as written (docs/replay.md)"
+    ),
+    "fraudstream record golden.rec.gz -t alpha.scores --follow --count 38": Covered(
+        _REPLAY_DOC,
+        "with docs/replay.md's --idle-timeout 300 (the README leaves the default 30 s, which "
+        "tests/integration/test_record_replay.py::test_record_follows_new_messages_and_appends "
+        "runs with --follow --count)",
+    ),
+    "fraudstream verify input.rec.gz --expected golden.rec.gz": Covered(
+        _REPLAY_DOC,
+        "as docs/replay.md's `verify tests/fixtures/alpha-2018-08-08.rec.gz --expected "
+        "golden.rec.gz --save-scores replayed.rec.gz`: the same input (the test asserts the "
+        "fixture holds what input.rec.gz holds), --save-scores only adds a file",
+    ),
+    # --- docs/benchmarks.md: partner key derivation --------------------------------------------
+    "fraudstream keys seed --model artifacts/latest --partner alpha --out seed.json": Covered(
+        _SEED, _SEED_HOW
+    ),
+    "fraudstream keys generate --model artifacts/latest --seed seed.json --key-dir keys "
+    "--replace": Covered(_SEED, _SEED_HOW),
+    "fraudstream keys export --model artifacts/latest --key-dir keys --out alpha.evk": Covered(
+        _TRAIN,
+        "as the README's `keys export --key-dir keys/alpha --out alpha.evk`: --model "
+        "artifacts/latest is the default, the key folder a path",
+    ),
+    # --- docs/deploy.md ---------------------------------------------------------------------
+    "fraudstream model train": Covered(
+        _TRAIN,
+        f"{_SIZES}: the defaults train the 10-tree 3-bit model, simulate the test week and run "
+        "10 transactions in real FHE, minutes on 2 cores",
+    ),
+    "fraudstream keys seed --model artifacts/latest --partner alpha --out alpha-seed.json": (
+        Covered(_SEED, _SEED_HOW)
+    ),
+    # --- docs/replay.md (every `$ fraudstream` line, in order) --------------------------------
+    "fraudstream record golden.rec.gz -t alpha.scores --follow --count 38 --idle-timeout 300": (
+        Covered(_REPLAY_DOC, "as written")
+    ),
+    "fraudstream verify tests/fixtures/alpha-2018-08-08.rec.gz --expected golden.rec.gz "
+    "--save-scores replayed.rec.gz": Covered(_REPLAY_DOC, "as written"),
+    "fraudstream verify input.rec.gz --expected golden.rec.gz --model artifacts/candidate": (
+        Covered(_REPLAY_DOC, "as written (artifacts/candidate: the tiny model, lower threshold)")
+    ),
+    "fraudstream verify input.rec.gz --compare-model artifacts/candidate --save-scores "
+    "again.rec.gz": Covered(_REPLAY_DOC, "as written"),
+    "fraudstream replay tests/fixtures/alpha-2018-08-08.rec.gz --speed 60 --dry-run": Covered(
+        _REPLAY_DOC, "as written"
+    ),
+}
