@@ -33,8 +33,8 @@ _KAFKA = "tests/integration/test_cli_kafka.py::test_kafka_up_status_down"
 _TOPICS = "tests/integration/test_cli_kafka.py::test_topics_create_is_idempotent"
 _TRAIN = "tests/integration/test_cli_model.py::test_train_then_keys_generate_and_export"
 _SEED = "tests/integration/test_cli_model.py::test_keys_seed_then_generate_from_it"
-_EVALUATE = (
-    "tests/integration/test_cli_model.py::test_evaluate_compares_fhe_with_clear_and_baselines"
+_ASSESS = (
+    "tests/integration/test_cli_model.py::test_assess_compares_fhe_with_clear_and_baselines"
 )
 _WORKERS = "tests/integration/test_pipeline.py::test_every_worker_answers_its_probes_and_metrics"
 _REPLAY_DOC = "tests/e2e/test_replay_doc.py::test_the_replay_workflow_runs_as_documented"
@@ -90,11 +90,11 @@ DOCUMENTED: dict[str, Covered] = {
         "--transactions 2 --warmup 1 with the tiny model (FRAUD_MODEL_DIR), default FRAUD_PARTNERS",
     ),
     "fraudstream model train --partners alpha,bravo": Covered(_TRAIN, _SIZES),
-    "fraudstream model evaluate --model artifacts/latest": Covered(
-        _EVALUATE,
+    "fraudstream model assess --model artifacts/latest": Covered(
+        _ASSESS,
         "the command is a thin wrapper (load the protocol's data, print the table) around "
-        "models.training.assessment.evaluate_version, which the test runs on the tiny model "
-        "with the protocol's first test day: evaluate has no size option, and the whole test "
+        "models.training.assessment.assess_version, which the test runs on the tiny model "
+        "with the protocol's first test day: the command's only size option is --fhe-sample, and the whole test "
         "week (three plaintext baselines, FHE simulation of every transaction, real FHE of the "
         "first day's frauds) takes minutes on 2 cores",
     ),
