@@ -29,15 +29,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
-from streams.broker.admin import ensure_topics
+from models.fhe.artifacts import ClientArtifact, ServerArtifact
+from models.fhe.client.keys import PartnerKeys
+from models.fhe.server import ScoringServer
+from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
 from streams.core.errors import ConfigError
+from streams.core.messages import Score
 from streams.core.settings import Settings
-from streams.core.topics import TopicNames, topic_specs
+from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import send_records, transaction_record
 from streams.qa.supervisor import running_pipeline
 from streams.qa.testing import consume_records
@@ -127,9 +129,6 @@ def run_pipeline_bench(
 ) -> BenchResult:
     """Measure (b) then (a) over the same transactions; see the module docstring. The workers'
     logs go to a new folder under ``log_root``."""
-    from models.fhe.artifacts import ClientArtifact  # noqa: PLC0415
-    from models.fhe.client.keys import PartnerKeys  # noqa: PLC0415
-
     partner = settings.partners[0]
     chosen = _transactions(warmup + transactions, partner, settings.partners)
     if len(chosen) < warmup + transactions:
@@ -148,11 +147,18 @@ def run_pipeline_bench(
             settings, model_dir, keys.key_dir, chosen, warmup, work, log_dir, say
         )
         timed = scores[warmup:]
-        pipeline_seconds = (max(s["scored_at_ms"] for s in timed) - timed[0]["sent_ms"]) / 1000
-        latencies = {stage: _percentiles([s["timings"][stage] for s in timed]) for stage in STAGES}
-        latencies["end_to_end_ms"] = _percentiles([s["scored_at_ms"] - s["sent_ms"] for s in timed])
-        bare_seconds = _bare_loop(model_dir, keys, [s["features"] for s in scores], warmup, say)
+        first_sent_ms = timed[0][1]
+        pipeline_seconds = (max(s.scored_at_ms for s, _ in timed) - first_sent_ms) / 1000
+        latencies = {stage: _stage(timed, stage) for stage in STAGES}
+        latencies["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
+        features = [list(s.features) for s, _ in scores]
+        bare_seconds = _bare_loop(model_dir, keys, features, warmup, say)
     return BenchResult(keys.client.version, transactions, bare_seconds, pipeline_seconds, latencies)
+
+
+def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, float]:
+    """p50 and p99 of one stage's milliseconds (a stage the scorer did not time counts as 0)."""
+    return _percentiles([getattr(s.timings, stage) or 0.0 for s, _ in timed])
 
 
 def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
@@ -164,8 +170,8 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
     work: Path,
     log_dir: Path,
     say: Callable[[str], None],
-) -> list[dict[str, Any]]:
-    """Scores of ``chosen`` through the pipeline, in send order, with their send times."""
+) -> list[tuple[Score, float]]:
+    """Scores of ``chosen`` through the pipeline, in send order, with their send times (ms)."""
     partner = settings.partners[0]
     kafka = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
     kafka.start(say=lambda _: None)
@@ -187,33 +193,21 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
         )
         names = TopicNames(settings.topic_root)
         client = kafka_python_config(settings)
-        ensure_topics(
-            client,
-            topic_specs(
-                names,
-                [partner],
-                partitions=settings.topic_partitions,
-                max_message_bytes=settings.max_message_bytes,
-                app_id=settings.app_id,
-            ),
-        )
+        ensure_declared_topics(settings)
         with running_pipeline(settings, {partner: key_dir}, log_dir, logs_in_errors=False):
-            records = [transaction_record(names, tx, partner) for tx in chosen]
             sent_ms: dict[int, float] = {}
-            scores: dict[int, dict[str, Any]] = {}
-            for phase, batch in (("warm-up", records[:warmup]), ("timed", records[warmup:])):
-                say(f"(b) sending {len(batch)} {phase} transactions")
+            scores: dict[int, tuple[Score, float]] = {}
+            for phase, part in (("warm-up", chosen[:warmup]), ("timed", chosen[warmup:])):
+                say(f"(b) sending {len(part)} {phase} transactions")
+                batch = [transaction_record(names, tx, partner) for tx in part]
                 now = time.time() * 1000
-                sent_ms.update({orjson.loads(r.value)["transaction_id"]: now for r in batch})
+                sent_ms.update({tx.transaction_id: now for tx in part})
                 send_records(client, batch)
                 for record in consume_records(
                     client, [names.scores(partner)], expected=len(sent_ms), timeout=600
                 ):
-                    score = orjson.loads(record.value)
-                    scores[score["transaction_id"]] = {
-                        **score,
-                        "sent_ms": sent_ms[score["transaction_id"]],
-                    }
+                    score = Score.from_bytes(record.value)
+                    scores[score.transaction_id] = (score, sent_ms[score.transaction_id])
                 say(f"(b) {len(scores)} of {len(sent_ms)} scored")
     finally:
         kafka.stop()
@@ -232,9 +226,6 @@ def _bare_loop(
     say: Callable[[str], None],
 ) -> float:
     """Seconds of the timed evaluations, one after the other, in this process."""
-    from models.fhe.artifacts import ServerArtifact  # noqa: PLC0415
-    from models.fhe.server import ScoringServer  # noqa: PLC0415
-
     server = ScoringServer(ServerArtifact.load(model_dir))
     server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
     requests = [keys.encrypt(row) for row in features]
