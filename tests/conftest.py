@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from models.fhe.artifacts import ClientArtifact, save_artifacts
 from models.fhe.client.keys import PartnerKeys
 from models.training.fitting import (
-    FittedModel,
     ModelSpec,
     ProtocolData,
     compile_model,
@@ -25,6 +23,7 @@ from streams.broker.local_kafka import LocalKafka
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.testing import temporary_broker
+from tests.support.models import TinyModel
 
 
 @pytest.fixture(scope="session")
@@ -82,14 +81,6 @@ def tiny_model(protocol_data: ProtocolData, tmp_path_factory: pytest.TempPathFac
         fitted.model, fitted.binning, fitted.threshold, {"spec": spec.to_json()}, root
     )
     return TinyModel(fitted, directory)
-
-
-@dataclass(frozen=True)
-class TinyModel:
-    """A fitted tiny model and the directory of its saved artifacts."""
-
-    fitted: FittedModel
-    directory: Path
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.broker.connection import kafka_python_config
@@ -56,7 +56,6 @@ def assigned_consumer(
     """A kafka-python consumer without a group (reading moves nobody's offsets), assigned every
     partition of ``topics`` at their beginning (or end). A missing topic is a
     :class:`BrokerError` saying which, followed by ``hint``."""
-    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
     try:
         consumer = KafkaConsumer(
@@ -171,7 +170,6 @@ def wait_for_group(
 
 def group_lag(client_config: dict[str, Any], group_id: str, topics: Iterable[str]) -> int:
     """Records of ``topics`` not yet committed by consumer group ``group_id``."""
-    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
     admin = admin_client(client_config)
     consumer = KafkaConsumer(**client_config, group_id=None, enable_auto_commit=False)

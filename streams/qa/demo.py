@@ -26,6 +26,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from models.fhe.artifacts import ClientArtifact
+from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
@@ -139,8 +141,6 @@ def _model(console: Console, settings: Settings) -> Path:
 def _keys(
     console: Console, model_dir: Path, partners: Sequence[str], root: Path
 ) -> dict[str, Path]:
-    from models.fhe.artifacts import ClientArtifact  # noqa: PLC0415
-    from models.fhe.client.keys import PartnerKeys  # noqa: PLC0415
 
     client = ClientArtifact.load(model_dir)
     key_dirs = {}

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from models.data.handbook import HandbookTransaction
+from models.data.handbook import HandbookTransaction, partner_of
 from models.features.definition import LABEL_DELAY_DAYS
 from streams.core.headers import BACKFILL_HEADER, EVENT_TIME_HEADER
 from streams.core.topics import TopicNames
@@ -102,7 +102,6 @@ def by_partner(
     transactions: Iterable[HandbookTransaction], partners: Sequence[str]
 ) -> dict[str, list[HandbookTransaction]]:
     """Transactions grouped by the partner that issued their card."""
-    from models.data.handbook import partner_of  # noqa: PLC0415
 
     grouped: dict[str, list[HandbookTransaction]] = {p: [] for p in partners}
     for tx in transactions:

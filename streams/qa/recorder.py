@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,6 @@ class RecordPlan:
 
 
 def _iso(ms: int | None) -> str:
-    from datetime import UTC  # noqa: PLC0415
 
     return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 

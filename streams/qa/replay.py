@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from streams.broker.admin import admin_client, wait_consumed
 from streams.core.errors import FraudStreamError, ReplayError
 from streams.core.topics import TopicNames
 from streams.qa.replay_plan import ReplayMessage
@@ -123,7 +127,6 @@ class _Sender:
         report: ReplayReport,
         progress: Callable[[int, int], None],
     ) -> None:
-        from kafka import KafkaProducer  # noqa: PLC0415
 
         self.producer = KafkaProducer(
             **client_config, acks="all", linger_ms=5, max_request_size=max_request_size
@@ -143,7 +146,6 @@ class _Sender:
 
     def send(self, message: ReplayMessage) -> None:
         """Send one message (waiting for confirmations once 1000 are in flight)."""
-        from kafka.errors import KafkaError  # noqa: PLC0415
 
         try:
             future = self.producer.send(
@@ -158,7 +160,6 @@ class _Sender:
 
     def settle(self, limit: int = 0) -> None:
         """Wait for confirmations until at most ``limit`` messages are in flight."""
-        from kafka.errors import KafkaError  # noqa: PLC0415
 
         if not limit:
             self.producer.flush()
@@ -188,7 +189,6 @@ def wait_for_gateways(
     processed everything on its input topics; a partner whose gateway is not running is skipped
     with a word (with ``only_running=False`` every partner is waited for: its gateway is known
     to run). Returns how many gateways were waited for."""
-    from streams.broker.admin import wait_consumed  # noqa: PLC0415
 
     partners = sorted(set(partners))
     groups = {p: f"{app_id}-partner-{p}" for p in partners}
@@ -212,9 +212,6 @@ def wait_for_gateways(
 
 
 def _group_states(client_config: dict[str, Any], group_ids: list[str]) -> dict[str, str]:
-    from kafka.errors import KafkaError  # noqa: PLC0415
-
-    from streams.broker.admin import admin_client  # noqa: PLC0415
 
     admin = admin_client(client_config)
     try:

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from streams.broker.admin import wait_for_group
+from streams.broker.connection import kafka_python_config
+from streams.broker.local_kafka import free_port
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
 
@@ -169,7 +172,6 @@ class Pipeline:
 
 
 def _wait_until_serving(pipeline: Pipeline, client: dict[str, Any], timeout: float) -> None:
-    from streams.broker.admin import wait_for_group  # noqa: PLC0415
 
     for worker in pipeline.workers:
         wait_for_group(
@@ -183,6 +185,23 @@ def _wait_until_serving(pipeline: Pipeline, client: dict[str, Any], timeout: flo
         wait_ready(
             scorer, timeout=timeout, until=lambda state: keys <= set(state.get("key_ids", ()))
         )
+
+
+def _partner_workers(
+    settings: Settings,
+    key_dirs: Mapping[str, Path] | Callable[[], Mapping[str, Path]],
+    log_dir: Path,
+) -> dict[str, WorkerProcess]:
+    """One partner worker (not started) per entry of ``key_dirs`` (made now if a function)."""
+    return {
+        partner: WorkerProcess(
+            settings.model_copy(update={"web_port": free_port(), "key_dir": key_dir}),
+            "partner",
+            log_dir / f"partner-{partner}.log",
+            partner=partner,
+        )
+        for partner, key_dir in (key_dirs() if callable(key_dirs) else key_dirs).items()
+    }
 
 
 @contextmanager
@@ -206,9 +225,6 @@ def running_pipeline(
     get ready raises :class:`BrokerError` with the end of every worker's log, or, without
     ``logs_in_errors``, with the folder of the logs (for commands whose screen is not a log).
     """
-    from streams.broker.connection import kafka_python_config  # noqa: PLC0415
-    from streams.broker.local_kafka import free_port  # noqa: PLC0415
-
     pipeline = Pipeline(
         [
             WorkerProcess(
@@ -224,17 +240,7 @@ def running_pipeline(
     try:
         for worker in pipeline.scorers:
             worker.start()
-        pipeline.partners.update(
-            {
-                partner: WorkerProcess(
-                    settings.model_copy(update={"web_port": free_port(), "key_dir": key_dir}),
-                    "partner",
-                    log_dir / f"partner-{partner}.log",
-                    partner=partner,
-                )
-                for partner, key_dir in (key_dirs() if callable(key_dirs) else key_dirs).items()
-            }
-        )
+        pipeline.partners.update(_partner_workers(settings, key_dirs, log_dir))
         for worker in pipeline.partners.values():
             worker.start()
         try:

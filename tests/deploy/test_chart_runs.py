@@ -26,9 +26,9 @@ from streams.broker.local_kafka import LocalKafka
 from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import by_partner, send_records, transaction_record
 from streams.qa.testing import consume_records, free_port
-from tests.commands import fraudstream
-from tests.conftest import TinyModel
 from tests.deploy.tools import VALUES_FILES, pod_specs, render
+from tests.support.commands import fraudstream
+from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MINIMAL = next(p for p in VALUES_FILES if p.stem == "minimal-values")

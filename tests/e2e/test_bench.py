@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands import fraudstream
-from tests.conftest import TinyModel
+from tests.support.commands import fraudstream
+from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from tests.commands import fraudstream
-from tests.conftest import TinyModel
+from tests.support.commands import fraudstream
+from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -28,12 +28,12 @@ from streams.core.settings import Settings
 from streams.qa.recording_file import RecordedMessage, read_recording
 from streams.qa.score_comparison import read_outcomes
 from streams.qa.supervisor import running_pipeline
-from tests.commands import fraudstream
-from tests.conftest import TinyModel
+from tests.support.commands import fraudstream
+from tests.support.models import TinyModel
+from tests.support.paths import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
-ROOT = Path(__file__).parents[2]
 DOC = ROOT / "docs" / "replay.md"
 FIXTURE = ROOT / "tests" / "fixtures" / "alpha-2018-08-08.rec.gz"
 

@@ -1,4 +1,5 @@
-"""Every command README.md and docs/*.md show is run by a test: tests/documented_commands.py."""
+"""Every command README.md and docs/*.md show is run by a test (the registry is
+tests/support/documented_commands.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from tests.documented_commands import DOCUMENTED
+from tests.support.documented_commands import DOCUMENTED
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # `fraudstream` as a command word (not in a path such as deploy/helm/fraudstream), possibly as
@@ -79,13 +80,15 @@ def test_every_documented_command_has_a_test() -> None:
     assert not missing, "\n".join(
         f"{c.where}: `{c.command}` is documented but no test is registered for it. Add a test that "
         f"runs it as written (sizes, ports and paths may differ), then add to DOCUMENTED in "
-        f"tests/documented_commands.py:\n"
+        f"tests/support/documented_commands.py:\n"
         f'    "{c.command}": Covered("tests/<file>.py::<test>", "<how, if not as written>"),'
         for c in missing
     )
     shown = {c.command for c in found}
     stale = sorted(set(DOCUMENTED) - shown)
-    assert not stale, f"no longer documented, remove from tests/documented_commands.py: {stale}"
+    assert not stale, (
+        f"no longer documented, remove from tests/support/documented_commands.py: {stale}"
+    )
 
 
 def test_every_registered_test_exists() -> None:

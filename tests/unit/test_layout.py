@@ -10,7 +10,9 @@ from pathlib import Path
 import grimp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT as REPOSITORY
+
+ROOT = REPOSITORY
 PACKAGES = ("streams", "models")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60

@@ -10,7 +10,7 @@ import pytest
 from streams.broker.local_kafka import LocalKafka, free_port
 from streams.core.settings import Settings
 from streams.qa.supervisor import settings_env
-from tests.commands import fraudstream
+from tests.support.commands import fraudstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,13 +1,14 @@
-"""The model side's layout rules: what the FHE side loads, and the size of modules and functions."""
+"""What the FHE side loads: no training library (module and function sizes are checked for the
+whole project by tests/unit/test_layout.py)."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
-from pathlib import Path
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
+from tests.support.paths import ROOT
+
+MODELS = ROOT / "models"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 TRAINING_SIDE = (
@@ -47,32 +48,3 @@ def test_the_fhe_side_loads_no_training_library() -> None:
         if any(name == f or name.startswith(f"{f}.") for f in TRAINING_SIDE)
     ]
     assert loaded == []
-
-
-def _python_files() -> list[Path]:
-    return sorted(MODELS.rglob("*.py"))
-
-
-def test_modules_stay_small() -> None:
-    """No module of models/ is over 400 lines: split by concept."""
-    long = {
-        str(path.relative_to(MODELS)): n
-        for path in _python_files()
-        if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
-    }
-    assert long == {}
-
-
-def test_long_functions_say_why() -> None:
-    """A function of models/ over 60 lines says why on its def line (``# long: <reason>``)."""
-    unexplained = []
-    for path in _python_files():
-        source = path.read_text()
-        lines = source.splitlines()
-        for node in ast.walk(ast.parse(source)):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            length = (node.end_lineno or node.lineno) - node.lineno + 1
-            if length > MAX_FUNCTION_LINES and "# long: " not in lines[node.lineno - 1]:
-                unexplained.append(f"{path.relative_to(MODELS)}:{node.lineno} {node.name}")
-    assert unexplained == []

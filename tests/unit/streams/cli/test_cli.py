@@ -17,8 +17,7 @@ from models.errors import ArtifactError
 from streams.cli import COMMANDS, cli, full_cli
 from streams.cli._common import Command, Group, require_model
 from streams.core.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 
 def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.supervisor import WorkerProcess
 from streams.qa.testing import consume_records
-from tests.conftest import TinyModel
+from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

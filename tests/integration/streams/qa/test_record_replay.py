@@ -26,7 +26,7 @@ from streams.qa.recording_file import RecordedMessage, read_recording
 from streams.qa.replay import send_replay
 from streams.qa.replay_plan import ReplayMessage, load_recording
 from streams.qa.testing import consume_records
-from tests.commands import fraudstream
+from tests.support.commands import fraudstream
 
 pytestmark = [pytest.mark.integration]
 

@@ -21,7 +21,7 @@ from streams.core.topics import TopicNames
 from streams.qa.supervisor import WorkerProcess
 from streams.qa.testing import consume_records
 from streams.runtime.dead_letters import read_headers
-from tests.conftest import TinyModel
+from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

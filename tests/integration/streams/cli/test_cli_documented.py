@@ -1,5 +1,5 @@
 """Documented commands no other test runs: `fraudstream --help`, `alerts --partner alpha
---follow` and `model sweep` (see tests/documented_commands.py)."""
+--follow` and `model sweep` (see tests/support/documented_commands.py)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import OutgoingRecord, send_records
 from streams.runtime.connection import kafka_python_config
-from tests.commands import fraudstream
+from tests.support.commands import fraudstream
+from tests.support.paths import ROOT
 
 pytestmark = [pytest.mark.integration]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_every_command() -> None:

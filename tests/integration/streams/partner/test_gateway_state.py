@@ -24,7 +24,7 @@ from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import send_records, transaction_record
 from streams.qa.supervisor import WorkerProcess
 from streams.qa.testing import consume_records
-from tests.conftest import TinyModel
+from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

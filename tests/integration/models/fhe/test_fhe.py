@@ -26,7 +26,7 @@ from models.fhe.client.seed import KeySeed
 from models.fhe.envelope import open_envelope, seal
 from models.fhe.server import ScoringServer
 from models.training.fitting import ProtocolData
-from tests.conftest import TinyModel
+from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -39,16 +39,14 @@ from streams.qa.handbook_feed import OutgoingRecord, by_partner, send_records, t
 from streams.qa.supervisor import Pipeline, WorkerProcess, running_pipeline, wait_ready
 from streams.qa.testing import consume_records
 from streams.runtime.dead_letters import read_headers
-from tests.commands import fraudstream
-from tests.conftest import TinyModel
+from tests.support.commands import fraudstream
+from tests.support.models import TinyModel
+from tests.support.paths import AUDIT_HOOK_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PARTNERS = ("alpha", "bravo")
 DAY = date(2018, 8, 8)
-
-
-AUDIT_HOOK_DIR = Path(__file__).parents[1] / "support" / "audit"
 
 
 @dataclass

@@ -29,16 +29,19 @@ class Covered(NamedTuple):
 _DEMO = (
     "tests/e2e/test_demo.py::test_demo_scores_every_replayed_transaction_and_dead_letters_the_bad"
 )
-_KAFKA = "tests/integration/test_cli_kafka.py::test_kafka_up_status_down"
-_TOPICS = "tests/integration/test_cli_kafka.py::test_topics_create_is_idempotent"
-_TRAIN = "tests/integration/test_cli_model.py::test_train_then_keys_generate_and_export"
-_SEED = "tests/integration/test_cli_model.py::test_keys_seed_then_generate_from_it"
+_KAFKA = "tests/integration/streams/cli/test_cli_kafka.py::test_kafka_up_status_down"
+_TOPICS = "tests/integration/streams/cli/test_cli_kafka.py::test_topics_create_is_idempotent"
+_TRAIN = "tests/integration/streams/cli/test_cli_model.py::test_train_then_keys_generate_and_export"
+_SEED = "tests/integration/streams/cli/test_cli_model.py::test_keys_seed_then_generate_from_it"
 _ASSESS = (
-    "tests/integration/test_cli_model.py::test_assess_compares_fhe_with_clear_and_baselines"
+    "tests/integration/streams/cli/test_cli_model.py"
+    "::test_assess_compares_fhe_with_clear_and_baselines"
 )
-_WORKERS = "tests/integration/test_pipeline.py::test_every_worker_answers_its_probes_and_metrics"
+_WORKERS = (
+    "tests/integration/streams/test_pipeline.py::test_every_worker_answers_its_probes_and_metrics"
+)
 _REPLAY_DOC = "tests/e2e/test_replay_doc.py::test_the_replay_workflow_runs_as_documented"
-_DOCUMENTED = "tests/integration/test_cli_documented.py"
+_DOCUMENTED = "tests/integration/streams/cli/test_cli_documented.py"
 
 _SIZES = "with a tiny model's sizes through the documented knobs (--n-bits, --depth, --trees, "
 _SIZES += "--fhe-sample, --no-simulate) and a temporary working folder"
@@ -94,9 +97,9 @@ DOCUMENTED: dict[str, Covered] = {
         _ASSESS,
         "the command is a thin wrapper (load the protocol's data, print the table) around "
         "models.training.assessment.assess_version, which the test runs on the tiny model "
-        "with the protocol's first test day: the command's only size option is --fhe-sample, and the whole test "
-        "week (three plaintext baselines, FHE simulation of every transaction, real FHE of the "
-        "first day's frauds) takes minutes on 2 cores",
+        "with the protocol's first test day: the command's only size option is --fhe-sample, "
+        "and the whole test week (three plaintext baselines, FHE simulation of every "
+        "transaction, real FHE of the first day's frauds) takes minutes on 2 cores",
     ),
     "fraudstream model sweep": Covered(
         f"{_DOCUMENTED}::test_model_sweep_from_json_redraws_the_frontier",
@@ -115,8 +118,8 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream record golden.rec.gz -t alpha.scores --follow --count 38": Covered(
         _REPLAY_DOC,
         "with docs/replay.md's --idle-timeout 300 (the README leaves the default 30 s, which "
-        "tests/integration/test_record_replay.py::test_record_follows_new_messages_and_appends "
-        "runs with --follow --count)",
+        "tests/integration/streams/qa/test_record_replay.py"
+        "::test_record_follows_new_messages_and_appends runs with --follow --count)",
     ),
     "fraudstream verify input.rec.gz --expected golden.rec.gz": Covered(
         _REPLAY_DOC,

@@ -27,7 +27,7 @@ from streams.qa.handbook_feed import transaction_record
 from streams.scorer.agent import ScorerSteps
 from streams.scorer.fhe_pool import FhePool
 from streams.scorer.key_follower import KnownKey
-from tests.conftest import TinyModel
+from tests.support.models import TinyModel
 
 NAMES = TopicNames("steps")
 LIMITS = EventLimits(partners=frozenset({"alpha"}), max_event_bytes=4096, max_amount=1e5)

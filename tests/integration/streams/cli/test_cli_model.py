@@ -10,8 +10,8 @@ import pytest
 from models.training.assessment import assess_version
 from models.training.fitting import load_protocol_data
 from models.training.protocol import Protocol
-from tests.commands import fraudstream
-from tests.conftest import TinyModel
+from tests.support.commands import fraudstream
+from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
