@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from streams.core.settings import Settings
+from streams.core.settings import PartnerSettings, ScorerSettings, Settings
 from streams.core.topics import TopicNames
 from tests.deploy.tools import (
     CHART,
@@ -199,6 +199,13 @@ def chart_settings(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     return found
 
 
+def variables(
+    settings_type: type[Settings] | type[ScorerSettings] | type[PartnerSettings],
+) -> set[str]:
+    """The FRAUD_* variables a settings type reads."""
+    return {f"FRAUD_{name.upper()}" for name in settings_type.model_fields}
+
+
 @values_files
 def test_the_chart_sets_only_settings_the_code_reads(
     values: Path, rendered: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
@@ -218,14 +225,16 @@ def test_the_chart_sets_only_settings_the_code_reads(
 def test_the_production_values_set_every_setting_the_code_reads(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """Across the scorer and a partner, the chart sets every FRAUD_* setting; the scorer gets
-    none of the partner-only ones (key folders, threshold)."""
+    """Across the scorer and a partner, the chart sets every FRAUD_* setting; each role gets
+    only its own settings type's (the scorer none of the key folders, threshold or limits)."""
     settings = chart_settings(rendered["production-values"])
     scorer = settings["fraud-scorer/scorer"]
     gateway = settings["fraud-partner-alpha/gateway"]
     fraud = {k for k in (*scorer, *gateway) if k.startswith("FRAUD_")}
     assert fraud == SETTINGS
-    assert not {"FRAUD_KEY_DIR", "FRAUD_PREVIOUS_KEY_DIRS", "FRAUD_THRESHOLD"} & set(scorer)
+    assert {k for k in scorer if k.startswith("FRAUD_")} <= variables(ScorerSettings)
+    assert {k for k in gateway if k.startswith("FRAUD_")} <= variables(PartnerSettings)
+    assert "FRAUD_KEY_DIR" not in scorer
     assert gateway["FRAUD_PREVIOUS_KEY_DIRS"] == "/var/run/fraudstream/keys/previous-0"
     assert gateway["FRAUD_THRESHOLD"] == "0.45"
     assert scorer["FRAUD_SASL_PASSWORD"] == "<from a Secret>"  # noqa: S105

@@ -17,10 +17,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from streams.broker.connection import kafka_python_config
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import OutgoingRecord, send_records
-from streams.runtime.connection import kafka_python_config
 from tests.support.commands import fraudstream
 from tests.support.paths import ROOT
 
