@@ -115,12 +115,6 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream record input.rec.gz -t alpha.transactions -t alpha.labels": Covered(
         _REPLAY_DOC, "as written (docs/replay.md)"
     ),
-    "fraudstream record golden.rec.gz -t alpha.scores --follow --count 38": Covered(
-        _REPLAY_DOC,
-        "with docs/replay.md's --idle-timeout 300 (the README leaves the default 30 s, which "
-        "tests/integration/streams/qa/test_record_replay.py"
-        "::test_record_follows_new_messages_and_appends runs with --follow --count)",
-    ),
     "fraudstream verify input.rec.gz --expected golden.rec.gz": Covered(
         _REPLAY_DOC,
         "as docs/replay.md's `verify tests/fixtures/alpha-2018-08-08.rec.gz --expected "

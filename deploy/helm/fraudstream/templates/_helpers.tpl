@@ -54,7 +54,8 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 Every FRAUD_* setting that is not a secret, for one role: (dict "root" $ "role" "scorer") or
-(dict "root" $ "role" "partner" "partner" <merged partner>). Rendered into that workload's
+(dict "root" $ "role" "partner" "partner" <merged partner>). Each role gets only the variables
+of its settings type (streams.core.settings: ScorerSettings, PartnerSettings). Rendered into that workload's
 ConfigMap (and into the topic Job's env, which runs before any ConfigMap exists).
 */}}
 {{- define "fraudstream.settings" -}}
@@ -72,8 +73,6 @@ FRAUD_TOPIC_PARTITIONS: {{ $v.topics.partitions | quote }}
 FRAUD_TOPIC_REPLICATION: {{ $v.topics.replication | quote }}
 FRAUD_MAX_MESSAGE_BYTES: {{ $v.topics.maxMessageBytes | int64 | quote }}
 FRAUD_PARTNERS: {{ include "fraudstream.partnerNames" .root | quote }}
-FRAUD_MAX_EVENT_BYTES: {{ $v.limits.maxEventBytes | int64 | quote }}
-FRAUD_MAX_AMOUNT: {{ $v.limits.maxAmount | toString | quote }}
 FRAUD_APP_ID: {{ $v.appId | quote }}
 FRAUD_DATA_DIR: "/var/lib/fraudstream/state"
 FRAUD_SESSION_TIMEOUT: {{ $v.sessionTimeout | toString | quote }}
@@ -85,6 +84,8 @@ FRAUD_MODEL_DIR: "/app/model"
 FRAUD_KEY_WAIT: {{ $v.scorer.keyWait | toString | quote }}
 FRAUD_SCORER_PROCESSES: {{ $v.scorer.processes | quote }}
 {{- else if eq .role "partner" }}
+FRAUD_MAX_EVENT_BYTES: {{ $v.limits.maxEventBytes | int64 | quote }}
+FRAUD_MAX_AMOUNT: {{ $v.limits.maxAmount | toString | quote }}
 FRAUD_KEY_DIR: {{ printf "%s/current" (include "fraudstream.keyRoot" .root) | quote }}
 {{- $previous := list }}
 {{- range $i, $_ := .partner.previousKeySeedSecrets }}
