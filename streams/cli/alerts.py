@@ -36,7 +36,11 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
     shown = 0
     try:
         for record in follow_records(
-            kafka_python_config(settings), topic, follow=follow, from_beginning=not from_now
+            kafka_python_config(settings),
+            topic,
+            follow=follow,
+            from_beginning=not from_now,
+            on_bad=lambda where: console.print(f"[yellow]skipped[/] {where}", highlight=False),
         ):
             cells = alert_row(record)
             line = "  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, ALERT_COLUMNS, strict=True))

@@ -6,11 +6,12 @@ beginning or from now, until the end of the topic or, with ``follow``, until int
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import Any
 
 from streams.broker.admin import assigned_consumer
+from streams.core.errors import SchemaError
 from streams.core.messages import Score
 
 __all__ = ["ALERT_COLUMNS", "alert_row", "follow_records"]
@@ -51,10 +52,16 @@ def alert_row(score: Score) -> list[str]:
 
 
 def follow_records(
-    client_config: dict[str, Any], topic: str, *, follow: bool, from_beginning: bool = True
+    client_config: dict[str, Any],
+    topic: str,
+    *,
+    follow: bool,
+    from_beginning: bool = True,
+    on_bad: Callable[[str], None] = lambda _: None,
 ) -> Iterator[Score]:
     """The score records of ``topic`` (an alerts or a scores topic); stops at its end unless
-    ``follow``."""
+    ``follow``. A record that is not a score is skipped and described to ``on_bad`` (where it
+    is and why, never its values): one bad record must not end the fraud team's view."""
     consumer = assigned_consumer(
         client_config,
         [topic],
@@ -68,7 +75,12 @@ def follow_records(
             batch = consumer.poll(timeout_ms=500)
             for records in batch.values():
                 for record in records:
-                    yield Score.from_bytes(record.value)
+                    try:
+                        score = Score.from_bytes(record.value)
+                    except SchemaError as exc:
+                        on_bad(f"{record.topic}:{record.partition}@{record.offset}: {exc}")
+                        continue
+                    yield score
             if not follow and all(consumer.position(tp) >= ends[tp] for tp in partitions):
                 return
     finally:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from streams.core.messages import Score
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import send_records, transaction_record
-from streams.qa.supervisor import running_pipeline
+from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
 
 __all__ = ["BENCH_LOG_ROOT", "BenchResult", "run_pipeline_bench"]
@@ -138,7 +138,7 @@ def run_pipeline_bench(
         )
         raise ConfigError(msg)
     # The broker, keys and worker state are temporary; the logs are kept (they explain a failure).
-    log_dir = (log_root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")).resolve()
+    log_dir = new_log_dir(log_root)
     with tempfile.TemporaryDirectory(prefix="fraudstream-bench-") as tmp:
         work = Path(tmp)
         keys = PartnerKeys.generate(ClientArtifact.load(model_dir), work / "keys", partner)

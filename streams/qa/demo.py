@@ -37,11 +37,14 @@ from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import OutgoingRecord
 from streams.qa.replay import send_replay, wait_for_gateways
 from streams.qa.replay_plan import ReplayMessage, plan_data_slice
-from streams.qa.supervisor import running_pipeline
+from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
 from streams.runtime.dead_letters import read_headers
 
-__all__ = ["DEMO_DAY", "DemoPlan", "plan_demo", "run_demo"]
+__all__ = ["DEMO_DAY", "DEMO_LOG_ROOT", "DemoPlan", "plan_demo", "run_demo"]
+
+#: Where the demo keeps its workers' logs (a folder per run; the rest of the run is temporary).
+DEMO_LOG_ROOT = Path(".fraudstream/demo")
 
 #: The day of bundled data the demo replays (in the handbook protocol's test week).
 DEMO_DAY = date(2018, 8, 8)
@@ -183,10 +186,10 @@ def run_demo(
             "starting one scorer and one gateway per partner; partners publish their "
             "evaluation keys, the scorer loads them…"
         ):
-            pipeline = stack.enter_context(running_pipeline(settings, key_dirs, workdir / "logs"))
+            log_dir = new_log_dir(DEMO_LOG_ROOT)
+            pipeline = stack.enter_context(running_pipeline(settings, key_dirs, log_dir))
         console.print(
-            f"[green]✓[/] scorer and gateways ready ({', '.join(partners)}); logs in "
-            f"{workdir / 'logs'}"
+            f"[green]✓[/] scorer and gateways ready ({', '.join(partners)}); logs in {log_dir}"
         )
         _warm_up(console, settings, plan, pipeline.partners)
         return _replay(console, settings, plan)

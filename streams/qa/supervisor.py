@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,7 +27,20 @@ from streams.broker.local_kafka import free_port
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
 
-__all__ = ["Pipeline", "WorkerProcess", "running_pipeline", "settings_env", "wait_ready"]
+__all__ = [
+    "Pipeline",
+    "WorkerProcess",
+    "new_log_dir",
+    "running_pipeline",
+    "settings_env",
+    "wait_ready",
+]
+
+
+def new_log_dir(root: Path) -> Path:
+    """A new folder under ``root`` for one run's worker logs, named by its UTC start time: the
+    logs outlive the run's temporary broker and state (they explain a failure)."""
+    return (root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")).resolve()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -7,6 +7,7 @@ model first; everything else is what `make run` does.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -17,11 +18,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_demo_scores_every_replayed_transaction_and_dead_letters_the_bad(
-    tiny_model: TinyModel,
+    tiny_model: TinyModel, tmp_path: Path
 ) -> None:
     """The demo starts its broker, scorer and gateways, warms the state, scores every replayed
     transaction in FHE, dead-letters each malformed event with its reason, prints a summary and
-    exits 0."""
+    exits 0; the workers' logs stay in the folder it names (JSON lines, not on the screen)."""
     result = fraudstream(
         "demo",
         "--fraud-cards",
@@ -30,6 +31,7 @@ def test_demo_scores_every_replayed_transaction_and_dead_letters_the_bad(
         "1",
         env={"FRAUD_MODEL_DIR": str(tiny_model.directory)},
         timeout=600,
+        cwd=tmp_path,
     )
     out = result.stdout
     assert result.returncode == 0, out[-4000:] + result.stderr[-4000:]
@@ -44,3 +46,7 @@ def test_demo_scores_every_replayed_transaction_and_dead_letters_the_bad(
     assert "not the partner of this topic" in out
     assert "greater than or equal to 0" in out
     assert "true frauds caught" in out
+    logs = Path(re.search(r"logs in (\S+)", out).group(1))  # type: ignore[union-attr]
+    assert logs.is_relative_to(tmp_path / ".fraudstream" / "demo")
+    assert '"verdict_decrypted"' in (logs / "partner-alpha.log").read_text()
+    assert not [line for line in out.splitlines() if line.startswith("{")]

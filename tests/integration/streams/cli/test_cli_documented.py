@@ -12,12 +12,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import pytest
 
 from streams.broker.connection import kafka_python_config
+from streams.core.messages import Alert, ScoreTimings
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import OutgoingRecord, send_records
@@ -39,19 +40,17 @@ def test_help_lists_every_command() -> None:
 
 
 def _alert(names: TopicNames, transaction_id: int) -> OutgoingRecord:
-    value = {
-        "transaction_id": transaction_id,
-        "timestamp": "2018-08-08T10:00:00Z",
-        "card_id": 42,
-        "terminal_id": 7,
-        "amount": 12.5,
-        "score": 0.9,
-        "threshold": 0.5,
-        "alert": True,
-        "model_version": "m1",
-        "timings": {"end_to_end_ms": 1500.0, "fhe_ms": 1000.0},
-    }
-    return OutgoingRecord(names.alerts("alpha"), b"42", orjson.dumps(value))
+    timings = ScoreTimings(
+        features_ms=0.2, encrypt_ms=3.0, queued_ms=10.0, fhe_ms=1000.0, decrypt_ms=1.0,
+        transport_ms=5.0, end_to_end_ms=1500.0,
+    )  # fmt: skip
+    alert = Alert(
+        transaction_id=transaction_id, timestamp=datetime(2018, 8, 8, 10, tzinfo=UTC),
+        card_id=42, terminal_id=7, amount=12.5, score=0.9, threshold=0.5, alert=True,
+        model_version="m1", key_id="k1", request_id=f"r{transaction_id}",
+        features=(0.0,) * 15, timings=timings, scored_at_ms=1.0,
+    )  # fmt: skip
+    return OutgoingRecord(names.alerts("alpha"), b"42", alert.to_bytes())
 
 
 @pytest.mark.slow
@@ -98,6 +97,9 @@ def test_alerts_follow_shows_new_alerts_until_ctrl_c(
         wait_for(" 1001 ")
         time.sleep(1.0)  # it is past the topic's end now, and still running
         assert process.poll() is None
+        # A record that is not an alert is skipped with where it was, and following goes on.
+        send_records(client, [OutgoingRecord(names.alerts("alpha"), b"42", b'{"score": 1}')])
+        wait_for("skipped")
         send_records(client, [_alert(names, 1002)])
         wait_for(" 1002 ")
         process.send_signal(signal.SIGINT)  # Ctrl-C
