@@ -12,6 +12,7 @@ import importlib
 import click
 
 from streams.cli._common import Command, load_settings
+from streams.core.errors import ConfigError
 from streams.core.settings import PartnerSettings, ScorerSettings
 
 __all__ = ["run", "worker"]
@@ -51,12 +52,12 @@ def run(role: str, partner: str | None) -> None:
     if role == "scorer":
         if partner is not None:
             msg = "the scorer serves every partner: do not give --partner"
-            raise click.UsageError(msg)
+            raise ConfigError(msg)
         scorer = importlib.import_module("streams.scorer.worker")
         scorer.run_scorer_worker(load_settings(ScorerSettings))
         return
     if partner is None:
         msg = "--partner is required for the partner role"
-        raise click.UsageError(msg)
+        raise ConfigError(msg)
     gateway = importlib.import_module("streams.partner.worker")
     gateway.run_partner_worker(load_settings(PartnerSettings), partner)

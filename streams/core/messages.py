@@ -265,6 +265,9 @@ class Verdict:
     envelope: bytes
     queued_ms: float | None
     fhe_ms: float | None
+    #: The key id it was evaluated under, for the scorer's own log (not written on the wire:
+    #: the envelope inside carries it).
+    key_id: str | None = None
 
     @property
     def key(self) -> bytes:

@@ -19,7 +19,9 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import faust
+from pydantic import ValidationError
 
+from streams.core.headers import FHE_MS_HEADER, QUEUED_MS_HEADER
 from streams.core.messages import (
     Message,
     PendingRequest,
@@ -64,8 +66,7 @@ class DecryptorSteps:
     def join(self, record: RawRecord) -> Score | None:
         """Add one half of a request; its :class:`Score` once both halves are there."""
         request_id = (record.key or b"").decode(errors="replace")
-        stored = self.joins.get(request_id)
-        entry = JoinEntry() if stored is None else JoinEntry.model_validate(stored)
+        entry = self._stored(request_id)
         if record.topic == self.pending_topic:
             if entry.details is None:
                 details = PendingRequest.from_bytes(bytes(record.value or b""))
@@ -84,6 +85,23 @@ class DecryptorSteps:
             self.joins[request_id] = entry.model_dump(mode="json")
             return None
         return self.score(entry.details, entry)
+
+    def _stored(self, request_id: str) -> JoinEntry:
+        """The table's entry for ``request_id`` (empty if none). An entry of the format before
+        the typed records (its scorer headers under ``scorer``) is read as it was meant; one
+        that cannot be read at all is dropped with a warning rather than blocking the request
+        for good (its other half, if it was there, is then waited for again)."""
+        stored = self.joins.get(request_id)
+        if stored is None:
+            return JoinEntry()
+        if isinstance(stored, dict) and "scorer" in stored:
+            stored = _upgraded(stored)
+        try:
+            return JoinEntry.model_validate(stored)
+        except ValidationError:
+            _log.warning("join_entry_unreadable", request_id=request_id)
+            del self.joins[request_id]
+            return JoinEntry()
 
     def forget(self, request_id: str) -> None:
         """Drop a joined request from the table."""
@@ -126,6 +144,22 @@ class DecryptorSteps:
             ),
             scored_at_ms=round(done_ms, 1),
         )
+
+
+def _upgraded(stored: dict[str, Any]) -> dict[str, Any]:
+    """An entry written before the typed records: the scorer's headers under ``scorer``."""
+    entry = {k: v for k, v in stored.items() if k != "scorer"}
+    headers = stored.get("scorer") or {}
+    entry["queued_ms"] = _number(headers.get(QUEUED_MS_HEADER))
+    entry["fhe_ms"] = _number(headers.get(FHE_MS_HEADER))
+    return entry
+
+
+def _number(text: object) -> float | None:
+    try:
+        return None if text is None else float(str(text))
+    except ValueError:
+        return None
 
 
 class Decryptor:

@@ -28,7 +28,9 @@ def read_key_sets(client_config: dict[str, Any], topic: str, partner: str) -> It
     """Every complete key set on ``partner``'s keys topic now (read to its current end)."""
     consumer = keys_topic_consumer(client_config, [topic])
     tp = TopicPartition(topic, 0)
-    assembler = KeyAssembler()
+    assembler = KeyAssembler(
+        on_drop=lambda key_id: _log.warning("key_registry_publication_dropped", key_id=key_id)
+    )
     try:
         end = consumer.end_offsets([tp])[tp]
         while consumer.position(tp) < end:

@@ -20,6 +20,7 @@ Latencies are those of a backlog (everything sent at once): queueing dominates t
 
 from __future__ import annotations
 
+import math
 import statistics
 import tempfile
 import time
@@ -157,8 +158,9 @@ def run_pipeline_bench(
 
 
 def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, float]:
-    """p50 and p99 of one stage's milliseconds (a stage the scorer did not time counts as 0)."""
-    return _percentiles([getattr(s.timings, stage) or 0.0 for s, _ in timed])
+    """p50 and p99 of one stage's milliseconds, over the scores that timed it (NaN if none)."""
+    values = [v for s, _ in timed if (v := getattr(s.timings, stage)) is not None]
+    return _percentiles(values) if values else (math.nan, math.nan)
 
 
 def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)

@@ -38,9 +38,11 @@ __all__ = [
 
 
 def new_log_dir(root: Path) -> Path:
-    """A new folder under ``root`` for one run's worker logs, named by its UTC start time: the
-    logs outlive the run's temporary broker and state (they explain a failure)."""
-    return (root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")).resolve()
+    """A new folder under ``root`` for one run's worker logs, named by its UTC start time and
+    process id: the logs outlive the run's temporary broker and state (they explain a
+    failure)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return (root / f"{stamp}-{os.getpid()}").resolve()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -113,10 +113,10 @@ def run_recording(
         # Replaying recorded scores, requests or verdicts would mix old outputs into this run's.
         say(f"not replaying {', '.join(ignored)}: only transactions and labels are inputs")
     partners = input_partners(original)
+    client_artifact = ClientArtifact.load(model_dir)  # a bad model fails before any topic
     run = _fresh_pipeline(settings, partners, model_dir, workdir)
     root = run.topic_root
     ensure_declared_topics(run, partners)
-    client_artifact = ClientArtifact.load(model_dir)
 
     def make_keys() -> dict[str, Path]:
         say(f"model {client_artifact.version}: new FHE keys for {', '.join(partners)}…")

@@ -85,6 +85,7 @@ class ScorerSteps:
             envelope=verdict,
             queued_ms=picked_ms - timestamp_s * 1000 if timestamp_s else 0.0,
             fhe_ms=fhe_seconds * 1000,
+            key_id=envelope.key_id,
         )
 
     async def wait_for_key(self, key_id: str, partner: str) -> None:
@@ -146,6 +147,7 @@ class ScorerAgent:
                 "request_scored",
                 partner=verdict.partner,
                 request_id=verdict.request_id,
+                key_id=verdict.key_id,
                 fhe_ms=round(verdict.fhe_ms or 0.0, 1),
                 queued_ms=round(verdict.queued_ms or 0.0, 1),
                 partition=record.partition,
