@@ -9,14 +9,12 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pytest
 
 from models.data.handbook import read_transactions
 from models.errors import KeyMaterialError
 from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import KeyRing, PartnerKeys
-from streams.core.errors import SchemaError
 from streams.core.events import EventLimits
 from streams.core.messages import PendingRequest, Score, ScoringRequest
 from streams.core.topics import TopicNames
@@ -137,26 +135,6 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     assert [s.transaction_id for s in scores] == [t.transaction_id for t in live]
     assert [s.score for s in scores] == pytest.approx(list(expected), abs=1e-12)
     assert all(s.alert == (s.score >= client.threshold) for s in scores)
-
-
-def test_a_record_keyed_by_another_card_is_refused() -> None:
-    """The gateway keeps state by card: a transaction whose record key is not its card id is
-    refused with a schema error before any state changes."""
-    cards: dict[str, object] = {}
-    gateway = GatewaySteps.__new__(GatewaySteps)
-    gateway.limits = LIMITS
-    gateway.cards = cards
-    event = {
-        "transaction_id": 1,
-        "timestamp": "2018-08-08T00:01:14Z",
-        "card_id": 5,
-        "terminal_id": 7,
-        "amount": 3.5,
-        "partner_id": "alpha",
-    }
-    with pytest.raises(SchemaError, match="record key"):
-        gateway.validate_transaction(Record("t", b"6", orjson.dumps(event)))
-    assert cards == {}
 
 
 def _day(n: int) -> date:

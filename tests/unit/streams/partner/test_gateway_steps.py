@@ -1,0 +1,69 @@
+"""The gateway's steps on their own (no Faust, no broker, dicts as tables)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, cast
+
+import orjson
+import pytest
+
+from streams.core.errors import SchemaError
+from streams.core.events import EventLimits
+from streams.core.headers import BACKFILL_HEADER
+from streams.core.messages import ValidatedTransaction
+from streams.partner.context import PartnerContext
+from streams.partner.gateway import GatewaySteps
+
+LIMITS = EventLimits(partners=frozenset({"alpha", "bravo"}), max_event_bytes=4096, max_amount=1e5)
+EVENT = {
+    "transaction_id": 1,
+    "timestamp": "2018-08-08T00:01:14Z",
+    "card_id": 5,
+    "terminal_id": 7,
+    "amount": 3.5,
+    "partner_id": "alpha",
+}
+
+
+class Record(SimpleNamespace):
+    """A record as the steps read it."""
+
+
+def gateway(cards: dict[str, Any]) -> GatewaySteps:
+    # Validation needs only the partner's id: no keys.
+    context = cast(PartnerContext, SimpleNamespace(partner="alpha"))
+    return GatewaySteps(context, LIMITS, cards=cards, terminals={})
+
+
+def test_a_valid_transaction_goes_to_its_terminal_with_its_card_features() -> None:
+    """A valid event updates its card's state and is passed on keyed by its terminal, marked
+    for scoring unless it is history (the backfill header)."""
+    cards: dict[str, Any] = {}
+    steps = gateway(cards)
+    record = Record(topic="t", key=b"5", value=orjson.dumps(EVENT), headers=[])
+    terminal, validated = steps.validate_transaction(record)
+    assert terminal == b"7"
+    assert isinstance(validated, ValidatedTransaction)
+    assert validated.score
+    assert validated.transaction.amount == 3.5
+    assert "5" in cards
+    history = Record(
+        topic="t", key=b"5", value=orjson.dumps(EVENT), headers=[(BACKFILL_HEADER, b"1")]
+    )
+    assert not steps.validate_transaction(history)[1].score
+
+
+def test_a_record_keyed_by_another_card_or_partner_is_refused_before_any_state_changes() -> None:
+    """The gateway keeps state by card and for its own partner only: a record whose key is not
+    its card id, or an event of another partner, is refused and no state is written."""
+    cards: dict[str, Any] = {}
+    steps = gateway(cards)
+    with pytest.raises(SchemaError, match="record key"):
+        steps.validate_transaction(
+            Record(topic="t", key=b"6", value=orjson.dumps(EVENT), headers=[])
+        )
+    other = orjson.dumps({**EVENT, "partner_id": "bravo"})
+    with pytest.raises(SchemaError, match="not the partner of this topic"):
+        steps.validate_transaction(Record(topic="t", key=b"5", value=other, headers=[]))
+    assert cards == {}
