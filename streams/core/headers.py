@@ -15,7 +15,9 @@ __all__ = [
     "PARTNER_HEADER",
     "QUEUED_MS_HEADER",
     "REQUEST_HEADER",
+    "Headers",
     "header_map",
+    "header_ms",
 ]
 
 PARTNER_HEADER = "fraud.partner"
@@ -30,7 +32,11 @@ QUEUED_MS_HEADER = "fraud.queued_ms"
 FHE_MS_HEADER = "fraud.fhe_ms"
 
 
-def header_map(headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None) -> dict[str, str]:
+#: Kafka headers as the clients give them: a list of pairs (Faust, kafka-python) or a mapping.
+Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
+
+
+def header_map(headers: Headers) -> dict[str, str]:
     """Kafka headers as a str-to-str dict (undecodable values are dropped)."""
     items = headers.items() if isinstance(headers, Mapping) else (headers or [])
     found: dict[str, str] = {}
@@ -40,3 +46,11 @@ def header_map(headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
         except UnicodeDecodeError:
             continue
     return found
+
+
+def header_ms(text: str | None) -> float | None:
+    """A timing header's milliseconds; ``None`` when it is missing or not a number."""
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None

@@ -23,13 +23,13 @@ chunks (which compaction would keep instead of the real one).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from models.errors import KeyMaterialError
 from models.fhe.proof import KEY_ID_PATTERN, ChunkClaim, Signer, verify_chunk
 from streams.core.errors import KeyRegistryError
-from streams.core.headers import header_map
+from streams.core.headers import Headers, header_map
 
 __all__ = [
     "CHUNK_BYTES",
@@ -106,9 +106,7 @@ def chunk_records(
     return records
 
 
-def _chunk_of(
-    value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
-) -> KeyChunk:
+def _chunk_of(value: bytes | None, headers: Headers) -> KeyChunk:
     """Parse and check one record: headers, bounds, key id, the owner's signature."""
     found = {k.removeprefix("fraud."): v for k, v in header_map(headers).items()}
     missing = [name for name in _HEADERS if name not in found]
@@ -166,7 +164,7 @@ class KeyAssembler:
     def add(
         self,
         value: bytes | None,
-        headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None,
+        headers: Headers,
         topic_partner: str | None = None,
     ) -> KeySet | None:
         """Add one record (read from ``topic_partner``'s keys topic, when given); return the key

@@ -20,7 +20,7 @@ limits) are in :mod:`streams.core.events`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, Protocol, Self
@@ -33,7 +33,9 @@ from streams.core.headers import (
     PARTNER_HEADER,
     QUEUED_MS_HEADER,
     REQUEST_HEADER,
+    Headers,
     header_map,
+    header_ms,
 )
 
 __all__ = [
@@ -53,8 +55,6 @@ __all__ = [
     "Verdict",
     "parse_validated",
 ]
-
-Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
 
 
 class RawRecord(Protocol):
@@ -292,13 +292,6 @@ class Verdict:
             partner=found.get(PARTNER_HEADER, ""),
             request_id=request_id,
             envelope=bytes(value or b""),
-            queued_ms=_number(found.get(QUEUED_MS_HEADER)),
-            fhe_ms=_number(found.get(FHE_MS_HEADER)),
+            queued_ms=header_ms(found.get(QUEUED_MS_HEADER)),
+            fhe_ms=header_ms(found.get(FHE_MS_HEADER)),
         )
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return None if text is None else float(text)
-    except ValueError:
-        return None

@@ -21,7 +21,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from streams.core.headers import FHE_MS_HEADER, QUEUED_MS_HEADER
+from streams.core.headers import FHE_MS_HEADER, QUEUED_MS_HEADER, header_ms
 from streams.core.messages import (
     Message,
     PendingRequest,
@@ -150,16 +150,9 @@ def _upgraded(stored: dict[str, Any]) -> dict[str, Any]:
     """An entry written before the typed records: the scorer's headers under ``scorer``."""
     entry = {k: v for k, v in stored.items() if k != "scorer"}
     headers = stored.get("scorer") or {}
-    entry["queued_ms"] = _number(headers.get(QUEUED_MS_HEADER))
-    entry["fhe_ms"] = _number(headers.get(FHE_MS_HEADER))
+    entry["queued_ms"] = header_ms(headers.get(QUEUED_MS_HEADER))
+    entry["fhe_ms"] = header_ms(headers.get(FHE_MS_HEADER))
     return entry
-
-
-def _number(text: object) -> float | None:
-    try:
-        return None if text is None else float(str(text))
-    except ValueError:
-        return None
 
 
 class Decryptor:

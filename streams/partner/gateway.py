@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -72,11 +73,7 @@ class GatewaySteps:
     ) -> None:
         """Work for ``context``'s partner; only its own events are valid."""
         self.context = context
-        self.limits = EventLimits(
-            partners=frozenset({context.partner}),
-            max_event_bytes=limits.max_event_bytes,
-            max_amount=limits.max_amount,
-        )
+        self.limits = replace(limits, partners=frozenset({context.partner}))
         self.cards = cards
         self.terminals = terminals
 

@@ -66,7 +66,7 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
     threshold = client.threshold if settings.threshold is None else settings.threshold
     context = PartnerContext(partner, ring, threshold, _request_secret(settings, app.conf.id))
     limits = EventLimits(
-        partners=frozenset({partner}),
+        partners=frozenset(settings.partners),  # the gateway narrows them to its own partner
         max_event_bytes=settings.max_event_bytes,
         max_amount=settings.max_amount,
     )

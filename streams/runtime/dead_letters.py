@@ -8,13 +8,14 @@ byte for byte (so it can be inspected and re-sent) and the error in headers:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.errors import MessageSizeTooLargeError
 
 from streams.core.errors import FraudStreamError
+from streams.core.headers import Headers
 from streams.runtime.delivery import deliver
 from streams.runtime.logs import get_logger
 
@@ -49,7 +50,7 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     return [(HEADER_PREFIX + name, value.encode()) for name, value in fields.items()]
 
 
-def read_headers(headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None) -> DeadLetter:
+def read_headers(headers: Headers) -> DeadLetter:
     """Parse the headers written by :func:`dead_letter_headers` (for tools and tests)."""
     items = headers.items() if isinstance(headers, Mapping) else (headers or [])
     found = {k.removeprefix(HEADER_PREFIX): v.decode() for k, v in items if k.startswith("dlq.")}

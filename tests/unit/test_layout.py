@@ -10,9 +10,8 @@ from pathlib import Path
 import grimp
 import pytest
 
-from tests.support.paths import ROOT as REPOSITORY
+from tests.support.paths import ROOT
 
-ROOT = REPOSITORY
 PACKAGES = ("streams", "models")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -35,7 +34,7 @@ def test_no_module_is_over_the_limit() -> None:
     assert not over, f"split these by concept: {over}"
 
 
-def long_functions(path: Path) -> list[str]:
+def long_functions(path: Path, root: Path = ROOT) -> list[str]:
     lines = path.read_text().splitlines()
     found = []
     for node in ast.walk(ast.parse("\n".join(lines))):
@@ -45,7 +44,7 @@ def long_functions(path: Path) -> list[str]:
         length = (node.end_lineno or node.lineno) - node.lineno + 1
         header = "\n".join(lines[node.lineno - 1 : node.body[0].lineno - 1])
         if length > MAX_FUNCTION_LINES and LONG_MARK not in header:
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)")
+            found.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({length} lines)")
     return found
 
 
@@ -59,17 +58,8 @@ def test_a_long_function_without_a_reason_is_found(tmp_path: Path) -> None:
     """The length check sees a long function and accepts the reason comment."""
     body = "\n".join(f"    x{i} = {i}" for i in range(70))
     (tmp_path / "m.py").write_text(f"def f():\n{body}\n\n\ndef g():  {LONG_MARK} a table\n{body}\n")
-    found = [entry.split()[1] for entry in long_functions_in(tmp_path / "m.py")]
+    found = [entry.split()[1] for entry in long_functions(tmp_path / "m.py", tmp_path)]
     assert found == ["f"]
-
-
-def long_functions_in(path: Path) -> list[str]:
-    global ROOT  # noqa: PLW0603  (the helper names files relative to ROOT)
-    saved, ROOT = ROOT, path.parent
-    try:
-        return long_functions(path)
-    finally:
-        ROOT = saved
 
 
 @pytest.fixture(scope="module")
