@@ -39,7 +39,9 @@ from streams.core.headers import (
 )
 
 __all__ = [
+    "MAX_ID",
     "Alert",
+    "Id",
     "Label",
     "Message",
     "PendingRequest",
@@ -55,6 +57,13 @@ __all__ = [
     "Verdict",
     "parse_validated",
 ]
+
+
+#: Ids are at most a signed 64-bit integer: what Kafka Connect's sinks, SQL ``BIGINT`` and
+#: every JSON library downstream can hold without loss.
+MAX_ID = 2**63 - 1
+#: A transaction, card or terminal id.
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class RawRecord(Protocol):
@@ -106,10 +115,10 @@ class Transaction(Message):
     """A valid plaintext card transaction (what :class:`~streams.core.events.TransactionEvent`
     accepted), in its canonical form."""
 
-    transaction_id: int = Field(ge=0)
+    transaction_id: Id
     timestamp: datetime
-    card_id: int = Field(ge=0)
-    terminal_id: int = Field(ge=0)
+    card_id: Id
+    terminal_id: Id
     amount: float = Field(ge=0)
     partner_id: str
 
@@ -117,9 +126,9 @@ class Transaction(Message):
 class Label(Message):
     """A valid confirmed fraud: which transaction, when, at which terminal."""
 
-    transaction_id: int = Field(ge=0)
+    transaction_id: Id
     timestamp: datetime
-    terminal_id: int = Field(ge=0)
+    terminal_id: Id
     partner_id: str
 
 
@@ -195,10 +204,10 @@ class Score(Message):
     :data:`models.features.definition.FEATURE_NAMES` order.
     """
 
-    transaction_id: int
+    transaction_id: Id
     timestamp: datetime
-    card_id: int
-    terminal_id: int
+    card_id: Id
+    terminal_id: Id
     amount: float
     score: float
     threshold: float

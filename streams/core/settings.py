@@ -156,9 +156,15 @@ class PartnerSettings(WorkerSettings):
     """A partner's worker: its own key folders, alert threshold and event limits."""
 
     # --- Validation limits ------------------------------------------------------------------
-    # --- Validation limits ------------------------------------------------------------------
     max_event_bytes: int = Field(default=4096, ge=256, description="Largest plaintext event.")
     max_amount: float = Field(default=100_000.0, gt=0, description="Largest plausible amount.")
+    max_clock_skew: float = Field(
+        default=300.0,
+        ge=0.0,
+        le=86_400.0,
+        description="Seconds an event's timestamp may be ahead of the gateway's clock; a later "
+        "one is dead-lettered (it would shift its card's and terminal's windows).",
+    )
     # --- Keys and alerts -------------------------------------------------------------------
     key_dir: Path | None = Field(
         default=None,

@@ -32,7 +32,7 @@ from streams.core.messages import (
 )
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext
-from streams.runtime.agents import AgentSet, raw_topic, run_agent
+from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
 from streams.runtime.logs import get_logger
 
@@ -63,8 +63,9 @@ class DecryptorSteps:
         self.pending_topic = pending_topic
         self.joins = joins
 
-    def join(self, record: RawRecord) -> Score | None:
-        """Add one half of a request; its :class:`Score` once both halves are there."""
+    def join(self, record: RawRecord) -> Encoded[Score] | None:
+        """Add one half of a request; its :class:`Score` (keyed by card) once both halves are
+        there."""
         request_id = (record.key or b"").decode(errors="replace")
         entry = self._stored(request_id)
         if record.topic == self.pending_topic:
@@ -84,7 +85,8 @@ class DecryptorSteps:
         if entry.details is None or entry.verdict is None:
             self.joins[request_id] = entry.model_dump(mode="json")
             return None
-        return self.score(entry.details, entry)
+        score = self.score(entry.details, entry)
+        return Encoded(score, str(score.card_id).encode(), score.to_bytes())
 
     def _stored(self, request_id: str) -> JoinEntry:
         """The table's entry for ``request_id`` (empty if none). An entry of the format before
@@ -183,14 +185,13 @@ class Decryptor:
     async def decrypt_verdicts(self, stream: faust.StreamT[Any]) -> None:
         """Join each verdict with its request's details; decrypt, score, alert."""
 
-        async def forward(_record: Any, score: Score | None) -> None:
-            if score is None:
+        async def forward(_record: Any, out: Encoded[Score] | None) -> None:
+            if out is None:
                 return  # the other half has not arrived yet
-            key = str(score.card_id).encode()
-            value = score.to_bytes()
-            await deliver(self.scores, key=key, value=value)
+            score = out.item
+            await deliver(self.scores, key=out.key, value=out.value)
             if score.alert:
-                await deliver(self.alerts, key=key, value=value)
+                await deliver(self.alerts, key=out.key, value=out.value)
             self.steps.forget(score.request_id)
             _log.info(
                 "verdict_decrypted",

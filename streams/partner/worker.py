@@ -69,6 +69,7 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
         partners=frozenset(settings.partners),  # the gateway narrows them to its own partner
         max_event_bytes=settings.max_event_bytes,
         max_amount=settings.max_amount,
+        max_clock_skew_s=settings.max_clock_skew,
     )
     agents = AgentSet()
     Gateway(app, names, settings.topic_partitions, limits, context).install(app, agents)

@@ -22,6 +22,7 @@ from streams.partner.context import PartnerContext
 from streams.partner.decryptor import DecryptorSteps
 from streams.partner.gateway import GatewaySteps
 from streams.qa.handbook_feed import transaction_record
+from streams.runtime.agents import Encoded
 from streams.scorer.agent import ScorerSteps
 from streams.scorer.fhe_pool import FhePool
 from streams.scorer.key_follower import KnownKey
@@ -88,13 +89,13 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
 
     history = list(read_transactions(start=_day(1), end=_day(2)))[:40]
     live = list(read_transactions(start=_day(3), end=_day(3)))[:3]
-    requests: list[tuple[PendingRequest, ScoringRequest]] = []
+    requests: list[tuple[Encoded[PendingRequest], ScoringRequest]] = []
     for tx, backfill in [*((h, True) for h in history), *((t, False) for t in live)]:
         sent = transaction_record(NAMES, tx, "alpha", backfill=backfill)
-        terminal, validated = gateway.validate_transaction(
+        validated = gateway.validate_transaction(
             Record(sent.topic, sent.key, sent.value, list(sent.headers))
         )
-        request = gateway.request(Record(NAMES.validated("alpha"), terminal, validated.to_bytes()))
+        request = gateway.request(Record(NAMES.validated("alpha"), validated.key, validated.value))
         assert (request is None) == backfill
         if request is not None:
             requests.append(request)
@@ -102,21 +103,20 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     async def score_all() -> list[Score]:
         await pool.warm_up()
         scores = []
-        for details, request in requests:
+        for pending, request in requests:
             record = Record(
                 NAMES.scoring_requests(), request.key, request.envelope, request.headers()
             )
             verdict = await scorer.score(record)
             assert (
-                decryptor.join(Record(NAMES.pending("alpha"), request.key, details.to_bytes()))
-                is None
+                decryptor.join(Record(NAMES.pending("alpha"), pending.key, pending.value)) is None
             )
             verdict_record = Record(
                 NAMES.verdicts("alpha"), verdict.key, verdict.envelope, verdict.headers()
             )
             score = decryptor.join(verdict_record)
             assert score is not None
-            scores.append(score)
+            scores.append(score.item)
         stolen = Record(
             NAMES.scoring_requests(),
             requests[0][1].key,
@@ -131,7 +131,7 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
         scores = asyncio.run(score_all())
     finally:
         pool.shutdown()
-    expected = tiny_model.fitted.predict_clear(np.array([d.features for d, _ in requests]))
+    expected = tiny_model.fitted.predict_clear(np.array([p.item.features for p, _ in requests]))
     assert [s.transaction_id for s in scores] == [t.transaction_id for t in live]
     assert [s.score for s in scores] == pytest.approx(list(expected), abs=1e-12)
     assert all(s.alert == (s.score >= client.threshold) for s in scores)

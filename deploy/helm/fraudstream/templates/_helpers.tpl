@@ -86,6 +86,7 @@ FRAUD_SCORER_PROCESSES: {{ $v.scorer.processes | quote }}
 {{- else if eq .role "partner" }}
 FRAUD_MAX_EVENT_BYTES: {{ $v.limits.maxEventBytes | int64 | quote }}
 FRAUD_MAX_AMOUNT: {{ $v.limits.maxAmount | toString | quote }}
+FRAUD_MAX_CLOCK_SKEW: {{ $v.limits.maxClockSkew | toString | quote }}
 FRAUD_KEY_DIR: {{ printf "%s/current" (include "fraudstream.keyRoot" .root) | quote }}
 {{- $previous := list }}
 {{- range $i, $_ := .partner.previousKeySeedSecrets }}
