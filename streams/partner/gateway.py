@@ -38,6 +38,7 @@ from streams.core.messages import (
     ValidatedTransaction,
     parse_validated,
 )
+from streams.core.signatures import digest_of
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext, request_id_of
 from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
@@ -135,11 +136,13 @@ class GatewaySteps:
         request_id = request_id_of(
             self.context.request_secret, self.context.partner, tx.transaction_id
         )
+        request = self.context.signed_request(request_id, envelope)
         pending = PendingRequest(
             request_id=request_id,
             transaction=tx,
             features=tuple(features),
             key_id=self.context.key_id,
+            request_digest=digest_of(envelope),
             timings=RequestTimings(
                 received_ms=item.received_ms,
                 features_ms=features_ms,
@@ -147,7 +150,6 @@ class GatewaySteps:
                 sent_ms=_now_ms(),
             ),
         )
-        request = ScoringRequest(self.context.partner, request_id, envelope)
         return Encoded(pending, request.key, pending.to_bytes()), request
 
 

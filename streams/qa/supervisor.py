@@ -26,6 +26,7 @@ from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import free_port
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
+from streams.scorer.signing_key import ScorerKey
 
 __all__ = [
     "Pipeline",
@@ -34,6 +35,7 @@ __all__ = [
     "running_pipeline",
     "settings_env",
     "wait_ready",
+    "with_scorer_key",
 ]
 
 
@@ -220,6 +222,19 @@ def _partner_workers(
     }
 
 
+def with_scorer_key(settings: Settings, directory: Path) -> Settings:
+    """``settings`` with a scorer signing key (made in ``directory`` when none is set) and its
+    public key pinned for the partners (when none is): what a pipeline on one machine needs."""
+    key_file = settings.scorer_key_file
+    if key_file is None:
+        key_file = directory / "scorer-signing.key"
+        key = ScorerKey.generate(key_file) if not key_file.exists() else ScorerKey.load(key_file)
+    else:
+        key = ScorerKey.load(key_file)
+    pinned = settings.scorer_public_keys or (key.public_key.hex(),)
+    return settings.model_copy(update={"scorer_key_file": key_file, "scorer_public_keys": pinned})
+
+
 @contextmanager
 def running_pipeline(
     settings: Settings,
@@ -241,6 +256,7 @@ def running_pipeline(
     get ready raises :class:`BrokerError` with the end of every worker's log, or, without
     ``logs_in_errors``, with the folder of the logs (for commands whose screen is not a log).
     """
+    settings = with_scorer_key(settings, log_dir)
     pipeline = Pipeline(
         [
             WorkerProcess(

@@ -4,7 +4,7 @@ through the gateway's, the scorer's and the decryptor's steps gets the clear mod
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -23,9 +23,11 @@ from streams.partner.decryptor import DecryptorSteps
 from streams.partner.gateway import GatewaySteps
 from streams.qa.handbook_feed import transaction_record
 from streams.runtime.agents import Encoded
+from streams.scorer.admission import RequestGuard
 from streams.scorer.agent import ScorerSteps
 from streams.scorer.fhe_pool import FhePool
 from streams.scorer.key_follower import KnownKey
+from streams.scorer.signing_key import ScorerKey
 from tests.support.models import TinyModel
 
 NAMES = TopicNames("steps")
@@ -40,6 +42,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    partition: int = 0
 
 
 @dataclass
@@ -53,7 +56,8 @@ class KeysInAFolder:
     def add(self, partner: str, keys: PartnerKeys) -> None:
         path = self.directory / f"{keys.key_id}.keys"
         path.write_bytes(keys.evaluation_keys())
-        self.known[keys.key_id] = KnownKey(partner, keys.client.version, path)
+        public_key = keys.signer().public_key
+        self.known[keys.key_id] = KnownKey(partner, keys.client.version, path, public_key)
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -67,6 +71,12 @@ class KeysInAFolder:
     def wait_caught_up(self, timeout: float) -> bool:
         return True
 
+    def reads_done(self) -> int:
+        return 0
+
+    def read_everything_since(self, mark: int) -> bool:
+        return True
+
 
 def test_a_transaction_through_every_step_gets_the_clear_models_score(
     tiny_model: TinyModel, partner_keys: dict[str, PartnerKeys], tmp_path: Path
@@ -77,7 +87,8 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     request under another partner's key."""
     client = ClientArtifact.load(tiny_model.directory)
     ring = KeyRing.load(client, partner_keys["alpha"].key_dir, ())
-    context = PartnerContext("alpha", ring, client.threshold, b"s" * 32)
+    scorer_key = ScorerKey.generate(tmp_path / "scorer.key")
+    context = PartnerContext("alpha", ring, client.threshold, b"s" * 32, (scorer_key.public_key,))
     gateway = GatewaySteps(context, LIMITS, cards={}, terminals={})
     decryptor = DecryptorSteps(context, NAMES.pending("alpha"), joins={})
     keys = KeysInAFolder(tmp_path / "keys")
@@ -85,7 +96,15 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     keys.add("alpha", partner_keys["alpha"])
     keys.add("bravo", partner_keys["bravo"])
     pool = FhePool(tiny_model.directory, keys.directory, processes=1)
-    scorer = ScorerSteps(client.version, ["alpha", "bravo"], keys, pool, key_wait=0.5)
+    scorer = ScorerSteps(
+        client.version,
+        ["alpha", "bravo"],
+        keys,
+        pool,
+        key_wait=0.5,
+        signer=scorer_key,
+        guard=RequestGuard(max_age_s=3600),
+    )
 
     history = list(read_transactions(start=_day(1), end=_day(2)))[:40]
     live = list(read_transactions(start=_day(3), end=_day(3)))[:3]
@@ -121,7 +140,7 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
             NAMES.scoring_requests(),
             requests[0][1].key,
             requests[0][1].envelope,
-            ScoringRequest("bravo", requests[0][1].request_id, b"").headers(),
+            replace(requests[0][1], partner="bravo").headers(),
         )
         with pytest.raises(KeyMaterialError, match="belongs to another partner"):
             await scorer.score(stolen)
