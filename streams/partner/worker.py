@@ -95,6 +95,7 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
             "key_id": context.key_id,
             "model": context.model_version,
         },
+        private_topics=(names.scores(partner), names.alerts(partner)),
     )
     return app
 

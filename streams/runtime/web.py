@@ -6,23 +6,66 @@
 - ``GET /metrics``: Prometheus metrics from Faust's sensor (messages received and sent per
   topic, event latency, commit latency, table operations, rebalances). Counts and timings only:
   no payload, key or score is ever a label.
+
+A partner's worker serves only what does not depend on a decrypted result (``private_topics``):
+nothing it sends (how many records go to its alerts topic *is* the number of alerts, and every
+sent-message total and send latency includes them), no event runtime (an alert takes one send
+more to handle), and no sample naming its scores or alerts topics. Concrete-ML's security model
+is IND-CPA: a decryption-derived signal handed to whoever can also write the partner's verdicts
+topic would be an oracle (IND-CPA^D), so none leaves the partner by its metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
-from prometheus_client import CollectorRegistry
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 
 __all__ = ["add_web_pages"]
 
+_PREFIX = "fraudstream"
+#: Faust's metric families that count or time what a worker sends, or time its events.
+_RESULT_DEPENDENT = (
+    "topic_messages_sent",
+    "total_sent_messages",
+    "producer_send_latency",
+    "total_error_messages_sent",
+    "producer_error_send_latency",
+    "events_runtime_ms",
+)
 
-def add_web_pages(app: faust.App, readiness: Callable[[], dict[str, Any]]) -> None:
+
+class _Private:
+    """A collector that shows ``source``'s metrics less those that reveal a decrypted result."""
+
+    def __init__(self, source: CollectorRegistry, private_topics: Collection[str]) -> None:
+        self.source = source
+        self.hidden = {f"{_PREFIX}_{name}" for name in _RESULT_DEPENDENT}
+        self.private_topics = tuple(private_topics)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.source.collect():
+            if family.name in self.hidden:
+                continue
+            family.samples = [s for s in family.samples if not self._names_private(s.labels)]
+            yield family
+
+    def _names_private(self, labels: dict[str, str]) -> bool:
+        return any(topic in value for value in labels.values() for topic in self.private_topics)
+
+
+def add_web_pages(
+    app: faust.App,
+    readiness: Callable[[], dict[str, Any]],
+    private_topics: Collection[str] | None = None,
+) -> None:
     """Serve ``readiness()`` at ``/ready`` (its ``ready`` item decides the status code),
-    ``/live`` and ``/metrics``."""
+    ``/live`` and ``/metrics``; with ``private_topics`` (a partner's scores and alerts topics),
+    ``/metrics`` leaves out everything that depends on a decrypted result."""
 
     async def ready(web: Any, request: Any) -> Any:
         state = readiness()
@@ -34,5 +77,16 @@ def add_web_pages(app: faust.App, readiness: Callable[[], dict[str, Any]]) -> No
     app.page("/ready")(ready)
     app.page("/live")(live)
     # One registry per app: several apps may live in one process (tests) and the default
-    # registry refuses a metric registered twice.
-    setup_prometheus_sensors(app, registry=CollectorRegistry(), name_prefix="fraudstream")
+    # registry refuses a metric registered twice. (faust's setup_prometheus_sensors, without the
+    # page it adds: ours may filter.)
+    sensor = CollectorRegistry()
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(sensor, _PREFIX))
+    shown = sensor
+    if private_topics is not None:
+        shown = CollectorRegistry(auto_describe=True)
+        shown.register(_Private(sensor, private_topics))
+
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(shown), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.page("/metrics")(metrics)

@@ -488,12 +488,24 @@ def web_page(worker: WorkerProcess, path: str) -> str:
 
 
 def test_every_worker_answers_its_probes_and_metrics(running: Running) -> None:
-    """The pages the Helm chart's probes and ServiceMonitor use: /ready, /live, /metrics; and
-    none of Faust's table or router pages (a gateway's tables hold its plaintext history)."""
+    """The pages the Helm chart's probes and ServiceMonitor use: /ready, /live, /metrics; none of
+    Faust's table or router pages (a gateway's tables hold its plaintext history); and nothing in
+    a partner's metrics that depends on a decrypted result (what it sends, event runtimes, its
+    scores and alerts topics), though the scorer's show what it sends."""
     for worker in running.pipeline.workers:
         assert json.loads(web_page(worker, "/ready"))["ready"] is True
         assert json.loads(web_page(worker, "/live")) == {"alive": True}
-        assert "fraudstream_messages_received_total " in web_page(worker, "/metrics")
+        metrics = web_page(worker, "/metrics")
+        assert "fraudstream_messages_received_total " in metrics
+        if worker.role == "scorer":
+            assert "fraudstream_topic_messages_sent_total{" in metrics
+            continue
+        assert "fraudstream_messages_received_per_topic_total{" in metrics
+        for hidden in ("messages_sent", "sent_messages", "send_latency", "events_runtime"):
+            assert hidden not in metrics, hidden
+        for partner in PARTNERS:
+            for topic in (running.names.scores(partner), running.names.alerts(partner)):
+                assert topic not in metrics, topic
     gateway = running.pipeline.partners["alpha"]
     cards = PARTNER_TABLES[0]
     card = next(iter(PRIVATE_CARDS.values()))
