@@ -1,11 +1,13 @@
 """The envelope around every ciphertext that travels: what it is, for which model and key.
 
-Layout: ``b"FSE1"`` | header length (4 bytes, big-endian) | header (JSON) | payload. The header
-names the kind (``input`` or ``verdict``), the model version, the key id and the payload's
-SHA-256, so a ciphertext for another model or under another key is refused with a clear error
-before the FHE library sees it, and truncation or corruption in transit is detected. (The digest
-detects accidents, not an adversary: anyone can recompute it. The threat model is an honest but
-curious scorer; see docs/model.md.)
+Layout: ``b"FSE2"`` | header length (4 bytes, big-endian) | header (JSON) | payload. The header
+names the kind (``input`` or ``verdict``), the model version, the key id and a SHA-256 over the
+kind, model and key and the payload, so a ciphertext for another model or under another key is
+refused with a clear error before the FHE library sees it, and truncation or corruption in
+transit, of the payload or of the header's fields, is detected. (The digest detects accidents, not
+an adversary: anyone can recompute it. Requests and verdicts are signed over the whole envelope
+for that: :mod:`streams.core.signatures`.) Envelopes of the first layout (``FSE1``, the digest
+over the payload alone) are refused as such.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from models.errors import CiphertextError, KeyMismatchError, ModelMismatchError
 
 __all__ = ["MAGIC", "Envelope", "open_envelope", "seal"]
 
-MAGIC = b"FSE1"
+MAGIC = b"FSE2"
+_FIRST_MAGIC = b"FSE1"
 _LENGTH = struct.Struct(">I")
 _MAX_HEADER = 4096
 Kind = Literal["input", "verdict"]
@@ -44,10 +47,16 @@ def seal(kind: Kind, model_version: str, key_id: str, payload: bytes) -> bytes:
             "kind": kind,
             "model": model_version,
             "key": key_id,
-            "sha256": hashlib.sha256(payload).hexdigest(),
+            "sha256": _digest(kind, model_version, key_id, payload),
         }
     )
     return MAGIC + _LENGTH.pack(len(header)) + header + payload
+
+
+def _digest(kind: str, model_version: str, key_id: str, payload: bytes) -> str:
+    """The SHA-256 of the header's fields (an unambiguous JSON list) and the payload."""
+    fields = orjson.dumps([kind, model_version, key_id])
+    return hashlib.sha256(_LENGTH.pack(len(fields)) + fields + payload).hexdigest()
 
 
 def open_envelope(
@@ -62,6 +71,9 @@ def open_envelope(
         msg = f"a ciphertext envelope is bytes, not {type(data).__name__}"
         raise CiphertextError(msg)
     data = bytes(data)
+    if data[:4] == _FIRST_MAGIC:
+        msg = "a ciphertext envelope of an earlier release (FSE1): its sender must be upgraded"
+        raise CiphertextError(msg)
     if data[:4] != MAGIC:
         msg = "not a ciphertext envelope (bad magic bytes)"
         raise CiphertextError(msg)
@@ -87,7 +99,7 @@ def open_envelope(
     if found.kind != kind:
         msg = f"expected an encrypted {kind}, got an encrypted {found.kind}"
         raise CiphertextError(msg)
-    if hashlib.sha256(found.payload).hexdigest() != digest:
+    if _digest(found.kind, found.model_version, found.key_id, found.payload) != digest:
         msg = "ciphertext truncated or altered in transit (digest mismatch)"
         raise CiphertextError(msg)
     if model_version is not None and found.model_version != model_version:

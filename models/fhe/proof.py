@@ -1,12 +1,13 @@
 """Who published a set of evaluation keys: Ed25519 signatures binding a key id to its chunks.
 
-A partner's key id is the first 16 hex digits of the SHA-256 of a public signing key that only
-the partner can derive (from its key seed, for one model version). Every chunk the partner
-publishes carries that public key and a signature over (partner, key id, model version, SHA-256
-of the whole set, chunk count, chunk index, SHA-256 of the chunk). A reader checks each chunk on
-its own - the public key hashes to the key id, the signature holds - so a record someone else
-wrote under a partner's key id is dropped without disturbing the real chunks, and only the key
-id's owner can complete a set under it. Both sides import this module; it holds no FHE secret.
+A partner's key id is the first 32 hex digits (128 bits) of the SHA-256 of a public signing key
+that only the partner can derive (from its key seed, for one model version). Every chunk the
+partner publishes carries that public key and a signature over (partner, key id, model version,
+SHA-256 of the whole set, chunk count, chunk index, SHA-256 of the chunk). A reader checks each
+chunk on its own - the public key hashes to the key id, the signature holds - so a record someone
+else wrote under a partner's key id is dropped without disturbing the real chunks, and only the
+key id's owner can complete a set under it. Both sides import this module; it holds no FHE
+secret.
 """
 
 from __future__ import annotations
@@ -22,16 +23,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from models.errors import KeyMaterialError
 
-__all__ = ["KEY_ID_PATTERN", "ChunkClaim", "Signer", "key_id_of", "verify_chunk"]
+__all__ = [
+    "KEY_ID_PATTERN",
+    "ChunkClaim",
+    "Signer",
+    "key_id_of",
+    "revocation_message",
+    "verify_chunk",
+    "verify_revocation",
+]
 
-#: Key ids are 16 lower-case hex digits (they name files on the scorer: nothing else passes).
-KEY_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+#: Key ids are 32 lower-case hex digits, 128 bits: collisions are out of reach even for keys made
+#: to collide (a 64-bit id takes 2^32 tries). They name files on the scorer: nothing else passes.
+KEY_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 _CONTEXT = "fraudstream evaluation keys v2"
+_REVOCATION = "fraudstream key revocation v1"
 
 
 def key_id_of(public_key: bytes) -> str:
     """The key id of a raw 32-byte Ed25519 public key."""
-    return hashlib.sha256(public_key).hexdigest()[:16]
+    return hashlib.sha256(public_key).hexdigest()[:32]
 
 
 class Signer(Protocol):
@@ -66,7 +77,7 @@ class ChunkClaim:
 def verify_chunk(public_key: bytes, signature: bytes, claim: ChunkClaim) -> None:
     """Raise :class:`KeyMaterialError` unless ``public_key`` is the key id's and signed this."""
     if not KEY_ID_PATTERN.fullmatch(claim.key_id):
-        msg = f"{claim.key_id!r} is not a key id (16 hex digits)"
+        msg = f"{claim.key_id!r} is not a key id (32 hex digits)"
         raise KeyMaterialError(msg)
     if len(public_key) != 32 or key_id_of(public_key) != claim.key_id:
         msg = f"the public key sent with key id {claim.key_id} is not that key id's"
@@ -75,4 +86,26 @@ def verify_chunk(public_key: bytes, signature: bytes, claim: ChunkClaim) -> None
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, claim.message())
     except InvalidSignature as exc:
         msg = f"a chunk under key id {claim.key_id} is not signed by its owner"
+        raise KeyMaterialError(msg) from exc
+
+
+def revocation_message(partner: str, key_id: str) -> bytes:
+    """The signed bytes of "``partner`` revokes ``key_id``": only the key id's owner can say it."""
+    return json.dumps([_REVOCATION, partner, key_id], separators=(",", ":")).encode()
+
+
+def verify_revocation(public_key: bytes, signature: bytes, partner: str, key_id: str) -> None:
+    """Raise :class:`KeyMaterialError` unless the key id's owner revoked it."""
+    if not KEY_ID_PATTERN.fullmatch(key_id):
+        msg = f"{key_id!r} is not a key id (32 hex digits)"
+        raise KeyMaterialError(msg)
+    if len(public_key) != 32 or key_id_of(public_key) != key_id:
+        msg = f"the public key sent with the revocation of {key_id} is not that key id's"
+        raise KeyMaterialError(msg)
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            signature, revocation_message(partner, key_id)
+        )
+    except InvalidSignature as exc:
+        msg = f"the revocation of key id {key_id} is not signed by its owner"
         raise KeyMaterialError(msg) from exc

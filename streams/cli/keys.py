@@ -12,8 +12,19 @@ import click
 
 from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
-from models.fhe.client.seed import KeySeed
-from streams.cli._common import Group, console, model_option, require_model
+from models.fhe.client.seed import KeySeed, PublicationSigner
+from streams.broker.connection import kafka_python_config
+from streams.cli._common import (
+    Group,
+    broker_option,
+    console,
+    load_settings,
+    model_option,
+    require_model,
+)
+from streams.core.settings import WorkerSettings
+from streams.core.topics import TopicNames
+from streams.partner.key_publisher import revoke_evaluation_keys
 from streams.scorer.signing_key import ScorerKey
 
 __all__ = ["keys"]
@@ -141,3 +152,44 @@ def keys_scorer(key_file: Path, show: bool, public_key_out: Path | None) -> None
         public_key_out.write_text(key.public_key.hex() + "\n")
     console.print(f"scorer signing key → {key_file} (secret: keep it with the scorer)")
     console.print(f"public key for the partners: {key.public_key.hex()}", soft_wrap=True)
+
+
+@keys.command("revoke")
+@broker_option
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The seed file of the key to revoke (`keys seed`).",
+)
+@click.option(
+    "--key-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Or the key folder of the key to revoke (its seed.json is read).",
+)
+def keys_revoke(broker: str | None, seed_file: Path | None, key_dir: Path | None) -> None:
+    """Revoke a partner's key: signed tombstones on its keys topic, after which every scorer
+    drops the key id and refuses requests under it (a leaked or retired key).
+
+    Only the key's owner can revoke it (the revocation is signed with the key id's own registry
+    key). Rotate first (a new key folder, `FRAUD_PREVIOUS_KEY_DIRS`), then revoke the old key.
+    """
+    if (seed_file is None) == (key_dir is None):
+        msg = "give either --seed or --key-dir (the key to revoke)"
+        raise click.UsageError(msg)
+    seed = KeySeed.read(seed_file if seed_file is not None else Path(key_dir or ".") / "seed.json")
+    settings = load_settings(WorkerSettings, broker=broker)
+    if seed.partner not in settings.partners:
+        msg = f"partner {seed.partner!r} is not in FRAUD_PARTNERS ({', '.join(settings.partners)})"
+        raise click.UsageError(msg)
+    chunks = revoke_evaluation_keys(
+        kafka_python_config(settings),
+        TopicNames(settings.topic_root).evaluation_keys(seed.partner),
+        partner=seed.partner,
+        key_id=seed.key_id,
+        signer=PublicationSigner(seed.signing_key()),
+    )
+    console.print(
+        f"key id {seed.key_id} of {seed.partner} revoked ({chunks} chunk records tombstoned); "
+        "scorers drop it as they read the revocation"
+    )

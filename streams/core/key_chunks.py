@@ -16,6 +16,12 @@ carries it. Readers keep at most :data:`MAX_PENDING` unfinished publications, at
 :data:`MAX_PENDING_PER_PARTNER` of any one partner (so no partner can push another's out), and
 accept at most :data:`MAX_CHUNKS` chunks of at most :data:`CHUNK_BYTES` per set.
 
+A partner revokes a key id (``fraudstream keys revoke``) with a tombstone (null value) for each of
+its chunk records and one more under ``<partner>/<key id>/revoked``, each carrying
+``fraud.partner``, ``fraud.key_id``, ``fraud.public_key`` and ``fraud.signature`` over
+:func:`models.fhe.proof.revocation_message`: a reader that sees one drops the key id for good
+(:class:`Revocation`), and compaction then removes the chunks from the topic.
+
 Give write access to a partner's keys topic to that partner's Kafka principal only (ACLs): then
 no one else can publish under its name, nor write a record under the Kafka key of one of its
 chunks (which compaction would keep instead of the real one).
@@ -28,7 +34,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from models.errors import KeyMaterialError
-from models.fhe.proof import KEY_ID_PATTERN, ChunkClaim, Signer, verify_chunk
+from models.fhe.proof import (
+    KEY_ID_PATTERN,
+    ChunkClaim,
+    Signer,
+    revocation_message,
+    verify_chunk,
+    verify_revocation,
+)
 from streams.core.errors import KeyRegistryError
 from streams.core.headers import Headers, header_map
 
@@ -40,7 +53,9 @@ __all__ = [
     "KeyAssembler",
     "KeyChunk",
     "KeySet",
+    "Revocation",
     "chunk_records",
+    "revocation_records",
 ]
 
 #: Chunk size: well under the 8 MiB topic limit and the producers' request size.
@@ -109,6 +124,47 @@ def chunk_records(
     return records
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """A checked revocation: the key id's owner withdrew it."""
+
+    partner: str
+    key_id: str
+
+
+def revocation_records(
+    partner: str, key_id: str, chunk_keys: list[bytes], signer: Signer
+) -> list[tuple[bytes, None, list[tuple[str, bytes]]]]:
+    """(key, None, headers): a signed tombstone for each of ``chunk_keys`` (the record keys of
+    the key id's chunks on the topic) and one under ``<partner>/<key id>/revoked``."""
+    headers = [
+        ("fraud.partner", partner.encode()),
+        ("fraud.key_id", key_id.encode()),
+        ("fraud.public_key", signer.public_key.hex().encode()),
+        ("fraud.signature", signer.sign(revocation_message(partner, key_id)).hex().encode()),
+    ]
+    marker = f"{partner}/{key_id}/revoked".encode()
+    return [(key, None, list(headers)) for key in [*chunk_keys, marker]]
+
+
+def _revocation_of(headers: Headers) -> Revocation:
+    """Parse and check a tombstone: the key id's owner signed its revocation."""
+    found = {k.removeprefix("fraud."): v for k, v in header_map(headers).items()}
+    try:
+        partner, key_id = found["partner"], found["key_id"]
+        public_key = bytes.fromhex(found["public_key"])
+        signature = bytes.fromhex(found["signature"])
+    except (KeyError, ValueError) as exc:
+        msg = "a tombstone on a keys topic without a signed revocation in its headers"
+        raise KeyRegistryError(msg) from exc
+    try:
+        verify_revocation(public_key, signature, partner, key_id)
+    except KeyMaterialError as exc:
+        msg = f"revocation refused: {exc}"
+        raise KeyRegistryError(msg) from exc
+    return Revocation(partner, key_id)
+
+
 def _chunk_of(value: bytes | None, headers: Headers) -> KeyChunk:
     """Parse and check one record: headers, bounds, key id, the owner's signature."""
     found = {k.removeprefix("fraud."): v for k, v in header_map(headers).items()}
@@ -129,7 +185,7 @@ def _chunk_of(value: bytes | None, headers: Headers) -> KeyChunk:
         msg = f"registry chunk {index} of {count} is outside 0..{count - 1} or over {MAX_CHUNKS}"
         raise KeyRegistryError(msg)
     if not KEY_ID_PATTERN.fullmatch(found["key_id"]):
-        msg = f"registry record has {found['key_id']!r} as key id (16 hex digits expected)"
+        msg = f"registry record has {found['key_id']!r} as key id (32 hex digits expected)"
         raise KeyRegistryError(msg)
     data = bytes(value or b"")
     if len(data) > CHUNK_BYTES:
@@ -159,32 +215,34 @@ class KeyAssembler:
     Publications of one key id (the same owner, e.g. after a restart) are told apart by digest.
     ``partners``, when given, is the set of partners whose keys are taken; others are refused.
     ``on_drop`` is told the key id of an unfinished publication dropped to stay within
-    :data:`MAX_PENDING`.
+    :data:`MAX_PENDING`. A revoked key id is never completed again.
     """
 
     partners: frozenset[str] | None = None
     on_drop: Callable[[str], None] | None = None
     _parts: dict[tuple[str, str], dict[int, KeyChunk]] = field(default_factory=dict)
     _done: set[str] = field(default_factory=set)
+    revoked: set[str] = field(default_factory=set)
 
     def add(
         self,
         value: bytes | None,
         headers: Headers,
         topic_partner: str | None = None,
-    ) -> KeySet | None:
+    ) -> KeySet | Revocation | None:
         """Add one record (read from ``topic_partner``'s keys topic, when given); return the key
-        set it completes, if it completes one. A record that fails a check raises
-        :class:`KeyRegistryError` and leaves everything collected as it was."""
+        set it completes, if it completes one, or the revocation it is. A record that fails a
+        check raises :class:`KeyRegistryError` and leaves everything collected as it was."""
+        if value is None:
+            revocation = _revocation_of(headers)
+            self._check_partner(revocation.partner, topic_partner)
+            self.revoked.add(revocation.key_id)
+            self._parts = {k: v for k, v in self._parts.items() if k[0] != revocation.key_id}
+            return revocation
         chunk = _chunk_of(value, headers)
         claim = chunk.claim
-        if self.partners is not None and claim.partner not in self.partners:
-            msg = f"registry record of partner {claim.partner!r}, which is not served here"
-            raise KeyRegistryError(msg)
-        if topic_partner is not None and claim.partner != topic_partner:
-            msg = f"a set of partner {claim.partner!r} on the keys topic of {topic_partner!r}"
-            raise KeyRegistryError(msg)
-        if claim.key_id in self._done:
+        self._check_partner(claim.partner, topic_partner)
+        if claim.key_id in self._done or claim.key_id in self.revoked:
             return None
         publication = (claim.key_id, claim.digest)
         if publication not in self._parts:
@@ -201,6 +259,14 @@ class KeyAssembler:
         self._done.add(claim.key_id)
         self._parts = {k: v for k, v in self._parts.items() if k[0] != claim.key_id}
         return KeySet(claim.partner, claim.key_id, claim.model_version, chunk.public_key, data)
+
+    def _check_partner(self, partner: str, topic_partner: str | None) -> None:
+        if self.partners is not None and partner not in self.partners:
+            msg = f"registry record of partner {partner!r}, which is not served here"
+            raise KeyRegistryError(msg)
+        if topic_partner is not None and partner != topic_partner:
+            msg = f"a set of partner {partner!r} on the keys topic of {topic_partner!r}"
+            raise KeyRegistryError(msg)
 
     def _make_room(self, partner: str) -> None:
         """Drop the oldest unfinished publication of ``partner`` if it has its share, then the

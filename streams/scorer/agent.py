@@ -133,6 +133,9 @@ class ScorerSteps:
             if known is not None or settled:
                 break
             await asyncio.sleep(0.1)
+        if known is None and self.keys.revoked(key_id):
+            msg = f"key id {key_id} was revoked by its owner"
+            raise KeyMaterialError(msg)
         if known is None:
             msg = f"no evaluation keys for key id {key_id} (none published)"
             raise KeyMaterialError(msg)

@@ -2,7 +2,8 @@
 
 Every scorer replica reads the keys topics of the partners it serves (no consumer group: each
 replica needs every key) and keeps following them, so a new key id is picked up without a
-restart and older ones stay available for requests made before a rotation. Each complete,
+restart and older ones stay available for requests made before a rotation; a key id its owner
+revoked (a signed tombstone) is dropped. Each complete,
 checked key set (:mod:`streams.core.key_chunks`) is written to a local folder
 (``<key id>.keys``, atomically), from which the FHE pool's processes load it: the topics are
 read once per scorer, not once per evaluation process.
@@ -21,7 +22,7 @@ from kafka import TopicPartition
 
 from streams.broker.admin import keys_topic_consumer
 from streams.core.errors import KeyRegistryError
-from streams.core.key_chunks import KeyAssembler
+from streams.core.key_chunks import KeyAssembler, Revocation
 from streams.runtime.logs import get_logger
 
 __all__ = ["MAX_KEYS_PER_PARTNER", "KeyFollower", "KeySource", "KnownKey"]
@@ -68,6 +69,9 @@ class KeySource(Protocol):
     def read_everything_since(self, mark: int) -> bool:
         """Whether reads begun after ``mark`` found nothing more published on the topics."""
 
+    def revoked(self, key_id: str) -> bool:
+        """Whether the key id's owner revoked it."""
+
 
 class KeyFollower:
     """Follows the partners' keys topics in a thread; stores each complete key set in
@@ -96,6 +100,7 @@ class KeyFollower:
         self._thread = threading.Thread(target=self._run, name="key-registry", daemon=True)
         self._reads = 0
         self._settled_at = -1
+        self._revoked: set[str] = set()
         #: Why following stopped, if it failed (the scorer then reports not ready).
         self.error: Exception | None = None
 
@@ -122,6 +127,10 @@ class KeyFollower:
     def wait_caught_up(self, timeout: float) -> bool:
         """Wait until everything on the topic at start was read."""
         return self._caught_up.wait(timeout)
+
+    def revoked(self, key_id: str) -> bool:
+        """Whether the key id's owner revoked it (seen since this follower started)."""
+        return key_id in self._revoked
 
     def reads_done(self) -> int:
         """A mark: how many polls of the topics have completed so far."""
@@ -168,6 +177,9 @@ class KeyFollower:
         except KeyRegistryError as exc:
             _log.warning("key_registry_record_refused", offset=record.offset, reason=str(exc))
             return
+        if isinstance(complete, Revocation):
+            self._revoke(complete)
+            return
         if complete is None:
             return
         path = self.directory / f"{complete.key_id}.keys"
@@ -186,6 +198,18 @@ class KeyFollower:
         )
         if self._on_key is not None:
             self._on_key(known)
+
+    def _revoke(self, revocation: Revocation) -> None:
+        """Drop a revoked key id: requests under it are refused from now on."""
+        with self._lock:
+            self._revoked.add(revocation.key_id)
+            dropped = self._known.pop(revocation.key_id, None)
+        if dropped is None:
+            return
+        dropped.path.unlink(missing_ok=True)
+        _log.warning(
+            "evaluation_keys_revoked", partner=revocation.partner, key_id=revocation.key_id
+        )
 
     def _keep_newest(self, partner: str) -> None:
         held = [key_id for key_id, known in self._known.items() if known.partner == partner]

@@ -81,6 +81,12 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream keys generate --partner alpha --key-dir keys/alpha": Covered(
         _TRAIN, "as written, in a folder where `model train` just wrote artifacts/latest"
     ),
+    "fraudstream keys revoke --seed alpha-seed.json": Covered(
+        "tests/integration/streams/test_pipeline.py"
+        "::test_a_new_key_is_picked_up_and_the_old_one_still_served",
+        "with --key-dir of a rotated key (the folder's seed.json), FRAUD_BROKER and "
+        "FRAUD_TOPIC_ROOT of the test's broker and topics",
+    ),
     "fraudstream keys scorer keys/scorer.key": Covered(
         "tests/integration/streams/cli/test_cli_model.py::test_keys_scorer_makes_a_key_and_shows_it",
         "with a temporary folder for the key file",

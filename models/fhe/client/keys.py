@@ -147,7 +147,7 @@ class PartnerKeys:
         previous = os.umask(0o077)  # key files are private from the moment they exist
         try:
             fhe = _fhe_client(client)
-            fhe.client.keygen(force=True, secret_seed=seed.secret_seed)
+            fhe.client.keygen(force=True, secret_seed=seed.fhe_seed)
             fhe.client.keys.save(work / _KEYSET)
             seed.write(work / _SEED)
             meta = {

@@ -2,7 +2,9 @@
 
 A :class:`KeySeed` determines the FHE secret key of one model version
 (:meth:`models.fhe.client.keys.PartnerKeys.derive`) and the partner's Ed25519 signing key for the
-evaluation keys it publishes, whose public half gives the key id (see :mod:`models.fhe.proof`).
+evaluation keys it publishes and the requests it sends, whose public half gives the key id (see
+:mod:`models.fhe.proof`). Both are derived from the seed by HKDF-SHA256 with their own ``info``
+(domain separation): neither key says anything about the other, nor about the seed.
 The seed is a few hundred bytes where the key folder is tens of megabytes (the evaluation keys),
 so it is what a deployment stores (e.g. as a Kubernetes Secret) and the key folder is derived
 from it when a gateway starts. Evaluation keys made again from the same seed differ in their
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,7 @@ from models.fhe.proof import key_id_of
 
 __all__ = ["KeySeed", "PublicationSigner"]
 
-_SEED_FORMAT = "fraudstream-key-seed/2"
+_SEED_FORMAT = "fraudstream-key-seed/3"
 _SEED_BITS = 128
 _PARTNER_PATTERN = r"[a-z][a-z0-9-]{0,31}"  # streams.core.settings.PARTNER_ID_PATTERN
 
@@ -66,15 +69,25 @@ class KeySeed:
             seed = secrets.randbits(_SEED_BITS)
         return cls(partner, client.version, seed)
 
-    def signing_key(self) -> Ed25519PrivateKey:
-        """The partner's Ed25519 key for this model version (HKDF-SHA256 of the seed)."""
-        material = HKDF(
+    def _derive(self, purpose: bytes, length: int) -> bytes:
+        """``length`` bytes for ``purpose`` (HKDF-SHA256 of the seed, info naming the purpose and
+        the model version)."""
+        return HKDF(
             algorithm=hashes.SHA256(),
-            length=32,
+            length=length,
             salt=None,
-            info=b"fraudstream registry signing key v1\0" + self.model_version.encode(),
+            info=b"fraudstream " + purpose + b"\0" + self.model_version.encode(),
         ).derive(self.secret_seed.to_bytes(_SEED_BITS // 8, "big"))
-        return Ed25519PrivateKey.from_private_bytes(material)
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The partner's Ed25519 key for this model version."""
+        return Ed25519PrivateKey.from_private_bytes(self._derive(b"registry signing key v1", 32))
+
+    @property
+    def fhe_seed(self) -> int:
+        """The seed concrete makes the FHE secret key from (never 0: concrete reads 0 as
+        "draw a random one")."""
+        return int.from_bytes(self._derive(b"fhe secret key v1", _SEED_BITS // 8), "big") or 1
 
     @property
     def key_id(self) -> str:
@@ -104,8 +117,11 @@ class KeySeed:
 
     @classmethod
     def read(cls, path: Path) -> KeySeed:
-        """Read a seed file; a missing, corrupt or foreign file is a :class:`KeyMaterialError`."""
+        """Read a seed file; a missing, corrupt or foreign file, or one any user outside its
+        owner and group may read, is a :class:`KeyMaterialError`. (A Kubernetes Secret volume
+        with an ``fsGroup`` makes its files 0440: the group is the pod's own.)"""
         try:
+            mode = path.stat().st_mode
             raw: Any = json.loads(path.read_text())
         except FileNotFoundError as exc:
             msg = f"no key seed at {path}: make one with `fraudstream keys seed`"
@@ -113,6 +129,9 @@ class KeySeed:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             msg = f"{path} is not a readable key seed: {exc}"
             raise KeyMaterialError(msg) from exc
+        if mode & stat.S_IRWXO:
+            msg = f"the key seed {path} may be read by any user (mode {mode & 0o777:o}): chmod 600"
+            raise KeyMaterialError(msg)
         found = raw.get("format") if isinstance(raw, dict) else None
         earlier = isinstance(found, str) and found.startswith("fraudstream-key-seed/")
         if earlier and found != _SEED_FORMAT:

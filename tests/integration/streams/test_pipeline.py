@@ -353,7 +353,9 @@ def test_a_new_key_is_picked_up_and_the_old_one_still_served(
     tmp_path: Path,
 ) -> None:
     """Key rotation without restarting the scorer: a partner publishes a new key id, the scorer
-    picks it up, and requests under both the new and the old key are served."""
+    picks it up, and requests under both the new and the old key are served; once the partner
+    revokes the new key (`fraudstream keys revoke`) the scorer drops it and refuses requests
+    under it with the reason."""
     old = partner_keys["alpha"]
     new = PartnerKeys.generate(ClientArtifact.load(tiny_model.directory), tmp_path / "k", "alpha")
     assert publish_evaluation_keys(
@@ -378,6 +380,21 @@ def test_a_new_key_is_picked_up_and_the_old_one_still_served(
     assert old.decrypt(wait_for_verdict(running, "alpha", "rotated-old")).score == pytest.approx(
         expected, abs=1e-12
     )
+    # Then the partner revokes the new key: the scorer drops it and refuses requests under it.
+    env = {"FRAUD_BROKER": running.settings.broker, "FRAUD_TOPIC_ROOT": running.names.root}
+    revoked = fraudstream("keys", "revoke", "--key-dir", str(new.key_dir), env=env, timeout=120)
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    assert f"key id {new.key_id} of alpha revoked" in revoked.stdout
+    wait_ready(scorer, timeout=60, until=lambda state: new.key_id not in state["key_ids"])
+    send_request(running, b"after-revoke", new.encrypt(x), signer=new)
+    letter = next(
+        read_headers(r.headers)
+        for r in consume_records(
+            running.client, [running.names.deadletter("scoring")], expected=10**6, timeout=60
+        )
+        if r.key == b"after-revoke"
+    )
+    assert letter.reason == f"key id {new.key_id} was revoked by its owner"
 
 
 #: Distinctive values, so that finding one anywhere means it leaked.

@@ -77,6 +77,9 @@ class KeysInAFolder:
     def read_everything_since(self, mark: int) -> bool:
         return True
 
+    def revoked(self, key_id: str) -> bool:
+        return False
+
 
 def test_a_transaction_through_every_step_gets_the_clear_models_score(
     tiny_model: TinyModel, partner_keys: dict[str, PartnerKeys], tmp_path: Path

@@ -94,3 +94,15 @@ def test_non_bytes_are_refused() -> None:
     """None or text is not an envelope."""
     with pytest.raises(CiphertextError):
         open_envelope(None, "input")
+
+
+def test_a_changed_header_field_or_an_envelope_of_the_first_layout_is_refused() -> None:
+    """The digest covers the kind, model and key as well as the payload: a key id edited in
+    the header (length kept) is refused; an FSE1 envelope (payload digest only) is refused by
+    name."""
+    edited = SEALED.replace(b'"key":"k1"', b'"key":"k2"')
+    assert edited != SEALED
+    with pytest.raises(CiphertextError, match="digest mismatch"):
+        open_envelope(edited, "input")
+    with pytest.raises(CiphertextError, match="earlier release"):
+        open_envelope(b"FSE1" + SEALED[4:], "input")

@@ -18,7 +18,9 @@ from streams.core.key_chunks import (
     MAX_PENDING,
     MAX_PENDING_PER_PARTNER,
     KeyAssembler,
+    Revocation,
     chunk_records,
+    revocation_records,
 )
 from streams.partner.context import request_id_of
 
@@ -107,7 +109,7 @@ def test_only_the_owner_of_a_key_id_can_publish_under_it() -> None:
     renamed = [with_header(r, "fraud.partner", b"bravo") for r in alpha.records(data)]
     with pytest.raises(KeyRegistryError, match="not signed by its owner"):  # signed for alpha
         assemble(renamed)
-    with pytest.raises(KeyRegistryError, match="16 hex digits"):
+    with pytest.raises(KeyRegistryError, match="32 hex digits"):
         assemble(mallory.records(data, key_id="../../etc/passwd"))
 
 
@@ -231,3 +233,27 @@ def test_one_partner_cannot_push_another_partners_publication_out() -> None:
     assert partners.count("alpha") == MAX_PENDING_PER_PARTNER
     complete = assemble(bravo_records[1:], assembler)
     assert [c.key_id for c in complete] == [bravo.key_id]
+
+
+def test_a_key_id_revoked_by_its_owner_is_dropped_for_good() -> None:
+    """The owner's signed tombstones revoke its key id: the reader reports the revocation, drops
+    a set being collected, and never completes that key id again; a tombstone someone else
+    signed, or an unsigned one, is refused."""
+    alpha, mallory = Owner(), Owner()
+    records = alpha.records(data_of(3))
+    assembler = KeyAssembler()
+    assemble(records[:1], assembler)
+    chunk_keys = [key for key, _, _ in records]
+    forged = revocation_records("alpha", alpha.key_id, chunk_keys, mallory)
+    with pytest.raises(KeyRegistryError, match="not that key id's"):
+        assembler.add(None, forged[0][2])
+    with pytest.raises(KeyRegistryError, match="without a signed revocation"):
+        assembler.add(None, [])
+    tombstones = revocation_records("alpha", alpha.key_id, chunk_keys, alpha)
+    assert [key for key, _, _ in tombstones] == [
+        *chunk_keys,
+        f"alpha/{alpha.key_id}/revoked".encode(),
+    ]
+    assert assembler.add(None, tombstones[-1][2]) == Revocation("alpha", alpha.key_id)
+    assert assemble(records, assembler) == []
+    assert assemble(records) != []  # a reader that saw no revocation completes it

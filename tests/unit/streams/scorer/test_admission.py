@@ -38,7 +38,7 @@ OWNER = Owner()
 
 
 def request(nonce: str = "n" * 32, at_s: float = NOW, signer: Owner = OWNER) -> ScoringRequest:
-    envelope = b"FSE1 an input envelope"
+    envelope = b"FSE2 an input envelope"
     at_ms = int(at_s * 1000)
     claim = RequestClaim("alpha", "r1", KEY_ID, "m1", digest_of(envelope), nonce, at_ms)
     return ScoringRequest("alpha", "r1", envelope, nonce, at_ms, sign(signer, claim))
@@ -67,7 +67,7 @@ def test_a_request_not_signed_by_its_key_owner_or_altered_is_refused() -> None:
     checker = guard()
     cases = [
         (request(signer=Owner()), KEY_ID),
-        (replace(request(), envelope=b"FSE1 another envelope"), KEY_ID),
+        (replace(request(), envelope=b"FSE2 another envelope"), KEY_ID),
         (request(), "fedcba9876543210"),
         (replace(request(), partner="bravo"), KEY_ID),
     ]
@@ -118,6 +118,9 @@ class NoKeys:
 
     def read_everything_since(self, mark: int) -> bool:
         return True
+
+    def revoked(self, key_id: str) -> bool:
+        return False
 
 
 def test_an_unknown_key_id_is_refused_as_soon_as_the_registry_is_read() -> None:
