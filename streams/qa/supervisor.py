@@ -26,6 +26,7 @@ from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import free_port
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
+from streams.core.topics import faust_app_id
 
 __all__ = [
     "Pipeline",
@@ -77,8 +78,7 @@ class WorkerProcess:
     @property
     def group_id(self) -> str:
         """The consumer group (and Faust app id) of this worker."""
-        suffix = f"-{self.partner}" if self.partner else ""
-        return f"{self.settings.app_id}-{self.role}{suffix}"
+        return faust_app_id(self.settings.app_id, self.role, self.partner)
 
     def start(self) -> None:
         """Spawn the worker in its own process group (once)."""
