@@ -118,9 +118,8 @@ def _group(user: str, name: str, reason: str) -> Grant:
 _R, _W, _C = Operation.READ, Operation.WRITE, Operation.CREATE
 #: Why a worker may create its Faust app's leader topic, and only that one.
 _LEADER = (
-    "Faust's leader assignor subscribes to it; the app declares it at start, before its "
-    "metadata lists any topic, and the broker answers CreateTopics without CREATE with an "
-    "authorization error even when the topic exists (the worker would stop)"
+    "Faust's leader assignor subscribes to it; the app declares it at start, and the broker "
+    "refuses CreateTopics without CREATE even when the topic exists (the worker would stop)"
 )
 
 

@@ -30,7 +30,7 @@ from models.data.handbook import HandbookTransaction, read_transactions
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.acls import described_grants
 from streams.broker.local_kafka import LocalKafka, free_port
-from streams.core.access import all_grants
+from streams.core.access import all_grants, partner_grants
 from streams.core.settings import KafkaSettings, Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames, faust_app_id
 from streams.qa.handbook_feed import by_partner, send_records, transaction_record
@@ -147,9 +147,27 @@ def test_a_role_cannot_create_topics(secure: Secure) -> None:
 
 
 def test_the_broker_enforces_exactly_the_grants_of_access_py(secure: Secure) -> None:
-    """The broker holds exactly the ACLs access.py lists: no other grant, no wildcard."""
-    expected = set(all_grants(secure.names, secure.settings.app_id, PARTNERS))
+    """The broker holds exactly the ACLs access.py lists for its partners' users: no other
+    grant, no wildcard."""
+    users = secure.broker.security.passwords()
+    partners = [user for user in users if user not in ("admin", "scorer")]
+    expected = set(all_grants(secure.names, secure.settings.app_id, partners))
     assert described_grants(secure.client("admin")) == expected
+
+
+def test_a_partner_added_later_gets_a_user_and_its_grants(secure: Secure) -> None:
+    """`kafka up --secure --partners ...,carol` on the running broker adds carol's user and
+    ACLs: carol authenticates, and is refused alpha's transactions like any other partner."""
+    partners = "alpha,bravo,carol"
+    env = {**scope(secure.names.root), "FRAUD_PARTNERS": partners}
+    result = fraudstream("kafka", "up", "--secure", "--partners", partners, *secure.where, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already running" in result.stdout
+    assert connect_error(secure.client("carol")) is None
+    alpha_transactions = secure.topic("alpha", "transactions")
+    assert fetch_error(secure.client("carol"), alpha_transactions) is TopicAuthorizationFailedError
+    carol = partner_grants(secure.names, secure.settings.app_id, "carol")
+    assert set(carol) <= described_grants(secure.client("admin"))
 
 
 def test_each_principal_is_answered_on_its_own_topics(secure: Secure) -> None:
