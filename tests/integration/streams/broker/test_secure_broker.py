@@ -321,3 +321,5 @@ def test_each_role_works_with_exactly_its_grants(
     assert '"newly_published":false' in again.log_text()
     assert "AuthorizationFailed" not in logs, logs[-3000:]
     assert _refused(secure, since) == []
+    for password in secure.broker.security.passwords().values():
+        assert password not in logs  # the workers had theirs in FRAUD_SASL_PASSWORD
