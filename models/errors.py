@@ -11,6 +11,7 @@ __all__ = [
     "ArtifactVersionError",
     "CiphertextError",
     "DatasetError",
+    "EventTimeError",
     "FeatureParityError",
     "FeatureVectorError",
     "FraudStreamError",
@@ -27,6 +28,11 @@ class FraudStreamError(Exception):
 
 class DatasetError(FraudStreamError):
     """Transaction data is missing, unreadable or malformed."""
+
+
+class EventTimeError(FraudStreamError):
+    """An event is too far behind its card's or terminal's newest events: the state no longer
+    holds the history its windows need (it would get wrong features, or none)."""
 
 
 class FeatureParityError(FraudStreamError):

@@ -22,6 +22,7 @@ from streams.broker.admin import ensure_declared_topics
 from streams.broker.local_kafka import LocalKafka
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
+from streams.qa.supervisor import with_scorer_key
 from streams.qa.testing import temporary_broker
 from tests.support.models import TinyModel
 
@@ -33,9 +34,18 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
         yield broker
 
 
+@pytest.fixture(scope="session")
+def scorer_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's scorer signing key lives (made on first use)."""
+    return tmp_path_factory.mktemp("scorer-key")
+
+
 @pytest.fixture
-def make_settings(kafka_broker: LocalKafka, tmp_path: Path) -> Callable[..., Settings]:
-    """Factory: settings pointing at the session broker, with a topic root unique to the test."""
+def make_settings(
+    kafka_broker: LocalKafka, tmp_path: Path, scorer_key_dir: Path
+) -> Callable[..., Settings]:
+    """Factory: settings pointing at the session broker, with a topic root unique to the test,
+    the session's scorer signing key and its public key pinned."""
     root = f"t{uuid.uuid4().hex[:10]}"
 
     def make(**overrides: object) -> Settings:
@@ -47,7 +57,7 @@ def make_settings(kafka_broker: LocalKafka, tmp_path: Path) -> Callable[..., Set
             "topic_partitions": 2,
         }
         values.update(overrides)
-        return Settings(**values)  # type: ignore[arg-type]
+        return with_scorer_key(Settings(**values), scorer_key_dir)  # type: ignore[arg-type]
 
     return make
 

@@ -5,6 +5,13 @@ serialise to plain JSON-ready lists) and call :meth:`CardState.observe`,
 :meth:`TerminalState.observe` and :meth:`TerminalState.add_fraud` per event. States keep their
 times sorted, so a late event is placed where it belongs; Kafka keeps one card's events in order
 (the card is the key), but one terminal's events come from many cards and partitions.
+
+No single event can wipe a state or silence it. A state's *clock* is the time of its
+second-newest event, not its newest: one event dated far ahead is kept and counted in its own
+windows, but it prunes nothing and makes no later event late. An event more than
+:data:`ALLOWED_LATENESS` behind the clock is refused with :class:`~models.errors.EventTimeError`
+before the state changes (the history its windows need is no longer held); anything within it
+gets exactly the features it would have had in order.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from bisect import bisect_right, insort
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from models.errors import EventTimeError
 from models.features.definition import (
     CARD_WINDOW_DAYS,
     DAY_SECONDS,
@@ -26,14 +34,37 @@ from models.features.definition import (
     terminal_window_values,
 )
 
-__all__ = ["CardState", "TerminalState", "epoch_seconds", "features_of"]
+__all__ = ["ALLOWED_LATENESS", "CardState", "TerminalState", "epoch_seconds", "features_of"]
 
 _CARD_HORIZON = max(CARD_WINDOW_DAYS) * DAY_SECONDS
 _DELAY = LABEL_DELAY_DAYS * DAY_SECONDS
 _TERMINAL_HORIZON = _DELAY + max(TERMINAL_WINDOW_DAYS) * DAY_SECONDS
-#: A terminal's transactions arrive from every card partition, so not quite in time order: keep
-#: a day more than the windows need, so that a transaction up to a day late still finds them.
-_PRUNE_SLACK = DAY_SECONDS
+#: How far (seconds) an event may be behind its state's clock and still be placed: a terminal's
+#: transactions arrive from every card partition, so not quite in time order. States keep this
+#: much more history than the windows need.
+ALLOWED_LATENESS = DAY_SECONDS
+
+
+def _clock(times: list[int]) -> int | None:
+    """The time of the second-newest event of sorted ``times``; none before there are two (one
+    event alone, however dated, holds no history another one could need)."""
+    return times[-2] if len(times) > 1 else None
+
+
+def _check_not_late(times: list[int], at: int, what: str) -> None:
+    clock = _clock(times)
+    if clock is not None and at < clock - ALLOWED_LATENESS:
+        msg = (
+            f"timestamp: more than {ALLOWED_LATENESS // 3600} h behind the {what}'s newest "
+            "transactions; its windows are no longer held"
+        )
+        raise EventTimeError(msg)
+
+
+def _prune_point(times: list[int], horizon: int) -> int | None:
+    """Anything at or before this time is older than any placeable event's windows reach."""
+    clock = _clock(times)
+    return None if clock is None else clock - ALLOWED_LATENESS - horizon
 
 
 def epoch_seconds(when: datetime) -> int:
@@ -54,12 +85,16 @@ class CardState:
         """Add a transaction; return its card features (count, mean amount per window).
 
         A late event (older than others already seen) is placed in time order and its windows
-        end at its own time, so it gets the features it would have had in order.
+        end at its own time, so it gets the features it would have had in order; one more than
+        :data:`ALLOWED_LATENESS` late raises :class:`~models.errors.EventTimeError` and changes
+        nothing.
         """
+        _check_not_late(self.times, at, "card")
         index = bisect_right(self.times, at)
         self.times.insert(index, at)
         self.amounts.insert(index, amount)
-        cut = bisect_right(self.times, max(self.times[-1], at) - _CARD_HORIZON)
+        oldest = _prune_point(self.times, _CARD_HORIZON)
+        cut = 0 if oldest is None else bisect_right(self.times, oldest)
         if cut:
             del self.times[:cut]
             del self.amounts[:cut]
@@ -93,7 +128,9 @@ class TerminalState:
         insort(self.fraud_times, at)
 
     def observe(self, at: int) -> list[float]:
-        """Return the terminal features at ``at`` (delayed windows), then add the transaction."""
+        """Return the terminal features at ``at`` (delayed windows), then add the transaction;
+        one more than :data:`ALLOWED_LATENESS` late raises and changes nothing."""
+        _check_not_late(self.times, at, "terminal")
         values: list[float] = []
         end = at - _DELAY
         last_tx = bisect_right(self.times, end)
@@ -104,13 +141,11 @@ class TerminalState:
             frauds = last_fraud - bisect_right(self.fraud_times, start)
             values += terminal_window_values(count, frauds)
         insort(self.times, at)
-        self._prune(at)
+        oldest = _prune_point(self.times, _TERMINAL_HORIZON)
+        if oldest is not None:
+            del self.times[: bisect_right(self.times, oldest)]
+            del self.fraud_times[: bisect_right(self.fraud_times, oldest)]
         return values
-
-    def _prune(self, now: int) -> None:
-        horizon = now - _TERMINAL_HORIZON - _PRUNE_SLACK
-        del self.times[: bisect_right(self.times, horizon)]
-        del self.fraud_times[: bisect_right(self.fraud_times, horizon)]
 
     def to_json(self) -> list[list[int]]:
         """A JSON-ready form for a Faust table."""

@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": (
         "streams.cli.keys:keys",
         "A partner's FHE keys: generate them (secret, stays inside the partner) and export the "
-        "evaluation keys the scorers need.",
+        "evaluation keys the scorers need; the scorer's verdict-signing key.",
     ),
     "model": (
         "streams.cli.model:model",

@@ -1,6 +1,7 @@
-"""``fraudstream keys``: a partner's FHE keys (seed, generate, export).
+"""``fraudstream keys``: a partner's FHE keys (seed, generate, export), the scorer's signing key.
 
-Runs inside the partner: the secret key it makes never leaves it; only the evaluation keys do.
+The partner's commands run inside the partner: the secret key they make never leaves it; only
+the evaluation keys do. ``keys scorer`` runs where the scorer runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
 from models.fhe.client.seed import KeySeed
 from streams.cli._common import Group, console, model_option, require_model
+from streams.scorer.signing_key import ScorerKey
 
 __all__ = ["keys"]
 
@@ -20,7 +22,7 @@ __all__ = ["keys"]
 @click.group(cls=Group)
 def keys() -> None:
     """A partner's FHE keys: generate them (secret, stays inside the partner) and export the
-    evaluation keys the scorers need."""
+    evaluation keys the scorers need; the scorer's verdict-signing key."""
 
 
 @keys.command("seed")
@@ -110,3 +112,32 @@ def keys_export(model_dir: Path, key_dir: Path, out: Path) -> None:
     data = loaded.evaluation_keys()
     out.write_bytes(data)
     console.print(f"{len(data) / 1e6:.1f} MB of evaluation keys, key id {loaded.key_id} → {out}")
+
+
+@keys.command("scorer")
+@click.argument("key_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Print only the public key of an existing key file (for FRAUD_SCORER_PUBLIC_KEYS).",
+)
+@click.option(
+    "--public-key-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the public key (hex) to this file, for the partners to read.",
+)
+def keys_scorer(key_file: Path, show: bool, public_key_out: Path | None) -> None:
+    """The scorer's verdict-signing key: make KEY_FILE (0600, never overwritten) and print its
+    public key, which every partner pins in FRAUD_SCORER_PUBLIC_KEYS.
+
+    The scorer signs each verdict with it (FRAUD_SCORER_KEY_FILE); a partner decrypts only
+    verdicts signed by a key it pins. It is not an FHE key: it decrypts nothing.
+    """
+    if show:
+        click.echo(ScorerKey.load(key_file).public_key.hex())
+        return
+    key = ScorerKey.generate(key_file)
+    if public_key_out is not None:
+        public_key_out.write_text(key.public_key.hex() + "\n")
+    console.print(f"scorer signing key → {key_file} (secret: keep it with the scorer)")
+    console.print(f"public key for the partners: {key.public_key.hex()}", soft_wrap=True)

@@ -40,6 +40,7 @@ __all__ = [
     "RecordingError",
     "ReplayError",
     "SchemaError",
+    "SignatureError",
     "VerifyError",
 ]
 
@@ -66,6 +67,11 @@ class MalformedEventError(EventError):
 
 class SchemaError(EventError):
     """The record is JSON but does not satisfy the event schema."""
+
+
+class SignatureError(EventError):
+    """A scoring request or a verdict is unsigned, signed by someone else, bound to another
+    request or key, too old, or a replay."""
 
 
 class KeyRegistryError(FraudStreamError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic import field_validator as _field_validator
 
 from streams.core.errors import MalformedEventError, OversizedEventError, SchemaError
-from streams.core.messages import Label, Transaction
+from streams.core.messages import MAX_ID, Label, Transaction
 
 __all__ = [
     "EventLimits",
@@ -41,11 +41,13 @@ _NOT_JSON = frozenset({"json_invalid", "json_type", "model_type", "model_attribu
 
 @dataclass(frozen=True)
 class EventLimits:
-    """What a plaintext event may be: who may send it and how large it and its amount may be."""
+    """What a plaintext event may be: who may send it, how large it and its amount may be, and
+    how far ahead of the gateway's clock its time may be (clocks are never quite in step)."""
 
     partners: frozenset[str]
     max_event_bytes: int
     max_amount: float
+    max_clock_skew_s: float = 300.0
 
 
 def _known_partner(value: str, info: ValidationInfo) -> str:
@@ -55,17 +57,24 @@ def _known_partner(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _to_utc(value: datetime) -> datetime:
+def _to_utc(value: datetime, info: ValidationInfo) -> datetime:
     try:
-        return value.astimezone(UTC)
+        value = value.astimezone(UTC)
     except OverflowError as exc:
         msg = "timestamp out of range"
         raise ValueError(msg) from exc
+    skew = _limits(info).max_clock_skew_s
+    now: datetime = _context(info)["now"]
+    if (value - now).total_seconds() > skew:
+        # A future-dated event would shift its card's and terminal's windows for everyone.
+        msg = f"more than {skew:g} s ahead of the gateway's clock"
+        raise ValueError(msg)
+    return value
 
 
 #: A partner id that must be the one of the topic the event came on.
 PartnerId = Annotated[str, AfterValidator(_known_partner)]
-#: An aware timestamp, converted to UTC.
+#: An aware timestamp, converted to UTC, not ahead of the gateway's clock by more than the skew.
 UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
@@ -78,10 +87,10 @@ class TransactionEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
 
-    transaction_id: int = Field(ge=0)
+    transaction_id: int = Field(ge=0, le=MAX_ID)
     timestamp: UtcTime
-    card_id: int = Field(ge=0)
-    terminal_id: int = Field(ge=0)
+    card_id: int = Field(ge=0, le=MAX_ID)
+    terminal_id: int = Field(ge=0, le=MAX_ID)
     amount: float = Field(ge=0, allow_inf_nan=False)
     partner_id: PartnerId
 
@@ -108,9 +117,9 @@ class LabelEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
 
-    transaction_id: int = Field(ge=0)
+    transaction_id: int = Field(ge=0, le=MAX_ID)
     timestamp: UtcTime
-    terminal_id: int = Field(ge=0)
+    terminal_id: int = Field(ge=0, le=MAX_ID)
     partner_id: PartnerId
 
     def canonical(self) -> Label:
@@ -118,12 +127,16 @@ class LabelEvent(BaseModel):
         return Label.model_validate(self.model_dump())
 
 
-def _limits(info: ValidationInfo) -> EventLimits:
+def _context(info: ValidationInfo) -> dict[str, Any]:
     context = info.context
     if not isinstance(context, dict) or not isinstance(context.get("limits"), EventLimits):
-        msg = "parse_transaction() must be used: validation needs the event limits"
+        msg = "parse_transaction() must be used: validation needs the event limits and clock"
         raise TypeError(msg)
-    limits: EventLimits = context["limits"]
+    return context
+
+
+def _limits(info: ValidationInfo) -> EventLimits:
+    limits: EventLimits = _context(info)["limits"]
     return limits
 
 
@@ -140,17 +153,22 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_transaction(raw: bytes | None, limits: EventLimits) -> TransactionEvent:
-    """Validate one raw record value; raise an ``EventError`` subclass saying what is wrong."""
-    return _parse(TransactionEvent, raw, limits)
+def parse_transaction(
+    raw: bytes | None, limits: EventLimits, now: datetime | None = None
+) -> TransactionEvent:
+    """Validate one raw record value; raise an ``EventError`` subclass saying what is wrong.
+    ``now`` is the gateway's clock (the current time by default)."""
+    return _parse(TransactionEvent, raw, limits, now)
 
 
-def parse_label(raw: bytes | None, limits: EventLimits) -> LabelEvent:
+def parse_label(raw: bytes | None, limits: EventLimits, now: datetime | None = None) -> LabelEvent:
     """Validate one raw label record value, like :func:`parse_transaction`."""
-    return _parse(LabelEvent, raw, limits)
+    return _parse(LabelEvent, raw, limits, now)
 
 
-def _parse(model: type[_Event], raw: bytes | None, limits: EventLimits) -> _Event:
+def _parse(
+    model: type[_Event], raw: bytes | None, limits: EventLimits, now: datetime | None
+) -> _Event:
     if raw is None or len(raw) == 0:
         msg = "empty value: an event is a JSON object"
         raise MalformedEventError(msg)
@@ -158,7 +176,8 @@ def _parse(model: type[_Event], raw: bytes | None, limits: EventLimits) -> _Even
         msg = f"event of {len(raw)} bytes exceeds the limit of {limits.max_event_bytes} bytes"
         raise OversizedEventError(msg)
     try:
-        return model.model_validate_json(raw, strict=True, context={"limits": limits})
+        context = {"limits": limits, "now": now or datetime.now(UTC)}
+        return model.model_validate_json(raw, strict=True, context=context)
     except ValidationError as exc:
         reason = _reason(exc)
         if any(error["type"] in _NOT_JSON for error in exc.errors()):

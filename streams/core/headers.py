@@ -1,7 +1,8 @@
 """Names and helpers shared by the partner's agents and the scorer: headers on the wire.
 
-Pure: no I/O, no model code. A scoring request carries the partner id and the request id in
-headers (and the request id as its key); a verdict carries them back with the scorer's timings.
+Pure: no I/O, no model code. A scoring request carries the partner id, the request id (also its
+key) and the partner's signature in headers; a verdict carries them back with the scorer's
+timings and signature.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ __all__ = [
     "BACKFILL_HEADER",
     "EVENT_TIME_HEADER",
     "FHE_MS_HEADER",
+    "NONCE_HEADER",
     "PARTNER_HEADER",
     "QUEUED_MS_HEADER",
+    "REQUEST_DIGEST_HEADER",
     "REQUEST_HEADER",
+    "SIGNATURE_HEADER",
+    "SIGNED_AT_HEADER",
     "Headers",
     "header_map",
     "header_ms",
@@ -30,6 +35,13 @@ EVENT_TIME_HEADER = "fraud.event_time_ms"
 #: On a verdict: milliseconds the request waited on the topic, and the FHE evaluation's.
 QUEUED_MS_HEADER = "fraud.queued_ms"
 FHE_MS_HEADER = "fraud.fhe_ms"
+#: On a request and a verdict: the sender's Ed25519 signature (hex) and when it signed (ms since
+#: the epoch); on a request, its random nonce; on a verdict, the SHA-256 of the request's
+#: envelope it answers (:mod:`streams.core.signatures`).
+SIGNATURE_HEADER = "fraud.signature"
+SIGNED_AT_HEADER = "fraud.signed_at_ms"
+NONCE_HEADER = "fraud.nonce"
+REQUEST_DIGEST_HEADER = "fraud.request_sha256"
 
 
 #: Kafka headers as the clients give them: a list of pairs (Faust, kafka-python) or a mapping.

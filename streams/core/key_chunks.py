@@ -12,8 +12,9 @@ partner's Ed25519 public key, which hashes to the key id) and ``fraud.signature`
 chunk's claim, :class:`models.fhe.proof.ChunkClaim`). Each chunk is checked on arrival and a
 record that fails is dropped alone, so only a key id's owner can complete a set under it and a
 stranger's record cannot spoil a set being collected; a set must name the partner whose topic
-carries it. Readers keep at most :data:`MAX_PENDING` unfinished publications and accept at most
-:data:`MAX_CHUNKS` chunks per set.
+carries it. Readers keep at most :data:`MAX_PENDING` unfinished publications, at most
+:data:`MAX_PENDING_PER_PARTNER` of any one partner (so no partner can push another's out), and
+accept at most :data:`MAX_CHUNKS` chunks of at most :data:`CHUNK_BYTES` per set.
 
 Give write access to a partner's keys topic to that partner's Kafka principal only (ACLs): then
 no one else can publish under its name, nor write a record under the Kafka key of one of its
@@ -35,6 +36,7 @@ __all__ = [
     "CHUNK_BYTES",
     "MAX_CHUNKS",
     "MAX_PENDING",
+    "MAX_PENDING_PER_PARTNER",
     "KeyAssembler",
     "KeyChunk",
     "KeySet",
@@ -46,6 +48,7 @@ CHUNK_BYTES = 1024 * 1024
 #: Most chunks a set may have (256 MiB), and most unfinished publications a reader keeps.
 MAX_CHUNKS = 256
 MAX_PENDING = 32
+MAX_PENDING_PER_PARTNER = 2
 _HEADERS = ("partner", "key_id", "model", "chunk", "chunks", "digest", "public_key", "signature")
 
 
@@ -129,6 +132,9 @@ def _chunk_of(value: bytes | None, headers: Headers) -> KeyChunk:
         msg = f"registry record has {found['key_id']!r} as key id (16 hex digits expected)"
         raise KeyRegistryError(msg)
     data = bytes(value or b"")
+    if len(data) > CHUNK_BYTES:
+        msg = f"registry chunk of {len(data)} bytes is over the {CHUNK_BYTES}-byte chunk size"
+        raise KeyRegistryError(msg)
     claim = ChunkClaim(
         found["partner"],
         found["key_id"],
@@ -181,11 +187,8 @@ class KeyAssembler:
         if claim.key_id in self._done:
             return None
         publication = (claim.key_id, claim.digest)
-        if publication not in self._parts and len(self._parts) >= MAX_PENDING:
-            dropped = next(iter(self._parts))  # the oldest unfinished publication
-            del self._parts[dropped]
-            if self.on_drop is not None:
-                self.on_drop(dropped[0])
+        if publication not in self._parts:
+            self._make_room(claim.partner)
         parts = self._parts.setdefault(publication, {})
         parts[claim.index] = chunk
         if len(parts) < claim.count:
@@ -198,3 +201,21 @@ class KeyAssembler:
         self._done.add(claim.key_id)
         self._parts = {k: v for k, v in self._parts.items() if k[0] != claim.key_id}
         return KeySet(claim.partner, claim.key_id, claim.model_version, chunk.public_key, data)
+
+    def _make_room(self, partner: str) -> None:
+        """Drop the oldest unfinished publication of ``partner`` if it has its share, then the
+        oldest of all if the reader holds its maximum."""
+        own = [key for key, parts in self._parts.items() if _partner_of(parts) == partner]
+        if len(own) >= MAX_PENDING_PER_PARTNER:
+            self._drop(own[0])
+        if len(self._parts) >= MAX_PENDING:
+            self._drop(next(iter(self._parts)))
+
+    def _drop(self, publication: tuple[str, str]) -> None:
+        del self._parts[publication]
+        if self.on_drop is not None:
+            self.on_drop(publication[0])
+
+
+def _partner_of(parts: dict[int, KeyChunk]) -> str:
+    return next(iter(parts.values())).claim.partner

@@ -27,19 +27,25 @@ from typing import Annotated, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from streams.core.errors import SchemaError
+from streams.core.errors import SchemaError, SignatureError
 from streams.core.headers import (
     FHE_MS_HEADER,
+    NONCE_HEADER,
     PARTNER_HEADER,
     QUEUED_MS_HEADER,
+    REQUEST_DIGEST_HEADER,
     REQUEST_HEADER,
+    SIGNATURE_HEADER,
+    SIGNED_AT_HEADER,
     Headers,
     header_map,
     header_ms,
 )
 
 __all__ = [
+    "MAX_ID",
     "Alert",
+    "Id",
     "Label",
     "Message",
     "PendingRequest",
@@ -57,6 +63,13 @@ __all__ = [
 ]
 
 
+#: Ids are at most a signed 64-bit integer: what Kafka Connect's sinks, SQL ``BIGINT`` and
+#: every JSON library downstream can hold without loss.
+MAX_ID = 2**63 - 1
+#: A transaction, card or terminal id.
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
 class RawRecord(Protocol):
     """A record as it came off a topic (a Faust message, a kafka-python record, a test's own):
     what the agents' steps read."""
@@ -64,6 +77,10 @@ class RawRecord(Protocol):
     @property
     def topic(self) -> str:
         """The topic it came from."""
+
+    @property
+    def partition(self) -> int:
+        """The partition it came from."""
 
     @property
     def key(self) -> bytes | None:
@@ -106,10 +123,10 @@ class Transaction(Message):
     """A valid plaintext card transaction (what :class:`~streams.core.events.TransactionEvent`
     accepted), in its canonical form."""
 
-    transaction_id: int = Field(ge=0)
+    transaction_id: Id
     timestamp: datetime
-    card_id: int = Field(ge=0)
-    terminal_id: int = Field(ge=0)
+    card_id: Id
+    terminal_id: Id
     amount: float = Field(ge=0)
     partner_id: str
 
@@ -117,9 +134,9 @@ class Transaction(Message):
 class Label(Message):
     """A valid confirmed fraud: which transaction, when, at which terminal."""
 
-    transaction_id: int = Field(ge=0)
+    transaction_id: Id
     timestamp: datetime
-    terminal_id: int = Field(ge=0)
+    terminal_id: Id
     partner_id: str
 
 
@@ -173,6 +190,9 @@ class PendingRequest(Message):
     features: tuple[float, ...]
     key_id: str
     timings: RequestTimings
+    #: The SHA-256 of the request's envelope: only a verdict naming it joins these details
+    #: (``None`` in details stored before requests were signed: any signed verdict joins).
+    request_digest: str | None = None
 
 
 class ScoreTimings(Message):
@@ -195,10 +215,10 @@ class Score(Message):
     :data:`models.features.definition.FEATURE_NAMES` order.
     """
 
-    transaction_id: int
+    transaction_id: Id
     timestamp: datetime
-    card_id: int
-    terminal_id: int
+    card_id: Id
+    terminal_id: Id
     amount: float
     score: float
     threshold: float
@@ -222,11 +242,15 @@ class Alert(Score):
 @dataclass(frozen=True)
 class ScoringRequest:
     """On the shared ``scoring.requests`` topic (key request id): an encrypted input envelope;
-    the partner id and the request id in headers. Nothing else leaves the partner."""
+    the partner id, the request id and the partner's signature in headers
+    (:class:`~streams.core.signatures.RequestClaim`). Nothing else leaves the partner."""
 
     partner: str
     request_id: str
     envelope: bytes
+    nonce: str = ""
+    signed_at_ms: int = 0
+    signature: bytes = b""
 
     @property
     def key(self) -> bytes:
@@ -235,14 +259,21 @@ class ScoringRequest:
 
     def headers(self) -> list[tuple[str, bytes]]:
         """The record's headers."""
-        return [(PARTNER_HEADER, self.partner.encode()), (REQUEST_HEADER, self.key)]
+        return [
+            (PARTNER_HEADER, self.partner.encode()),
+            (REQUEST_HEADER, self.key),
+            (NONCE_HEADER, self.nonce.encode()),
+            (SIGNED_AT_HEADER, str(self.signed_at_ms).encode()),
+            (SIGNATURE_HEADER, self.signature.hex().encode()),
+        ]
 
     @classmethod
     def from_record(
         cls, key: bytes | None, value: bytes | None, headers: Headers, partners: Collection[str]
     ) -> ScoringRequest:
         """Read a request record; :class:`SchemaError` when it names no partner of
-        ``partners`` or its request id header differs from its key."""
+        ``partners`` or its request id header differs from its key, :class:`SignatureError`
+        when it is not signed (whether the signature holds is the scorer's to check)."""
         found = header_map(headers)
         partner = found.get(PARTNER_HEADER, "")
         request_id = found.get(REQUEST_HEADER, "")
@@ -252,13 +283,33 @@ class ScoringRequest:
         if not request_id or key != request_id.encode():
             msg = "the request id header is missing or differs from the record key"
             raise SchemaError(msg)
-        return cls(partner, request_id, bytes(value or b""))
+        signature, signed_at_ms = _signature_headers(found, "request")
+        nonce = found.get(NONCE_HEADER, "")
+        if not 16 <= len(nonce) <= 64:
+            msg = "the request has no nonce header of 16 to 64 characters"
+            raise SignatureError(msg)
+        return cls(partner, request_id, bytes(value or b""), nonce, signed_at_ms, signature)
+
+
+def _signature_headers(found: dict[str, str], what: str) -> tuple[bytes, int]:
+    """(signature, signed_at_ms) from a request's or verdict's headers."""
+    try:
+        signature = bytes.fromhex(found.get(SIGNATURE_HEADER, ""))
+        signed_at_ms = int(found.get(SIGNED_AT_HEADER, ""))
+    except ValueError as exc:
+        msg = f"the {what} is unsigned (no hex signature or no signing time in its headers)"
+        raise SignatureError(msg) from exc
+    if len(signature) != 64 or signed_at_ms <= 0:
+        msg = f"the {what} is unsigned (no 64-byte signature or no signing time)"
+        raise SignatureError(msg)
+    return signature, signed_at_ms
 
 
 @dataclass(frozen=True)
 class Verdict:
     """On ``<partner>.verdicts`` (key request id): the encrypted verdict envelope; partner,
-    request id and the scorer's timings in headers."""
+    request id, the scorer's timings and its signature
+    (:class:`~streams.core.signatures.VerdictClaim`) in headers."""
 
     partner: str
     request_id: str
@@ -268,6 +319,10 @@ class Verdict:
     #: The key id it was evaluated under, for the scorer's own log (not written on the wire:
     #: the envelope inside carries it).
     key_id: str | None = None
+    #: The SHA-256 of the request's envelope it answers.
+    request_digest: str = ""
+    signed_at_ms: int = 0
+    signature: bytes = b""
 
     @property
     def key(self) -> bytes:
@@ -281,17 +336,28 @@ class Verdict:
             headers.append((QUEUED_MS_HEADER, f"{self.queued_ms:.1f}".encode()))
         if self.fhe_ms is not None:
             headers.append((FHE_MS_HEADER, f"{self.fhe_ms:.1f}".encode()))
+        headers += [
+            (REQUEST_DIGEST_HEADER, self.request_digest.encode()),
+            (SIGNED_AT_HEADER, str(self.signed_at_ms).encode()),
+            (SIGNATURE_HEADER, self.signature.hex().encode()),
+        ]
         return headers
 
     @classmethod
     def from_record(cls, key: bytes | None, value: bytes | None, headers: Headers) -> Verdict:
-        """Read a verdict record (timings that are missing or not numbers become ``None``)."""
+        """Read a verdict record (timings that are missing or not numbers become ``None``);
+        :class:`SignatureError` when it is not signed (whether the signature holds is the
+        decryptor's to check)."""
         found = header_map(headers)
         request_id = (key or b"").decode(errors="replace")
+        signature, signed_at_ms = _signature_headers(found, "verdict")
         return cls(
             partner=found.get(PARTNER_HEADER, ""),
             request_id=request_id,
             envelope=bytes(value or b""),
             queued_ms=header_ms(found.get(QUEUED_MS_HEADER)),
             fhe_ms=header_ms(found.get(FHE_MS_HEADER)),
+            request_digest=found.get(REQUEST_DIGEST_HEADER, ""),
+            signed_at_ms=signed_at_ms,
+            signature=signature,
         )

@@ -199,9 +199,15 @@ class PartnerSettings(WorkerSettings):
     """A partner's worker: its own key folders, alert threshold and event limits."""
 
     # --- Validation limits ------------------------------------------------------------------
-    # --- Validation limits ------------------------------------------------------------------
     max_event_bytes: int = Field(default=4096, ge=256, description="Largest plaintext event.")
     max_amount: float = Field(default=100_000.0, gt=0, description="Largest plausible amount.")
+    max_clock_skew: float = Field(
+        default=300.0,
+        ge=0.0,
+        le=86_400.0,
+        description="Seconds an event's timestamp may be ahead of the gateway's clock; a later "
+        "one is dead-lettered (it would shift its card's and terminal's windows).",
+    )
     # --- Keys and alerts -------------------------------------------------------------------
     key_dir: Path | None = Field(
         default=None,
@@ -220,6 +226,25 @@ class PartnerSettings(WorkerSettings):
         description="Partner role: fraud score from which a transaction is alerted (the model's "
         "own threshold when unset).",
     )
+    scorer_public_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Partner role: the scorer's verdict-signing public keys (hex, comma "
+        "separated; two during a rotation; `fraudstream keys scorer --show`). Verdicts signed by "
+        "no pinned key are refused; required to run a partner.",
+    )
+    join_ttl: float = Field(
+        default=86_400.0,
+        ge=60.0,
+        description="Partner role: seconds a request's details wait for its verdict (and a "
+        "joined request id is remembered, to drop duplicates) before they expire.",
+    )
+
+    @field_validator("scorer_public_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("previous_key_dirs", mode="before")
     @classmethod
@@ -236,8 +261,9 @@ class ScorerSettings(WorkerSettings):
         default=10.0,
         ge=0.0,
         le=600.0,
-        description="Scorer role: seconds to wait for the evaluation keys of a key id not seen "
-        "yet before dead-lettering the request.",
+        description="Scorer role: most seconds a request waits for the evaluation keys of a key "
+        "id not seen yet; it is dead-lettered sooner, as soon as the keys topics are read to "
+        "their end without them.",
     )
     scorer_processes: int = Field(
         default=1,
@@ -245,6 +271,17 @@ class ScorerSettings(WorkerSettings):
         le=64,
         description="Scorer role: processes of the FHE pool. A scorer evaluates one request at a "
         "time (each call already uses every core); scale out with more scorer replicas.",
+    )
+    scorer_key_file: Path | None = Field(
+        default=None,
+        description="Scorer role: the scorer's verdict-signing key file (`fraudstream keys "
+        "scorer`, mode 0600); required to run a scorer.",
+    )
+    request_max_age: float = Field(
+        default=86_400.0,
+        ge=60.0,
+        description="Scorer role: seconds after its signing time a request is still evaluated "
+        "(older ones are dead-lettered; nonces are remembered this long to refuse replays).",
     )
 
 

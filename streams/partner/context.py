@@ -1,4 +1,5 @@
-"""What a partner's agents hold: its keys, its alert threshold and its request-id secret.
+"""What a partner's agents hold: its keys, its alert threshold, its request-id secret and the
+scorer's public keys it pins.
 
 Only the partner's worker builds a :class:`PartnerContext` (:mod:`streams.partner.worker`); the
 secret key inside :class:`~models.fhe.client.keys.KeyRing` never leaves this folder.
@@ -8,21 +9,52 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+import secrets
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from models.fhe.client.keys import KeyRing
+from models.fhe.client.seed import PublicationSigner
+from streams.core.messages import ScoringRequest
+from streams.core.signatures import RequestClaim, digest_of, sign
 
 __all__ = ["PartnerContext", "request_id_of"]
 
 
 @dataclass(frozen=True)
 class PartnerContext:
-    """A partner's keys, its threshold and the secret its request ids are made with."""
+    """A partner's keys, its threshold, the secret its request ids are made with and the
+    scorer keys whose verdicts it accepts."""
 
     partner: str
     ring: KeyRing
     threshold: float
     request_secret: bytes
+    #: The scorer's Ed25519 public keys (raw) this partner pins: a verdict signed by none of
+    #: them is refused.
+    scorer_keys: tuple[bytes, ...] = field(default=())
+
+    @cached_property
+    def _signer(self) -> PublicationSigner:
+        return self.ring.current.signer()
+
+    def signed_request(self, request_id: str, envelope: bytes) -> ScoringRequest:
+        """The scoring request for ``envelope``, signed with the current key's registry key
+        over a fresh nonce and the time (:class:`~streams.core.signatures.RequestClaim`)."""
+        nonce = secrets.token_hex(16)
+        signed_at_ms = int(time.time() * 1000)
+        claim = RequestClaim(
+            self.partner,
+            request_id,
+            self.key_id,
+            self.model_version,
+            digest_of(envelope),
+            nonce,
+            signed_at_ms,
+        )
+        signature = sign(self._signer, claim)
+        return ScoringRequest(self.partner, request_id, envelope, nonce, signed_at_ms, signature)
 
     @property
     def model_version(self) -> str:

@@ -5,10 +5,14 @@ Runs inside the partner (it holds the secret key)::
 
     pending + verdicts (key request id) ─ decrypt_verdicts ─ join table ─ scores, alerts
 
-Whichever half of a request comes first waits in the ``verdict_join`` table. A transaction
-processed twice (after a crash) sends the same request id: the first details stay, so whichever
-verdict comes joins the features it was computed from. :class:`DecryptorSteps` is the per-record
-work (no Faust; a dict can be its table in a test); :class:`Decryptor` wires it to the app.
+Whichever half of a request comes first waits in the ``verdict_join`` table
+(:mod:`streams.partner.join_table`). A verdict is taken only when a scorer key the partner pins
+signed it for this partner, this request id, its key id, model, ciphertext and the digest of the
+request it answers (:mod:`streams.core.signatures`); it joins only the details of that request,
+so a transaction processed twice (after a crash) is scored from the features its verdict was
+computed from, once: later halves of a scored request are dropped, and entries expire.
+:class:`DecryptorSteps` is the per-record work (no Faust; a dict can be its table in a test);
+:class:`Decryptor` wires it to the app.
 """
 
 from __future__ import annotations
@@ -19,102 +23,136 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import faust
-from pydantic import ValidationError
 
-from streams.core.headers import FHE_MS_HEADER, QUEUED_MS_HEADER, header_ms
-from streams.core.messages import (
-    Message,
-    PendingRequest,
-    RawRecord,
-    Score,
-    ScoreTimings,
-    Verdict,
-)
+from models.fhe.envelope import open_envelope
+from streams.core.messages import PendingRequest, RawRecord, Score, ScoreTimings, Verdict
+from streams.core.signatures import VerdictClaim, digest_of, verify
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext
-from streams.runtime.agents import AgentSet, raw_topic, run_agent
+from streams.partner.join_table import MAX_HALVES, JoinEntry, WaitingVerdict, read_entry
+from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
 from streams.runtime.logs import get_logger
 
-__all__ = ["Decryptor", "DecryptorSteps", "JoinEntry"]
+__all__ = ["Decryptor", "DecryptorSteps"]
 
 _log = get_logger(__name__)
-
-
-class JoinEntry(Message):
-    """What the join table holds for a request id until both halves are there."""
-
-    details: PendingRequest | None = None
-    #: The verdict envelope, base64 (the table's changelog is JSON).
-    verdict: str | None = None
-    queued_ms: float | None = None
-    fhe_ms: float | None = None
-    arrived_ms: float | None = None
 
 
 class DecryptorSteps:
     """The decryptor's work on one record of ``pending`` or ``verdicts``."""
 
     def __init__(
-        self, context: PartnerContext, pending_topic: str, joins: MutableMapping[str, Any]
+        self,
+        context: PartnerContext,
+        pending_topic: str,
+        joins: MutableMapping[str, Any],
+        ttl_s: float = 86_400.0,
     ) -> None:
-        """Decrypt with ``context``'s keys; ``joins`` is the join table (JSON-ready entries)."""
+        """Decrypt with ``context``'s keys; ``joins`` is the join table (JSON-ready entries,
+        :mod:`streams.partner.join_table`), whose entries expire after ``ttl_s``."""
         self.context = context
         self.pending_topic = pending_topic
         self.joins = joins
+        self.ttl_ms = ttl_s * 1000
+        self._sweep_every_ms = min(60_000.0, self.ttl_ms / 10)
+        self._swept: dict[int, float] = {}
 
-    def join(self, record: RawRecord) -> Score | None:
-        """Add one half of a request; its :class:`Score` once both halves are there."""
+    def join(self, record: RawRecord) -> Encoded[Score] | None:
+        """Add one half of a request; its :class:`Score` (keyed by card) once a verdict and the
+        details it was computed from are both there. A verdict whose signature does not hold
+        raises (it is dead-lettered); a half of a request already scored is dropped."""
         request_id = (record.key or b"").decode(errors="replace")
-        entry = self._stored(request_id)
-        if record.topic == self.pending_topic:
-            if entry.details is None:
-                details = PendingRequest.from_bytes(bytes(record.value or b""))
-                entry = entry.model_copy(update={"details": details})
+        now_ms = time.time() * 1000
+        self.sweep(record.partition, now_ms)
+        entry = self._stored(request_id) or JoinEntry(partition=record.partition, created_ms=now_ms)
+        is_details = record.topic == self.pending_topic
+        if entry.done_ms is not None:
+            half = "details" if is_details else "verdict"
+            _log.info("duplicate_dropped", request_id=request_id, half=half)
+            return None
+        if is_details:
+            details = PendingRequest.from_bytes(bytes(record.value or b""))
+            entry = entry.model_copy(update={"details": (*entry.details, details)[-MAX_HALVES:]})
         else:
-            verdict = Verdict.from_record(record.key, record.value, record.headers)
-            entry = entry.model_copy(
-                update={
-                    "verdict": base64.b64encode(verdict.envelope).decode(),
-                    "queued_ms": verdict.queued_ms,
-                    "fhe_ms": verdict.fhe_ms,
-                    "arrived_ms": time.time() * 1000,
-                }
-            )
-        if entry.details is None or entry.verdict is None:
+            waiting = self._checked_verdict(record, request_id, now_ms)
+            verdicts = (*entry.verdicts, waiting)[-MAX_HALVES:]
+            entry = entry.model_copy(update={"verdicts": verdicts})
+        found = entry.match()
+        if found is None:
             self.joins[request_id] = entry.model_dump(mode="json")
             return None
-        return self.score(entry.details, entry)
+        score = self.score(*found)
+        return Encoded(score, str(score.card_id).encode(), score.to_bytes())
 
-    def _stored(self, request_id: str) -> JoinEntry:
-        """The table's entry for ``request_id`` (empty if none). An entry of the format before
-        the typed records (its scorer headers under ``scorer``) is read as it was meant; one
-        that cannot be read at all is dropped with a warning rather than blocking the request
-        for good (its other half, if it was there, is then waited for again)."""
+    def _checked_verdict(self, record: RawRecord, request_id: str, now_ms: float) -> WaitingVerdict:
+        """The verdict, once its signature by a pinned scorer key holds for this partner,
+        request id, key id, model, request digest and ciphertext."""
+        verdict = Verdict.from_record(record.key, record.value, record.headers)
+        envelope = open_envelope(verdict.envelope, "verdict")
+        claim = VerdictClaim(
+            self.context.partner,
+            request_id,
+            envelope.key_id,
+            envelope.model_version,
+            verdict.request_digest,
+            digest_of(verdict.envelope),
+            verdict.signed_at_ms,
+        )
+        verify(self.context.scorer_keys, verdict.signature, claim)
+        return WaitingVerdict(
+            envelope=base64.b64encode(verdict.envelope).decode(),
+            key_id=envelope.key_id,
+            request_digest=verdict.request_digest,
+            queued_ms=verdict.queued_ms,
+            fhe_ms=verdict.fhe_ms,
+            arrived_ms=now_ms,
+        )
+
+    def _stored(self, request_id: str) -> JoinEntry | None:
+        """The table's entry for ``request_id``; one that cannot be read is dropped (logged)."""
         stored = self.joins.get(request_id)
         if stored is None:
-            return JoinEntry()
-        if isinstance(stored, dict) and "scorer" in stored:
-            stored = _upgraded(stored)
-        try:
-            return JoinEntry.model_validate(stored)
-        except ValidationError:
-            _log.warning("join_entry_unreadable", request_id=request_id)
+            return None
+        entry = read_entry(stored, request_id)
+        if entry is None:
             del self.joins[request_id]
-            return JoinEntry()
+        return entry
 
-    def forget(self, request_id: str) -> None:
-        """Drop a joined request from the table."""
-        if request_id in self.joins:
+    def done(self, request_id: str, partition: int) -> None:
+        """Mark a request scored (its score delivered): later halves are duplicates."""
+        now_ms = time.time() * 1000
+        marker = JoinEntry(partition=partition, created_ms=now_ms, done_ms=now_ms)
+        self.joins[request_id] = marker.model_dump(mode="json")
+
+    def sweep(self, partition: int, now_ms: float) -> None:
+        """Expire ``partition``'s entries older than the TTL (at most once a minute): waiting
+        halves whose other half never came (logged) and done markers."""
+        if now_ms - self._swept.get(partition, -self.ttl_ms) < self._sweep_every_ms:
+            return
+        self._swept[partition] = now_ms
+        for request_id, stored in list(self.joins.items()):
+            if not isinstance(stored, dict) or stored.get("partition") != partition:
+                continue
+            since = stored.get("done_ms") or stored.get("created_ms") or 0.0
+            if now_ms - float(since) <= self.ttl_ms:
+                continue
             del self.joins[request_id]
+            if stored.get("done_ms") is None:
+                _log.warning(
+                    "join_expired",
+                    request_id=request_id,
+                    details=len(stored.get("details") or ()),
+                    verdicts=len(stored.get("verdicts") or ()),
+                )
 
-    def score(self, details: PendingRequest, entry: JoinEntry) -> Score:
+    def score(self, details: PendingRequest, verdict: WaitingVerdict) -> Score:
         """Decrypt the verdict, compare with the threshold, account for the time."""
-        decrypted = self.context.ring.decrypt(base64.b64decode(entry.verdict or ""))
+        decrypted = self.context.ring.decrypt(base64.b64decode(verdict.envelope))
         done_ms = time.time() * 1000
         sent = details.timings
         transport_ms = None
-        arrived, queued, fhe = entry.arrived_ms, entry.queued_ms, entry.fhe_ms
+        arrived, queued, fhe = verdict.arrived_ms, verdict.queued_ms, verdict.fhe_ms
         if arrived is not None and queued is not None and fhe is not None:
             # Whatever is left: broker hops to and from the scorer, the verdict's transfer.
             transport_ms = round(arrived - sent.sent_ms - queued - fhe, 1)
@@ -136,8 +174,8 @@ class DecryptorSteps:
             timings=ScoreTimings(
                 features_ms=sent.features_ms,
                 encrypt_ms=sent.encrypt_ms,
-                queued_ms=None if entry.queued_ms is None else round(entry.queued_ms, 1),
-                fhe_ms=entry.fhe_ms,
+                queued_ms=None if queued is None else round(queued, 1),
+                fhe_ms=fhe,
                 decrypt_ms=round(decrypted.seconds * 1000, 3),
                 transport_ms=transport_ms,
                 end_to_end_ms=round(done_ms - sent.received_ms, 1),
@@ -146,20 +184,16 @@ class DecryptorSteps:
         )
 
 
-def _upgraded(stored: dict[str, Any]) -> dict[str, Any]:
-    """An entry written before the typed records: the scorer's headers under ``scorer``."""
-    entry = {k: v for k, v in stored.items() if k != "scorer"}
-    headers = stored.get("scorer") or {}
-    entry["queued_ms"] = header_ms(headers.get(QUEUED_MS_HEADER))
-    entry["fhe_ms"] = header_ms(headers.get(FHE_MS_HEADER))
-    return entry
-
-
 class Decryptor:
     """The decryptor's topics, join table and agent on a partner's Faust app."""
 
     def __init__(
-        self, app: faust.App, names: TopicNames, partitions: int, context: PartnerContext
+        self,
+        app: faust.App,
+        names: TopicNames,
+        partitions: int,
+        context: PartnerContext,
+        ttl_s: float = 86_400.0,
     ) -> None:
         """Declare the topics and the join table on ``app``."""
         partner = context.partner
@@ -174,6 +208,7 @@ class Decryptor:
             context,
             names.pending(partner),
             app.Table(PARTNER_TABLES[2], partitions=partitions),
+            ttl_s,
         )
 
     def install(self, app: faust.App, agents: AgentSet) -> None:
@@ -183,15 +218,14 @@ class Decryptor:
     async def decrypt_verdicts(self, stream: faust.StreamT[Any]) -> None:
         """Join each verdict with its request's details; decrypt, score, alert."""
 
-        async def forward(_record: Any, score: Score | None) -> None:
-            if score is None:
+        async def forward(record: Any, out: Encoded[Score] | None) -> None:
+            if out is None:
                 return  # the other half has not arrived yet
-            key = str(score.card_id).encode()
-            value = score.to_bytes()
-            await deliver(self.scores, key=key, value=value)
+            score = out.item
+            await deliver(self.scores, key=out.key, value=out.value)
             if score.alert:
-                await deliver(self.alerts, key=key, value=value)
-            self.steps.forget(score.request_id)
+                await deliver(self.alerts, key=out.key, value=out.value)
+            self.steps.done(score.request_id, record.partition)
             _log.info(
                 "verdict_decrypted",
                 partner=self.partner,

@@ -38,9 +38,10 @@ from streams.core.messages import (
     ValidatedTransaction,
     parse_validated,
 )
+from streams.core.signatures import digest_of
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext, request_id_of
-from streams.runtime.agents import AgentSet, raw_topic, run_agent
+from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
 from streams.runtime.logs import get_logger
 
@@ -77,8 +78,9 @@ class GatewaySteps:
         self.cards = cards
         self.terminals = terminals
 
-    def validate_transaction(self, record: RawRecord) -> tuple[bytes, ValidatedTransaction]:
-        """Validate a transaction, update its card's state: (terminal key, validated record)."""
+    def validate_transaction(self, record: RawRecord) -> Encoded[ValidatedTransaction]:
+        """Validate a transaction, update its card's state: the validated record, keyed by its
+        terminal. Nothing changes when it is refused."""
         received_ms = _now_ms()
         started = time.perf_counter()
         tx = parse_transaction(record.value, self.limits).canonical()
@@ -89,7 +91,6 @@ class GatewaySteps:
         state = CardState.from_json(self.cards[card]) if card in self.cards else CardState()
         card_values = state.observe(epoch_seconds(tx.timestamp), tx.amount)
         backfill = header_map(record.headers).get(BACKFILL_HEADER) == "1"
-        self.cards[card] = state.to_json()
         validated = ValidatedTransaction(
             transaction=tx,
             card_features=tuple(card_values),
@@ -97,14 +98,17 @@ class GatewaySteps:
             received_ms=received_ms,
             features_ms=_ms_since(started),
         )
-        return str(tx.terminal_id).encode(), validated
+        out = Encoded(validated, str(tx.terminal_id).encode(), validated.to_bytes())
+        self.cards[card] = state.to_json()
+        return out
 
-    def validate_label(self, record: RawRecord) -> tuple[bytes, ValidatedLabel]:
-        """Validate a fraud label: (terminal key, validated record)."""
+    def validate_label(self, record: RawRecord) -> Encoded[ValidatedLabel]:
+        """Validate a fraud label: the validated record, keyed by its terminal."""
         label = parse_label(record.value, self.limits).canonical()
-        return str(label.terminal_id).encode(), ValidatedLabel(label=label)
+        validated = ValidatedLabel(label=label)
+        return Encoded(validated, str(label.terminal_id).encode(), validated.to_bytes())
 
-    def request(self, record: RawRecord) -> tuple[PendingRequest, ScoringRequest] | None:
+    def request(self, record: RawRecord) -> tuple[Encoded[PendingRequest], ScoringRequest] | None:
         """Update the terminal's state; for a transaction to score, its features encrypted:
         (the details kept inside, the request sent out). ``None`` for labels and history."""
         started = time.perf_counter()
@@ -132,11 +136,13 @@ class GatewaySteps:
         request_id = request_id_of(
             self.context.request_secret, self.context.partner, tx.transaction_id
         )
-        details = PendingRequest(
+        request = self.context.signed_request(request_id, envelope)
+        pending = PendingRequest(
             request_id=request_id,
             transaction=tx,
             features=tuple(features),
             key_id=self.context.key_id,
+            request_digest=digest_of(envelope),
             timings=RequestTimings(
                 received_ms=item.received_ms,
                 features_ms=features_ms,
@@ -144,7 +150,7 @@ class GatewaySteps:
                 sent_ms=_now_ms(),
             ),
         )
-        return details, ScoringRequest(self.context.partner, request_id, envelope)
+        return Encoded(pending, request.key, pending.to_bytes()), request
 
 
 class Gateway:
@@ -185,14 +191,13 @@ class Gateway:
     async def validate_transactions(self, stream: faust.StreamT[Any]) -> None:
         """Validate each plaintext transaction, compute its card features, pass it on."""
 
-        async def forward(record: Any, result: tuple[bytes, ValidatedTransaction]) -> None:
-            terminal, validated = result
-            await deliver(self.validated, key=terminal, value=validated.to_bytes())
+        async def forward(record: Any, out: Encoded[ValidatedTransaction]) -> None:
+            await deliver(self.validated, key=out.key, value=out.value)
             _log.info(
                 "transaction_validated",
                 partner=self.partner,
-                transaction_id=validated.transaction.transaction_id,
-                backfill=not validated.score,
+                transaction_id=out.item.transaction.transaction_id,
+                backfill=not out.item.score,
                 partition=record.partition,
                 offset=record.offset,
             )
@@ -202,13 +207,12 @@ class Gateway:
     async def validate_labels(self, stream: faust.StreamT[Any]) -> None:
         """Validate each fraud label and pass it on to its terminal's partition."""
 
-        async def forward(_record: Any, result: tuple[bytes, ValidatedLabel]) -> None:
-            terminal, validated = result
-            await deliver(self.validated, key=terminal, value=validated.to_bytes())
+        async def forward(_record: Any, out: Encoded[ValidatedLabel]) -> None:
+            await deliver(self.validated, key=out.key, value=out.value)
             _log.info(
                 "label_validated",
                 partner=self.partner,
-                transaction_id=validated.label.transaction_id,
+                transaction_id=out.item.label.transaction_id,
             )
 
         await run_agent(stream, self.steps.validate_label, forward, self.dead)
@@ -217,13 +221,14 @@ class Gateway:
         """Add the terminal features, encrypt, keep the details, send the scoring request."""
 
         async def forward(
-            _record: Any, result: tuple[PendingRequest, ScoringRequest] | None
+            _record: Any, result: tuple[Encoded[PendingRequest], ScoringRequest] | None
         ) -> None:
             if result is None:
                 return
-            details, request = result
+            pending, request = result
+            details = pending.item
             # The details are stored before the request leaves: a verdict always finds them.
-            await deliver(self.pending, key=request.key, value=details.to_bytes())
+            await deliver(self.pending, key=pending.key, value=pending.value)
             await deliver(
                 self.requests, key=request.key, value=request.envelope, headers=request.headers()
             )

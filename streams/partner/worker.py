@@ -21,6 +21,7 @@ from streams.broker.connection import kafka_python_config
 from streams.core.errors import ConfigError
 from streams.core.events import EventLimits
 from streams.core.settings import PartnerSettings
+from streams.core.signatures import parse_public_keys
 from streams.core.topics import TopicNames
 from streams.partner.context import PartnerContext
 from streams.partner.decryptor import Decryptor
@@ -45,6 +46,14 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
     if settings.key_dir is None:
         msg = "FRAUD_KEY_DIR is required for the partner role (`fraudstream keys generate`)"
         raise ConfigError(msg)
+    if not settings.scorer_public_keys:
+        msg = (
+            "FRAUD_SCORER_PUBLIC_KEYS is required for the partner role: the scorer's public key "
+            "(`fraudstream keys scorer <file> --show` where the scorer's key is), so that only "
+            "verdicts the scorer signed are decrypted"
+        )
+        raise ConfigError(msg)
+    scorer_keys = parse_public_keys(settings.scorer_public_keys)
     client = ClientArtifact.load(settings.model_dir.resolve())
     ring = KeyRing.load(client, settings.key_dir, settings.previous_key_dirs)
     if ring.partner != partner:
@@ -64,15 +73,20 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
     )
     _log.info("evaluation_keys_ready", key_id=ring.current.key_id, newly_published=published)
     threshold = client.threshold if settings.threshold is None else settings.threshold
-    context = PartnerContext(partner, ring, threshold, _request_secret(settings, app.conf.id))
+    context = PartnerContext(
+        partner, ring, threshold, _request_secret(settings, app.conf.id), scorer_keys
+    )
     limits = EventLimits(
         partners=frozenset(settings.partners),  # the gateway narrows them to its own partner
         max_event_bytes=settings.max_event_bytes,
         max_amount=settings.max_amount,
+        max_clock_skew_s=settings.max_clock_skew,
     )
     agents = AgentSet()
     Gateway(app, names, settings.topic_partitions, limits, context).install(app, agents)
-    Decryptor(app, names, settings.topic_partitions, context).install(app, agents)
+    Decryptor(app, names, settings.topic_partitions, context, settings.join_ttl).install(
+        app, agents
+    )
     add_web_pages(
         app,
         lambda: {

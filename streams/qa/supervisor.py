@@ -27,6 +27,7 @@ from streams.broker.local_kafka import free_port
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
 from streams.core.topics import faust_app_id
+from streams.scorer.signing_key import ScorerKey
 
 __all__ = [
     "Pipeline",
@@ -36,6 +37,7 @@ __all__ = [
     "running_pipeline",
     "settings_env",
     "wait_ready",
+    "with_scorer_key",
 ]
 
 
@@ -232,6 +234,19 @@ def _partner_workers(
     }
 
 
+def with_scorer_key(settings: Settings, directory: Path) -> Settings:
+    """``settings`` with a scorer signing key (made in ``directory`` when none is set) and its
+    public key pinned for the partners (when none is): what a pipeline on one machine needs."""
+    key_file = settings.scorer_key_file
+    if key_file is None:
+        key_file = directory / "scorer-signing.key"
+        key = ScorerKey.generate(key_file) if not key_file.exists() else ScorerKey.load(key_file)
+    else:
+        key = ScorerKey.load(key_file)
+    pinned = settings.scorer_public_keys or (key.public_key.hex(),)
+    return settings.model_copy(update={"scorer_key_file": key_file, "scorer_public_keys": pinned})
+
+
 @contextmanager
 def running_pipeline(
     settings: Settings,
@@ -257,6 +272,7 @@ def running_pipeline(
     Kafka principal on an authenticated broker); the supervisor itself connects with
     ``settings``.
     """
+    settings = with_scorer_key(settings, log_dir)
     pipeline = Pipeline(
         [
             WorkerProcess(

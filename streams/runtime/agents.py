@@ -4,24 +4,39 @@ Faust acknowledges an event once the agent's loop moves past it, even when the a
 an agent never raises on a record: :func:`run_agent` calls the role's step on each record, sends
 what the step raised to the dead-letter topic with the reason, and awaits the step's outputs
 (which :func:`~streams.runtime.delivery.deliver` waits for until the broker stored them) before
-the next record. Agents run with ``concurrency=1``: with more, faust can commit an offset past a
-record still being processed (faust-streaming issue #606). Each agent has an explicit name and
-topic (faust derives them from the function otherwise, so a rename would change them).
+the next record. The step does everything that can fail because of the record, encoding its
+outputs included (an :class:`Encoded`): the forward only delivers bytes, so nothing a record
+holds can fail outside the dead-letter path. Agents run with ``concurrency=1``: with more, faust
+can commit an offset past a record still being processed (faust-streaming issue #606). Each agent
+has an explicit name and topic (faust derives them from the function otherwise, so a rename
+would change them).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import faust
 
 from streams.runtime.dead_letters import dead_letter
 
-__all__ = ["AgentSet", "raw_topic", "run_agent"]
+__all__ = ["AgentSet", "Encoded", "raw_topic", "run_agent"]
 
 _Result = TypeVar("_Result")
+_Item = TypeVar("_Item")
+
+
+@dataclass(frozen=True)
+class Encoded(Generic[_Item]):
+    """A step's output record, already encoded (so encoding fails inside the step): the typed
+    item for logs and tests, and the key and value to send."""
+
+    item: _Item
+    key: bytes
+    value: bytes
 
 
 def raw_topic(app: faust.App, *names: str, **options: Any) -> Any:

@@ -24,14 +24,17 @@ import faust
 
 from models.errors import KeyMaterialError
 from models.fhe.envelope import open_envelope
+from models.fhe.proof import Signer
 from streams.core.errors import KeyRegistryUnavailableError
 from streams.core.messages import RawRecord, ScoringRequest, Verdict
+from streams.core.signatures import VerdictClaim, digest_of, sign
 from streams.core.topics import SCORING_SCOPE, TopicNames
 from streams.runtime.agents import AgentSet, raw_topic, run_agent
 from streams.runtime.delivery import deliver
 from streams.runtime.logs import get_logger
+from streams.scorer.admission import RequestGuard
 from streams.scorer.fhe_pool import FhePool
-from streams.scorer.key_follower import KeySource
+from streams.scorer.key_follower import KeySource, KnownKey
 
 __all__ = ["ScorerAgent", "ScorerSteps"]
 
@@ -39,7 +42,8 @@ _log = get_logger(__name__)
 
 
 class ScorerSteps:
-    """Scoring one request: check it, wait for its key, evaluate it in the pool."""
+    """Scoring one request: check it, wait for its key, check its signature, evaluate it in the
+    pool, sign the verdict."""
 
     def __init__(
         self,
@@ -48,13 +52,19 @@ class ScorerSteps:
         keys: KeySource,
         pool: FhePool,
         key_wait: float,
+        *,
+        signer: Signer,
+        guard: RequestGuard,
     ) -> None:
-        """Serve ``partners`` with the model ``model_version``."""
+        """Serve ``partners`` with the model ``model_version``; sign verdicts with ``signer``;
+        admit requests through ``guard``."""
         self.model_version = model_version
         self.partners = frozenset(partners)
         self.keys = keys
         self.pool = pool
         self.key_wait = key_wait
+        self.signer = signer
+        self.guard = guard
 
     def readiness(self) -> dict[str, Any]:
         """What ``/ready`` shows: ready once the evaluation processes are up and the keys
@@ -77,22 +87,37 @@ class ScorerSteps:
             record.key, record.value, record.headers, self.partners
         )
         envelope = open_envelope(request.envelope, "input", model_version=self.model_version)
-        await self.wait_for_key(envelope.key_id, request.partner)
-        verdict, fhe_seconds = await self.pool.evaluate(request.envelope, envelope.key_id)
+        known = await self.wait_for_key(envelope.key_id, request.partner)
+        self.guard.admit(request, known.public_key, envelope.key_id, self.model_version)
+        verdict_enc, fhe_seconds = await self.pool.evaluate(request.envelope, envelope.key_id)
+        claim = VerdictClaim(
+            request.partner,
+            request.request_id,
+            envelope.key_id,
+            self.model_version,
+            digest_of(request.envelope),
+            digest_of(verdict_enc),
+            int(time.time() * 1000),
+        )
         return Verdict(
             partner=request.partner,
             request_id=request.request_id,
-            envelope=verdict,
+            envelope=verdict_enc,
             queued_ms=picked_ms - timestamp_s * 1000 if timestamp_s else 0.0,
             fhe_ms=fhe_seconds * 1000,
             key_id=envelope.key_id,
+            request_digest=claim.request_digest,
+            signed_at_ms=claim.signed_at_ms,
+            signature=sign(self.signer, claim),
         )
 
-    async def wait_for_key(self, key_id: str, partner: str) -> None:
-        """Return once ``key_id``'s evaluation keys are stored; raise if they never come.
+    async def wait_for_key(self, key_id: str, partner: str) -> KnownKey:
+        """``key_id``'s stored evaluation keys, once there; raise if they will not come.
 
         Until the keys topics have been read to their end, the request waits (its keys may be
-        there): only then does the ``key_wait`` for a key id nobody published start.
+        there). After that a key id still unknown is refused as soon as the follower has read
+        everything published since the request came (nobody published it), and after
+        ``key_wait`` at most: one partner's bad request holds the shared scorer ~1 s, not more.
         """
         while not self.keys.wait_caught_up(0):
             if self.keys.error is not None:
@@ -100,16 +125,21 @@ class ScorerSteps:
                 raise KeyRegistryUnavailableError(msg)
             await asyncio.sleep(0.2)
         deadline = time.monotonic() + self.key_wait
+        mark = self.keys.reads_done()
         known = self.keys.get(key_id)
         while known is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+            settled = self.keys.read_everything_since(mark)
             known = self.keys.get(key_id)
+            if known is not None or settled:
+                break
+            await asyncio.sleep(0.1)
         if known is None:
-            msg = f"no evaluation keys for key id {key_id} (waited {self.key_wait:g} s)"
+            msg = f"no evaluation keys for key id {key_id} (none published)"
             raise KeyMaterialError(msg)
         if known.partner != partner:
             msg = f"key id {key_id} belongs to another partner, not to {partner}"
             raise KeyMaterialError(msg)
+        return known
 
 
 class ScorerAgent:

@@ -24,9 +24,12 @@ from streams.core.errors import KeyRegistryError
 from streams.core.key_chunks import KeyAssembler
 from streams.runtime.logs import get_logger
 
-__all__ = ["KeyFollower", "KeySource", "KnownKey"]
+__all__ = ["MAX_KEYS_PER_PARTNER", "KeyFollower", "KeySource", "KnownKey"]
 
 _log = get_logger(__name__)
+#: Key sets held per partner (tens of MB each): the newest ones; publishing more drops the
+#: partner's oldest, never another partner's.
+MAX_KEYS_PER_PARTNER = 4
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class KnownKey:
     partner: str
     model_version: str
     path: Path
+    #: The partner's registry key for this key id (Ed25519, raw): it signs the requests.
+    public_key: bytes
 
 
 class KeySource(Protocol):
@@ -56,6 +61,12 @@ class KeySource(Protocol):
 
     def wait_caught_up(self, timeout: float) -> bool:
         """Whether every key published before the start has been read."""
+
+    def reads_done(self) -> int:
+        """A mark: how many reads of the topics have completed so far."""
+
+    def read_everything_since(self, mark: int) -> bool:
+        """Whether reads begun after ``mark`` found nothing more published on the topics."""
 
 
 class KeyFollower:
@@ -78,10 +89,13 @@ class KeyFollower:
         self._partner_of = {topic: partner for partner, topic in topics.items()}
         self.directory = directory
         self._known: dict[str, KnownKey] = {}
+        self._lock = threading.Lock()  # the follower thread writes, the event loop reads
         self._on_key = on_key
         self._stop = threading.Event()
         self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._run, name="key-registry", daemon=True)
+        self._reads = 0
+        self._settled_at = -1
         #: Why following stopped, if it failed (the scorer then reports not ready).
         self.error: Exception | None = None
 
@@ -102,11 +116,21 @@ class KeyFollower:
 
     def known_key_ids(self) -> frozenset[str]:
         """Every key id stored so far."""
-        return frozenset(self._known)
+        with self._lock:
+            return frozenset(self._known)
 
     def wait_caught_up(self, timeout: float) -> bool:
         """Wait until everything on the topic at start was read."""
         return self._caught_up.wait(timeout)
+
+    def reads_done(self) -> int:
+        """A mark: how many polls of the topics have completed so far."""
+        return self._reads
+
+    def read_everything_since(self, mark: int) -> bool:
+        """Whether a poll begun after ``mark`` (two after it: a fetch may have been in flight
+        at the mark) ended with every topic read to its end."""
+        return self._settled_at >= mark + 2
 
     def _run(self) -> None:
         try:
@@ -132,6 +156,9 @@ class KeyFollower:
                 for records in consumer.poll(timeout_ms=500).values():
                     for record in records:
                         self._take(assembler, record)
+                self._reads += 1
+                if all(_read_to_end(consumer, tp) for tp in tps):
+                    self._settled_at = self._reads
         finally:
             consumer.close()
 
@@ -147,8 +174,10 @@ class KeyFollower:
         staging = path.with_suffix(f".{os.getpid()}.tmp")
         staging.write_bytes(complete.data)
         staging.replace(path)
-        known = KnownKey(complete.partner, complete.model_version, path)
-        self._known[complete.key_id] = known
+        known = KnownKey(complete.partner, complete.model_version, path, complete.public_key)
+        with self._lock:
+            self._known[complete.key_id] = known
+            self._keep_newest(complete.partner)
         _log.info(
             "evaluation_keys_loaded",
             partner=complete.partner,
@@ -157,3 +186,16 @@ class KeyFollower:
         )
         if self._on_key is not None:
             self._on_key(known)
+
+    def _keep_newest(self, partner: str) -> None:
+        held = [key_id for key_id, known in self._known.items() if known.partner == partner]
+        for key_id in held[: max(0, len(held) - MAX_KEYS_PER_PARTNER)]:
+            dropped = self._known.pop(key_id)
+            dropped.path.unlink(missing_ok=True)
+            _log.warning("evaluation_keys_dropped", partner=partner, key_id=key_id)
+
+
+def _read_to_end(consumer: Any, tp: TopicPartition) -> bool:
+    """Whether the consumer's position is at the partition's end as the last fetch saw it."""
+    highwater = consumer.highwater(tp)
+    return highwater is not None and consumer.position(tp) >= highwater

@@ -16,20 +16,30 @@ import faust
 
 from models.fhe.artifacts import ServerArtifact
 from streams.broker.connection import kafka_python_config
+from streams.core.errors import ConfigError
 from streams.core.settings import ScorerSettings
 from streams.core.topics import TopicNames
 from streams.runtime.agents import AgentSet
 from streams.runtime.app import create_app, run_app, start_logging
 from streams.runtime.web import add_web_pages
+from streams.scorer.admission import RequestGuard
 from streams.scorer.agent import ScorerAgent, ScorerSteps
 from streams.scorer.fhe_pool import FhePool
 from streams.scorer.key_follower import KeyFollower
+from streams.scorer.signing_key import ScorerKey
 
 __all__ = ["build_scorer_app", "run_scorer_worker"]
 
 
 def build_scorer_app(settings: ScorerSettings) -> faust.App:
     """The Faust app of a scorer, its agent attached."""
+    if settings.scorer_key_file is None:
+        msg = (
+            "FRAUD_SCORER_KEY_FILE is not set: the scorer signs every verdict with its own key "
+            "(make one with `fraudstream keys scorer <file>`; partners pin its public key)"
+        )
+        raise ConfigError(msg)
+    signer = ScorerKey.load(settings.scorer_key_file)
     model_dir = settings.model_dir.resolve()
     server = ServerArtifact.load(model_dir)
     app = create_app(settings, role="scorer")
@@ -40,7 +50,15 @@ def build_scorer_app(settings: ScorerSettings) -> faust.App:
         Path(settings.data_dir) / app.conf.id / f"evaluation-keys-{os.getpid()}",
     )
     pool = FhePool(model_dir, keys.directory, settings.scorer_processes)
-    steps = ScorerSteps(server.version, settings.partners, keys, pool, settings.key_wait)
+    steps = ScorerSteps(
+        server.version,
+        settings.partners,
+        keys,
+        pool,
+        settings.key_wait,
+        signer=signer,
+        guard=RequestGuard(settings.request_max_age),
+    )
     agents = AgentSet()
     ScorerAgent(app, names, steps).install(app, agents)
     add_web_pages(app, steps.readiness)

@@ -105,8 +105,8 @@ def test_scorer_pods_cannot_mount_a_partner_key(
     values: Path, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
     """Partners live in namespaces of their own (a pod mounts Secrets of its namespace only);
-    the scorer's pods reference no Secret but the Kafka ones, have no API token, and no partner
-    seed is named in the scorer's namespace."""
+    the scorer's pods reference no Secret but the Kafka ones and its own signing key, have no API
+    token, and no partner seed is named in the scorer's namespace."""
     objects = rendered[values.stem]
     config = yaml.safe_load(values.read_text())
     seeds = {
@@ -121,6 +121,7 @@ def test_scorer_pods_cannot_mount_a_partner_key(
     }
     partner_namespaces = {p["namespace"] for p in config["partners"]}
     scorer = config.get("scorer", {})
+    kafka_secrets.add(scorer.get("signingKey", {}).get("existingSecret"))
     scorer_namespace = scorer.get("namespace") or RELEASE_NAMESPACE
     if scorer.get("enabled", True):
         assert scorer_namespace not in partner_namespaces

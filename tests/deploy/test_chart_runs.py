@@ -26,6 +26,7 @@ from streams.broker.local_kafka import LocalKafka
 from streams.core.topics import TopicNames
 from streams.qa.handbook_feed import by_partner, send_records, transaction_record
 from streams.qa.testing import consume_records, free_port
+from streams.scorer.signing_key import ScorerKey
 from tests.deploy.tools import VALUES_FILES, pod_specs, render
 from tests.support.commands import fraudstream
 from tests.support.models import TinyModel
@@ -44,6 +45,7 @@ class Localizer:
             "/app/model": str(model),
             "/etc/fraudstream/key-seeds": str(work / "seeds"),
             "/var/run/fraudstream/keys": str(work / "keys"),
+            "/etc/fraudstream/scorer-key": str(work / "scorer-key"),
         }
         self.work = work
 
@@ -86,6 +88,8 @@ def test_the_charts_pods_make_a_working_pipeline(
     kafka_broker: LocalKafka, tiny_model: TinyModel, tmp_path: Path
 ) -> None:
     root = f"chart{uuid.uuid4().hex[:8]}"
+    # The scorer's signing key, as its Secret would hold it, and its public key in the values.
+    signing = ScorerKey.generate(tmp_path / "scorer-key" / "signing.key")
     objects = render(
         [MINIMAL],
         f"kafka.bootstrapServers={kafka_broker.bootstrap}",
@@ -94,6 +98,7 @@ def test_the_charts_pods_make_a_working_pipeline(
         "topics.replication=1",
         "topics.partitions=2",
         "partners[0].previousKeySeedSecrets[0]=alpha-key-seed-old",
+        f"scorer.publicKeys[0]={signing.public_key.hex()}",
     )
     local = Localizer(tmp_path, tiny_model.directory)
     maps = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}

@@ -84,6 +84,7 @@ def test_every_service_runs_a_command_of_the_cli(compose: dict[str, Any]) -> Non
         "topics": "fraudstream topics create",
         "keys-alpha": "fraudstream keys generate",
         "keys-bravo": "fraudstream keys generate",
+        "scorer-key": "fraudstream keys scorer",
         "scorer": "fraudstream worker",
         "partner-alpha": "fraudstream worker",
         "partner-bravo": "fraudstream worker",
@@ -103,9 +104,13 @@ def test_the_broker_is_the_pinned_kraft_image_of_the_tests_kafka(compose: dict[s
 
 
 def test_only_a_partner_and_its_key_job_mount_its_keys(compose: dict[str, Any]) -> None:
-    """The scorer mounts no volume at all; each key volume is its own partner's."""
+    """The scorer mounts only its own signing key, read-only; each key volume is its own
+    partner's; partners read only the scorer's public key."""
     services = compose["services"]
-    assert "volumes" not in services["scorer"]
+    assert services["scorer"]["volumes"] == ["scorer-key:/var/lib/fraudstream/scorer:ro"]
+    for partner in ("alpha", "bravo"):
+        shared = [v for v in services[f"partner-{partner}"]["volumes"] if v.startswith("scorer")]
+        assert shared == ["scorer-public:/var/lib/fraudstream/scorer-public:ro"]
     for partner in ("alpha", "bravo"):
         mounting = {
             name

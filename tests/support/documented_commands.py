@@ -50,7 +50,8 @@ _SEED_HOW = "with the tiny model (--model) and a temporary folder for the seed a
 _WORKER_HOW = (
     "streams.qa.supervisor.running_pipeline (the `running` fixture) starts `python -m streams "
     "worker` "
-    "with this role, FRAUD_KEY_DIR at the partner's keys, FRAUD_WEB_PORT at a free port and "
+    "with this role, FRAUD_KEY_DIR at the partner's keys, the scorer's key file and its "
+    "public key (streams.qa.supervisor.with_scorer_key), FRAUD_WEB_PORT at a free port and "
     "the other settings as FRAUD_* variables; the test checks every worker's /ready, /live, "
     "/metrics"
 )
@@ -81,10 +82,14 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream keys generate --partner alpha --key-dir keys/alpha": Covered(
         _TRAIN, "as written, in a folder where `model train` just wrote artifacts/latest"
     ),
-    "FRAUD_KEY_DIR=keys/alpha fraudstream worker --role partner --partner alpha": Covered(
-        _WORKERS, _WORKER_HOW
+    "fraudstream keys scorer keys/scorer.key": Covered(
+        "tests/integration/streams/cli/test_cli_model.py::test_keys_scorer_makes_a_key_and_shows_it",
+        "with a temporary folder for the key file",
     ),
-    "FRAUD_WEB_PORT=6067 fraudstream worker --role scorer": Covered(_WORKERS, _WORKER_HOW),
+    "FRAUD_KEY_DIR=keys/alpha FRAUD_SCORER_PUBLIC_KEYS=<public-key> fraudstream worker --role "
+    "partner --partner alpha": Covered(_WORKERS, _WORKER_HOW),
+    "FRAUD_SCORER_KEY_FILE=keys/scorer.key FRAUD_WEB_PORT=6067 fraudstream worker --role "
+    "scorer": Covered(_WORKERS, _WORKER_HOW),
     "fraudstream alerts --partner alpha --follow": Covered(
         f"{_DOCUMENTED}::test_alerts_follow_shows_new_alerts_until_ctrl_c",
         "FRAUD_BROKER and FRAUD_TOPIC_ROOT at the session broker; ended by SIGINT (Ctrl-C)",

@@ -23,16 +23,23 @@ import pytest
 from kafka import KafkaProducer
 
 from models.data.handbook import HandbookTransaction, read_transactions
-from models.errors import KeyMismatchError
+from models.errors import CiphertextError, KeyMismatchError
 from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
-from models.fhe.envelope import MAGIC, seal
+from models.fhe.envelope import MAGIC, open_envelope, seal
 from models.training.fitting import ProtocolData
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka
-from streams.core.headers import PARTNER_HEADER, REQUEST_HEADER
+from streams.core.headers import (
+    NONCE_HEADER,
+    PARTNER_HEADER,
+    REQUEST_HEADER,
+    SIGNATURE_HEADER,
+    SIGNED_AT_HEADER,
+)
 from streams.core.settings import Settings
+from streams.core.signatures import RequestClaim, digest_of, sign
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.key_publisher import publish_evaluation_keys
 from streams.qa.handbook_feed import OutgoingRecord, by_partner, send_records, transaction_record
@@ -175,11 +182,42 @@ def test_every_transaction_gets_one_score_on_its_own_partner_topic(
 
 
 def send_request(
-    running: Running, key: bytes, value: bytes, headers: dict[str, str] | None = None
+    running: Running,
+    key: bytes,
+    value: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    signer: PartnerKeys | None,
+    nonce: str | None = None,
+    signed_at_ms: int | None = None,
 ) -> None:
+    """Send a request as a partner's gateway does: signed by ``signer`` (its key id's registry
+    key) over the envelope's key id, unless ``signer`` is ``None``."""
     headers = (
         {PARTNER_HEADER: "alpha", REQUEST_HEADER: key.decode()} if headers is None else headers
     )
+    if signer is not None:
+        nonce = nonce or uuid.uuid4().hex
+        signed_at_ms = signed_at_ms or int(datetime.now(UTC).timestamp() * 1000)
+        try:
+            key_id = open_envelope(value, "input").key_id
+        except CiphertextError:
+            key_id = signer.key_id
+        claim = RequestClaim(
+            headers.get(PARTNER_HEADER, ""),
+            headers.get(REQUEST_HEADER, ""),
+            key_id,
+            signer.client.version,
+            digest_of(value),
+            nonce,
+            signed_at_ms,
+        )
+        headers = {
+            **headers,
+            NONCE_HEADER: nonce,
+            SIGNED_AT_HEADER: str(signed_at_ms),
+            SIGNATURE_HEADER: sign(signer.signer(), claim).hex(),
+        }
     producer = KafkaProducer(**running.client, acks="all")
     producer.send(
         running.names.scoring_requests(),
@@ -206,9 +244,10 @@ def test_bad_requests_are_dead_lettered_and_scoring_continues(
     protocol_data: ProtocolData,
     partner_keys: dict[str, PartnerKeys],
 ) -> None:
-    """Each kind of bad request reaches the scorer's dead-letter topic with its reason; a good
-    request sent after all of them is scored."""
-    alpha = partner_keys["alpha"]
+    """Each kind of bad request (unaddressed, unsigned, forged, replayed, stale, not a
+    ciphertext of this model under a key of its partner) reaches the scorer's dead-letter topic
+    with its reason; a good request sent after all of them is scored."""
+    alpha, bravo = partner_keys["alpha"], partner_keys["bravo"]
     good = alpha.encrypt(protocol_data.x_test[0])
     version = alpha.client.version
     header_end = 8 + struct.unpack(">I", good[4:8])[0]
@@ -255,15 +294,37 @@ def test_bad_requests_are_dead_lettered_and_scoring_continues(
             "belongs to another partner",
         ),
         ("garbage_ciphertext", None, garbage_payload, "CiphertextError", "not a valid input"),
+        ("unsigned", None, good, "SignatureError", "unsigned"),
+        ("forged", None, good, "SignatureError", "signature does not hold"),
+        ("stale", None, good, "SignatureError", "s ago"),
+        (
+            "replayed",
+            {PARTNER_HEADER: "alpha", REQUEST_HEADER: "once"},
+            good,
+            "SignatureError",
+            "replay",
+        ),
     ]
+    signers = {"unsigned": None, "forged": bravo}
+    day_ms = 86_400_000
+    stale_ms = int(datetime.now(UTC).timestamp() * 1000) - 2 * day_ms
+    send_request(running, b"once", good, signer=alpha, nonce="n" * 32)  # scored: then replayed
     keys = {}
     for index, (kind, headers, value, _, _) in enumerate(cases):
         key = (headers or {}).get(REQUEST_HEADER, f"bad-{index}")
         if kind == "id_mismatch":
             key = "bad-mismatch"
         keys[key] = kind
-        send_request(running, key.encode(), value, headers)
-    send_request(running, b"good-after-bad", good)
+        send_request(
+            running,
+            key.encode(),
+            value,
+            headers,
+            signer=signers.get(kind, alpha),
+            nonce="n" * 32 if kind == "replayed" else None,
+            signed_at_ms=stale_ms if kind == "stale" else None,
+        )
+    send_request(running, b"good-after-bad", good, signer=alpha)
 
     verdict = wait_for_verdict(running, "alpha", "good-after-bad")
     expected = tiny_model.fitted.predict_clear(protocol_data.x_test[:1])[0]
@@ -308,8 +369,8 @@ def test_a_new_key_is_picked_up_and_the_old_one_still_served(
     scorer = running.pipeline.scorers[0]
     wait_ready(scorer, timeout=60, until=lambda state: new.key_id in state["key_ids"])
     x = protocol_data.x_test[1]
-    send_request(running, b"rotated-new", new.encrypt(x))
-    send_request(running, b"rotated-old", old.encrypt(x))
+    send_request(running, b"rotated-new", new.encrypt(x), signer=new)
+    send_request(running, b"rotated-old", old.encrypt(x), signer=old)
     expected = tiny_model.fitted.predict_clear(protocol_data.x_test[1:2])[0]
     assert new.decrypt(wait_for_verdict(running, "alpha", "rotated-new")).score == pytest.approx(
         expected, abs=1e-12

@@ -4,7 +4,7 @@ through the gateway's, the scorer's and the decryptor's steps gets the clear mod
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -22,9 +22,12 @@ from streams.partner.context import PartnerContext
 from streams.partner.decryptor import DecryptorSteps
 from streams.partner.gateway import GatewaySteps
 from streams.qa.handbook_feed import transaction_record
+from streams.runtime.agents import Encoded
+from streams.scorer.admission import RequestGuard
 from streams.scorer.agent import ScorerSteps
 from streams.scorer.fhe_pool import FhePool
 from streams.scorer.key_follower import KnownKey
+from streams.scorer.signing_key import ScorerKey
 from tests.support.models import TinyModel
 
 NAMES = TopicNames("steps")
@@ -39,6 +42,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    partition: int = 0
 
 
 @dataclass
@@ -52,7 +56,8 @@ class KeysInAFolder:
     def add(self, partner: str, keys: PartnerKeys) -> None:
         path = self.directory / f"{keys.key_id}.keys"
         path.write_bytes(keys.evaluation_keys())
-        self.known[keys.key_id] = KnownKey(partner, keys.client.version, path)
+        public_key = keys.signer().public_key
+        self.known[keys.key_id] = KnownKey(partner, keys.client.version, path, public_key)
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -66,6 +71,12 @@ class KeysInAFolder:
     def wait_caught_up(self, timeout: float) -> bool:
         return True
 
+    def reads_done(self) -> int:
+        return 0
+
+    def read_everything_since(self, mark: int) -> bool:
+        return True
+
 
 def test_a_transaction_through_every_step_gets_the_clear_models_score(
     tiny_model: TinyModel, partner_keys: dict[str, PartnerKeys], tmp_path: Path
@@ -76,7 +87,8 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     request under another partner's key."""
     client = ClientArtifact.load(tiny_model.directory)
     ring = KeyRing.load(client, partner_keys["alpha"].key_dir, ())
-    context = PartnerContext("alpha", ring, client.threshold, b"s" * 32)
+    scorer_key = ScorerKey.generate(tmp_path / "scorer.key")
+    context = PartnerContext("alpha", ring, client.threshold, b"s" * 32, (scorer_key.public_key,))
     gateway = GatewaySteps(context, LIMITS, cards={}, terminals={})
     decryptor = DecryptorSteps(context, NAMES.pending("alpha"), joins={})
     keys = KeysInAFolder(tmp_path / "keys")
@@ -84,17 +96,25 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     keys.add("alpha", partner_keys["alpha"])
     keys.add("bravo", partner_keys["bravo"])
     pool = FhePool(tiny_model.directory, keys.directory, processes=1)
-    scorer = ScorerSteps(client.version, ["alpha", "bravo"], keys, pool, key_wait=0.5)
+    scorer = ScorerSteps(
+        client.version,
+        ["alpha", "bravo"],
+        keys,
+        pool,
+        key_wait=0.5,
+        signer=scorer_key,
+        guard=RequestGuard(max_age_s=3600),
+    )
 
     history = list(read_transactions(start=_day(1), end=_day(2)))[:40]
     live = list(read_transactions(start=_day(3), end=_day(3)))[:3]
-    requests: list[tuple[PendingRequest, ScoringRequest]] = []
+    requests: list[tuple[Encoded[PendingRequest], ScoringRequest]] = []
     for tx, backfill in [*((h, True) for h in history), *((t, False) for t in live)]:
         sent = transaction_record(NAMES, tx, "alpha", backfill=backfill)
-        terminal, validated = gateway.validate_transaction(
+        validated = gateway.validate_transaction(
             Record(sent.topic, sent.key, sent.value, list(sent.headers))
         )
-        request = gateway.request(Record(NAMES.validated("alpha"), terminal, validated.to_bytes()))
+        request = gateway.request(Record(NAMES.validated("alpha"), validated.key, validated.value))
         assert (request is None) == backfill
         if request is not None:
             requests.append(request)
@@ -102,26 +122,25 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     async def score_all() -> list[Score]:
         await pool.warm_up()
         scores = []
-        for details, request in requests:
+        for pending, request in requests:
             record = Record(
                 NAMES.scoring_requests(), request.key, request.envelope, request.headers()
             )
             verdict = await scorer.score(record)
             assert (
-                decryptor.join(Record(NAMES.pending("alpha"), request.key, details.to_bytes()))
-                is None
+                decryptor.join(Record(NAMES.pending("alpha"), pending.key, pending.value)) is None
             )
             verdict_record = Record(
                 NAMES.verdicts("alpha"), verdict.key, verdict.envelope, verdict.headers()
             )
             score = decryptor.join(verdict_record)
             assert score is not None
-            scores.append(score)
+            scores.append(score.item)
         stolen = Record(
             NAMES.scoring_requests(),
             requests[0][1].key,
             requests[0][1].envelope,
-            ScoringRequest("bravo", requests[0][1].request_id, b"").headers(),
+            replace(requests[0][1], partner="bravo").headers(),
         )
         with pytest.raises(KeyMaterialError, match="belongs to another partner"):
             await scorer.score(stolen)
@@ -131,7 +150,7 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
         scores = asyncio.run(score_all())
     finally:
         pool.shutdown()
-    expected = tiny_model.fitted.predict_clear(np.array([d.features for d, _ in requests]))
+    expected = tiny_model.fitted.predict_clear(np.array([p.item.features for p, _ in requests]))
     assert [s.transaction_id for s in scores] == [t.transaction_id for t in live]
     assert [s.score for s in scores] == pytest.approx(list(expected), abs=1e-12)
     assert all(s.alert == (s.score >= client.threshold) for s in scores)

@@ -122,9 +122,14 @@ FRAUD_MODEL_DIR: "/app/model"
 {{- if eq .role "scorer" }}
 FRAUD_KEY_WAIT: {{ $v.scorer.keyWait | toString | quote }}
 FRAUD_SCORER_PROCESSES: {{ $v.scorer.processes | quote }}
+FRAUD_SCORER_KEY_FILE: {{ printf "/etc/fraudstream/scorer-key/%s" $v.scorer.signingKey.key | quote }}
+FRAUD_REQUEST_MAX_AGE: {{ $v.scorer.requestMaxAge | toString | quote }}
 {{- else if eq .role "partner" }}
 FRAUD_MAX_EVENT_BYTES: {{ $v.limits.maxEventBytes | int64 | quote }}
 FRAUD_MAX_AMOUNT: {{ $v.limits.maxAmount | toString | quote }}
+FRAUD_MAX_CLOCK_SKEW: {{ $v.limits.maxClockSkew | toString | quote }}
+FRAUD_SCORER_PUBLIC_KEYS: {{ join "," $v.scorer.publicKeys | quote }}
+FRAUD_JOIN_TTL: {{ .partner.joinTtl | toString | quote }}
 FRAUD_KEY_DIR: {{ printf "%s/current" (include "fraudstream.keyRoot" .root) | quote }}
 {{- $previous := list }}
 {{- range $i, $_ := .partner.previousKeySeedSecrets }}
@@ -254,6 +259,12 @@ readinessProbe:
 {{- fail (printf "partner %s is both in partners and in externalPartners" $name) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- if and .Values.scorer.enabled (not .Values.scorer.signingKey.existingSecret) -}}
+{{- fail "scorer.signingKey.existingSecret is required: the scorer signs every verdict (make the key with `fraudstream keys scorer <file>` and store the file in a Secret of the scorer's namespace)" -}}
+{{- end -}}
+{{- if and .Values.partners (not .Values.scorer.publicKeys) -}}
+{{- fail "scorer.publicKeys is required: the partners decrypt only verdicts the scorer signed (`fraudstream keys scorer <file> --show` prints its public key)" -}}
 {{- end -}}
 {{- if and .Values.scorer.autoscaling.enabled .Values.scorer.keda.enabled -}}
 {{- fail "scorer.autoscaling and scorer.keda are both enabled: choose one (KEDA makes its own HorizontalPodAutoscaler)" -}}

@@ -140,3 +140,27 @@ def test_keys_seed_then_generate_from_it(tiny_model: TinyModel, tmp_path: Path) 
     assert wrong.returncode == 2
     assert "partner alpha's seed, not bravo's" in wrong.stdout + wrong.stderr
     assert not (tmp_path / "other").exists()
+
+
+def test_keys_scorer_makes_a_key_and_shows_it(tmp_path: Path) -> None:
+    """`keys scorer FILE` writes the scorer's signing key (0600, secret never printed) and
+    prints the public key partners pin; `--show` prints it alone; the file is never overwritten
+    and a world-readable one is refused."""
+    (tmp_path / "keys").mkdir()
+    made = fraudstream("keys", "scorer", "keys/scorer.key", cwd=tmp_path)
+    assert made.returncode == 0, made.stdout + made.stderr
+    key_file = tmp_path / "keys/scorer.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    secret = json.loads(key_file.read_text())["private_key"]
+    assert secret not in made.stdout + made.stderr
+    shown = fraudstream("keys", "scorer", "keys/scorer.key", "--show", cwd=tmp_path)
+    public_key = shown.stdout.strip()
+    assert len(public_key) == 64
+    assert f"public key for the partners: {public_key}" in made.stdout
+    again = fraudstream("keys", "scorer", "keys/scorer.key", cwd=tmp_path)
+    assert again.returncode == 1
+    assert "refusing to overwrite" in again.stdout
+    key_file.chmod(0o644)
+    loose = fraudstream("keys", "scorer", "keys/scorer.key", "--show", cwd=tmp_path)
+    assert loose.returncode == 1
+    assert "chmod 600" in loose.stdout

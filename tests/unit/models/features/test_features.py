@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from models.data.handbook import TRANSACTIONS_FILE, read_transactions
-from models.errors import FeatureParityError
+from models.errors import EventTimeError, FeatureParityError
 from models.features.batch import compute_features
 from models.features.definition import FEATURE_NAMES
 from models.features.incremental import CardState, TerminalState
@@ -130,3 +130,49 @@ def test_a_terminal_transaction_up_to_a_day_late_gets_the_features_of_its_time()
 
     assert features_of_early([early, late]) == features_of_early([late, early])
     assert late - early < day
+
+
+def test_one_event_dated_far_ahead_wipes_no_history_and_silences_nothing() -> None:
+    """A single event dated years ahead is placed, but it prunes no card or terminal history
+    (fraud history included) and makes no later real event late: they get the features they
+    would have had without it."""
+    day = 86_400
+    history = [i * 3_600 for i in range(20 * 24)]
+    far = 8_000 * 365 * day
+
+    def run(outlier: bool) -> tuple[list[list[float]], list[list[float]], TerminalState]:
+        card, terminal = CardState(), TerminalState()
+        for at in history:
+            card.observe(at, 10.0)
+            terminal.observe(at)
+        terminal.add_fraud(history[10])
+        if outlier:
+            card.observe(far, 99.0)
+            terminal.observe(far)
+        later = [history[-1] + i * 3_600 for i in range(1, 5 * 24)]
+        cards = [card.observe(at, 10.0) for at in later]
+        terminals = [terminal.observe(at) for at in later]
+        return cards, terminals, terminal
+
+    with_outlier, without = run(outlier=True), run(outlier=False)
+    assert with_outlier[:2] == without[:2]
+    assert with_outlier[2].fraud_times == [history[10]]
+    assert any(values[5] > 0 for values in with_outlier[1])  # the fraud still counts (30 days)
+
+
+def test_an_event_behind_its_state_by_more_than_a_day_is_refused_and_changes_nothing() -> None:
+    """An event whose windows the state no longer holds raises EventTimeError naming the rule,
+    and neither the card nor the terminal state changes."""
+    day = 86_400
+    card, terminal = CardState(), TerminalState()
+    for at in range(0, 60 * day, 3_600):
+        card.observe(at, 10.0)
+        terminal.observe(at)
+    card_before, terminal_before = card.to_json(), terminal.to_json()
+    with pytest.raises(EventTimeError, match="behind the card's newest"):
+        card.observe(40 * day, 1.0)
+    with pytest.raises(EventTimeError, match="behind the terminal's newest"):
+        terminal.observe(40 * day)
+    assert card.to_json() == card_before
+    assert terminal.to_json() == terminal_before
+    card.observe(60 * day - 23 * 3_600, 1.0)  # less than a day late: placed

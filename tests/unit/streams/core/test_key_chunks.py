@@ -12,7 +12,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from models.fhe.proof import key_id_of
 from streams.core.errors import KeyRegistryError
 from streams.core.headers import header_map
-from streams.core.key_chunks import MAX_CHUNKS, MAX_PENDING, KeyAssembler, chunk_records
+from streams.core.key_chunks import (
+    CHUNK_BYTES,
+    MAX_CHUNKS,
+    MAX_PENDING,
+    MAX_PENDING_PER_PARTNER,
+    KeyAssembler,
+    chunk_records,
+)
 from streams.partner.context import request_id_of
 
 
@@ -134,11 +141,14 @@ def test_a_reader_holds_bounded_unfinished_work() -> None:
     assert not assembler._parts
     dropped: list[str] = []
     assembler.on_drop = dropped.append
-    owners = [Owner() for _ in range(MAX_PENDING + 10)]
+    owners = [Owner(f"p{i}") for i in range(MAX_PENDING + 10)]
     for seed, owner in enumerate(owners):
         assemble(owner.records(data_of(seed))[:1], assembler)
     assert len(assembler._parts) == MAX_PENDING
     assert dropped == [owner.key_id for owner in owners[:10]]  # the oldest unfinished ones
+    oversized = Owner().records(data_of(8, CHUNK_BYTES + 1), chunk_bytes=CHUNK_BYTES + 1)
+    with pytest.raises(KeyRegistryError, match="over the"):
+        assemble(oversized[:1])
     huge = Owner().records(data_of(8), chunk_bytes=10)
     assert len(huge) > MAX_CHUNKS
     with pytest.raises(KeyRegistryError, match=f"over {MAX_CHUNKS}"):
@@ -206,3 +216,18 @@ def test_header_map_reads_lists_and_mappings() -> None:
     assert header_map([("a", b"1"), ("b", b"\xff")]) == {"a": "1"}
     assert header_map({"a": b"2"}) == {"a": "2"}
     assert header_map(None) == {}
+
+
+def test_one_partner_cannot_push_another_partners_publication_out() -> None:
+    """However many unfinished publications one partner starts, it holds at most its share:
+    another partner's set being collected completes."""
+    assembler = KeyAssembler()
+    bravo = Owner("bravo")
+    bravo_records = bravo.records(data_of(1), chunk_bytes=100)
+    assemble(bravo_records[:1], assembler)
+    for seed in range(3 * MAX_PENDING):
+        assemble(Owner("alpha").records(data_of(seed + 2), chunk_bytes=100)[:1], assembler)
+    partners = [parts[0].claim.partner for parts in assembler._parts.values()]
+    assert partners.count("alpha") == MAX_PENDING_PER_PARTNER
+    complete = assemble(bravo_records[1:], assembler)
+    assert [c.key_id for c in complete] == [bravo.key_id]

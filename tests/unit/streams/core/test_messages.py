@@ -3,12 +3,13 @@ is not one of them is refused with a schema error that names no value."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from streams.core.errors import SchemaError
-from streams.core.headers import FHE_MS_HEADER, PARTNER_HEADER, REQUEST_HEADER
+from streams.core.errors import SchemaError, SignatureError
+from streams.core.headers import FHE_MS_HEADER, PARTNER_HEADER, QUEUED_MS_HEADER, REQUEST_HEADER
 from streams.core.messages import (
     Alert,
     Label,
@@ -95,11 +96,18 @@ def test_a_bad_record_is_refused_without_echoing_its_values() -> None:
 
 
 def test_a_scoring_request_is_addressed_by_its_headers_and_key() -> None:
-    """The request's partner and id travel in headers, its key is the id; a request naming an
-    unknown partner or with a key other than its id is refused."""
-    request = ScoringRequest("alpha", "r1", b"envelope")
+    """The request's partner, id, nonce, signing time and signature travel in headers, its key
+    is the id; a request naming an unknown partner, with a key other than its id, or without a
+    signature or nonce is refused."""
+    request = ScoringRequest("alpha", "r1", b"envelope", "n" * 32, 1_700_000_000_000, b"s" * 64)
     read = ScoringRequest.from_record(request.key, request.envelope, request.headers(), {"alpha"})
     assert read == request
+    unsigned = ScoringRequest("alpha", "r1", b"envelope")
+    with pytest.raises(SignatureError, match="unsigned"):
+        ScoringRequest.from_record(unsigned.key, b"", unsigned.headers(), {"alpha"})
+    no_nonce = replace(request, nonce="")
+    with pytest.raises(SignatureError, match="nonce"):
+        ScoringRequest.from_record(no_nonce.key, b"", no_nonce.headers(), {"alpha"})
     with pytest.raises(SchemaError, match="no partner of this service"):
         ScoringRequest.from_record(request.key, b"", request.headers(), {"bravo"})
     with pytest.raises(SchemaError, match="differs from the record key"):
@@ -109,10 +117,26 @@ def test_a_scoring_request_is_addressed_by_its_headers_and_key() -> None:
 
 
 def test_a_verdict_carries_its_timings_in_headers() -> None:
-    """A verdict's timings survive the headers (one decimal); missing or garbled ones are None."""
-    verdict = Verdict("alpha", "r1", b"ciphertext", queued_ms=12.34, fhe_ms=900.0)
+    """A verdict's timings survive the headers (one decimal); missing or garbled ones are None;
+    its request digest, signing time and signature come back as sent; an unsigned one is
+    refused."""
+    verdict = Verdict(
+        "alpha",
+        "r1",
+        b"ciphertext",
+        queued_ms=12.34,
+        fhe_ms=900.0,
+        request_digest="d" * 64,
+        signed_at_ms=5,
+        signature=b"s" * 64,
+    )
     read = Verdict.from_record(verdict.key, verdict.envelope, verdict.headers())
     assert (read.partner, read.request_id, read.envelope) == ("alpha", "r1", b"ciphertext")
     assert (read.queued_ms, read.fhe_ms) == (12.3, 900.0)
-    garbled = [(PARTNER_HEADER, b"alpha"), (REQUEST_HEADER, b"r1"), (FHE_MS_HEADER, b"soon")]
+    assert (read.request_digest, read.signed_at_ms, read.signature) == ("d" * 64, 5, b"s" * 64)
+    timings = (QUEUED_MS_HEADER, FHE_MS_HEADER)
+    signed = [(name, value) for name, value in verdict.headers() if name not in timings]
+    garbled = [*signed, (FHE_MS_HEADER, b"soon")]
     assert Verdict.from_record(b"r1", b"x", garbled).fhe_ms is None
+    with pytest.raises(SignatureError, match="unsigned"):
+        Verdict.from_record(b"r1", b"x", [(PARTNER_HEADER, b"alpha"), (REQUEST_HEADER, b"r1")])

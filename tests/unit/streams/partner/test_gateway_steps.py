@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -42,16 +44,18 @@ def test_a_valid_transaction_goes_to_its_terminal_with_its_card_features() -> No
     cards: dict[str, Any] = {}
     steps = gateway(cards)
     record = Record(topic="t", key=b"5", value=orjson.dumps(EVENT), headers=[])
-    terminal, validated = steps.validate_transaction(record)
-    assert terminal == b"7"
+    out = steps.validate_transaction(record)
+    assert out.key == b"7"
+    validated = out.item
     assert isinstance(validated, ValidatedTransaction)
+    assert ValidatedTransaction.from_bytes(out.value) == validated
     assert validated.score
     assert validated.transaction.amount == 3.5
     assert "5" in cards
     history = Record(
         topic="t", key=b"5", value=orjson.dumps(EVENT), headers=[(BACKFILL_HEADER, b"1")]
     )
-    assert not steps.validate_transaction(history)[1].score
+    assert not steps.validate_transaction(history).item.score
 
 
 def test_a_record_keyed_by_another_card_or_partner_is_refused_before_any_state_changes() -> None:
@@ -67,3 +71,41 @@ def test_a_record_keyed_by_another_card_or_partner_is_refused_before_any_state_c
     with pytest.raises(SchemaError, match="not the partner of this topic"):
         steps.validate_transaction(Record(topic="t", key=b"5", value=other, headers=[]))
     assert cards == {}
+
+
+def _record(**changes: Any) -> Record:
+    event = {**EVENT, **changes}
+    return Record(
+        topic="t", key=str(event["card_id"]).encode(), value=json.dumps(event).encode(), headers=[]
+    )
+
+
+def test_an_event_dated_ahead_of_the_clock_is_refused_and_the_card_keeps_scoring() -> None:
+    """A transaction dated beyond the allowed clock skew (year 9999) is refused with the rule
+    and changes no state; the card's next real transaction is validated with its history."""
+    cards: dict[str, Any] = {}
+    steps = gateway(cards)
+    steps.validate_transaction(_record())
+    before = dict(cards)
+    with pytest.raises(
+        SchemaError, match="timestamp: more than 300 s ahead of the gateway's clock"
+    ):
+        steps.validate_transaction(_record(transaction_id=2, timestamp="9999-12-31T00:00:00Z"))
+    assert cards == before
+    now = datetime.now(UTC)
+    soon = (now + timedelta(seconds=200)).isoformat()
+    assert steps.validate_transaction(_record(transaction_id=3, timestamp=soon)).item.score
+    later = steps.validate_transaction(_record(transaction_id=4, timestamp="2018-08-08T00:05:00Z"))
+    assert later.item.card_features[0] == 2.0  # the first one and itself, in its 1-day window
+
+
+def test_ids_beyond_a_signed_64_bit_integer_are_refused_before_any_state_changes() -> None:
+    """A transaction, card or terminal id of 2^63 or more is refused at validation (it could not
+    be stored or serialised downstream); no state is written."""
+    cards: dict[str, Any] = {}
+    steps = gateway(cards)
+    for field in ("transaction_id", "card_id", "terminal_id"):
+        with pytest.raises(SchemaError, match=f"{field}: Input should be less than or equal"):
+            steps.validate_transaction(_record(**{field: 2**64}))
+    assert cards == {}
+    steps.validate_transaction(_record(transaction_id=2**63 - 1, card_id=2**63 - 1))
