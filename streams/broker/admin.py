@@ -12,7 +12,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from streams.broker.connection import kafka_python_config
 from streams.core.errors import BrokerError
@@ -106,6 +111,14 @@ def ensure_topics(
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(request, wait_for_metadata=True)
         described = admin.describe_topics(list(wanted))
+    except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError) as exc:
+        user = client_config.get("sasl_plain_username") or "this client"
+        msg = (
+            f"the broker does not let {user} create or describe these topics "
+            f"({type(exc).__name__}): topics are created by an admin (on the secure local broker: "
+            '`eval "$(fraudstream kafka env --user admin)"`)'
+        )
+        raise BrokerError(msg) from None
     except KafkaError as exc:
         msg = f"could not create topics: {exc}"
         raise BrokerError(msg) from exc

@@ -19,10 +19,16 @@ def kafka_python_config(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_servers,
         "security_protocol": settings.security_protocol,
     }
-    if settings.security_protocol in ("SSL", "SASL_SSL") and settings.ssl_cafile:
+    # The settings refuse TLS files with a protocol that does not use TLS.
+    if settings.ssl_cafile:
         config["ssl_cafile"] = str(settings.ssl_cafile)
+    if settings.ssl_certfile:  # mutual TLS: the client's own certificate
+        config["ssl_certfile"] = str(settings.ssl_certfile)
+        if settings.ssl_keyfile:
+            config["ssl_keyfile"] = str(settings.ssl_keyfile)
     if settings.security_protocol.startswith("SASL"):
-        config["sasl_mechanism"] = settings.sasl_mechanism or "PLAIN"
+        # kafka-python names the user and password "plain" for every mechanism, SCRAM included.
+        config["sasl_mechanism"] = settings.sasl_mechanism
         config["sasl_plain_username"] = settings.sasl_username
         if settings.sasl_password is not None:
             config["sasl_plain_password"] = settings.sasl_password.get_secret_value()

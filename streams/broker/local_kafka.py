@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from streams.broker.secure import SecureSetup, add_users
 from streams.core.errors import BrokerError
 
 __all__ = [
@@ -110,7 +112,11 @@ class BrokerStatus:
 
 @dataclass(frozen=True)
 class LocalKafka:
-    """One broker+controller node bound to 127.0.0.1, with its state in ``state_dir``."""
+    """One broker+controller node bound to 127.0.0.1, with its state in ``state_dir``.
+
+    With ``secure``, clients authenticate (SASL_SSL, SCRAM-SHA-512) as the admin or one of
+    ``users``, and the broker authorizes every request by ACLs (:mod:`streams.broker.secure`).
+    """
 
     state_dir: Path
     port: int = 9092
@@ -118,6 +124,19 @@ class LocalKafka:
     version: str = KAFKA_VERSION
     cache_dir: Path | None = None
     max_message_bytes: int = 16 * 1024 * 1024
+    secure: bool = False
+    users: tuple[str, ...] = ()
+
+    @property
+    def security(self) -> SecureSetup:
+        """The secure broker's certificates and credentials (in ``state_dir``)."""
+        return SecureSetup(self.state_dir)
+
+    def client_config(self, user: str = "admin") -> dict[str, Any]:
+        """kafka-python keyword arguments to reach this broker (as ``user`` when secure)."""
+        if not self.secure:
+            return {"bootstrap_servers": self.bootstrap}
+        return self.security.client_config(self.bootstrap, user)
 
     @property
     def bootstrap(self) -> str:
@@ -164,6 +183,8 @@ class LocalKafka:
             "log.retention.hours": "168",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if self.secure:
+            lines.update(self.security.properties(self.port, self.controller_port))
         return "".join(f"{key}={value}\n" for key, value in lines.items())
 
     def _java(self) -> str:
@@ -208,7 +229,7 @@ class LocalKafka:
             return False  # nothing listens yet: skip the client and its connection-error logs
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=self.bootstrap,
+                **self.client_config(),
                 request_timeout_ms=int(timeout * 1000),
                 client_id="fraudstream-probe",
             )
@@ -228,9 +249,11 @@ class LocalKafka:
 
     def start(self, timeout: float = 90.0, say: Callable[[str], None] = print) -> None:
         """Fetch the jars if needed, format KRaft storage once, start and wait until ready."""
+        self.security.check_mode(self.secure)
         if self._read_pid() is not None:
             if self.is_ready():
                 say(f"broker already running at {self.bootstrap}")
+                self._add_users(self.security.prepare(self.users) if self.secure else [])
                 return
             msg = f"a broker process is running from {self.state_dir} but does not answer"
             raise BrokerError(msg)
@@ -240,13 +263,39 @@ class LocalKafka:
                 raise BrokerError(msg)
         libs = fetch_jars(self.version, self.cache_dir, say)
         java = self._java()
+        late_users = self._prepare_storage(java, libs)
+        process = self._launch(java, libs)
+        say(f"starting Kafka {self.version} (KRaft) at {self.bootstrap}, pid {process.pid}")
+        self._wait_ready(process, timeout)
+        self._add_users(late_users)
+
+    def _add_users(self, users: list[str]) -> None:
+        """Create ``users`` on the running broker (users added after its storage was formatted:
+        a partner added later)."""
+        if users:
+            passwords = self.security.passwords()
+            add_users(self.client_config(), {user: passwords[user] for user in users})
+
+    def _prepare_storage(self, java: str, libs: Path) -> list[str]:
+        """Write the configuration, format the storage once (with the users, when secure);
+        return the users that exist only in the credentials file so far (added after start)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "logs").mkdir(exist_ok=True)
+        new_users = self.security.prepare(self.users) if self.secure else []
         properties = self.state_dir / "server.properties"
-        properties.write_text(self._properties())
-        if not (self.state_dir / "data" / "meta.properties").is_file():
-            cluster_id = self._run_tool(java, libs, "random-uuid")
-            self._run_tool(java, libs, "format", "-t", cluster_id, "-c", str(properties))
+        properties.unlink(missing_ok=True)
+        # 0600: when secure it holds the admin's password (the broker's inter-broker login).
+        descriptor = os.open(properties, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(self._properties())
+        if (self.state_dir / "data" / "meta.properties").is_file():
+            return new_users
+        cluster_id = self._run_tool(java, libs, "random-uuid")
+        users = self.security.format_arguments() if self.secure else []
+        self._run_tool(java, libs, "format", "-t", cluster_id, "-c", str(properties), *users)
+        return []
+
+    def _launch(self, java: str, libs: Path) -> subprocess.Popen[bytes]:
         command = [
             java,
             *_JAVA_OPTS,
@@ -255,7 +304,7 @@ class LocalKafka:
             "-cp",
             self._classpath(libs),
             "kafka.Kafka",
-            str(properties),
+            str(self.state_dir / "server.properties"),
         ]
         stdout = (self.state_dir / "logs" / "stdout.log").open("ab")
         process = subprocess.Popen(  # noqa: S603
@@ -267,7 +316,9 @@ class LocalKafka:
         )
         stdout.close()
         self._pid_file.write_text(str(process.pid))
-        say(f"starting Kafka {self.version} (KRaft) at {self.bootstrap}, pid {process.pid}")
+        return process
+
+    def _wait_ready(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:

@@ -2,6 +2,7 @@
 
 - :mod:`~streams.core.settings`: settings by role (Kafka connection, worker, partner, scorer);
 - :mod:`~streams.core.topics`: topic names and declarations;
+- :mod:`~streams.core.access`: who may do what on Kafka (every role's ACLs);
 - :mod:`~streams.core.headers`: header names on the wire;
 - :mod:`~streams.core.events`: input events and their validation;
 - :mod:`~streams.core.messages`: the typed records that flow between the agents;
@@ -9,4 +10,13 @@
 - :mod:`~streams.core.errors`: the runtime's error hierarchy.
 """
 
-__all__ = ["errors", "events", "headers", "key_chunks", "messages", "settings", "topics"]
+__all__ = [
+    "access",
+    "errors",
+    "events",
+    "headers",
+    "key_chunks",
+    "messages",
+    "settings",
+    "topics",
+]

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
@@ -52,14 +52,57 @@ class KafkaSettings(BaseSettings):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How clients talk to the broker."
     )
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        default=None, description="SASL mechanism (SASL_* protocols; PLAIN when unset)."
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512",
+        description="SASL mechanism of the SASL_* protocols (PLAIN, which sends the password "
+        "itself, only when set explicitly).",
     )
-    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_username: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="SASL user name (required with the SASL_* protocols).",
+    )
     sasl_password: SecretStr | None = Field(
-        default=None, description="SASL password (never logged or shown)."
+        default=None,
+        validate_default=True,
+        description="SASL password (required with the SASL_* protocols; never logged or shown).",
     )
-    ssl_cafile: Path | None = Field(default=None, description="CA bundle to verify the broker.")
+    ssl_cafile: Path | None = Field(
+        default=None,
+        description="CA bundle to verify the broker (SSL, SASL_SSL; the system CAs when unset).",
+    )
+    ssl_certfile: Path | None = Field(
+        default=None,
+        description="Client certificate (PEM) for brokers that require mutual TLS (SSL, SASL_SSL).",
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None,
+        description="Private key (PEM) of FRAUD_SSL_CERTFILE, unless that file holds it too.",
+    )
+
+    @field_validator("sasl_username", "sasl_password", mode="after")
+    @classmethod
+    def _sasl_needs_credentials(cls, value: object, info: ValidationInfo) -> object:
+        protocol = str(info.data.get("security_protocol", ""))
+        if value is None and protocol.startswith("SASL_"):
+            msg = f"required with FRAUD_SECURITY_PROTOCOL={protocol}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile", mode="after")
+    @classmethod
+    def _tls_files_need_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        protocol = str(info.data.get("security_protocol", ""))
+        if value is not None and protocol not in ("SSL", "SASL_SSL"):
+            msg = (
+                f"only used with FRAUD_SECURITY_PROTOCOL=SSL or SASL_SSL, not {protocol}: set "
+                "the protocol (or unset this file)"
+            )
+            raise ValueError(msg)
+        if info.field_name == "ssl_keyfile" and value and info.data.get("ssl_certfile") is None:
+            msg = "a key without FRAUD_SSL_CERTFILE: set the client certificate too"
+            raise ValueError(msg)
+        return value
 
     @property
     def bootstrap_servers(self) -> list[str]:

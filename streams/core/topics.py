@@ -20,6 +20,7 @@ __all__ = [
     "TopicNames",
     "TopicSpec",
     "declared_topics",
+    "faust_app_id",
     "topic_specs",
 ]
 
@@ -27,6 +28,12 @@ __all__ = [
 SCORING_SCOPE = "scoring"
 #: The Faust tables of a partner worker (their changelog topics are declared with the others).
 PARTNER_TABLES = ("card_state", "terminal_state", "verdict_join")
+
+
+def faust_app_id(app_id: str, role: str, partner: str | None = None) -> str:
+    """The Faust app id of a worker, which is also its consumer group:
+    ``<app_id>-partner-<partner>`` or ``<app_id>-scorer``."""
+    return f"{app_id}-{role}" + (f"-{partner}" if partner else "")
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,13 @@ class TopicNames:
     @staticmethod
     def changelog(app_id: str, partner: str, table: str) -> str:
         """Faust's changelog topic of a partner worker's table (Faust's naming)."""
-        return f"{app_id}-partner-{partner}-{table}-changelog"
+        return f"{faust_app_id(app_id, 'partner', partner)}-{table}-changelog"
+
+    @staticmethod
+    def assignor_leader(faust_id: str) -> str:
+        """The topic Faust's leader assignor declares and subscribes to, one per Faust app id
+        (``faust.assignor.leader_assignor``); the app creates it at start."""
+        return f"{faust_id}-__assignor-__leader"
 
 
 @dataclass(frozen=True)

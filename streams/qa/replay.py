@@ -22,7 +22,7 @@ from kafka.errors import KafkaError
 
 from streams.broker.admin import admin_client, wait_consumed
 from streams.core.errors import FraudStreamError, ReplayError
-from streams.core.topics import TopicNames
+from streams.core.topics import TopicNames, faust_app_id
 from streams.qa.replay_plan import ReplayMessage
 
 __all__ = ["ReplayReport", "format_ms", "send_replay", "wait_for_gateways"]
@@ -191,7 +191,7 @@ def wait_for_gateways(
     to run). Returns how many gateways were waited for."""
 
     partners = sorted(set(partners))
-    groups = {p: f"{app_id}-partner-{p}" for p in partners}
+    groups = {p: faust_app_id(app_id, "partner", p) for p in partners}
     states = _group_states(client_config, list(groups.values())) if only_running else {}
     waited = 0
     for partner, group_id in groups.items():

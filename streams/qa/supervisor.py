@@ -26,10 +26,12 @@ from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import free_port
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
+from streams.core.topics import faust_app_id
 from streams.scorer.signing_key import ScorerKey
 
 __all__ = [
     "Pipeline",
+    "RoleSettings",
     "WorkerProcess",
     "new_log_dir",
     "running_pipeline",
@@ -79,8 +81,7 @@ class WorkerProcess:
     @property
     def group_id(self) -> str:
         """The consumer group (and Faust app id) of this worker."""
-        suffix = f"-{self.partner}" if self.partner else ""
-        return f"{self.settings.app_id}-{self.role}{suffix}"
+        return faust_app_id(self.settings.app_id, self.role, self.partner)
 
     def start(self) -> None:
         """Spawn the worker in its own process group (once)."""
@@ -205,15 +206,26 @@ def _wait_until_serving(pipeline: Pipeline, client: dict[str, Any], timeout: flo
         )
 
 
+#: Settings a worker of (role, partner) gets over the pipeline's (e.g. its own Kafka user).
+RoleSettings = Callable[[str, str | None], Mapping[str, Any]]
+
+
 def _partner_workers(
     settings: Settings,
     key_dirs: Mapping[str, Path] | Callable[[], Mapping[str, Path]],
     log_dir: Path,
+    role_settings: RoleSettings,
 ) -> dict[str, WorkerProcess]:
     """One partner worker (not started) per entry of ``key_dirs`` (made now if a function)."""
     return {
         partner: WorkerProcess(
-            settings.model_copy(update={"web_port": free_port(), "key_dir": key_dir}),
+            settings.model_copy(
+                update={
+                    **role_settings("partner", partner),
+                    "web_port": free_port(),
+                    "key_dir": key_dir,
+                }
+            ),
             "partner",
             log_dir / f"partner-{partner}.log",
             partner=partner,
@@ -245,6 +257,7 @@ def running_pipeline(
     timeout: float = 180.0,
     scorer_env: Mapping[str, str] | None = None,
     logs_in_errors: bool = True,
+    role_settings: RoleSettings = lambda role, partner: {},
 ) -> Iterator[Pipeline]:
     """Start ``scorers`` scorers and one partner worker per entry of ``key_dirs`` (the topics
     must exist); return once every consumer group is stable, every worker answers ``/ready`` and
@@ -255,12 +268,17 @@ def running_pipeline(
     environment variables to the scorers only (the privacy test uses it). A worker that does not
     get ready raises :class:`BrokerError` with the end of every worker's log, or, without
     ``logs_in_errors``, with the folder of the logs (for commands whose screen is not a log).
+    ``role_settings(role, partner)`` gives settings a worker takes over ``settings`` (its own
+    Kafka principal on an authenticated broker); the supervisor itself connects with
+    ``settings``.
     """
     settings = with_scorer_key(settings, log_dir)
     pipeline = Pipeline(
         [
             WorkerProcess(
-                settings.model_copy(update={"web_port": free_port()}),
+                settings.model_copy(
+                    update={**role_settings("scorer", None), "web_port": free_port()}
+                ),
                 "scorer",
                 log_dir / f"scorer-{index}.log",
                 extra_env=dict(scorer_env or {}),
@@ -272,7 +290,7 @@ def running_pipeline(
     try:
         for worker in pipeline.scorers:
             worker.start()
-        pipeline.partners.update(_partner_workers(settings, key_dirs, log_dir))
+        pipeline.partners.update(_partner_workers(settings, key_dirs, log_dir, role_settings))
         for worker in pipeline.partners.values():
             worker.start()
         try:

@@ -12,6 +12,7 @@ import logging
 import faust
 
 from streams.core.settings import WorkerSettings
+from streams.core.topics import faust_app_id
 from streams.runtime import faust_fixes
 from streams.runtime.codec import register_codec
 from streams.runtime.connection import faust_broker_url, faust_credentials
@@ -26,7 +27,7 @@ def create_app(settings: WorkerSettings, *, role: str, partner: str | None = Non
     """Build the Faust app for ``role`` (and ``partner``): one consumer group per role/partner."""
     register_codec()
     faust_fixes.apply()
-    app_id = f"{settings.app_id}-{role}" + (f"-{partner}" if partner else "")
+    app_id = faust_app_id(settings.app_id, role, partner)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,

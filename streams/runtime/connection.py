@@ -13,7 +13,7 @@ import faust
 
 from streams.core.settings import KafkaSettings
 
-__all__ = ["faust_broker_url", "faust_credentials"]
+__all__ = ["faust_broker_url", "faust_credentials", "ssl_context"]
 
 
 def faust_broker_url(settings: KafkaSettings) -> str:
@@ -21,24 +21,32 @@ def faust_broker_url(settings: KafkaSettings) -> str:
     return ";".join(f"kafka://{server}" for server in settings.bootstrap_servers)
 
 
-def _ssl_context(settings: KafkaSettings) -> ssl.SSLContext:
+def ssl_context(settings: KafkaSettings) -> ssl.SSLContext:
+    """The TLS context of the SSL protocols: the broker verified against ``FRAUD_SSL_CAFILE``
+    (the system CAs when unset) and its host name, and the client's certificate when
+    ``FRAUD_SSL_CERTFILE`` is set (mutual TLS)."""
     cafile = str(settings.ssl_cafile) if settings.ssl_cafile else None
-    return ssl.create_default_context(cafile=cafile)
+    context = ssl.create_default_context(cafile=cafile)
+    if settings.ssl_certfile:
+        keyfile = str(settings.ssl_keyfile) if settings.ssl_keyfile else None
+        context.load_cert_chain(str(settings.ssl_certfile), keyfile)
+    return context
 
 
 def faust_credentials(
     settings: KafkaSettings,
 ) -> faust.SASLCredentials | faust.SSLCredentials | None:
-    """The credentials object Faust wants for the configured security protocol."""
+    """The credentials object Faust wants for the configured security protocol (aiokafka
+    speaks SCRAM-SHA-256/512 as well as PLAIN)."""
     protocol = settings.security_protocol
     if protocol == "PLAINTEXT":
         return None
     if protocol == "SSL":
-        return faust.SSLCredentials(_ssl_context(settings))
+        return faust.SSLCredentials(ssl_context(settings))
     password = settings.sasl_password.get_secret_value() if settings.sasl_password else None
     return faust.SASLCredentials(
         username=settings.sasl_username,
         password=password,
-        mechanism=settings.sasl_mechanism or "PLAIN",
-        ssl_context=_ssl_context(settings) if protocol == "SASL_SSL" else None,
+        mechanism=settings.sasl_mechanism,
+        ssl_context=ssl_context(settings) if protocol == "SASL_SSL" else None,
     )

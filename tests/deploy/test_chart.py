@@ -114,8 +114,10 @@ def test_scorer_pods_cannot_mount_a_partner_key(
         for p in config["partners"]
         for name in [p["keySeedSecret"], *p.get("previousKeySeedSecrets", [])]
     }
+    tls = config["kafka"].get("tls", {})
     kafka_secrets = {config["kafka"].get("sasl", {}).get("existingSecret")} | {
-        config["kafka"].get("tls", {}).get("caSecret")
+        tls.get("caSecret"),
+        tls.get("clientCertSecret"),
     }
     partner_namespaces = {p["namespace"] for p in config["partners"]}
     scorer = config.get("scorer", {})

@@ -42,6 +42,7 @@ _WORKERS = (
 )
 _REPLAY_DOC = "tests/e2e/test_replay_doc.py::test_the_replay_workflow_runs_as_documented"
 _DOCUMENTED = "tests/integration/streams/cli/test_cli_documented.py"
+_SECURE = "tests/integration/streams/broker/test_secure_broker.py"
 
 _SIZES = "with a tiny model's sizes through the documented knobs (--n-bits, --depth, --trees, "
 _SIZES += "--fhe-sample, --no-simulate) and a temporary working folder"
@@ -151,6 +152,18 @@ DOCUMENTED: dict[str, Covered] = {
     ),
     "fraudstream keys seed --model artifacts/latest --partner alpha --out alpha-seed.json": (
         Covered(_SEED, _SEED_HOW)
+    ),
+    # --- docs/kafka.md: the authenticated broker --------------------------------------------
+    "fraudstream kafka up --secure": Covered(
+        f"{_SECURE}::test_kafka_up_secure_makes_users_and_acls_and_prints_no_password",
+        "the module's fixture runs it with a temporary --state-dir, free --port and "
+        "--controller-port, and FRAUD_TOPIC_ROOT/FRAUD_APP_ID of its own; it then runs "
+        "`kafka env --user admin` and `topics create` with the printed settings (the `eval` "
+        "lines), and every test of the module uses that broker",
+    ),
+    "fraudstream kafka up --secure --partners alpha,bravo,carol": Covered(
+        f"{_SECURE}::test_a_partner_added_later_gets_a_user_and_its_grants",
+        "as written, on the module's running secure broker (its --state-dir and ports)",
     ),
     # --- docs/replay.md (every `$ fraudstream` line, in order) --------------------------------
     "fraudstream record golden.rec.gz -t alpha.scores --follow --count 38 --idle-timeout 300": (

@@ -53,3 +53,22 @@ def test_every_command_the_readme_shows_exists_with_its_options() -> None:
         for word in rest:
             if word.startswith("-"):
                 assert word in known, f"{line}: {word} is not an option of {command.name}"
+
+
+def documented_grants() -> str:
+    """The grants docs/kafka.md shows: FRAUD_PARTNERS=alpha, the default root and app id."""
+    from streams.core.access import all_grants, grant_table  # noqa: PLC0415
+    from streams.core.settings import WorkerSettings  # noqa: PLC0415
+    from streams.core.topics import TopicNames  # noqa: PLC0415
+
+    defaults = WorkerSettings.model_fields
+    names = TopicNames(defaults["topic_root"].default)
+    return grant_table(all_grants(names, defaults["app_id"].default, ("alpha",)))
+
+
+def test_kafka_doc_shows_the_grants_of_access_py() -> None:
+    """The grant table of docs/kafka.md is the one streams/core/access.py gives."""
+    doc = (ROOT / "docs" / "kafka.md").read_text()
+    block = doc.split("<!-- grants:begin -->\n")[1].split("\n<!-- grants:end -->")[0]
+    expected = documented_grants()
+    assert block == expected, f"put this between the grants markers of docs/kafka.md:\n{expected}"

@@ -50,6 +50,41 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and (hasSuffix "SSL" .Values.kafka.securityProtocol) .Values.kafka.tls.caSecret -}}true{{- end -}}
 {{- end -}}
 
+{{/*
+The client certificate Secret (mutual TLS) of a workload, with an SSL protocol only: a partner's
+own (kafkaClientCertSecret) or the global one; call with (dict "root" $ "partner" <partner>).
+*/}}
+{{- define "fraudstream.clientCert" -}}
+{{- if hasSuffix "SSL" .root.Values.kafka.securityProtocol -}}
+{{- $secret := .root.Values.kafka.tls.clientCertSecret -}}
+{{- if .partner -}}{{- if .partner.kafkaClientCertSecret -}}{{- $secret = .partner.kafkaClientCertSecret -}}{{- end -}}{{- end -}}
+{{- $secret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "fraudstream.clientCertDir" -}}/etc/fraudstream/kafka-client{{- end -}}
+
+{{/* The client certificate's volume and mount, when the workload has one. */}}
+{{- define "fraudstream.clientCertVolume" -}}
+{{- with include "fraudstream.clientCert" . -}}
+- name: kafka-client
+  secret:
+    secretName: {{ . | quote }}
+    defaultMode: 0440
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end }}
+{{- end -}}
+
+{{- define "fraudstream.clientCertMount" -}}
+{{- if include "fraudstream.clientCert" . -}}
+- name: kafka-client
+  mountPath: {{ include "fraudstream.clientCertDir" .root }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
 {{- define "fraudstream.keyRoot" -}}/var/run/fraudstream/keys{{- end -}}
 
 {{/*
@@ -67,6 +102,10 @@ FRAUD_SASL_MECHANISM: {{ $v.kafka.sasl.mechanism | quote }}
 {{- end }}
 {{- if include "fraudstream.usesCa" .root }}
 FRAUD_SSL_CAFILE: {{ printf "/etc/fraudstream/kafka-ca/%s" $v.kafka.tls.caKey | quote }}
+{{- end }}
+{{- if include "fraudstream.clientCert" . }}
+FRAUD_SSL_CERTFILE: {{ printf "%s/tls.crt" (include "fraudstream.clientCertDir" .root) | quote }}
+FRAUD_SSL_KEYFILE: {{ printf "%s/tls.key" (include "fraudstream.clientCertDir" .root) | quote }}
 {{- end }}
 FRAUD_TOPIC_ROOT: {{ $v.topics.root | quote }}
 FRAUD_TOPIC_PARTITIONS: {{ $v.topics.partitions | quote }}
