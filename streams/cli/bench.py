@@ -17,6 +17,7 @@ from streams.cli._common import (
     say,
 )
 from streams.qa.bench import run_pipeline_bench
+from streams.qa.fuzz import run_fuzz
 
 __all__ = ["bench"]
 
@@ -65,3 +66,41 @@ def bench_pipeline(model_dir: Path, transactions: int, warmup: int, doc: Path | 
         stamp = datetime.now(UTC).strftime("%Y-%m-%d")
         replace_block(doc, "pipeline", f"Measured {stamp} with `{command}`:\n\n{result.markdown()}")
         console.print(f"[green]written[/] {doc} (pipeline block)")
+
+
+@bench.command("fuzz")
+@model_option
+@click.option(
+    "--count",
+    type=click.IntRange(10, 1_000_000),
+    default=10_000,
+    show_default=True,
+    help="Bad inputs to send (damaged recordings come on top: one per hundred).",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Repeat a run by its seed.")
+@click.option(
+    "--doc",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the report into this Markdown file's fuzz block (docs/threat-model.md).",
+)
+def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None) -> None:
+    """Send COUNT generated bad inputs through the real agents (malformed, out-of-range,
+    mis-dated events and labels; unsigned, forged, stale, replayed requests and broken
+    envelopes; forged or altered verdicts; bad key-registry records) and check that every one
+    is refused with a reason, no worker crashes, no partition is left behind, and a good
+    transaction on the same card afterwards is scored exactly as the batch computation says.
+
+    Starts its own broker on free loopback ports, a scorer and two gateways (alpha, bravo) with
+    fresh keys. Exit code 1 when the run finds anything.
+    """
+    settings = load_settings()
+    report = run_fuzz(settings, require_model(model_dir), count=count, seed=seed, say=say)
+    console.print(report.markdown(), highlight=False)
+    if doc is not None:
+        command = f"fraudstream bench fuzz --count {count} --seed {seed}"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+        replace_block(doc, "fuzz", f"Measured {stamp} with `{command}`:\n\n{report.markdown()}")
+        console.print(f"[green]written[/] {doc} (fuzz block)")
+    if not report.ok:
+        raise SystemExit(1)

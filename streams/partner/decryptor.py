@@ -65,18 +65,23 @@ class DecryptorSteps:
         request_id = (record.key or b"").decode(errors="replace")
         now_ms = time.time() * 1000
         self.sweep(record.partition, now_ms)
-        entry = self._stored(request_id) or JoinEntry(partition=record.partition, created_ms=now_ms)
+        # Checked before anything else: a forged verdict is refused (dead-lettered with its
+        # reason) even when its request was scored already.
         is_details = record.topic == self.pending_topic
+        half: PendingRequest | WaitingVerdict = (
+            PendingRequest.from_bytes(bytes(record.value or b""))
+            if is_details
+            else self._checked_verdict(record, request_id, now_ms)
+        )
+        entry = self._stored(request_id) or JoinEntry(partition=record.partition, created_ms=now_ms)
         if entry.done_ms is not None:
-            half = "details" if is_details else "verdict"
-            _log.info("duplicate_dropped", request_id=request_id, half=half)
+            kind = "details" if is_details else "verdict"
+            _log.info("duplicate_dropped", request_id=request_id, half=kind)
             return None
-        if is_details:
-            details = PendingRequest.from_bytes(bytes(record.value or b""))
-            entry = entry.model_copy(update={"details": (*entry.details, details)[-MAX_HALVES:]})
+        if isinstance(half, PendingRequest):
+            entry = entry.model_copy(update={"details": (*entry.details, half)[-MAX_HALVES:]})
         else:
-            waiting = self._checked_verdict(record, request_id, now_ms)
-            verdicts = (*entry.verdicts, waiting)[-MAX_HALVES:]
+            verdicts = (*entry.verdicts, half)[-MAX_HALVES:]
             entry = entry.model_copy(update={"verdicts": verdicts})
         found = entry.match()
         if found is None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -272,7 +274,9 @@ def running_pipeline(
     Kafka principal on an authenticated broker); the supervisor itself connects with
     ``settings``.
     """
-    settings = with_scorer_key(settings, log_dir)
+    # A pipeline without a scorer key of its own gets one for its lifetime, outside the logs.
+    key_home = Path(tempfile.mkdtemp(prefix="fraudstream-scorer-key-"))
+    settings = with_scorer_key(settings, key_home)
     pipeline = Pipeline(
         [
             WorkerProcess(
@@ -305,3 +309,4 @@ def running_pipeline(
             worker.terminate()
         for worker in pipeline.workers:  # ...then each is waited for
             worker.stop()
+        shutil.rmtree(key_home, ignore_errors=True)

@@ -82,6 +82,12 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream keys generate --partner alpha --key-dir keys/alpha": Covered(
         _TRAIN, "as written, in a folder where `model train` just wrote artifacts/latest"
     ),
+    "fraudstream bench fuzz --count 10000 --seed 1 --doc docs/threat-model.md": Covered(
+        "tests/integration/streams/qa/test_fuzz.py"
+        "::test_a_short_fuzz_refuses_every_bad_input_and_keeps_scoring",
+        "streams.qa.fuzz.run_fuzz, which the command runs, with 400 inputs on the tiny model; "
+        "the full count's output is the block that follows the command in docs/threat-model.md",
+    ),
     "fraudstream keys revoke --seed alpha-seed.json": Covered(
         "tests/integration/streams/test_pipeline.py"
         "::test_a_new_key_is_picked_up_and_the_old_one_still_served",
