@@ -85,6 +85,7 @@ def run_fuzz(
         )
         ensure_declared_topics(run)
         client = ClientArtifact.load(model_dir)
+        report.model = client.version
         keys = {p: PartnerKeys.generate(client, work / "keys" / p, p) for p in partners}
         say(f"broker at {kafka.bootstrap}; keys made; worker logs in {log_dir}")
         with running_pipeline(run, {p: k.key_dir for p, k in keys.items()}, log_dir) as pipeline:

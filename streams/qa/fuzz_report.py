@@ -39,6 +39,7 @@ class FuzzReport:
     """Counts by family and kind, and what went wrong (nothing, in a good run)."""
 
     seed: int
+    model: str = ""
     sent: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
@@ -71,7 +72,8 @@ class FuzzReport:
         rows.append(f"| **all** | **{self.sent.total()}** | **{self.refused.total()}** |")
         classes = ", ".join(f"{name} {n}" for name, n in self.error_classes.most_common())
         lines = [
-            f"Seed {self.seed}, {len(self.kinds)} kinds of bad input, {self.seconds:.0f} s.",
+            f"Model {self.model}, seed {self.seed}, {len(self.kinds)} kinds of bad input, "
+            f"{self.seconds:.0f} s.",
             "",
             *rows,
             "",
