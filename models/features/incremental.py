@@ -8,10 +8,12 @@ times sorted, so a late event is placed where it belongs; Kafka keeps one card's
 
 No single event can wipe a state or silence it. A state's *clock* is the time of its
 second-newest event, not its newest: one event dated far ahead is kept and counted in its own
-windows, but it prunes nothing and makes no later event late. An event more than
-:data:`ALLOWED_LATENESS` behind the clock is refused with :class:`~models.errors.EventTimeError`
-before the state changes (the history its windows need is no longer held); anything within it
-gets exactly the features it would have had in order.
+windows, but it prunes nothing and makes no later event late. A card's event more than
+:data:`ALLOWED_LATENESS` behind its card's clock is refused with
+:class:`~models.errors.EventTimeError` before the state changes (Kafka keeps a card's events in
+order, so such an event is itself wrong, and its windows are no longer held); anything within it
+gets exactly the features it would have had in order. A terminal never refuses one (see
+:meth:`TerminalState.observe`).
 """
 
 from __future__ import annotations
@@ -128,9 +130,13 @@ class TerminalState:
         insort(self.fraud_times, at)
 
     def observe(self, at: int) -> list[float]:
-        """Return the terminal features at ``at`` (delayed windows), then add the transaction;
-        one more than :data:`ALLOWED_LATENESS` late raises and changes nothing."""
-        _check_not_late(self.times, at, "terminal")
+        """Return the terminal features at ``at`` (delayed windows), then add the transaction.
+
+        Never refused: a terminal's transactions come from every card partition, each at its
+        own pace (a bulk backfill can put one partition days ahead of another), so lateness here
+        says nothing about the event. One more than :data:`ALLOWED_LATENESS` behind the clock is
+        counted, but its windows miss what was pruned (``0`` when they are empty: no division).
+        """
         values: list[float] = []
         end = at - _DELAY
         last_tx = bisect_right(self.times, end)

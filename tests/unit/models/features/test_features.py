@@ -160,9 +160,12 @@ def test_one_event_dated_far_ahead_wipes_no_history_and_silences_nothing() -> No
     assert any(values[5] > 0 for values in with_outlier[1])  # the fraud still counts (30 days)
 
 
-def test_an_event_behind_its_state_by_more_than_a_day_is_refused_and_changes_nothing() -> None:
-    """An event whose windows the state no longer holds raises EventTimeError naming the rule,
-    and neither the card nor the terminal state changes."""
+def test_a_card_event_behind_its_state_by_more_than_a_day_is_refused_a_terminal_one_counted() -> (
+    None
+):
+    """A card's event whose windows its state no longer holds raises EventTimeError naming the
+    rule and changes nothing; a terminal, fed by every card partition at its own pace, counts
+    such an event (without a division by zero) and loses none of its newer history."""
     day = 86_400
     card, terminal = CardState(), TerminalState()
     for at in range(0, 60 * day, 3_600):
@@ -171,8 +174,7 @@ def test_an_event_behind_its_state_by_more_than_a_day_is_refused_and_changes_not
     card_before, terminal_before = card.to_json(), terminal.to_json()
     with pytest.raises(EventTimeError, match="behind the card's newest"):
         card.observe(40 * day, 1.0)
-    with pytest.raises(EventTimeError, match="behind the terminal's newest"):
-        terminal.observe(40 * day)
     assert card.to_json() == card_before
-    assert terminal.to_json() == terminal_before
+    assert len(terminal.observe(40 * day)) == 6
+    assert set(terminal_before[0]) <= set(terminal.times)
     card.observe(60 * day - 23 * 3_600, 1.0)  # less than a day late: placed
