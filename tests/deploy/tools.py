@@ -80,11 +80,20 @@ class _CrdLoader(yaml.SafeLoader):
 _CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
 
 
+#: Where each API group's CRDs are (a tools.env entry) and how their files are named.
+CRD_FILES = {
+    "keda.sh": ("KEDA_CRDS", "keda.sh_*.yaml"),
+    "monitoring.coreos.com": ("PROMETHEUS_CRDS", "monitoring.coreos.com_*.yaml"),
+    "kafka.strimzi.io": ("STRIMZI_CRDS", "*-Crd-*.yaml"),
+}
+
+
 def custom_resource_schema(api_version: str, kind: str) -> dict[str, Any]:
-    """The strict JSON schema of a custom resource, from its CRD (KEDA, Prometheus operator)."""
+    """The strict JSON schema of a custom resource, from its CRD (KEDA, Prometheus operator,
+    Strimzi)."""
     group, version = api_version.split("/")
-    folder = {"keda.sh": "KEDA_CRDS", "monitoring.coreos.com": "PROMETHEUS_CRDS"}[group]
-    for path in sorted(tool(folder).glob(f"{group}_*.yaml")):
+    folder, pattern = CRD_FILES[group]
+    for path in sorted(tool(folder).glob(pattern)):
         crd = yaml.load(path.read_text(), Loader=_CrdLoader)  # noqa: S506  (a safe loader)
         if crd["spec"]["names"]["kind"] != kind:
             continue
