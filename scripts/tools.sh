@@ -4,7 +4,9 @@
 #   the Compose specification's JSON schema (Go module compose-go);
 #   the CRDs of KEDA (ScaledObject) and of the Prometheus operator (ServiceMonitor), whose
 #   schemas validate the chart's custom resources (Kubernetes' own schemas come from the
-#   kubernetes-validate package in the lock file).
+#   kubernetes-validate package in the lock file);
+#   the CRDs of Strimzi (KafkaUser, KafkaTopic), from Strimzi's own io.strimzi:api test jar on
+#   Maven Central (the generated CRDs it tests its API against, Apache-2.0), checked by SHA-256.
 # Writes their paths to .fraudstream/tools.env for the tests. Re-running is instant once cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,10 @@ HELM_VERSION="v3.22.0"
 COMPOSE_GO_VERSION="v2.16.2"
 KEDA_VERSION="v2.21.0"
 PROMETHEUS_OPERATOR_VERSION="v0.85.0"
+# The last Strimzi release whose CRDs serve kafka.strimzi.io/v1beta2 (next to v1); 1.x serves v1
+# only. Its test jar holds crds/v1beta2/*.yaml (every served version) and crds/v1/*.yaml.
+STRIMZI_VERSION="0.51.0"
+STRIMZI_TESTS_JAR_SHA256="b99f69303dc507ca505b74345d93f5260621bb084b8b79447f726e54b6e66a1d"
 CACHE="${FRAUDSTREAM_CACHE_DIR:-$HOME/.cache/fraudstream}"
 BIN="$CACHE/tools/bin"
 export GOMODCACHE="$CACHE/gomod" GOFLAGS=-modcacherw GOPATH="$CACHE/gopath"
@@ -35,14 +41,28 @@ COMPOSE_DIR="$(module_dir "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VER
 KEDA_DIR="$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")"
 PROM_DIR="$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")"
 
+STRIMZI_DIR="$CACHE/strimzi/$STRIMZI_VERSION"
+if [ ! -f "$STRIMZI_DIR/.complete" ]; then
+  command -v mvn >/dev/null 2>&1 || { echo "mvn is required to fetch the Strimzi CRDs" >&2; exit 1; }
+  say "fetching the Strimzi $STRIMZI_VERSION CRDs (io.strimzi:api:tests) from Maven Central (once)"
+  rm -rf "$STRIMZI_DIR" && mkdir -p "$STRIMZI_DIR"
+  mvn -q -B dependency:copy "-Dartifact=io.strimzi:api:$STRIMZI_VERSION:jar:tests" \
+    "-DoutputDirectory=$STRIMZI_DIR"
+  JAR="$STRIMZI_DIR/api-$STRIMZI_VERSION-tests.jar"
+  echo "$STRIMZI_TESTS_JAR_SHA256  $JAR" | sha256sum --check --quiet
+  (cd "$STRIMZI_DIR" && jar xf "$JAR" crds)
+  touch "$STRIMZI_DIR/.complete"
+fi
+
 mkdir -p .fraudstream
 cat > .fraudstream/tools.env <<ENV
 HELM=$BIN/helm-$HELM_VERSION
 COMPOSE_SCHEMA=$COMPOSE_DIR/schema/compose-spec.json
 KEDA_CRDS=$KEDA_DIR/config/crd/bases
 PROMETHEUS_CRDS=$PROM_DIR/example/prometheus-operator-crd
+STRIMZI_CRDS=$STRIMZI_DIR/crds/v1beta2
 ENV
 while IFS='=' read -r name path; do
   [ -e "$path" ] || { echo "$name: $path is missing" >&2; exit 1; }
 done < .fraudstream/tools.env
-say "helm $("$BIN/helm" version --short), Compose schema $COMPOSE_GO_VERSION, KEDA $KEDA_VERSION and Prometheus operator $PROMETHEUS_OPERATOR_VERSION CRDs (.fraudstream/tools.env)"
+say "helm $("$BIN/helm" version --short), Compose schema $COMPOSE_GO_VERSION, KEDA $KEDA_VERSION, Prometheus operator $PROMETHEUS_OPERATOR_VERSION and Strimzi $STRIMZI_VERSION CRDs (.fraudstream/tools.env)"

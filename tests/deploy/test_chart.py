@@ -1,6 +1,7 @@
 """The Helm chart, checked with the real helm binary (built from the Go module proxy by
-scripts/tools.sh) and validated offline against Kubernetes' JSON schemas and the CRDs of KEDA and
-the Prometheus operator."""
+scripts/tools.sh) and validated offline against Kubernetes' JSON schemas and the CRDs of KEDA, the
+Prometheus operator and Strimzi. Its Kafka security (a user per role, Strimzi's ACLs) has its own
+module, test_chart_kafka.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from streams.core.settings import PartnerSettings, ScorerSettings, Settings
 from streams.core.topics import TopicNames
 from tests.deploy.tools import (
     CHART,
+    CRD_FILES,
     KUBE_VERSION,
     RELEASE_NAMESPACE,
     SETTINGS,
@@ -41,15 +43,24 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
     return {path.stem: render([path]) for path in VALUES_FILES}
 
 
-def test_there_are_the_six_kinds_of_values_files() -> None:
+def test_there_are_the_nine_kinds_of_values_files() -> None:
     assert {p.stem for p in VALUES_FILES} == {
         "minimal-values",
+        "local-values",
         "production-values",
         "keda-values",
         "tls-sasl-values",
+        "mtls-values",
+        "strimzi-values",
         "scorer-only-values",
         "partner-only-values",
     }
+
+
+def runs_topic_job(config: dict[str, Any]) -> bool:
+    """Whether a values file's release has the topic Job (the scorer's, unless told not to)."""
+    scorer = config.get("scorer", {}).get("enabled", True)
+    return bool(scorer and config.get("topics", {}).get("create", True))
 
 
 @values_files
@@ -69,7 +80,7 @@ def test_manifests_match_the_kubernetes_and_crd_schemas(
     kinds = set()
     for obj in objects:
         kinds.add(obj["kind"])
-        if obj["apiVersion"].split("/")[0] in {"keda.sh", "monitoring.coreos.com"}:
+        if obj["apiVersion"].split("/")[0] in CRD_FILES:
             schema = custom_resource_schema(obj["apiVersion"], obj["kind"])
             jsonschema.Draft7Validator(schema).validate(obj)
         else:
@@ -78,9 +89,13 @@ def test_manifests_match_the_kubernetes_and_crd_schemas(
     expected = {"ConfigMap", "Service", "NetworkPolicy", "ServiceAccount"}
     config = yaml.safe_load(values.read_text())
     if config.get("scorer", {}).get("enabled", True):
-        expected |= {"Deployment", "Job"}
+        expected |= {"Deployment"}
+    if runs_topic_job(config):
+        expected |= {"Job"}
     if config["partners"]:
         expected |= {"StatefulSet"}
+    if config.get("strimzi", {}).get("enabled"):
+        expected |= {"KafkaUser", "KafkaTopic"}
     assert expected <= kinds
 
 
@@ -105,8 +120,9 @@ def test_scorer_pods_cannot_mount_a_partner_key(
     values: Path, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
     """Partners live in namespaces of their own (a pod mounts Secrets of its namespace only);
-    the scorer's pods reference no Secret but the Kafka ones and its own signing key, have no API
-    token, and no partner seed is named in the scorer's namespace."""
+    the scorer's pods reference no Secret but its own Kafka ones and its own signing key, the
+    topic Job none but the admin's Kafka ones, no pod has an API token, and no partner seed is
+    named in the scorer's namespace."""
     objects = rendered[values.stem]
     config = yaml.safe_load(values.read_text())
     seeds = {
@@ -114,14 +130,21 @@ def test_scorer_pods_cannot_mount_a_partner_key(
         for p in config["partners"]
         for name in [p["keySeedSecret"], *p.get("previousKeySeedSecrets", [])]
     }
-    tls = config["kafka"].get("tls", {})
-    kafka_secrets = {config["kafka"].get("sasl", {}).get("existingSecret")} | {
-        tls.get("caSecret"),
-        tls.get("clientCertSecret"),
+    ca = config["kafka"].get("tls", {}).get("caSecret")
+    scorer = config.get("scorer", {})
+    topics = config.get("topics", {})
+    scorer_secrets = {
+        ca,
+        scorer.get("kafkaSasl", {}).get("existingSecret"),
+        scorer.get("kafkaClientCertSecret"),
+        scorer.get("signingKey", {}).get("existingSecret"),
+    }
+    admin_secrets = {
+        ca,
+        topics.get("adminSasl", {}).get("existingSecret"),
+        topics.get("adminClientCertSecret"),
     }
     partner_namespaces = {p["namespace"] for p in config["partners"]}
-    scorer = config.get("scorer", {})
-    kafka_secrets.add(scorer.get("signingKey", {}).get("existingSecret"))
     scorer_namespace = scorer.get("namespace") or RELEASE_NAMESPACE
     if scorer.get("enabled", True):
         assert scorer_namespace not in partner_namespaces
@@ -133,7 +156,8 @@ def test_scorer_pods_cannot_mount_a_partner_key(
         assert pod["automountServiceAccountToken"] is False
         names = secret_names(pod)
         if workload["metadata"]["namespace"] == scorer_namespace:
-            assert names <= kafka_secrets, (workload["metadata"]["name"], names)
+            allowed = admin_secrets if workload["kind"] == "Job" else scorer_secrets
+            assert names <= allowed, (workload["metadata"]["name"], names)
             assert all(c["args"][:2] != ["keys", "generate"] for c in containers(pod))
         else:
             assert workload["kind"] == "StatefulSet"
@@ -254,7 +278,9 @@ def test_container_commands_are_commands_of_the_cli(
     config = yaml.safe_load(values.read_text())
     expected = set()
     if config.get("scorer", {}).get("enabled", True):
-        expected |= {"fraudstream worker", "fraudstream topics create"}
+        expected |= {"fraudstream worker"}
+    if runs_topic_job(config):
+        expected |= {"fraudstream topics create"}
     if config["partners"]:
         expected |= {"fraudstream worker", "fraudstream keys generate"}
     assert seen == expected
@@ -289,8 +315,8 @@ def test_keda_scales_on_the_scorer_group_and_is_capped_at_the_partitions(
     assert scaled["spec"]["triggers"][0]["metadata"]["sasl"] == "scram_sha256"
     (auth,) = [o for o in tls if o["kind"] == "TriggerAuthentication"]
     assert {(r["parameter"], r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]} == {
-        ("username", "fraud-kafka", "user"),
-        ("password", "fraud-kafka", "pass"),
+        ("username", "fraud-scorer-kafka", "user"),
+        ("password", "fraud-scorer-kafka", "pass"),
         ("ca", "kafka-ca", "ca.pem"),
     }
 
@@ -351,10 +377,6 @@ WRONG = {
         "at '/partners/0': missing property 'keySeedSecret'",
     ),
     "no brokers": ('kafka: {bootstrapServers: ""}', "at '/kafka/bootstrapServers'"),
-    "SASL without a Secret": (
-        "kafka: {securityProtocol: SASL_SSL}",
-        "at '/kafka/sasl/existingSecret': minLength",
-    ),
     "partner id with a space": (
         "partners: [{name: Alpha Bank, namespace: fraud-alpha, keySeedSecret: s}]",
         "at '/partners/0/name'",

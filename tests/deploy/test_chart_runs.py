@@ -1,8 +1,11 @@
-"""The chart's pods, run as processes on this machine against a real broker: the topic Job, the
-partner's init containers deriving its keys from seed files, then the scorer and the gateway with
-exactly the environment their ConfigMaps and env lists give them (paths mapped to local folders,
-the web port to a free loopback port). A transaction sent to the partner comes back scored under
-the key id of its seed: the chart's commands and settings make a working pipeline."""
+"""The chart's pods, run as processes on this machine against a real authenticated broker
+(`fraudstream kafka up --secure`: SASL_SSL, SCRAM-SHA-512, the ACLs of streams/core/access.py):
+the topic Job as the admin, the partner's init containers deriving its keys from seed files, then
+the scorer and the gateway, each as its own user, with exactly the environment their ConfigMaps
+and env lists give them (paths mapped to local folders, Secrets to the broker's users, the web
+port to a free loopback port). A transaction sent to the partner comes back scored under the key
+id of its seed, and the broker refused none of their requests: the chart's commands, settings and
+credentials make a working pipeline under the roles' grants."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,19 +39,47 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MINIMAL = next(p for p in VALUES_FILES if p.stem == "minimal-values")
 #: The image's entry point, `fraudstream`, as the tests run it.
 FRAUDSTREAM = [sys.executable, "-m", "streams"]
+#: The Kafka users of the minimal values' Secrets on the secure broker (access.Principals).
+USERS = {"fraud-admin-kafka": "admin", "fraud-scorer-kafka": "scorer", "fraud-alpha-kafka": "alpha"}
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path) -> Iterator[tuple[LocalKafka, str]]:
+    """`fraudstream kafka up --secure` with the users and ACLs of a topic root and app id of its
+    own (partner alpha), and that root; `kafka down` at the end."""
+    root = f"chart{uuid.uuid4().hex[:8]}"
+    state = tmp_path / "kafka"
+    broker = LocalKafka(state, port=free_port(), controller_port=free_port(), secure=True)
+    where = ["--state-dir", str(state), "--port", str(broker.port)]
+    where += ["--controller-port", str(broker.controller_port)]
+    scope = {"FRAUD_TOPIC_ROOT": root, "FRAUD_APP_ID": root, "FRAUD_PARTNERS": "alpha"}
+    try:
+        up = fraudstream("kafka", "up", "--secure", *where, env=scope)
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield broker, root
+    finally:
+        fraudstream("kafka", "down", *where)
 
 
 class Localizer:
     """Maps the container's paths to folders of this test, and its web port to a free one."""
 
-    def __init__(self, work: Path, model: Path) -> None:
+    def __init__(self, work: Path, model: Path, broker: LocalKafka) -> None:
         self.prefixes = {
             "/app/model": str(model),
             "/etc/fraudstream/key-seeds": str(work / "seeds"),
             "/var/run/fraudstream/keys": str(work / "keys"),
             "/etc/fraudstream/scorer-key": str(work / "scorer-key"),
+            "/etc/fraudstream/kafka-ca": str(broker.security.tls.directory),
         }
         self.work = work
+        passwords = broker.security.passwords()
+        #: The Secrets the pods read their Kafka user from: (Secret, key) -> value.
+        self.secrets = {
+            (secret, key): value
+            for secret, user in USERS.items()
+            for key, value in (("username", user), ("password", passwords[user]))
+        }
 
     def __call__(self, text: str) -> str:
         for prefix, local in self.prefixes.items():
@@ -61,6 +93,8 @@ class Localizer:
         for item in container.get("env", []):
             if "value" in item:
                 env[item["name"]] = item["value"]
+            elif ref := item["valueFrom"].get("secretKeyRef"):  # its Kafka user
+                env[item["name"]] = self.secrets[(ref["name"], ref["key"])]
             else:  # the thread counts, from the CPU limit
                 assert item["valueFrom"]["resourceFieldRef"]["resource"] == "limits.cpu"
                 env[item["name"]] = "2"
@@ -85,14 +119,16 @@ def ready(env: dict[str, str]) -> bool:
 
 
 def test_the_charts_pods_make_a_working_pipeline(
-    kafka_broker: LocalKafka, tiny_model: TinyModel, tmp_path: Path
+    secure_broker: tuple[LocalKafka, str], tiny_model: TinyModel, tmp_path: Path
 ) -> None:
-    root = f"chart{uuid.uuid4().hex[:8]}"
+    broker, root = secure_broker
     # The scorer's signing key, as its Secret would hold it, and its public key in the values.
     signing = ScorerKey.generate(tmp_path / "scorer-key" / "signing.key")
     objects = render(
         [MINIMAL],
-        f"kafka.bootstrapServers={kafka_broker.bootstrap}",
+        f"kafka.bootstrapServers={broker.bootstrap}",
+        "kafka.tls.caSecret=kafka-ca",
+        f"kafka.tls.caKey={broker.security.tls.ca_file.name}",
         f"topics.root={root}",
         f"appId={root}",
         "topics.replication=1",
@@ -100,7 +136,7 @@ def test_the_charts_pods_make_a_working_pipeline(
         "partners[0].previousKeySeedSecrets[0]=alpha-key-seed-old",
         f"scorer.publicKeys[0]={signing.public_key.hex()}",
     )
-    local = Localizer(tmp_path, tiny_model.directory)
+    local = Localizer(tmp_path, tiny_model.directory, broker)
     maps = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}
     pods = {w["kind"]: pod for w, pod in pod_specs(objects)}
 
@@ -153,7 +189,7 @@ def test_the_charts_pods_make_a_working_pipeline(
         names = TopicNames(root)
         day = date(2018, 8, 8)
         txs = by_partner(read_transactions(start=day, end=day), ("alpha", "bravo"))["alpha"][:2]
-        client = {"bootstrap_servers": kafka_broker.bootstrap}
+        client = broker.client_config("alpha")  # the bank feeds its gateway as the partner
         send_records(client, [transaction_record(names, tx, "alpha") for tx in txs])
         scores = [
             json.loads(record.value)
@@ -164,6 +200,8 @@ def test_the_charts_pods_make_a_working_pipeline(
             tx.transaction_id for tx in txs
         ), logs
         assert {s["key_id"] for s in scores} == {seeds["current"].key_id}
+        refused = [line for line in broker.log_file.read_text().splitlines() if "is Denied" in line]
+        assert refused == [], "\n".join(refused[:5])
     finally:
         for process, _, _ in running.values():
             process.terminate()

@@ -80,12 +80,31 @@ class _CrdLoader(yaml.SafeLoader):
 _CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
 
 
+#: Where each API group's CRDs are (a tools.env entry) and how their files are named.
+CRD_FILES = {
+    "keda.sh": ("KEDA_CRDS", "keda.sh_*.yaml"),
+    "monitoring.coreos.com": ("PROMETHEUS_CRDS", "monitoring.coreos.com_*.yaml"),
+    "kafka.strimzi.io": ("STRIMZI_CRDS", "*-Crd-*.yaml"),
+}
+
+
+@functools.cache
+def _crd(path: Path) -> dict[str, Any]:
+    """A CRD file, read once (do not modify it)."""
+    crd: dict[str, Any] = yaml.load(path.read_text(), Loader=_CrdLoader)  # noqa: S506  (safe)
+    return crd
+
+
 def custom_resource_schema(api_version: str, kind: str) -> dict[str, Any]:
-    """The strict JSON schema of a custom resource, from its CRD (KEDA, Prometheus operator)."""
+    """The strict JSON schema of a custom resource, from its CRD (KEDA, Prometheus operator,
+    Strimzi)."""
     group, version = api_version.split("/")
-    folder = {"keda.sh": "KEDA_CRDS", "monitoring.coreos.com": "PROMETHEUS_CRDS"}[group]
-    for path in sorted(tool(folder).glob(f"{group}_*.yaml")):
-        crd = yaml.load(path.read_text(), Loader=_CrdLoader)  # noqa: S506  (a safe loader)
+    folder, pattern = CRD_FILES[group]
+    # The files named after the kind first: PyYAML's pure-Python loader reads a CRD slowly, and
+    # Strimzi's Kafka CRD alone is 600 kB.
+    paths = sorted(tool(folder).glob(pattern), key=lambda p: (kind.lower() not in p.name, p.name))
+    for path in paths:
+        crd = _crd(path)
         if crd["spec"]["names"]["kind"] != kind:
             continue
         for served in crd["spec"]["versions"]:

@@ -35,63 +35,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- toYaml $merged -}}
 {{- end -}}
 
-{{/* The SASL user and Secret of a workload: a partner's own (kafkaSasl) or the global one. */}}
-{{- define "fraudstream.sasl" -}}
-{{- $sasl := deepCopy .root.Values.kafka.sasl -}}
-{{- if .partner -}}{{- $sasl = mergeOverwrite $sasl (deepCopy (default dict .partner.kafkaSasl)) -}}{{- end -}}
-{{- toYaml $sasl -}}
-{{- end -}}
-
-{{- define "fraudstream.usesSasl" -}}
-{{- if hasPrefix "SASL_" .Values.kafka.securityProtocol -}}true{{- end -}}
-{{- end -}}
-
-{{- define "fraudstream.usesCa" -}}
-{{- if and (hasSuffix "SSL" .Values.kafka.securityProtocol) .Values.kafka.tls.caSecret -}}true{{- end -}}
-{{- end -}}
-
-{{/*
-The client certificate Secret (mutual TLS) of a workload, with an SSL protocol only: a partner's
-own (kafkaClientCertSecret) or the global one; call with (dict "root" $ "partner" <partner>).
-*/}}
-{{- define "fraudstream.clientCert" -}}
-{{- if hasSuffix "SSL" .root.Values.kafka.securityProtocol -}}
-{{- $secret := .root.Values.kafka.tls.clientCertSecret -}}
-{{- if .partner -}}{{- if .partner.kafkaClientCertSecret -}}{{- $secret = .partner.kafkaClientCertSecret -}}{{- end -}}{{- end -}}
-{{- $secret -}}
-{{- end -}}
-{{- end -}}
-
-{{- define "fraudstream.clientCertDir" -}}/etc/fraudstream/kafka-client{{- end -}}
-
-{{/* The client certificate's volume and mount, when the workload has one. */}}
-{{- define "fraudstream.clientCertVolume" -}}
-{{- with include "fraudstream.clientCert" . -}}
-- name: kafka-client
-  secret:
-    secretName: {{ . | quote }}
-    defaultMode: 0440
-    items:
-      - {key: tls.crt, path: tls.crt}
-      - {key: tls.key, path: tls.key}
-{{- end }}
-{{- end -}}
-
-{{- define "fraudstream.clientCertMount" -}}
-{{- if include "fraudstream.clientCert" . -}}
-- name: kafka-client
-  mountPath: {{ include "fraudstream.clientCertDir" .root }}
-  readOnly: true
-{{- end }}
-{{- end -}}
-
 {{- define "fraudstream.keyRoot" -}}/var/run/fraudstream/keys{{- end -}}
 
 {{/*
-Every FRAUD_* setting that is not a secret, for one role: (dict "root" $ "role" "scorer") or
-(dict "root" $ "role" "partner" "partner" <merged partner>). Each role gets only the variables
-of its settings type (streams.core.settings: ScorerSettings, PartnerSettings). Rendered into that workload's
-ConfigMap (and into the topic Job's env, which runs before any ConfigMap exists).
+Every FRAUD_* setting that is not a secret, for one role: (dict "root" $ "role" "scorer"),
+(dict "root" $ "role" "partner" "partner" <merged partner>) or (dict "root" $ "role" "admin") for
+the topic Job. Each role gets only the variables of its settings type (streams.core.settings:
+ScorerSettings, PartnerSettings). Rendered into that workload's ConfigMap (and into the topic
+Job's env, which runs before any ConfigMap exists).
 */}}
 {{- define "fraudstream.settings" -}}
 {{- $v := .root.Values -}}
@@ -143,10 +94,7 @@ FRAUD_THRESHOLD: {{ .partner.threshold | toString | quote }}
 {{- end -}}
 
 {{- define "fraudstream.partnerNames" -}}
-{{- $names := list -}}
-{{- range .Values.partners -}}{{- $names = append $names .name -}}{{- end -}}
-{{- range .Values.externalPartners -}}{{- $names = append $names . -}}{{- end -}}
-{{- join "," $names -}}
+{{- include "fraudstream.allPartners" . | fromJsonArray | join "," -}}
 {{- end -}}
 
 {{/* Namespaces this release puts pods in: the scorer's (when enabled) and each partner's. */}}
@@ -165,23 +113,6 @@ FRAUD_THRESHOLD: {{ .partner.threshold | toString | quote }}
     resourceFieldRef:
       resource: limits.cpu
       divisor: "1"
-{{- end }}
-{{- end -}}
-
-{{/* The secret settings: SASL user and password from an existing Secret, never from values. */}}
-{{- define "fraudstream.secretEnv" -}}
-{{- if include "fraudstream.usesSasl" .root }}
-{{- $sasl := include "fraudstream.sasl" . | fromYaml }}
-- name: FRAUD_SASL_USERNAME
-  valueFrom:
-    secretKeyRef:
-      name: {{ $sasl.existingSecret | quote }}
-      key: {{ $sasl.usernameKey | quote }}
-- name: FRAUD_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $sasl.existingSecret | quote }}
-      key: {{ $sasl.passwordKey | quote }}
 {{- end }}
 {{- end -}}
 
@@ -269,4 +200,5 @@ readinessProbe:
 {{- if and .Values.scorer.autoscaling.enabled .Values.scorer.keda.enabled -}}
 {{- fail "scorer.autoscaling and scorer.keda are both enabled: choose one (KEDA makes its own HorizontalPodAutoscaler)" -}}
 {{- end -}}
+{{- include "fraudstream.checkKafka" . -}}
 {{- end -}}
