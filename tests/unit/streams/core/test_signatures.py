@@ -4,7 +4,6 @@ it."""
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from streams.core.errors import ConfigError, SignatureError
 from streams.core.signatures import (
@@ -15,15 +14,7 @@ from streams.core.signatures import (
     sign,
     verify,
 )
-
-
-class Key:
-    def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self.public_key = self._key.public_key().public_bytes_raw()
-
-    def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message)
+from tests.support.signers import Signer as Key
 
 
 def test_a_signature_holds_for_its_claim_and_key_only() -> None:

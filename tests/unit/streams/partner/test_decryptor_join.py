@@ -12,7 +12,6 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from structlog.testing import capture_logs
 
 from models.fhe.client.keys import Decrypted
@@ -24,20 +23,10 @@ from streams.core.signatures import VerdictClaim, digest_of, sign
 from streams.partner.context import PartnerContext
 from streams.partner.decryptor import DecryptorSteps
 from streams.partner.join_table import JoinEntry, read_entry
+from tests.support.signers import Signer as Scorer
 
 KEY_ID = "0123456789abcdef"
 PENDING, VERDICTS = "p.pending", "p.verdicts"
-
-
-class Scorer:
-    """The scorer's signing key, as streams.scorer.signing_key holds it."""
-
-    def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self.public_key = self._key.public_key().public_bytes_raw()
-
-    def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message)
 
 
 class Ring:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from models.errors import KeyMaterialError
 from streams.core.errors import SignatureError
@@ -18,20 +17,10 @@ from streams.core.signatures import RequestClaim, digest_of, sign
 from streams.scorer.admission import RequestGuard
 from streams.scorer.agent import ScorerSteps
 from streams.scorer.key_follower import KnownKey
+from tests.support.signers import Signer as Owner
 
 NOW = 1_800_000_000.0
 KEY_ID = "0123456789abcdef"
-
-
-class Owner:
-    """A partner's registry key (the one its key id is derived from)."""
-
-    def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self.public_key = self._key.public_key().public_bytes_raw()
-
-    def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message)
 
 
 OWNER = Owner()

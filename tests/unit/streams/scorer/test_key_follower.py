@@ -6,21 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from models.fhe.proof import key_id_of
 from streams.core.key_chunks import KeyAssembler, chunk_records, revocation_records
 from streams.scorer.key_follower import MAX_KEYS_PER_PARTNER, KeyFollower
-
-
-class Owner:
-    def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self.public_key = self._key.public_key().public_bytes_raw()
-        self.key_id = key_id_of(self.public_key)
-
-    def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message)
+from tests.support.signers import Signer as Owner
 
 
 @dataclass
