@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from models.errors import KeyMaterialError
 
 __all__ = [
     "KEY_ID_PATTERN",
     "ChunkClaim",
+    "Ed25519Signer",
     "Signer",
     "key_id_of",
     "revocation_message",
@@ -53,6 +54,19 @@ class Signer(Protocol):
     def sign(self, message: bytes) -> bytes:
         """Sign ``message``."""
         ...
+
+
+class Ed25519Signer:
+    """An Ed25519 private key that signs, with its raw public half: a :class:`Signer`."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        """Sign with ``key``."""
+        self._key = key
+        self.public_key = key.public_key().public_bytes_raw()
+
+    def sign(self, message: bytes) -> bytes:
+        """Sign ``message``."""
+        return self._key.sign(message)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from models.fhe.envelope import seal
-from models.fhe.proof import key_id_of, revocation_message
+from models.fhe.proof import Ed25519Signer, key_id_of, revocation_message
 from streams.core.headers import (
     NONCE_HEADER,
     PARTNER_HEADER,
@@ -51,15 +51,9 @@ class BadInput:
     headers: Headers
 
 
-class _Key:
+def _stranger() -> Ed25519Signer:
     """A signer nobody registered or pinned."""
-
-    def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self.public_key = self._key.public_key().public_bytes_raw()
-
-    def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message)
+    return Ed25519Signer(Ed25519PrivateKey.generate())
 
 
 @dataclass
@@ -178,7 +172,7 @@ class Forger:
         elif how == "random_signature":
             headers = _with(headers, SIGNATURE_HEADER, self.rng.randbytes(64).hex().encode())
         elif how == "not_pinned":
-            headers = _with(headers, SIGNATURE_HEADER, _Key().sign(b"x").hex().encode())
+            headers = _with(headers, SIGNATURE_HEADER, _stranger().sign(b"x").hex().encode())
         elif how == "replaced":
             value = seal("verdict", self.model_version, self.key_id, self.rng.randbytes(64))
         elif how == "not_an_envelope":
@@ -205,7 +199,7 @@ class Forger:
                 "forged_revocation",
             ]
         )
-        stranger = _Key()
+        stranger = _stranger()
         data = self.rng.randbytes(256)
         (key, chunk, headers), *_ = chunk_records(
             self.partner, key_id_of(stranger.public_key), self.model_version, data, stranger

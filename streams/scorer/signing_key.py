@@ -12,7 +12,6 @@ rotation of the scorer's key).
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from models.fhe.proof import Ed25519Signer
+from models.fhe.secret_file import create_secret_file
 from streams.core.errors import ConfigError
 
 __all__ = ["ScorerKey"]
@@ -27,19 +28,9 @@ __all__ = ["ScorerKey"]
 _FORMAT = "fraudstream-scorer-key/1"
 
 
-class ScorerKey:
-    """The scorer's signing key (a :class:`~models.fhe.proof.Signer`)."""
-
-    def __init__(self, key: Ed25519PrivateKey) -> None:
-        """Hold ``key``; use :meth:`generate` or :meth:`load`."""
-        self._key = key
-        self.public_key = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-
-    def sign(self, message: bytes) -> bytes:
-        """Sign ``message`` (a verdict claim's bytes)."""
-        return self._key.sign(message)
+class ScorerKey(Ed25519Signer):
+    """The scorer's signing key (it signs verdict claims); use :meth:`generate` or
+    :meth:`load`."""
 
     @classmethod
     def generate(cls, path: Path) -> ScorerKey:
@@ -52,12 +43,12 @@ class ScorerKey:
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            create_secret_file(
+                path, json.dumps({"format": _FORMAT, "private_key": raw.hex()}) + "\n"
+            )
         except FileExistsError as exc:
             msg = f"{path} exists: refusing to overwrite the scorer's key (name a new file)"
             raise ConfigError(msg) from exc
-        with os.fdopen(fd, "w") as out:
-            out.write(json.dumps({"format": _FORMAT, "private_key": raw.hex()}) + "\n")
         return cls(key)
 
     @classmethod

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from models.fhe.proof import key_id_of
+from models.fhe.proof import Ed25519Signer, key_id_of
 
 __all__ = ["Signer"]
 
 
-class Signer:
+class Signer(Ed25519Signer):
     """A fresh Ed25519 key: its raw public key, the key id it gives, and ``sign``."""
 
     def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self.public_key = self._key.public_key().public_bytes_raw()
+        super().__init__(Ed25519PrivateKey.generate())
         self.key_id = key_id_of(self.public_key)
-
-    def sign(self, message: bytes) -> bytes:
-        """Sign ``message``."""
-        return self._key.sign(message)

@@ -17,7 +17,6 @@ The seed *is* the secret key in compact form: only partner processes import this
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import stat
@@ -25,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from models.errors import KeyMaterialError
 from models.fhe.artifacts import ClientArtifact
-from models.fhe.proof import key_id_of
+from models.fhe.proof import Ed25519Signer, key_id_of
+from models.fhe.secret_file import create_secret_file
 
 __all__ = ["KeySeed", "PublicationSigner"]
 
@@ -108,12 +108,10 @@ class KeySeed:
     def write(self, path: Path) -> None:
         """Write the seed file (mode 0600); refuse to overwrite one."""
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            create_secret_file(path, self.to_json() + "\n")
         except FileExistsError as exc:
             msg = f"{path} exists: refusing to overwrite a key seed (write a new file)"
             raise KeyMaterialError(msg) from exc
-        with os.fdopen(fd, "w") as out:
-            out.write(self.to_json() + "\n")
 
     @classmethod
     def read(cls, path: Path) -> KeySeed:
@@ -155,15 +153,5 @@ class KeySeed:
             raise KeyMaterialError(msg) from exc
 
 
-class PublicationSigner:
-    """Signs registry chunks with the partner's Ed25519 key; exposes the public half."""
-
-    def __init__(self, key: Ed25519PrivateKey) -> None:
-        self._key = key
-        self.public_key = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-
-    def sign(self, message: bytes) -> bytes:
-        """Sign ``message`` (a :class:`models.fhe.proof.ChunkClaim`'s bytes)."""
-        return self._key.sign(message)
+class PublicationSigner(Ed25519Signer):
+    """Signs registry chunks, revocations and requests with the partner's Ed25519 key."""
