@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from models.data.handbook import HandbookTransaction
 from models.features.definition import (
     CARD_WINDOW_DAYS,
     DAY_SECONDS,
@@ -23,7 +24,7 @@ from models.features.definition import (
     terminal_window_values,
 )
 
-__all__ = ["compute_features"]
+__all__ = ["compute_features", "unlabelled_frame"]
 
 _Ints = npt.NDArray[np.int64]
 _Floats = npt.NDArray[np.float64]
@@ -100,3 +101,18 @@ def compute_features(transactions: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(dict(zip(FEATURE_NAMES, columns, strict=True)), index=transactions.index)
     frame.insert(0, "TRANSACTION_ID", transactions["TRANSACTION_ID"].to_numpy())
     return frame
+
+
+def unlabelled_frame(transactions: list[HandbookTransaction]) -> pd.DataFrame:
+    """``transactions`` as a raw frame for :func:`compute_features`, none marked fraud: what a
+    gateway that was sent no label computes its features from."""
+    return pd.DataFrame(
+        {
+            "TRANSACTION_ID": [tx.transaction_id for tx in transactions],
+            "TX_DATETIME": [tx.timestamp.replace(tzinfo=None) for tx in transactions],
+            "CUSTOMER_ID": [tx.card_id for tx in transactions],
+            "TERMINAL_ID": [tx.terminal_id for tx in transactions],
+            "TX_AMOUNT": [tx.amount for tx in transactions],
+            "TX_FRAUD": [0] * len(transactions),
+        }
+    )

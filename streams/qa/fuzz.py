@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from kafka import KafkaProducer
 
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
-from models.features.batch import compute_features
+from models.features.batch import compute_features, unlabelled_frame
 from models.features.definition import FEATURE_NAMES
 from models.fhe.artifacts import ClientArtifact, ServerArtifact
 from models.fhe.client.keys import PartnerKeys
@@ -219,16 +218,7 @@ def _check_good(
 ) -> None:
     """The good transaction's features against the batch path over everything alpha sent, and
     its score against a bare FHE evaluation of those batch features."""
-    frame = pd.DataFrame(
-        {
-            "TRANSACTION_ID": [tx.transaction_id for tx in sent],
-            "TX_DATETIME": [tx.timestamp.replace(tzinfo=None) for tx in sent],
-            "CUSTOMER_ID": [tx.card_id for tx in sent],
-            "TERMINAL_ID": [tx.terminal_id for tx in sent],
-            "TX_AMOUNT": [tx.amount for tx in sent],
-            "TX_FRAUD": [0] * len(sent),  # the stream was sent no label
-        }
-    )
+    frame = unlabelled_frame(sent)  # the stream was sent no label
     batch = compute_features(frame).iloc[-1][list(FEATURE_NAMES)].to_numpy(np.float64)
     report.good_features_diff = float(np.max(np.abs(batch - np.array(good.features))))
     server = ScoringServer(ServerArtifact.load(model_dir))

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
-from models.features.batch import compute_features
+from models.features.batch import compute_features, unlabelled_frame
 from models.features.definition import FEATURE_NAMES
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import wait_for_group
@@ -48,16 +48,7 @@ def stream_of_a_few_cards(n_cards: int = 6) -> list[HandbookTransaction]:
 
 
 def batch_features(transactions: list[HandbookTransaction]) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "TRANSACTION_ID": [tx.transaction_id for tx in transactions],
-            "TX_DATETIME": [tx.timestamp.replace(tzinfo=None) for tx in transactions],
-            "CUSTOMER_ID": [tx.card_id for tx in transactions],
-            "TERMINAL_ID": [tx.terminal_id for tx in transactions],
-            "TX_AMOUNT": [tx.amount for tx in transactions],
-            "TX_FRAUD": [0 for _ in transactions],
-        }
-    )
+    frame = unlabelled_frame(transactions)
     return compute_features(frame).set_index("TRANSACTION_ID")
 
 
