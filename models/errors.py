@@ -19,6 +19,7 @@ __all__ = [
     "KeyMaterialError",
     "KeyMismatchError",
     "ModelMismatchError",
+    "SpecError",
 ]
 
 
@@ -69,3 +70,7 @@ class ModelMismatchError(CiphertextError):
 
 class InferenceError(FraudStreamError):
     """The FHE evaluation itself failed."""
+
+
+class SpecError(FraudStreamError):
+    """A feature spec is unreadable or inconsistent."""
