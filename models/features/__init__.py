@@ -1,18 +1,18 @@
-"""The handbook's 15 features: one definition, a batch path and an incremental path.
+"""Features declared in a spec: one definition, a batch path and an incremental path.
 
-The package exports the pure parts only (the definition and the incremental path, which the
-partner gateways run). The batch path and the parity checks use pandas: import them from
+The package exports the pure parts only (the spec and the incremental path, which the partner
+gateways run). The batch path and the parity checks use pandas: import them from
 :mod:`models.features.batch` and :mod:`models.features.parity`.
 """
 
-from models.features.definition import FEATURE_NAMES, LABEL_DELAY_DAYS
-from models.features.incremental import CardState, TerminalState, epoch_seconds, features_of
+from models.features.incremental import EntityState, StreamFeatures, epoch_seconds
+from models.features.spec import FeatureSpec, handbook_spec, load_spec
 
 __all__ = [
-    "FEATURE_NAMES",
-    "LABEL_DELAY_DAYS",
-    "CardState",
-    "TerminalState",
+    "EntityState",
+    "FeatureSpec",
+    "StreamFeatures",
     "epoch_seconds",
-    "features_of",
+    "handbook_spec",
+    "load_spec",
 ]

@@ -1,10 +1,11 @@
-"""The incremental path: per-card and per-terminal state, updated one event at a time.
+"""The incremental path: per-entity state, updated one event at a time, driven by a spec.
 
-Pure data and pure updates, no I/O: the stream agents keep these states in Faust tables (they
-serialise to plain JSON-ready lists) and call :meth:`CardState.observe`,
-:meth:`TerminalState.observe` and :meth:`TerminalState.add_fraud` per event. States keep their
-times sorted, so a late event is placed where it belongs; Kafka keeps one card's events in order
-(the card is the key), but one terminal's events come from many cards and partitions.
+Pure data and pure updates, no I/O: the partner's gateway keeps one :class:`EntityState` per
+entity value (a card, a terminal, a merchant category...) in a Faust table (it serialises to
+plain JSON) and calls :meth:`StreamFeatures.observe` for each of the spec's entities in turn, then
+:meth:`StreamFeatures.vector`. States keep their times sorted, so a late event is placed where it
+belongs; Kafka keeps one card's events in order (the card is the key), but the events of any
+other entity come from many cards and partitions.
 
 No single event can wipe a state or silence it. A state's *clock* is the time of its
 second-newest event, not its newest: one event dated far ahead is kept and counted in its own
@@ -12,61 +13,40 @@ windows, but it prunes nothing and makes no later event late. A card's event mor
 :data:`ALLOWED_LATENESS` behind its card's clock is refused with
 :class:`~models.errors.EventTimeError` before the state changes (Kafka keeps a card's events in
 order, so such an event is itself wrong, and its windows are no longer held); anything within it
-gets exactly the features it would have had in order. A terminal never refuses one (see
-:meth:`TerminalState.observe`).
+gets exactly the features it would have had in order. Other entities never refuse one (see
+:meth:`EntityState.observe`).
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right, insort
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from models.errors import EventTimeError
-from models.features.definition import (
-    CARD_WINDOW_DAYS,
+from models.errors import EventTimeError, FeatureVectorError
+from models.features.spec import (
     DAY_SECONDS,
-    FEATURE_NAMES,
-    LABEL_DELAY_DAYS,
-    TERMINAL_WINDOW_DAYS,
-    card_window_values,
-    is_night,
-    is_weekend,
-    terminal_window_values,
+    CalendarFeature,
+    CategoryFeature,
+    FeatureSpec,
+    FieldFeature,
+    LabelWindowFeature,
+    WindowFeature,
 )
 
-__all__ = ["ALLOWED_LATENESS", "CardState", "TerminalState", "epoch_seconds", "features_of"]
+__all__ = ["ALLOWED_LATENESS", "EntityPlan", "EntityState", "StreamFeatures", "epoch_seconds"]
 
-_CARD_HORIZON = max(CARD_WINDOW_DAYS) * DAY_SECONDS
-_DELAY = LABEL_DELAY_DAYS * DAY_SECONDS
-_TERMINAL_HORIZON = _DELAY + max(TERMINAL_WINDOW_DAYS) * DAY_SECONDS
-#: How far (seconds) an event may be behind its state's clock and still be placed: a terminal's
-#: transactions arrive from every card partition, so not quite in time order. States keep this
-#: much more history than the windows need.
+#: How far (seconds) an event may be behind its state's clock and still be placed: an entity's
+#: transactions other than a card's arrive from every card partition, so not quite in time
+#: order. States keep this much more history than the windows need.
 ALLOWED_LATENESS = DAY_SECONDS
-
-
-def _clock(times: list[int]) -> int | None:
-    """The time of the second-newest event of sorted ``times``; none before there are two (one
-    event alone, however dated, holds no history another one could need)."""
-    return times[-2] if len(times) > 1 else None
-
-
-def _check_not_late(times: list[int], at: int, what: str) -> None:
-    clock = _clock(times)
-    if clock is not None and at < clock - ALLOWED_LATENESS:
-        msg = (
-            f"timestamp: more than {ALLOWED_LATENESS // 3600} h behind the {what}'s newest "
-            "transactions; its windows are no longer held"
-        )
-        raise EventTimeError(msg)
-
-
-def _prune_point(times: list[int], horizon: int) -> int | None:
-    """Anything at or before this time is older than any placeable event's windows reach."""
-    clock = _clock(times)
-    return None if clock is None else clock - ALLOWED_LATENESS - horizon
+#: The entity whose events Kafka keeps in order (the transactions topic's key).
+KEY_ENTITY = "card_id"
 
 
 def epoch_seconds(when: datetime) -> int:
@@ -76,99 +56,209 @@ def epoch_seconds(when: datetime) -> int:
     return int(when.timestamp())
 
 
-@dataclass
-class CardState:
-    """A card's transactions of the last 30 days: (time, amount) in arrival order."""
+def _clock(times: list[int]) -> int | None:
+    """The time of the second-newest event of sorted ``times``; none before there are two (one
+    event alone, however dated, holds no history another one could need)."""
+    return times[-2] if len(times) > 1 else None
 
-    times: list[int] = field(default_factory=list)
-    amounts: list[float] = field(default_factory=list)
 
-    def observe(self, at: int, amount: float) -> list[float]:
-        """Add a transaction; return its card features (count, mean amount per window).
-
-        A late event (older than others already seen) is placed in time order and its windows
-        end at its own time, so it gets the features it would have had in order; one more than
-        :data:`ALLOWED_LATENESS` late raises :class:`~models.errors.EventTimeError` and changes
-        nothing.
-        """
-        _check_not_late(self.times, at, "card")
-        index = bisect_right(self.times, at)
-        self.times.insert(index, at)
-        self.amounts.insert(index, amount)
-        oldest = _prune_point(self.times, _CARD_HORIZON)
-        cut = 0 if oldest is None else bisect_right(self.times, oldest)
-        if cut:
-            del self.times[:cut]
-            del self.amounts[:cut]
-            index -= cut
-        values: list[float] = []
-        for days in CARD_WINDOW_DAYS:
-            first = bisect_right(self.times, at - days * DAY_SECONDS)
-            window = self.amounts[first : index + 1]
-            values += card_window_values(len(window), math.fsum(window))
-        return values
-
-    def to_json(self) -> list[list[float]]:
-        """A JSON-ready form for a Faust table."""
-        return [list(map(float, self.times)), self.amounts]
-
-    @classmethod
-    def from_json(cls, data: list[list[float]]) -> CardState:
-        """The inverse of :meth:`to_json`."""
-        return cls([int(t) for t in data[0]], [float(a) for a in data[1]])
+def _ratio(numerator: float, count: int) -> float:
+    return numerator / count if count else 0.0
 
 
 @dataclass
-class TerminalState:
-    """A terminal's transaction times and known-fraud times over the last 37 days, sorted."""
+class EntityState:
+    """One entity value's recent transactions: times (sorted), the number fields its windows
+    aggregate (same order), and the times of its known frauds (sorted)."""
 
     times: list[int] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
     fraud_times: list[int] = field(default_factory=list)
 
     def add_fraud(self, at: int) -> None:
         """Record a confirmed fraud (a label, arriving late) of a transaction made at ``at``."""
         insort(self.fraud_times, at)
 
-    def observe(self, at: int) -> list[float]:
-        """Return the terminal features at ``at`` (delayed windows), then add the transaction.
+    def observe(self, at: int, numbers: Mapping[str, float], plan: EntityPlan) -> list[float]:
+        """Add a transaction; return its values of ``plan``'s windows, in spec order.
 
-        Never refused: a terminal's transactions come from every card partition, each at its
-        own pace (a bulk backfill can put one partition days ahead of another), so lateness here
-        says nothing about the event. One more than :data:`ALLOWED_LATENESS` behind the clock is
-        counted, but its windows miss what was pruned (``0`` when they are empty: no division).
+        Label windows end ``delay`` before ``at`` and are read before the transaction is added;
+        the other windows end at ``at``, with the transactions of equal time that came before.
+        An event more than :data:`ALLOWED_LATENESS` behind the clock of an entity that refuses
+        late events raises :class:`~models.errors.EventTimeError` and changes nothing; one that
+        is counted anyway sees windows missing only what was pruned.
         """
+        clock = _clock(self.times)
+        if plan.refuse_late and clock is not None and at < clock - ALLOWED_LATENESS:
+            msg = (
+                f"timestamp: more than {ALLOWED_LATENESS // 3600} h behind the {plan.entity}'s "
+                "newest transactions; its windows are no longer held"
+            )
+            raise EventTimeError(msg)
+        delayed = [self._label_window(at, window) for window in plan.label_windows]
+        index = bisect_right(self.times, at)
+        self.times.insert(index, at)
+        for name in plan.numbers:
+            self.values.setdefault(name, []).insert(index, float(numbers[name]))
+        index -= self._prune(plan.horizon)
+        recent = iter([self._window(at, index, window) for window in plan.windows])
+        label = iter(delayed)
+        return [value for is_label in plan.order for value in next(label if is_label else recent)]
+
+    def _window(self, at: int, index: int, feature: WindowFeature) -> list[float]:
         values: list[float] = []
-        end = at - _DELAY
+        numbers = self.values.get(feature.of, []) if feature.of else []
+        for days in feature.days:
+            first = bisect_right(self.times, at - days * DAY_SECONDS)
+            last = index + 1 if feature.include_current else index
+            count = max(last - first, 0)
+            total = math.fsum(numbers[first:last]) if feature.of else 0.0
+            found = {"count": float(count), "sum": total, "mean": _ratio(total, count)}
+            values += [found[aggregate] for aggregate in feature.aggregates]
+        return values
+
+    def _label_window(self, at: int, feature: LabelWindowFeature) -> list[float]:
+        values: list[float] = []
+        end = at - feature.delay_days * DAY_SECONDS
         last_tx = bisect_right(self.times, end)
         last_fraud = bisect_right(self.fraud_times, end)
-        for days in TERMINAL_WINDOW_DAYS:
+        for days in feature.days:
             start = end - days * DAY_SECONDS
             count = last_tx - bisect_right(self.times, start)
             frauds = last_fraud - bisect_right(self.fraud_times, start)
-            values += terminal_window_values(count, frauds)
-        insort(self.times, at)
-        oldest = _prune_point(self.times, _TERMINAL_HORIZON)
-        if oldest is not None:
-            del self.times[: bisect_right(self.times, oldest)]
-            del self.fraud_times[: bisect_right(self.fraud_times, oldest)]
+            found = {"count": float(count), "frauds": float(frauds), "ratio": _ratio(frauds, count)}
+            values += [found[aggregate] for aggregate in feature.aggregates]
         return values
 
-    def to_json(self) -> list[list[int]]:
+    def _prune(self, horizon: int) -> int:
+        """Drop what no placeable event's windows reach; return how many transactions went."""
+        clock = _clock(self.times)
+        if clock is None:
+            return 0
+        oldest = clock - ALLOWED_LATENESS - horizon
+        cut = bisect_right(self.times, oldest)
+        if cut:
+            del self.times[:cut]
+            for numbers in self.values.values():
+                del numbers[:cut]
+        del self.fraud_times[: bisect_right(self.fraud_times, oldest)]
+        return cut
+
+    def to_json(self) -> dict[str, Any]:
         """A JSON-ready form for a Faust table."""
-        return [self.times, self.fraud_times]
+        return {"t": self.times, "v": self.values, "f": self.fraud_times}
 
     @classmethod
-    def from_json(cls, data: list[list[int]]) -> TerminalState:
+    def from_json(cls, data: Mapping[str, Any]) -> EntityState:
         """The inverse of :meth:`to_json`."""
-        return cls([int(t) for t in data[0]], [int(t) for t in data[1]])
+        return cls(
+            [int(t) for t in data["t"]],
+            {str(name): [float(v) for v in values] for name, values in data["v"].items()},
+            [int(t) for t in data["f"]],
+        )
 
 
-def features_of(
-    when: datetime, amount: float, card_values: list[float], terminal_values: list[float]
-) -> list[float]:
-    """The full feature vector, in :data:`FEATURE_NAMES` order."""
-    vector = [amount, is_weekend(when), is_night(when), *card_values, *terminal_values]
-    if len(vector) != len(FEATURE_NAMES):
-        msg = f"{len(vector)} feature values for {len(FEATURE_NAMES)} features"
-        raise ValueError(msg)
-    return vector
+@dataclass(frozen=True)
+class EntityPlan:
+    """What the spec asks of one entity: its windows and how its state is kept."""
+
+    entity: str
+    windows: tuple[WindowFeature, ...]
+    label_windows: tuple[LabelWindowFeature, ...]
+    #: For each of the entity's window features in spec order: is it a label window?
+    order: tuple[bool, ...]
+    #: The number fields its windows aggregate.
+    numbers: tuple[str, ...]
+    #: How far back (seconds) its windows reach.
+    horizon: int
+    refuse_late: bool
+
+    @classmethod
+    def of(cls, spec: FeatureSpec, entity: str) -> EntityPlan:
+        """The plan of ``entity`` under ``spec``."""
+        features = spec.windows_of(entity)
+        windows = tuple(f for f in features if isinstance(f, WindowFeature))
+        label_windows = tuple(f for f in features if isinstance(f, LabelWindowFeature))
+        reach = [max(f.days) for f in windows] + [max(f.days) + f.delay_days for f in label_windows]
+        return cls(
+            entity=entity,
+            windows=windows,
+            label_windows=label_windows,
+            order=tuple(isinstance(f, LabelWindowFeature) for f in features),
+            numbers=tuple(dict.fromkeys(f.of for f in windows if f.of)),
+            horizon=max(reach) * DAY_SECONDS,
+            refuse_late=entity == KEY_ENTITY,
+        )
+
+
+class StreamFeatures:
+    """A spec's features, one event at a time.
+
+    An *event* here is a mapping of the event's fields (``timestamp`` an aware ``datetime``,
+    ``amount`` and number fields as numbers, ids as ints, categories as strings).
+    """
+
+    def __init__(self, spec: FeatureSpec) -> None:
+        """Work for ``spec``."""
+        self.spec = spec
+        self.plans = {entity: EntityPlan.of(spec, entity) for entity in spec.entities}
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        """The entities in the order an event visits them (the card first)."""
+        return self.spec.entities
+
+    def entity_value(self, entity: str, event: Mapping[str, Any]) -> str:
+        """The value an entity's state is kept by: an id, or a category's bucket."""
+        value = event[entity]
+        if self.spec.field_type(entity) == "category":
+            return self.spec.category(entity).bucket(str(value))
+        return str(int(value))
+
+    def state_key(self, entity: str, event: Mapping[str, Any]) -> str:
+        """The key of ``event``'s state of ``entity`` (and of the record that carries it there)."""
+        return f"{entity}={self.entity_value(entity, event)}"
+
+    def observe(self, entity: str, state: EntityState, event: Mapping[str, Any]) -> list[float]:
+        """Add ``event`` to its ``entity`` state; its values of that entity's windows."""
+        plan = self.plans[entity]
+        numbers = {name: event[name] for name in plan.numbers}
+        return state.observe(epoch_seconds(event["timestamp"]), numbers, plan)
+
+    @cached_property
+    def _zones(self) -> dict[str, ZoneInfo]:
+        return {
+            f.timezone: ZoneInfo(f.timezone)
+            for f in self.spec.features
+            if isinstance(f, CalendarFeature)
+        }
+
+    def vector(self, event: Mapping[str, Any], windows: Mapping[str, list[float]]) -> list[float]:
+        """The full feature vector in the spec's order, from the event's own fields and the
+        values :meth:`observe` returned for each entity."""
+        remaining = {entity: list(values) for entity, values in windows.items()}
+        vector: list[float] = []
+        for feature in self.spec.features:
+            if isinstance(feature, FieldFeature):
+                vector.append(float(event[feature.field]))
+            elif isinstance(feature, CategoryFeature):
+                bucket = self.entity_value(feature.field, event)
+                buckets = self.spec.category(feature.field).buckets
+                vector += [1.0 if bucket == value else 0.0 for value in buckets]
+            elif isinstance(feature, CalendarFeature):
+                local = event["timestamp"].astimezone(self._zones[feature.timezone])
+                on = (
+                    local.weekday() >= 5
+                    if feature.flag == "weekend"
+                    else (feature.is_night_hour(local.hour))
+                )
+                vector.append(1.0 if on else 0.0)
+            else:
+                width = len(feature.days) * len(feature.aggregates)
+                values = remaining[feature.entity]
+                vector += values[:width]
+                del values[:width]
+        if len(vector) != len(self.spec.feature_names):
+            msg = f"{len(vector)} feature values for {len(self.spec.feature_names)} features"
+            raise FeatureVectorError(msg)
+        return vector

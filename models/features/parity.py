@@ -1,7 +1,7 @@
-"""Checks that batch and stream features equal the handbook's golden file.
+"""Checks that batch and stream features agree, and equal the handbook's golden file.
 
-:func:`replay_incremental` drives the incremental path the way the stream will: transactions in
-time order, each fraud label arriving ``LABEL_DELAY_DAYS`` after its transaction.
+:func:`replay_incremental` drives the incremental path the way the stream does: transactions in
+time order, each fraud label arriving the spec's label delay after its transaction.
 :func:`check_against_golden` compares any computed frame with the golden file and raises
 :class:`FeatureParityError` naming the first mismatches.
 """
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from models.data.handbook import GOLDEN_FEATURES_FILE, HandbookTransaction
+from models.data.handbook import GOLDEN_FEATURES_FILE
 from models.errors import FeatureParityError
-from models.features.definition import DAY_SECONDS, FEATURE_NAMES, LABEL_DELAY_DAYS
-from models.features.incremental import CardState, TerminalState, epoch_seconds, features_of
+from models.features.incremental import EntityState, StreamFeatures, epoch_seconds
+from models.features.spec import DAY_SECONDS, FeatureSpec
 
 __all__ = ["RELATIVE_TOLERANCE", "check_against_golden", "replay_incremental"]
 
@@ -29,27 +28,31 @@ __all__ = ["RELATIVE_TOLERANCE", "check_against_golden", "replay_incremental"]
 RELATIVE_TOLERANCE = 1e-9
 
 
-def replay_incremental(transactions: Iterable[HandbookTransaction]) -> pd.DataFrame:
-    """Features of every transaction through the incremental path, labels delayed by 7 days."""
-    cards: defaultdict[int, CardState] = defaultdict(CardState)
-    terminals: defaultdict[int, TerminalState] = defaultdict(TerminalState)
-    pending: list[tuple[int, int, int]] = []  # (label available at, tx time, terminal)
-    delay = LABEL_DELAY_DAYS * DAY_SECONDS
-    ids: list[int] = []
+def replay_incremental(data: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Features of every row of a canonical frame through the incremental path, in row order,
+    each fraud's label arriving ``spec.label_delay_days`` after its transaction."""
+    features = StreamFeatures(spec)
+    states: defaultdict[str, EntityState] = defaultdict(EntityState)
+    pending: list[tuple[int, int, int]] = []  # (label known at, tx time, row)
+    delay = (spec.label_delay_days or 0) * DAY_SECONDS
+    events = data.to_dict("records")
     rows: list[list[float]] = []
-    for tx in transactions:
-        at = epoch_seconds(tx.timestamp)
+    for row, event in enumerate(events):
+        event["timestamp"] = event["timestamp"].to_pydatetime()
+        at = epoch_seconds(event["timestamp"])
         while pending and pending[0][0] <= at:
-            _, fraud_at, terminal = heapq.heappop(pending)
-            terminals[terminal].add_fraud(fraud_at)
-        card_values = cards[tx.card_id].observe(at, tx.amount)
-        terminal_values = terminals[tx.terminal_id].observe(at)
-        ids.append(tx.transaction_id)
-        rows.append(features_of(tx.timestamp, tx.amount, card_values, terminal_values))
-        if tx.is_fraud:
-            heapq.heappush(pending, (at + delay, at, tx.terminal_id))
-    frame = pd.DataFrame(rows, columns=list(FEATURE_NAMES))
-    frame.insert(0, "TRANSACTION_ID", ids)
+            _, fraud_at, fraud_row = heapq.heappop(pending)
+            for entity in spec.label_entities:
+                states[features.state_key(entity, events[fraud_row])].add_fraud(fraud_at)
+        windows = {
+            entity: features.observe(entity, states[features.state_key(entity, event)], event)
+            for entity in features.entities
+        }
+        rows.append(features.vector(event, windows))
+        if event.get("label"):
+            heapq.heappush(pending, (at + delay, at, row))
+    frame = pd.DataFrame(rows, columns=list(spec.feature_names), index=data.index)
+    frame.insert(0, "transaction_id", data["transaction_id"].to_numpy())
     return frame
 
 
@@ -59,8 +62,9 @@ def check_against_golden(computed: pd.DataFrame, golden_path: Path = GOLDEN_FEAT
     Raises :class:`FeatureParityError` when a transaction is missing or a value differs.
     """
     golden = pd.read_csv(golden_path)
+    computed = computed.rename(columns={"transaction_id": "TRANSACTION_ID"})
     merged = golden.merge(computed, on="TRANSACTION_ID", how="left", suffixes=("_gold", ""))
-    missing = merged[FEATURE_NAMES[1]].isna()
+    missing = merged[golden.columns[1]].isna()
     if missing.any():
         first = merged.loc[missing, "TRANSACTION_ID"].head(5).tolist()
         msg = f"{int(missing.sum())} golden transactions have no computed features, e.g. {first}"

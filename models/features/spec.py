@@ -239,7 +239,8 @@ class LabelWindowFeature(_Windowed):
 
     kind: Literal["label_window"]
     aggregates: tuple[LabelAggregate, ...] = Field(min_length=1, max_length=3)
-    delay_days: int = Field(ge=0, le=_MAX_DAYS)
+    #: At least a day: a label window that reached the current transaction would read its label.
+    delay_days: int = Field(ge=1, le=_MAX_DAYS)
 
 
 Feature = Annotated[
@@ -394,10 +395,12 @@ class FeatureSpec(_Strict):
         )
 
     @cached_property
-    def label_delay_days(self) -> int:
-        """The longest label delay of the label windows (0 without any)."""
-        return max(
-            (f.delay_days for f in self.features if isinstance(f, LabelWindowFeature)), default=0
+    def label_delay_days(self) -> int | None:
+        """The shortest label delay of the label windows: a fraud's label must be known this
+        many days after the transaction (``None`` without label windows)."""
+        return min(
+            (f.delay_days for f in self.features if isinstance(f, LabelWindowFeature)),
+            default=None,
         )
 
     @cached_property
@@ -436,8 +439,9 @@ class FeatureSpec(_Strict):
 def _validation_message(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False, include_context=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "spec"
-        parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+        message = error["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
 

@@ -3,7 +3,7 @@
 Layout of one version, ``<root>/<version>/``::
 
     client/client.zip            Concrete-ML client specs and quantizers (FHEModelDev)
-    client/preprocessing.json    feature names, binning edges, default threshold
+    client/preprocessing.json    feature names and spec, binning edges, default threshold
     server/server.zip            the compiled circuit (CPU-architecture specific)
     dev/model.json               the fitted model, for assessment only (never deployed)
     model_card.json, model_card.md
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.errors import ArtifactError, ArtifactVersionError
-from models.features.definition import FEATURE_NAMES
+from models.errors import ArtifactError, ArtifactVersionError, SpecError
+from models.features.spec import FeatureSpec, handbook_spec, parse_spec
 from models.fhe.binning import Binning
 
 __all__ = [
@@ -101,6 +101,8 @@ class ClientArtifact:
     binning: Binning | None
     threshold: float
     feature_names: tuple[str, ...]
+    #: The feature spec the model was trained with: the gateway computes exactly these.
+    spec: FeatureSpec
 
     @classmethod
     def load(cls, version_dir: Path) -> ClientArtifact:
@@ -113,11 +115,19 @@ class ClientArtifact:
             msg = f"{client / 'preprocessing.json'} is missing or corrupt: {exc}"
             raise ArtifactError(msg) from exc
         names = tuple(meta.get("feature_names", ()))
-        if names != FEATURE_NAMES:
-            msg = f"{version_dir} expects features {names}, this code computes {FEATURE_NAMES}"
+        try:
+            # Versions saved before feature specs were trained on the handbook's.
+            spec = parse_spec(meta.get("feature_spec") or handbook_spec().to_json(), str(client))
+        except SpecError as exc:
+            msg = f"{client / 'preprocessing.json'}: its feature spec is unreadable: {exc}"
+            raise ArtifactError(msg) from exc
+        if names != spec.feature_names:
+            msg = f"{version_dir} expects features {names}, its spec computes {spec.feature_names}"
             raise ArtifactError(msg)
         binning = Binning.from_json(meta["binning"]) if meta.get("binning") else None
-        return cls(client, _read_version(version_dir), binning, float(meta["threshold"]), names)
+        return cls(
+            client, _read_version(version_dir), binning, float(meta["threshold"]), names, spec
+        )
 
 
 @dataclass(frozen=True)
@@ -152,9 +162,16 @@ def _read_version(version_dir: Path) -> str:
 
 
 def save_artifacts(
-    model: Any, binning: Binning | None, threshold: float, card: dict[str, Any], root: Path
+    model: Any,
+    binning: Binning | None,
+    threshold: float,
+    card: dict[str, Any],
+    root: Path,
+    *,
+    spec: FeatureSpec,
 ) -> Path:
-    """Write a new version under ``root``; return its directory (named by its version)."""
+    """Write a new version under ``root``; return its directory (named by its version). The
+    feature ``spec`` goes into the client part (the version covers it)."""
     from concrete.ml.deployment import FHEModelDev  # noqa: PLC0415
 
     root.mkdir(parents=True, exist_ok=True)
@@ -167,9 +184,10 @@ def save_artifacts(
         shutil.move(staging / "dev" / "server.zip", staging / "server" / "server.zip")
         shutil.rmtree(staging / "dev")
         preprocessing = {
-            "feature_names": list(FEATURE_NAMES),
+            "feature_names": list(spec.feature_names),
             "binning": binning.to_json() if binning else None,
             "threshold": threshold,
+            "feature_spec": spec.to_json(),
         }
         (staging / "client" / "preprocessing.json").write_text(json.dumps(preprocessing))
         # For assessment only (the fitted quantized model, to re-run it in the clear or in

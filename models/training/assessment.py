@@ -90,6 +90,13 @@ def _refit(version_dir: Path, data: ProtocolData) -> FittedModel:
         msg = f"{version_dir / 'model_card.json'} is missing or corrupt: {exc}"
         raise ArtifactError(msg) from exc
     client = ClientArtifact.load(version_dir)
+    if client.spec.digest != data.spec.digest:
+        msg = (
+            f"{version_dir} was trained with the feature spec {client.spec.name} "
+            f"`{client.spec.digest}`, the data was read with {data.spec.name} "
+            f"`{data.spec.digest}`: assess it with its own spec"
+        )
+        raise ArtifactError(msg)
     model = load_dev_model(version_dir)
     _, float_model = estimators_for(spec)
     float_model.fit(data.x_train, data.y_train)
@@ -138,7 +145,7 @@ def assess_version(
     _write_report(version_dir, assessment, measured.summary())
     del curves[BASELINES[1]], curves[BASELINES[2]]  # the plot compares with the reference only
     precision_recall_plot(
-        data.split.test["TX_FRAUD"].to_numpy(), curves, version_dir / ASSESSMENT_FILES[2]
+        data.split.test["label"].to_numpy(), curves, version_dir / ASSESSMENT_FILES[2]
     )
     return assessment
 

@@ -1,16 +1,17 @@
-"""Training a Concrete-ML tree model on the handbook protocol, and compiling it to FHE.
+"""Training a Concrete-ML tree model on a protocol, and compiling it to FHE.
 
-``ModelSpec`` holds the knobs; :func:`load_protocol_data` computes the features once (batch path)
-and splits them; :func:`fit_model` bins the features and fits the quantized tree ensemble next to
-its plaintext float twin; :func:`compile_model` compiles the FHE circuit and reads its cost.
+``ModelSpec`` holds the model's knobs; :func:`load_protocol_data` computes the feature spec's
+features once (batch path) and splits them; :func:`fit_model` bins the features and fits the
+quantized tree ensemble next to its plaintext float twin; :func:`compile_model` compiles the
+FHE circuit and reads its cost.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -18,16 +19,18 @@ import numpy.typing as npt
 import pandas as pd
 
 from models.data.handbook import TRANSACTIONS_FILE, partner_of
+from models.data.sources import TransactionData, read_transactions_data
 from models.features.batch import compute_features
-from models.features.definition import FEATURE_NAMES
+from models.features.spec import FeatureSpec, handbook_spec
 from models.fhe.binning import Binning
 from models.training.binning_fit import fit_binning
-from models.training.protocol import PROTOCOL, Protocol, Split, handbook_split
+from models.training.protocol import PROTOCOL, Protocol, Split, handbook_split, resolve_protocol
 
 __all__ = [
     "CircuitCost",
     "FittedModel",
     "ModelSpec",
+    "ProtocolChoice",
     "ProtocolData",
     "compile_model",
     "estimators_for",
@@ -80,52 +83,116 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ProtocolData:
-    """Features of the protocol's train and test transactions."""
+    """Features of the protocol's train and test transactions, and where they came from."""
 
     protocol: Protocol
     split: Split
+    spec: FeatureSpec = field(default_factory=handbook_spec)
     partners: tuple[str, ...] = ()
+    #: The files the transactions were read from.
+    sources: tuple[str, ...] = ()
+    #: What the user should know about the data (rows sorted, windows short of history).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The model's input columns, in order."""
+        return list(self.spec.feature_names)
 
     @property
     def x_train(self) -> _Floats:
-        """Training features, in FEATURE_NAMES order."""
-        return self.split.train[list(FEATURE_NAMES)].to_numpy(np.float64)
+        """Training features, in the spec's order."""
+        return self.split.train[self.feature_names].to_numpy(np.float64)
 
     @property
     def y_train(self) -> npt.NDArray[np.int64]:
         """Training labels."""
-        return self.split.train["TX_FRAUD"].to_numpy(np.int64)
+        return self.split.train["label"].to_numpy(np.int64)
 
     @property
     def x_test(self) -> _Floats:
-        """Test features, in FEATURE_NAMES order."""
-        return self.split.test[list(FEATURE_NAMES)].to_numpy(np.float64)
+        """Test features, in the spec's order."""
+        return self.split.test[self.feature_names].to_numpy(np.float64)
+
+
+@dataclass(frozen=True)
+class ProtocolChoice:
+    """What the user chose of the protocol; ``None`` is taken from the data
+    (:func:`models.training.protocol.resolve_protocol`)."""
+
+    train_start: date | None = None
+    train_days: int | None = None
+    delay_days: int | None = None
+    test_days: int | None = None
+
+    def resolve(self, days: pd.Series, spec: FeatureSpec, last_hour: int) -> Protocol:
+        """The protocol of data whose transactions fall on ``days`` (the last one ending at
+        ``last_hour``, local); the label delay defaults to the spec's."""
+        delay = self.delay_days
+        if delay is None:
+            delay = spec.label_delay_days or PROTOCOL.delay_days
+        return resolve_protocol(
+            days.min(),
+            days.max(),
+            last_day_complete=last_hour == 23,
+            train_start=self.train_start,
+            train_days=self.train_days,
+            delay_days=delay,
+            test_days=self.test_days,
+        )
 
 
 def load_protocol_data(
-    path: Path = TRANSACTIONS_FILE,
-    protocol: Protocol = PROTOCOL,
+    data: TransactionData | None = None,
+    spec: FeatureSpec | None = None,
+    choice: ProtocolChoice | Protocol = ProtocolChoice(),
     partners: tuple[str, ...] = (),
 ) -> ProtocolData:
-    """Raw transactions → the 15 features (batch path) → the protocol's train and test sets.
+    """Transactions → the spec's features (batch path) → the protocol's train and test sets.
 
-    With ``partners``, cards are split between them (:func:`models.data.handbook.partner_of`) and
+    Without ``data``, the bundled handbook transactions with the handbook's spec. With
+    ``partners``, cards are split between them (:func:`models.data.handbook.partner_of`) and
     each partner's features are computed from its own transactions and labels only, as its gateway
-    will compute them in the stream; card features are unchanged, terminal features see only the
-    partner's share of each terminal. Without, features are global, as in the handbook.
+    will compute them in the stream; card features are unchanged, other entities' windows see only
+    the partner's share of them. Without, features are global, as in the handbook.
     """
-    raw = pd.read_csv(path)
+    spec = spec or handbook_spec()
+    if data is None:
+        data = read_transactions_data([TRANSACTIONS_FILE], spec)
+    raw = data.frame
     if partners:
-        owner = raw["CUSTOMER_ID"].map(lambda card: partner_of(int(card), partners))
-        frame = pd.concat([compute_features(raw[owner == partner]) for partner in partners]).loc[
-            raw.index
-        ]
+        owner = raw["card_id"].map(lambda card: partner_of(int(card), partners))
+        frame = pd.concat(
+            [compute_features(raw[owner == partner], spec) for partner in partners]
+        ).loc[raw.index]
     else:
-        frame = compute_features(raw)
-    frame["DAY"] = pd.to_datetime(raw["TX_DATETIME"]).dt.date
-    frame["CUSTOMER_ID"] = raw["CUSTOMER_ID"].to_numpy()
-    frame["TX_FRAUD"] = raw["TX_FRAUD"].to_numpy()
-    return ProtocolData(protocol, handbook_split(frame, protocol), partners)
+        frame = compute_features(raw, spec)
+    local = raw["timestamp"].dt.tz_convert(spec.timestamps.timezone)
+    frame["DAY"] = local.dt.date
+    frame["card_id"] = raw["card_id"].to_numpy()
+    frame["label"] = raw["label"].to_numpy()
+    protocol = (
+        choice
+        if isinstance(choice, Protocol)
+        else choice.resolve(frame["DAY"], spec, int(local.iloc[-1].hour) if len(local) else 0)
+    )
+    notes = list(data.notes)
+    if len(raw) and spec.history_days:
+        first = frame["DAY"].min()
+        short = (first + timedelta(days=spec.history_days)) - protocol.train_start
+        if short.days > 0:
+            notes.append(
+                f"the windows reach {spec.history_days} days back but the data starts on {first}: "
+                f"the first {short.days} training days have windows short of history"
+            )
+    return ProtocolData(
+        protocol=protocol,
+        split=handbook_split(frame, protocol),
+        spec=spec,
+        partners=partners,
+        sources=data.sources,
+        notes=tuple(notes),
+    )
 
 
 @dataclass

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from models.features.definition import FEATURE_NAMES
 from models.training.fitting import CircuitCost, FittedModel, ProtocolData
 from models.training.protocol import Metrics, score_metrics
 
@@ -117,9 +116,7 @@ def fhe_sample_rows(data: ProtocolData, n: int, seed: int = 0) -> npt.NDArray[np
     rng = np.random.default_rng(seed)
     chosen = set(rng.choice(len(test), size=min(n, len(test)), replace=False).tolist())
     first_day = test["DAY"].min()
-    frauds = np.flatnonzero(
-        (test["TX_FRAUD"] == 1).to_numpy() & (test["DAY"] == first_day).to_numpy()
-    )
+    frauds = np.flatnonzero((test["label"] == 1).to_numpy() & (test["DAY"] == first_day).to_numpy())
     return np.array(sorted(chosen | set(frauds.tolist())), dtype=np.int64)
 
 
@@ -135,17 +132,27 @@ def model_card(
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {
-            "source": "Fraud Detection Handbook simulated transactions (Le Borgne et al., 2022)",
+            "source": (
+                ", ".join(Path(source).name for source in data.sources)
+                if data.sources
+                else "Fraud Detection Handbook simulated transactions (Le Borgne et al., 2022)"
+            ),
             "train": f"{protocol.train_start}..{protocol.train_end}",
             "test": f"{protocol.test_start}..{protocol.test_end}",
             "train_transactions": len(data.split.train),
             "test_transactions": len(data.split.test),
-            "test_frauds": int(data.split.test["TX_FRAUD"].sum()),
+            "train_frauds": int(data.split.train["label"].sum()),
+            "test_frauds": int(data.split.test["label"].sum()),
             "feature_scope": (
                 f"per partner ({', '.join(data.partners)})" if data.partners else "global"
             ),
         },
-        "features": list(FEATURE_NAMES),
+        "features": data.feature_names,
+        "feature_spec": {
+            "name": data.spec.name,
+            "digest": data.spec.digest,
+            "description": data.spec.description,
+        },
         "spec": fitted.spec.to_json(),
         "binning": "supervised, per feature" if fitted.binning else "none",
         "circuit": asdict(cost),
@@ -209,6 +216,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"{card['data']['test']} ({card['data']['test_transactions']:,}, "
             f"{card['data']['test_frauds']} frauds); features computed "
             f"{card['data'].get('feature_scope', 'global')}",
+            f"- feature spec: {_spec_line(card)}",
             f"- features ({len(card['features'])}): {', '.join(card['features'])}",
             f"- circuit: {circuit['max_bit_width']}-bit, "
             f"{circuit['programmable_bootstraps']} programmable bootstraps, compiled in "
@@ -221,6 +229,14 @@ def card_markdown(card: dict[str, Any]) -> str:
             "",
         ]
     )
+
+
+def _spec_line(card: dict[str, Any]) -> str:
+    spec = card.get("feature_spec")
+    if not spec:
+        return "handbook (saved before feature specs)"
+    described = f" ({spec['description']})" if spec.get("description") else ""
+    return f"{spec['name']} `{spec['digest']}`{described}"
 
 
 def write_card(version_dir: Path, card: dict[str, Any]) -> None:

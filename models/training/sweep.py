@@ -82,7 +82,7 @@ def run_sweep(
     """Measure every spec; ``on_result`` sees each result as soon as it exists."""
     grid = list(specs)
     results = []
-    frauds = np.flatnonzero(data.split.test["TX_FRAUD"].to_numpy() == 1)
+    frauds = np.flatnonzero(data.split.test["label"].to_numpy() == 1)
     rows = np.concatenate([frauds[:1], np.arange(fhe_transactions)])  # warm-up + timed rows
     for done, spec in enumerate(grid, start=1):
         fitted = fit_model(spec, data, say=lambda _: None)
@@ -96,6 +96,7 @@ def run_sweep(
                 fitted.threshold,
                 {"spec": spec.to_json()},
                 Path(scratch),
+                spec=data.spec,
             )
             measured = measure_fhe(version_dir, data.x_test[rows])
         result = SweepResult(

@@ -9,15 +9,18 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from models.fhe.artifacts import save_artifacts
+from models.features.spec import FeatureSpec
+from models.fhe.artifacts import ClientArtifact, save_artifacts
 from models.training.assessment import ASSESSMENT_FILES, assess_version
 from models.training.fitting import (
     ModelSpec,
+    ProtocolChoice,
     ProtocolData,
     compile_model,
     fit_model,
@@ -42,6 +45,13 @@ from models.training.sweep import (
     load_results,
     run_sweep,
     sweep_markdown,
+)
+from streams.cli._data import (
+    DataChoice,
+    data_choice,
+    data_options,
+    protocol_choice,
+    protocol_options,
 )
 from streams.cli._common import (
     Command,
@@ -88,13 +98,29 @@ def _step(description: str) -> Iterator[Tick]:
         yield add(description)
 
 
-def _load_data(partners: tuple[str, ...] = ()) -> ProtocolData:
+def _load_data(
+    choice: DataChoice,
+    protocol: ProtocolChoice,
+    spec: FeatureSpec,
+    partners: tuple[str, ...] = (),
+) -> ProtocolData:
+    what = "the bundled transactions" if choice.bundled else ", ".join(map(str, choice.paths))
+    with console.status(f"reading {what}…"):
+        transactions = choice.read(spec)
     scope = f"per partner ({', '.join(partners)})" if partners else "global"
-    with console.status(f"computing the 15 features of 555,712 transactions ({scope})…"):
-        data = load_protocol_data(partners=partners)
+    with console.status(
+        f"computing the {len(spec.feature_names)} features of spec {spec.name} for "
+        f"{len(transactions.frame):,} transactions ({scope})…"
+    ):
+        data = load_protocol_data(transactions, spec, protocol, partners)
+    for note in data.notes:
+        say(f"[yellow]note:[/] {note}")
+    split, dates = data.split, data.protocol
     say(
-        f"protocol split: {len(data.split.train):,} training and {len(data.split.test):,} "
-        f"test transactions ({int(data.split.test['TX_FRAUD'].sum())} test frauds)"
+        f"protocol: train {dates.train_start}..{dates.train_end} ({len(split.train):,} "
+        f"transactions, {int(split.train['label'].sum())} frauds), label delay "
+        f"{dates.delay_days} days, test {dates.test_start}..{dates.test_end} "
+        f"({len(split.test):,} transactions, {int(split.test['label'].sum())} frauds)"
     )
     return data
 
@@ -146,11 +172,14 @@ def _knobs(func: Callable[..., None]) -> Callable[..., None]:
 
 @click.group(cls=Group)
 def model() -> None:
-    """Train, assess and compare FHE fraud models on the handbook's protocol."""
+    """Train, assess and compare FHE fraud models: on the bundled handbook data or your own
+    (--data, --spec; see docs/data.md)."""
 
 
 @model.command()
 @_knobs
+@data_options
+@protocol_options
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -180,16 +209,27 @@ def train(
     p_error: float | None,
     binning: bool,
     partners: str,
+    data_paths: tuple[Path, ...],
+    label_paths: tuple[Path, ...],
+    spec_file: Path | None,
+    train_start: datetime | None,
+    train_days: int | None,
+    delay_days: int | None,
+    test_days: int | None,
     out: Path,
     fhe_sample: int,
     simulate: bool,
 ) -> None:
     """Fit, compile, measure and save a model with its model card.
 
-    Trains on 2018-07-25..31 of the bundled data and tests on 2018-08-08..14 (the handbook's
-    protocol). Writes <out>/<version>/ with client/, server/, model_card.json and model_card.md,
+    Without --data: the bundled handbook data, trained on 2018-07-25..31 and tested on
+    2018-08-08..14 (the handbook's protocol, which is what the defaults resolve to). With
+    --data: your transactions, features from --spec, and by default the last complete week for
+    the test. Writes <out>/<version>/ with client/, server/, model_card.json and model_card.md,
     and points <out>/latest at it.
     """
+    choice = data_choice(data_paths, label_paths, spec_file)
+    features = choice.spec()
     try:
         spec = ModelSpec(
             kind=kind,  # type: ignore[arg-type]  # click.Choice guarantees the literal
@@ -201,15 +241,25 @@ def train(
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    data = _load_data(tuple(p.strip() for p in partners.split(",") if p.strip()))
+    data = _load_data(
+        choice,
+        protocol_choice(train_start, train_days, delay_days, test_days),
+        features,
+        tuple(p.strip() for p in partners.split(",") if p.strip()),
+    )
     with console.status(f"fitting {spec.label()}…"):
         fitted = fit_model(spec, data, say=say)
     with console.status("compiling the FHE circuit…"):
         cost = compile_model(fitted, data, say=say)
-    with _step("scoring the test week (clear; simulation in chunks)") as tick:
-        rows = rows_of(data.split.test, model_scores(fitted, data, simulate=simulate, tick=tick))
+    with _step("scoring the test days (clear; simulation in chunks)") as tick:
+        # The plaintext XGBoost of the same protocol first: what the FHE model is measured by.
+        scores = baseline_scores(data, BASELINES[:1])
+        scores |= model_scores(fitted, data, simulate=simulate, tick=tick)
+        rows = rows_of(data.split.test, scores)
     card = model_card(fitted, data, cost, rows, None)
-    version_dir = save_artifacts(fitted.model, fitted.binning, fitted.threshold, card, out)
+    version_dir = save_artifacts(
+        fitted.model, fitted.binning, fitted.threshold, card, out, spec=data.spec
+    )
     fhe: dict[str, float | int] | None = None
     if fhe_sample:
         sample = fhe_sample_rows(data, fhe_sample)[:fhe_sample]
@@ -235,6 +285,8 @@ def _point_latest(out: Path, version_dir: Path) -> Path:
 
 @model.command()
 @model_option
+@data_options
+@protocol_options
 @click.option(
     "--fhe-sample",
     type=click.IntRange(1, 10_000),
@@ -249,16 +301,33 @@ def _point_latest(out: Path, version_dir: Path) -> Path:
     help="Also write the card and assessment blocks of this Markdown file (e.g. docs/model.md) "
     "and copy the plot beside it.",
 )
-def assess(model_dir: Path, fhe_sample: int, doc: Path | None) -> None:
-    """Compare a saved model with plaintext baselines on the handbook's protocol.
+def assess(
+    model_dir: Path,
+    data_paths: tuple[Path, ...],
+    label_paths: tuple[Path, ...],
+    spec_file: Path | None,
+    train_start: datetime | None,
+    train_days: int | None,
+    delay_days: int | None,
+    test_days: int | None,
+    fhe_sample: int,
+    doc: Path | None,
+) -> None:
+    """Compare a saved model with plaintext baselines on a protocol.
 
     Prints AUC ROC, average precision and card precision@100 for the plaintext XGBoost, random
-    forest and depth-2 tree, the model's float twin, the quantized model in the clear, FHE
-    simulation, and real FHE execution on a sample. Writes assessment.json, assessment.md and
-    pr_curve.png into the model folder.
+    forest and depth-2 tree (trained on the same training days), the model's float twin, the
+    quantized model in the clear, FHE simulation, and real FHE execution on a sample. Features
+    come from the model's own spec. Writes assessment.json, assessment.md and pr_curve.png into
+    the model folder.
     """
     version_dir = require_model(model_dir)
-    data = _load_data()
+    choice = data_choice(data_paths, label_paths, spec_file)
+    data = _load_data(
+        choice,
+        protocol_choice(train_start, train_days, delay_days, test_days),
+        choice.spec(default=ClientArtifact.load(version_dir).spec),
+    )
     with _steps() as add:
         assessment = assess_version(
             version_dir,
@@ -316,7 +385,21 @@ model.add_command(
     metavar="LABEL",
     help="Only the grid points with these labels (e.g. xgb-10x3-3bit).",
 )
-def sweep(doc: Path, fhe_transactions: int, from_json: bool, only: tuple[str, ...]) -> None:
+@data_options
+@protocol_options
+def sweep(
+    doc: Path,
+    fhe_transactions: int,
+    from_json: bool,
+    only: tuple[str, ...],
+    data_paths: tuple[Path, ...],
+    label_paths: tuple[Path, ...],
+    spec_file: Path | None,
+    train_start: datetime | None,
+    train_days: int | None,
+    delay_days: int | None,
+    test_days: int | None,
+) -> None:
     """Train, compile and measure a grid of models: the cost/quality frontier.
 
     For each grid point (n_bits 2-5, depth 2-5, trees 5-50, p_error): bit width, programmable
@@ -338,7 +421,13 @@ def sweep(doc: Path, fhe_transactions: int, from_json: bool, only: tuple[str, ..
         if not grid:
             msg = f"no grid point is labelled {', '.join(only)}"
             raise click.BadParameter(msg)
-        results, reference = _measure_grid(grid, fhe_transactions, stream, reference_file)
+        choice = data_choice(data_paths, label_paths, spec_file)
+        data = _load_data(
+            choice,
+            protocol_choice(train_start, train_days, delay_days, test_days),
+            choice.spec(),
+        )
+        results, reference = _measure_grid(data, grid, fhe_transactions, stream, reference_file)
     plot = doc.with_name(doc.stem + "_frontier.png")
     frontier_plot(results, reference, plot)
     replace_block(doc, "sweep", sweep_markdown(results, reference))
@@ -347,11 +436,14 @@ def sweep(doc: Path, fhe_transactions: int, from_json: bool, only: tuple[str, ..
 
 
 def _measure_grid(
-    grid: list[ModelSpec], fhe_transactions: int, stream: Path, reference_file: Path
+    data: ProtocolData,
+    grid: list[ModelSpec],
+    fhe_transactions: int,
+    stream: Path,
+    reference_file: Path,
 ) -> tuple[list[SweepResult], float]:
     """Measure each grid point, streaming each result to ``stream`` as it comes (and the
     plaintext reference AP to ``reference_file``); the results and that reference."""
-    data = _load_data()
     (reference_scores,) = baseline_scores(data, BASELINES[:1]).values()
     reference = score_metrics(data.split.test, reference_scores).average_precision
     say(f"plaintext XGBoost reference AP {reference:.3f}; {len(grid)} models to measure")

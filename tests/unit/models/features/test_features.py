@@ -1,4 +1,5 @@
-"""The handbook's features: batch and incremental paths against the golden file, and the state."""
+"""The handbook's features from the default spec: batch and incremental paths against the
+golden file, and the per-entity state."""
 
 from __future__ import annotations
 
@@ -7,19 +8,43 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from models.data.handbook import TRANSACTIONS_FILE, read_transactions
+from models.data.handbook import TRANSACTIONS_FILE
+from models.data.sources import read_transactions_data
 from models.errors import EventTimeError, FeatureParityError
 from models.features.batch import compute_features
-from models.features.definition import FEATURE_NAMES
-from models.features.incremental import CardState, TerminalState
+from models.features.incremental import EntityPlan, EntityState
 from models.features.parity import check_against_golden, replay_incremental
+from models.features.spec import handbook_spec
 
 DAY = 86_400
+SPEC = handbook_spec()
+FEATURE_NAMES = SPEC.feature_names
+CARD = EntityPlan.of(SPEC, "card_id")
+TERMINAL = EntityPlan.of(SPEC, "terminal_id")
+
+
+class CardState(EntityState):
+    """A card's state under the handbook's spec (count and mean amount over 1, 7, 30 days)."""
+
+    def see(self, at: int, amount: float) -> list[float]:
+        return self.observe(at, {"amount": amount}, CARD)
+
+
+class TerminalState(EntityState):
+    """A terminal's state under the handbook's spec (delayed count and fraud ratio)."""
+
+    def see(self, at: int) -> list[float]:
+        return self.observe(at, {}, TERMINAL)
 
 
 @pytest.fixture(scope="module")
-def batch_features() -> pd.DataFrame:
-    return compute_features(pd.read_csv(TRANSACTIONS_FILE))
+def handbook_data() -> pd.DataFrame:
+    return read_transactions_data([TRANSACTIONS_FILE], SPEC).frame
+
+
+@pytest.fixture(scope="module")
+def batch_features(handbook_data: pd.DataFrame) -> pd.DataFrame:
+    return compute_features(handbook_data, SPEC)
 
 
 @pytest.mark.slow
@@ -29,15 +54,15 @@ def test_batch_path_reproduces_the_golden_file(batch_features: pd.DataFrame) -> 
 
 
 @pytest.mark.slow
-def test_incremental_path_reproduces_the_golden_file() -> None:
+def test_incremental_path_reproduces_the_golden_file(handbook_data: pd.DataFrame) -> None:
     """The stream's path, one event at a time with labels 7 days late, gives the same values."""
-    assert check_against_golden(replay_incremental(read_transactions())) == 201_295 * 14
+    assert check_against_golden(replay_incremental(handbook_data, SPEC)) == 201_295 * 14
 
 
 def test_a_mismatch_fails_loudly(batch_features: pd.DataFrame) -> None:
     """A single wrong value is reported with the feature, the transaction and both values."""
     broken = batch_features.copy()
-    row = broken.index[broken["TRANSACTION_ID"] == 1102483][0]
+    row = broken.index[broken["transaction_id"] == 1102483][0]
     broken.loc[row, "TERMINAL_ID_RISK_7DAY_WINDOW"] += 1e-6
     with pytest.raises(FeatureParityError, match="TERMINAL_ID_RISK_7DAY_WINDOW of transaction"):
         check_against_golden(broken)
@@ -52,9 +77,9 @@ def test_missing_transactions_fail_loudly(batch_features: pd.DataFrame) -> None:
 def test_card_windows_include_the_current_transaction_and_drop_old_ones() -> None:
     """Card windows are (t - w, t]: the current one in, one exactly w days old out."""
     state = CardState()
-    state.observe(0, 10.0)
-    state.observe(DAY - 1, 20.0)
-    values = state.observe(DAY, 30.0)  # the first is exactly one day old: out of the 1-day window
+    state.see(0, 10.0)
+    state.see(DAY - 1, 20.0)
+    values = state.see(DAY, 30.0)  # the first is exactly one day old: out of the 1-day window
     assert values[:2] == [2.0, 25.0]
     assert values[2:4] == [3.0, 20.0]
 
@@ -62,26 +87,29 @@ def test_card_windows_include_the_current_transaction_and_drop_old_ones() -> Non
 def test_terminal_windows_are_delayed_and_count_only_known_frauds() -> None:
     """Terminal windows end 7 days before the transaction; risk counts the frauds reported."""
     state = TerminalState()
-    state.observe(0)
-    state.observe(3600)
+    state.see(0)
+    state.see(3600)
     state.add_fraud(3600)
-    assert state.observe(7 * DAY - 1)[:2] == [0.0, 0.0]  # nothing 7 days old yet
-    assert state.observe(7 * DAY + 3600)[:2] == [2.0, 0.5]
+    assert state.see(7 * DAY - 1)[:2] == [0.0, 0.0]  # nothing 7 days old yet
+    assert state.see(7 * DAY + 3600)[:2] == [2.0, 0.5]
 
 
 def test_states_survive_a_json_round_trip() -> None:
     """Table values serialise to JSON-ready lists and come back equal."""
     card, terminal = CardState(), TerminalState()
-    card.observe(5, 1.5)
-    terminal.observe(5)
+    card.see(5, 1.5)
+    terminal.see(5)
     terminal.add_fraud(5)
-    assert CardState.from_json(card.to_json()) == card
-    assert TerminalState.from_json(terminal.to_json()) == terminal
+    for state in (card, terminal):
+        assert EntityState.from_json(state.to_json()) == EntityState(
+            state.times, state.values, state.fraud_times
+        )
 
 
 def test_feature_names_are_the_handbooks_fifteen() -> None:
     """Fifteen features, amount first, terminal risk last."""
     assert len(FEATURE_NAMES) == 15
+    assert SPEC.entities == ("card_id", "terminal_id")
     assert FEATURE_NAMES[0] == "TX_AMOUNT"
     assert FEATURE_NAMES[-1] == "TERMINAL_ID_RISK_30DAY_WINDOW"
     assert datetime(2018, 8, 8, tzinfo=UTC).weekday() == 2
@@ -90,12 +118,12 @@ def test_feature_names_are_the_handbooks_fifteen() -> None:
 def test_a_late_card_event_gets_the_features_it_would_have_had_in_order() -> None:
     """Out-of-order arrival does not corrupt the card's windows."""
     in_order, late = CardState(), CardState()
-    in_order.observe(0, 10.0)
-    expected = in_order.observe(3600, 20.0)
-    in_order.observe(7200, 30.0)
-    late.observe(0, 10.0)
-    late.observe(7200, 30.0)
-    assert late.observe(3600, 20.0) == expected
+    in_order.see(0, 10.0)
+    expected = in_order.see(3600, 20.0)
+    in_order.see(7200, 30.0)
+    late.see(0, 10.0)
+    late.see(7200, 30.0)
+    assert late.see(3600, 20.0) == expected
     assert late.times == [0, 3600, 7200]
 
 
@@ -124,8 +152,8 @@ def test_a_terminal_transaction_up_to_a_day_late_gets_the_features_of_its_time()
     def features_of_early(order: list[int]) -> list[float]:
         state = TerminalState()
         for at in history:
-            state.observe(at)
-        found = {at: state.observe(at) for at in order}
+            state.see(at)
+        found = {at: state.see(at) for at in order}
         return found[early]
 
     assert features_of_early([early, late]) == features_of_early([late, early])
@@ -143,15 +171,15 @@ def test_one_event_dated_far_ahead_wipes_no_history_and_silences_nothing() -> No
     def run(outlier: bool) -> tuple[list[list[float]], list[list[float]], TerminalState]:
         card, terminal = CardState(), TerminalState()
         for at in history:
-            card.observe(at, 10.0)
-            terminal.observe(at)
+            card.see(at, 10.0)
+            terminal.see(at)
         terminal.add_fraud(history[10])
         if outlier:
-            card.observe(far, 99.0)
-            terminal.observe(far)
+            card.see(far, 99.0)
+            terminal.see(far)
         later = [history[-1] + i * 3_600 for i in range(1, 5 * 24)]
-        cards = [card.observe(at, 10.0) for at in later]
-        terminals = [terminal.observe(at) for at in later]
+        cards = [card.see(at, 10.0) for at in later]
+        terminals = [terminal.see(at) for at in later]
         return cards, terminals, terminal
 
     with_outlier, without = run(outlier=True), run(outlier=False)
@@ -169,12 +197,12 @@ def test_a_card_event_behind_its_state_by_more_than_a_day_is_refused_a_terminal_
     day = 86_400
     card, terminal = CardState(), TerminalState()
     for at in range(0, 60 * day, 3_600):
-        card.observe(at, 10.0)
-        terminal.observe(at)
+        card.see(at, 10.0)
+        terminal.see(at)
     card_before, terminal_before = card.to_json(), terminal.to_json()
-    with pytest.raises(EventTimeError, match="behind the card's newest"):
-        card.observe(40 * day, 1.0)
+    with pytest.raises(EventTimeError, match="behind the card_id's newest"):
+        card.see(40 * day, 1.0)
     assert card.to_json() == card_before
-    assert len(terminal.observe(40 * day)) == 6
-    assert set(terminal_before[0]) <= set(terminal.times)
-    card.observe(60 * day - 23 * 3_600, 1.0)  # less than a day late: placed
+    assert len(terminal.see(40 * day)) == 6
+    assert set(terminal_before["t"]) <= set(terminal.times)
+    card.see(60 * day - 23 * 3_600, 1.0)  # less than a day late: placed
