@@ -10,7 +10,8 @@ the tests hold them equal on random specs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +28,7 @@ from models.features.spec import (
     WindowFeature,
 )
 
-__all__ = ["compute_features", "entity_values", "epoch_seconds_of"]
+__all__ = ["compute_features", "entity_values", "epoch_seconds_of", "rows_frame"]
 
 _Ints = npt.NDArray[np.int64]
 _Floats = npt.NDArray[np.float64]
@@ -176,3 +177,12 @@ def compute_features(data: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     frame = pd.DataFrame(dict(zip(names, columns, strict=True)), index=data.index)
     frame.insert(0, "transaction_id", data["transaction_id"].to_numpy())
     return frame
+
+
+def rows_frame(rows: Sequence[Mapping[str, Any]], spec: FeatureSpec) -> pd.DataFrame:
+    """A canonical frame of ``rows`` (mappings of the event's fields, ``timestamp`` an aware
+    ``datetime``, and ``label``, 0 when missing): what a gateway that was sent them saw."""
+    columns: dict[str, Any] = {name: [row[name] for row in rows] for name in spec.fields}
+    columns["timestamp"] = pd.to_datetime(columns["timestamp"], utc=True)
+    columns["label"] = [int(row.get("label", 0)) for row in rows]
+    return pd.DataFrame(columns)

@@ -284,8 +284,10 @@ class FeatureSpec(_Strict):
 
     def _problems(self) -> Iterator[str]:
         for name in self.event:
-            if name in (*CORE_FIELDS, "label", "partner_id"):
+            if name in (*CORE_FIELDS, "label", "partner_id", "fields"):
                 yield f"event.{name}: a core field, it cannot be declared again"
+            elif name.startswith("model_") or hasattr(BaseModel, name):
+                yield f"event.{name}: a reserved name, choose another"
         known = {*self.event, "label"} | set(CORE_FIELDS)
         for name in self.columns:
             if name not in known:

@@ -14,11 +14,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from streams.broker.admin import admin_client
 from streams.broker.connection import kafka_python_config
 from streams.cli._common import Command, broker_option, console, load_settings
+from streams.cli._data import DataChoice, data_choice, data_options
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.replay import ReplayReport, send_replay, wait_for_gateways
-from streams.qa.replay_plan import ReplayMessage, load_recording, plan_data_slice, split_warm_up
+from streams.qa.replay_plan import (
+    ReplayMessage,
+    load_recording,
+    plan_data_slice,
+    save_messages,
+    split_warm_up,
+)
 
 __all__ = ["replay"]
 
@@ -27,10 +34,12 @@ __all__ = ["replay"]
 @click.argument(
     "recording", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True)
 )
+@data_options
 @click.option(
     "--data-from",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="Instead of a recording: bundled transactions from this day (2018-06-18..2018-08-14).",
+    help="Instead of a recording: transactions from this day, of --data or else the bundled "
+    "ones (2018-06-18..2018-08-14). With --data, default: its last day.",
 )
 @click.option(
     "--data-to", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: --data-from)."
@@ -39,24 +48,24 @@ __all__ = ["replay"]
     "--partner",
     "only",
     multiple=True,
-    help="With --data-from: only this partner's cards (repeat for more; default: every "
+    help="For a slice: only this partner's cards (repeat for more; default: every "
     "partner of FRAUD_PARTNERS).",
 )
 @click.option(
     "--fraud-cards",
     type=click.IntRange(0),
-    help="With --data-from: at most this many cards per partner with a fraud in the slice.",
+    help="For a slice: at most this many cards per partner with a fraud in the slice.",
 )
 @click.option(
     "--legit-cards",
     type=click.IntRange(0),
-    help="With --data-from: at most this many cards per partner without one.",
+    help="For a slice: at most this many cards per partner without one.",
 )
 @click.option(
     "--history/--no-history",
     default=True,
     show_default=True,
-    help="With --data-from: first send the history the features need (as fraud.backfill "
+    help="For a slice: first send the history the features need (as fraud.backfill "
     "warm-up) and the fraud labels.",
 )
 @click.option(
@@ -71,9 +80,17 @@ __all__ = ["replay"]
     help="Do not wait for running partner gateways to process the warm-up before the live part.",
 )
 @click.option("--dry-run", is_flag=True, help="Check and count what would be sent; send nothing.")
+@click.option(
+    "--save",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write what would be sent as a recording (for `fraudstream verify`); send nothing.",
+)
 @broker_option
 def replay(
     recording: Path | None,
+    data_paths: tuple[Path, ...],
+    label_paths: tuple[Path, ...],
+    spec_file: Path | None,
     data_from: datetime | None,
     data_to: datetime | None,
     only: tuple[str, ...],
@@ -84,9 +101,14 @@ def replay(
     fast: bool,
     no_wait: bool,
     dry_run: bool,
+    save: Path | None,
     broker: str | None,
 ) -> None:
-    """Send RECORDING (or, with --data-from, a slice of the bundled transactions) into topics.
+    """Send RECORDING, or a slice of transactions (--data files, or with --data-from alone the
+    bundled ones), into topics.
+
+    A slice's events carry the fields of --spec (the handbook's by default): run the partners
+    with a model trained on the same spec.
 
     Per key, messages keep their recorded order; event time (the fraud.event_time_ms header, or
     the recorded timestamp) paces them at --speed. Warm-up history (fraud.backfill) and the
@@ -95,21 +117,20 @@ def replay(
     to FRAUD_TOPIC_ROOT; they must exist (`fraudstream topics create`). A recording is checked
     in full before anything is sent.
     """
-    data_options = {
+    slice_options = {
         "--data-to": data_to, "--partner": only or None, "--fraud-cards": fraud_cards,
         "--legit-cards": legit_cards, "--no-history": None if history else True,
     }  # fmt: skip
-    _check_options(recording, data_from, data_options, fast=fast, speed=speed)
+    choice = data_choice(data_paths, label_paths, spec_file)
+    slicing = data_from is not None or not choice.bundled
+    _check_options(recording, slicing, slice_options, fast=fast, speed=speed)
     settings = load_settings(broker=broker)
     if recording is not None:
         header, messages = load_recording(recording, root=settings.topic_root)
         source = f"{recording} (recorded from {header.source}, {header.created})"
     else:
-        assert data_from is not None  # noqa: S101  (checked above)
-        first: date = data_from.date()
-        last: date = (data_to or data_from).date()
         messages, source = _data_slice(
-            settings, first, last, only, fraud_cards, legit_cards, history
+            settings, choice, data_from, data_to, only, fraud_cards, legit_cards, history
         )
     warm, live = split_warm_up(messages)
     pace = "as fast as possible" if speed is None else f"at {speed:g}x real time"
@@ -117,6 +138,10 @@ def replay(
         f"replaying {source}: {len(warm)} warm-up messages, then {len(live)} {pace}",
         highlight=False,
     )
+    if save is not None:
+        written = save_messages(save, messages, source)
+        console.print(f"[green]saved[/] {written} messages to {save}: nothing sent")
+        return
     if dry_run:
         console.print("dry run: nothing sent")
         return
@@ -129,20 +154,20 @@ def replay(
 
 def _check_options(
     recording: Path | None,
-    data_from: datetime | None,
-    data_options: dict[str, Any],
+    slicing: bool,
+    slice_options: dict[str, Any],
     *,
     fast: bool,
     speed: float | None,
 ) -> None:
-    """Refuse options that contradict each other (``data_options``: the --data-from ones that
+    """Refuse options that contradict each other (``slice_options``: the slice's options that
     were given, by name, else None)."""
-    if (recording is None) == (data_from is None):
-        msg = "give a RECORDING or --data-from (one of them)"
+    if (recording is None) != slicing:
+        msg = "give a RECORDING, or --data / --data-from (one of them)"
         raise click.UsageError(msg)
-    given = [name for name, value in data_options.items() if value is not None]
+    given = [name for name, value in slice_options.items() if value is not None]
     if recording is not None and given:
-        msg = f"{', '.join(given)} only apply with --data-from, not to a recording"
+        msg = f"{', '.join(given)} only apply to a slice (--data, --data-from), not to a recording"
         raise click.UsageError(msg)
     if fast and speed is not None:
         msg = "give --speed or --fast, not both"
@@ -151,20 +176,35 @@ def _check_options(
 
 def _data_slice(
     settings: Settings,
-    first: date,
-    last: date,
+    choice: DataChoice,
+    data_from: datetime | None,
+    data_to: datetime | None,
     only: tuple[str, ...],
     fraud_cards: int | None,
     legit_cards: int | None,
     history: bool,
 ) -> tuple[list[ReplayMessage], str]:
-    """The messages of a slice of the bundled transactions, and words saying what it is."""
-    with console.status("reading the bundled transactions…"):
+    """The messages of a slice of transactions, and words saying what it is."""
+    spec = choice.spec()
+    what = "the bundled transactions" if choice.bundled else ", ".join(map(str, choice.paths))
+    with console.status(f"reading {what}…"):
+        transactions = choice.read(spec)
+    for note in transactions.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if data_from is None:
+        zone = spec.timestamps.timezone
+        first: date = transactions.frame["timestamp"].dt.tz_convert(zone).max().date()
+    else:
+        first = data_from.date()
+    last: date = data_to.date() if data_to else first
+    with console.status(f"planning the slice {first}..{last}…"):
         data = plan_data_slice(
             TopicNames(settings.topic_root),
             settings.partners,
             first,
             last,
+            data=transactions,
+            spec=spec,
             only=only or None,
             fraud_cards=fraud_cards,
             legit_cards=legit_cards,
@@ -172,8 +212,9 @@ def _data_slice(
         )
     frauds = sum(fraud for _, fraud in data.truth.values())
     source = (
-        f"bundled transactions {first}..{last}: {len(data.truth)} transactions "
-        f"({frauds} frauds) of {', '.join(only or settings.partners)}"
+        f"{'bundled transactions' if choice.bundled else what} {first}..{last} (spec "
+        f"{spec.name}): {len(data.truth)} transactions ({frauds} frauds) of "
+        f"{', '.join(only or settings.partners)}"
     )
     return data.messages, source
 

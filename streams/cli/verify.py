@@ -21,7 +21,15 @@ from streams.cli._common import (
 from streams.core.settings import Settings
 from streams.qa.score_comparison import Comparison, Outcome, compare_outcomes, read_outcomes
 from streams.qa.score_comparison import save_scores as write_scores
-from streams.qa.verify import PipelineRun, broker_for, run_recording, verify_workspace
+from streams.qa.batch_scores import batch_scores
+from streams.qa.replay_plan import load_recording
+from streams.qa.verify import (
+    PipelineRun,
+    broker_for,
+    input_messages,
+    run_recording,
+    verify_workspace,
+)
 
 __all__ = ["verify"]
 
@@ -39,6 +47,12 @@ __all__ = ["verify"]
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Also run this model on the recording and report alerts gained, lost and changed "
     "against --model.",
+)
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Compare with the batch path: the same model's features (computed by the training "
+    "code from its own spec) and clear scores of the recording's transactions.",
 )
 @click.option(
     "--tolerance",
@@ -76,6 +90,7 @@ def verify(
     expected: Path | None,
     model_dir: Path,
     compare_model: Path | None,
+    batch: bool,
     tolerance: float,
     save_scores: Path | None,
     show: int,
@@ -95,11 +110,13 @@ def verify(
       --tolerance), prints the differences; exit code 1 when there is any.
     With --compare-model: runs the recording through both models and reports alerts gained,
       lost and scores changed (exit code 0: a report, not a check).
+    With --batch: compares with the batch path of the same model (features as training
+      computes them, scores in the clear): features and scores must agree; exit code 1 when not.
     With --save-scores: writes this run's scores as a recording, to use as --expected later.
     Exit codes: 0 same (or a report), 1 differences, 2 the check could not run.
     """
-    if expected is not None and compare_model is not None:
-        msg = "give --expected or --compare-model, not both"
+    if sum((expected is not None, compare_model is not None, batch)) > 1:
+        msg = "give one of --expected, --compare-model and --batch"
         raise click.UsageError(msg)
     settings = load_settings(broker=broker)
     models = [require_model(model_dir), *([compare_model.resolve()] if compare_model else [])]
@@ -113,6 +130,8 @@ def verify(
         console.print(f"--compare-model against --model ({runs[0].model_version}):")
     elif golden is not None:
         comparison = compare_outcomes(golden, runs[0].outcomes, tolerance=tolerance)
+    elif batch:
+        comparison = _against_batch(runs[0], recording, models[0], tolerance)
     else:
         return
     _print_differences(comparison, show)
@@ -154,6 +173,37 @@ def _run(
                 highlight=False,
             )
     return runs
+
+
+def _against_batch(
+    run: PipelineRun, recording: Path, model_dir: Path, tolerance: float
+) -> Comparison:
+    """The run's verdicts against the batch path's (``--batch``), with its features checked
+    too: a feature that differs by more than ``tolerance`` (relative, at least one unit)
+    counts its transaction as changed."""
+    thresholds = {outcome.threshold for outcome in run.outcomes.values()}
+    with console.status("computing the batch features and clear scores…"):
+        messages, _ = input_messages(load_recording(recording)[1])
+        expected = batch_scores(
+            messages, model_dir, threshold=thresholds.pop() if len(thresholds) == 1 else None
+        )
+    comparison = compare_outcomes(expected.outcomes, run.outcomes, tolerance=tolerance)
+    worst = 0.0
+    for key, features in run.features.items():
+        want = expected.features.get(key)
+        if want is None:
+            continue
+        for a, b in zip(want, features, strict=True):
+            worst = max(worst, abs(a - b) / max(abs(a), abs(b), 1.0))
+    console.print(
+        f"features: {len(run.features)} transactions compared with the batch path, largest "
+        f"relative difference {worst:.3g}",
+        highlight=False,
+    )
+    if worst > tolerance:
+        console.print("[red]features differ from the batch path[/]")
+        sys.exit(1)
+    return comparison
 
 
 def _print_differences(comparison: Comparison, show: int) -> None:

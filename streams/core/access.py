@@ -136,8 +136,8 @@ def partner_grants(
                 "the gateway validates them"),
         *_topic(user, names.labels(p), [_R, _W], "the bank writes confirmed frauds; the "
                 "gateway passes them on"),
-        *_topic(user, names.validated(p), [_R, _W], "the gateway writes valid events by "
-                "terminal; request_scores reads them"),
+        *_topic(user, names.validated(p), [_R, _W], "valid events on their way through "
+                "their entities' states; request_scores reads and passes them on"),
         *_topic(user, names.pending(p), [_R, _W], "request_scores stores a request's details; "
                 "the decryptor joins them with the verdict"),
         *_topic(user, names.scores(p), [_R, _W], "the decryptor writes every score; the "

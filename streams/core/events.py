@@ -1,7 +1,9 @@
 """Input events (what a partner sends) and the validation that turns raw bytes into them.
 
 Pure: no I/O. A valid event becomes a typed message (:mod:`streams.core.messages`) for the
-agents downstream. :func:`parse_transaction` never lets a library error escape; every way an
+agents downstream. The core fields are fixed; the others are those the model's feature spec
+declares (:mod:`models.features.spec`), with their types and ranges: an event must carry each,
+and nothing else. :func:`parse_transaction` never lets a library error escape; every way an
 event can be malformed becomes an :class:`~streams.core.errors.EventError` whose message names the
 field and the rule but never echoes a value (reasons are logged; values may be amounts).
 """
@@ -9,7 +11,7 @@ field and the rule but never echoes a value (reasons are logged; values may be a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -21,9 +23,18 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
 )
 from pydantic import field_validator as _field_validator
 
+from models.features.spec import (
+    MAX_CATEGORY_CHARS,
+    CategoryField,
+    FeatureSpec,
+    IdField,
+    NumberField,
+    handbook_spec,
+)
 from streams.core.errors import MalformedEventError, OversizedEventError, SchemaError
 from streams.core.messages import MAX_ID, Label, Transaction
 
@@ -31,8 +42,10 @@ __all__ = [
     "EventLimits",
     "LabelEvent",
     "TransactionEvent",
+    "label_model",
     "parse_label",
     "parse_transaction",
+    "transaction_model",
 ]
 
 _Event = TypeVar("_Event", bound=BaseModel)
@@ -48,6 +61,8 @@ class EventLimits:
     max_event_bytes: int
     max_amount: float
     max_clock_skew_s: float = 300.0
+    #: The model's feature spec: the fields an event carries beyond the core ones.
+    spec: FeatureSpec = field(default_factory=handbook_spec)
 
 
 def _known_partner(value: str, info: ValidationInfo) -> str:
@@ -78,11 +93,16 @@ PartnerId = Annotated[str, AfterValidator(_known_partner)]
 UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
+_CORE_TRANSACTION = ("transaction_id", "timestamp", "card_id", "amount", "partner_id")
+_CORE_LABEL = ("transaction_id", "timestamp", "partner_id")
+
+
 class TransactionEvent(BaseModel):
     """A plaintext card transaction, as a partner sends it (``<root>.<partner>.transactions.v1``).
 
-    The fields are those of the Fraud Detection Handbook's transactions plus the partner id.
-    Strict types: ``"12"`` is not a card id and ``true`` is not an amount.
+    The core fields below, the partner id, and the fields the spec declares (a subclass per spec
+    is made by :func:`transaction_model`). Strict types: ``"12"`` is not a card id and ``true``
+    is not an amount.
     """
 
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
@@ -90,7 +110,6 @@ class TransactionEvent(BaseModel):
     transaction_id: int = Field(ge=0, le=MAX_ID)
     timestamp: UtcTime
     card_id: int = Field(ge=0, le=MAX_ID)
-    terminal_id: int = Field(ge=0, le=MAX_ID)
     amount: float = Field(ge=0, allow_inf_nan=False)
     partner_id: PartnerId
 
@@ -104,27 +123,78 @@ class TransactionEvent(BaseModel):
         return value
 
     def canonical(self) -> Transaction:
-        """The valid transaction as the agents downstream see it (timestamp in UTC)."""
-        return Transaction.model_validate(self.model_dump())
+        """The valid transaction as the agents downstream see it (timestamp in UTC, declared
+        fields in ``fields``)."""
+        data = self.model_dump()
+        core = {name: data.pop(name) for name in _CORE_TRANSACTION}
+        return Transaction.model_validate({**core, "fields": data})
 
 
 class LabelEvent(BaseModel):
     """A confirmed fraud, as a partner's investigators report it (``<root>.<partner>.labels.v1``).
 
-    It names the fraudulent transaction, when it happened and at which terminal: the terminal
-    risk features count it once it is ``LABEL_DELAY_DAYS`` old.
+    It names the fraudulent transaction, when it happened, and the value of each entity whose
+    label windows count it (the handbook's: its terminal), made per spec by
+    :func:`label_model`; those windows count it once the label delay has passed.
     """
 
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
 
     transaction_id: int = Field(ge=0, le=MAX_ID)
     timestamp: UtcTime
-    terminal_id: int = Field(ge=0, le=MAX_ID)
     partner_id: PartnerId
 
     def canonical(self) -> Label:
         """The valid label as the agents downstream see it (timestamp in UTC)."""
-        return Label.model_validate(self.model_dump())
+        data = self.model_dump()
+        core = {name: data.pop(name) for name in _CORE_LABEL}
+        return Label.model_validate({**core, "fields": data})
+
+
+def _annotation(declared: IdField | NumberField | CategoryField) -> Any:
+    """The strict pydantic type of a declared field."""
+    if isinstance(declared, IdField):
+        return Annotated[int, Field(ge=0, le=MAX_ID)]
+    if isinstance(declared, NumberField):
+        return Annotated[float, Field(ge=declared.min, le=declared.max, allow_inf_nan=False)]
+    return Annotated[str, Field(min_length=1, max_length=MAX_CATEGORY_CHARS)]
+
+
+_MODELS: dict[tuple[str, str], type[BaseModel]] = {}
+
+
+def transaction_model(spec: FeatureSpec) -> type[TransactionEvent]:
+    """The transaction event of ``spec``: the core fields and every declared one, required."""
+    key = ("transaction", spec.digest)
+    if key not in _MODELS:
+        fields: dict[str, Any] = {
+            name: (_annotation(declared), ...) for name, declared in spec.event.items()
+        }
+        _MODELS[key] = create_model(  # type: ignore[call-overload]
+            "TransactionEvent", __base__=TransactionEvent, **fields
+        )
+    model: type[TransactionEvent] = _MODELS[key]  # type: ignore[assignment]
+    return model
+
+
+def label_model(spec: FeatureSpec) -> type[LabelEvent]:
+    """The label event of ``spec``: the core fields and each label-window entity, required."""
+    key = ("label", spec.digest)
+    if key not in _MODELS:
+        fields: dict[str, Any] = {
+            name: (
+                Annotated[int, Field(ge=0, le=MAX_ID)]
+                if name == "card_id"
+                else _annotation(spec.event[name]),
+                ...,
+            )
+            for name in spec.label_entities
+        }
+        _MODELS[key] = create_model(  # type: ignore[call-overload]
+            "LabelEvent", __base__=LabelEvent, **fields
+        )
+    model: type[LabelEvent] = _MODELS[key]  # type: ignore[assignment]
+    return model
 
 
 def _context(info: ValidationInfo) -> dict[str, Any]:
@@ -158,12 +228,12 @@ def parse_transaction(
 ) -> TransactionEvent:
     """Validate one raw record value; raise an ``EventError`` subclass saying what is wrong.
     ``now`` is the gateway's clock (the current time by default)."""
-    return _parse(TransactionEvent, raw, limits, now)
+    return _parse(transaction_model(limits.spec), raw, limits, now)
 
 
 def parse_label(raw: bytes | None, limits: EventLimits, now: datetime | None = None) -> LabelEvent:
     """Validate one raw label record value, like :func:`parse_transaction`."""
-    return _parse(LabelEvent, raw, limits, now)
+    return _parse(label_model(limits.spec), raw, limits, now)
 
 
 def _parse(

@@ -3,8 +3,8 @@
 Pure: no I/O. Every producer builds these and every consumer reads them (the partner's agents,
 the scorer, the alert follower, verify, bench, demo), so a field is named in one place::
 
-    transactions ─ validate ─▶ ValidatedTransaction ┐ validated (key terminal)
-    labels       ─ validate ─▶ ValidatedLabel ──────┘
+    transactions ─ validate ─▶ ValidatedTransaction ┐ validated (key: an entity's state key;
+    labels       ─ validate ─▶ ValidatedLabel ──────┘   a transaction visits each entity)
     validated ─ request ─▶ PendingRequest (pending, key request id, stays inside the partner)
                          └▶ ScoringRequest (scoring requests: ciphertext, addressing in headers)
     scorer ─▶ Verdict (verdicts: encrypted, addressing and timings in headers)
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal, Protocol, Self
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -45,6 +45,7 @@ from streams.core.headers import (
 __all__ = [
     "MAX_ID",
     "Alert",
+    "FieldValue",
     "Id",
     "Label",
     "Message",
@@ -119,33 +120,57 @@ class Message(BaseModel):
 
 
 # --- inside the partner ---------------------------------------------------------------------
+#: The value of a field the feature spec declares: an id, a number or a category.
+FieldValue = int | float | str
+
+
 class Transaction(Message):
     """A valid plaintext card transaction (what :class:`~streams.core.events.TransactionEvent`
-    accepted), in its canonical form."""
+    accepted), in its canonical form: the core fields, and the spec's in ``fields``."""
 
     transaction_id: Id
     timestamp: datetime
     card_id: Id
-    terminal_id: Id
     amount: float = Field(ge=0)
     partner_id: str
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+
+    def event(self) -> dict[str, Any]:
+        """Every field by name (core and declared), as the feature code reads an event."""
+        return {
+            "transaction_id": self.transaction_id,
+            "timestamp": self.timestamp,
+            "card_id": self.card_id,
+            "amount": self.amount,
+            **self.fields,
+        }
 
 
 class Label(Message):
-    """A valid confirmed fraud: which transaction, when, at which terminal."""
+    """A valid confirmed fraud: which transaction, when, and the entities (``fields``) whose
+    label windows count it."""
 
     transaction_id: Id
     timestamp: datetime
-    terminal_id: Id
     partner_id: str
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+
+    def event(self) -> dict[str, Any]:
+        """Every field by name, as the feature code reads an event."""
+        return {"transaction_id": self.transaction_id, "timestamp": self.timestamp, **self.fields}
 
 
 class ValidatedTransaction(Message):
-    """On ``validated`` (key terminal id): a transaction with its card features."""
+    """On ``validated`` (key: the state key of the entity it visits next, e.g.
+    ``terminal_id=42``): a transaction on its way through its entities' states, with the window
+    values of those it visited."""
 
     kind: Literal["transaction"] = "transaction"
     transaction: Transaction
-    card_features: tuple[float, ...]
+    #: The index, in the spec's entity order, of the entity whose state it updates next.
+    stage: int = Field(ge=0)
+    #: The window values of each entity visited so far, in order.
+    windows: tuple[tuple[float, ...], ...] = ()
     #: False for history that only warms the feature state (the ``fraud.backfill`` header).
     score: bool
     received_ms: float
@@ -153,10 +178,12 @@ class ValidatedTransaction(Message):
 
 
 class ValidatedLabel(Message):
-    """On ``validated`` (key terminal id): a confirmed fraud for the terminal's risk features."""
+    """On ``validated`` (key: the state key of ``entity``): a confirmed fraud for that entity's
+    label windows."""
 
     kind: Literal["label"] = "label"
     label: Label
+    entity: str
 
 
 Validated = Annotated[ValidatedTransaction | ValidatedLabel, Field(discriminator="kind")]
@@ -211,15 +238,16 @@ class ScoreTimings(Message):
 class Score(Message):
     """On ``scores`` (key card id): a decrypted score with its transaction, for the partner.
 
-    ``features`` are the 15 plaintext features the model saw, in
-    :data:`models.features.definition.FEATURE_NAMES` order.
+    ``fields`` are the transaction's fields beyond the core ones (those its model's feature spec
+    declares, e.g. ``terminal_id``); ``features`` are the plaintext features the model saw, in
+    its spec's order.
     """
 
     transaction_id: Id
     timestamp: datetime
     card_id: Id
-    terminal_id: Id
     amount: float
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
     score: float
     threshold: float
     alert: bool

@@ -27,7 +27,7 @@ __all__ = [
 #: The shared service's scope; reserved, it can never be a partner id.
 SCORING_SCOPE = "scoring"
 #: The Faust tables of a partner worker (their changelog topics are declared with the others).
-PARTNER_TABLES = ("card_state", "terminal_state", "verdict_join")
+PARTNER_TABLES = ("entity_state", "verdict_join")
 
 
 def faust_app_id(app_id: str, role: str, partner: str | None = None) -> str:
@@ -55,7 +55,8 @@ class TopicNames:
         return self._name(partner, "labels")
 
     def validated(self, partner: str) -> str:
-        """Valid transactions (with their card features) and labels, keyed by terminal id."""
+        """Valid transactions on their way through their entities' states, and labels, keyed
+        by the state key of the entity each visits (``terminal_id=42``)."""
         return self._name(partner, "validated")
 
     def pending(self, partner: str) -> str:

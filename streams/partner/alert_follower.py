@@ -21,7 +21,7 @@ ALERT_COLUMNS = (
     ("transaction time", 19),
     ("transaction", 11),
     ("card", 6),
-    ("terminal", 8),
+    ("fields", 14),
     ("amount", 9),
     ("score", 6),
     ("threshold", 9),
@@ -35,13 +35,20 @@ def _seconds(ms: float | None) -> str:
     return "-" if ms is None else f"{ms / 1000:.2f}"
 
 
+def _fields(score: Score) -> str:
+    """The declared fields' values (e.g. the terminal), comma separated, cut to the column."""
+    text = ",".join(str(value) for value in score.fields.values()) or "-"
+    width = ALERT_COLUMNS[3][1]
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def alert_row(score: Score) -> list[str]:
     """The cells of one alert (or score) record, in :data:`ALERT_COLUMNS` order."""
     return [
         score.timestamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         str(score.transaction_id),
         str(score.card_id),
-        str(score.terminal_id),
+        _fields(score),
         f"{score.amount:.2f}",
         f"{score.score:.3f}",
         f"{score.threshold:.3f}",

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from models.features.incremental import StreamFeatures
 from models.fhe.client.keys import KeyRing
 from models.fhe.client.seed import PublicationSigner
 from streams.core.messages import ScoringRequest
@@ -55,6 +56,11 @@ class PartnerContext:
         )
         signature = sign(self._signer, claim)
         return ScoringRequest(self.partner, request_id, envelope, nonce, signed_at_ms, signature)
+
+    @cached_property
+    def features(self) -> StreamFeatures:
+        """The features of the model the partner's keys are for, from its feature spec."""
+        return StreamFeatures(self.ring.current.client.spec)
 
     @property
     def model_version(self) -> str:

@@ -167,8 +167,8 @@ class DecryptorSteps:
             transaction_id=tx.transaction_id,
             timestamp=tx.timestamp,
             card_id=tx.card_id,
-            terminal_id=tx.terminal_id,
             amount=tx.amount,
+            fields=tx.fields,
             score=score,
             threshold=self.context.threshold,
             alert=score >= self.context.threshold,
@@ -212,7 +212,7 @@ class Decryptor:
         self.steps = DecryptorSteps(
             context,
             names.pending(partner),
-            app.Table(PARTNER_TABLES[2], partitions=partitions),
+            app.Table(PARTNER_TABLES[1], partitions=partitions),
             ttl_s,
         )
 

@@ -1,19 +1,22 @@
 """The partner's gateway: validate, compute features, encrypt, request a score.
 
-Everything here runs inside the partner's trust boundary. The flow, all on the partner's topics
-except the shared request topic::
+Everything here runs inside the partner's trust boundary. The model's feature spec says which
+fields an event carries and which entities (card, terminal, ...) keep windows; a transaction
+visits each entity's state in turn, on the partner's ``validated`` topic keyed by that entity's
+state key (so one entity value's state lives in one partition), and leaves encrypted::
 
-    transactions (key card) ─ validate_transactions ─┐  card state table (by card)
-    labels                  ─ validate_labels ───────┤
+    transactions (key card) ─ validate_transactions ─┐
+    labels                  ─ validate_labels ───────┤ (one record per label-window entity)
                                                      ▼
-    validated (key terminal) ─ request_scores ─ terminal state table (by terminal)
+    validated (key card_id=…) ─ request_scores ─ entity state table ─▶ validated (key terminal_id=…)
+    validated (key terminal_id=…) ─ request_scores ─ entity state table, then the last entity:
         ├─ pending (key request id): the plaintext details, kept for the verdict
         └─ scoring requests (key request id): partner id, request id, ciphertext → the scorer
 
 :class:`GatewaySteps` holds the per-record work (no Faust, no awaiting: testable on its own with
-dicts as tables); :class:`Gateway` declares the topics, tables and agents on the Faust app and
-does the sending. A transaction with the header ``fraud.backfill: 1`` updates the feature state
-but is not scored: that is how history warms the state (onboarding, replays).
+a dict as the table); :class:`Gateway` declares the topics, the table and agents on the Faust app
+and does the sending. A transaction with the header ``fraud.backfill: 1`` updates the feature
+state but is not scored: that is how history warms the state (onboarding, replays).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 import faust
 
-from models.features.incremental import CardState, TerminalState, epoch_seconds, features_of
+from models.features.incremental import EntityState
 from streams.core.errors import SchemaError
 from streams.core.events import EventLimits, parse_label, parse_transaction
 from streams.core.headers import BACKFILL_HEADER, header_map
@@ -45,9 +48,13 @@ from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
 from streams.runtime.logs import get_logger
 
-__all__ = ["Gateway", "GatewaySteps"]
+__all__ = ["Gateway", "GatewaySteps", "RequestStep"]
 
 _log = get_logger(__name__)
+
+#: What one record of ``validated`` becomes: the transaction on to its next entity, or its
+#: details and its request once every entity was visited, or nothing (labels, history).
+RequestStep = Encoded[ValidatedTransaction] | tuple[Encoded[PendingRequest], ScoringRequest] | None
 
 
 def _now_ms() -> float:
@@ -61,77 +68,107 @@ def _ms_since(started: float) -> float:
 class GatewaySteps:
     """The gateway's work on one record; raises on a bad one (the agent dead-letters it).
 
-    ``cards`` and ``terminals`` are the state tables (Faust tables in a worker, dicts in a test):
-    JSON-ready state by card id and by terminal id.
+    ``states`` is the entity state table (a Faust table in a worker, a dict in a test):
+    JSON-ready :class:`~models.features.incremental.EntityState` by state key.
     """
 
     def __init__(
         self,
         context: PartnerContext,
         limits: EventLimits,
-        cards: MutableMapping[str, Any],
-        terminals: MutableMapping[str, Any],
+        states: MutableMapping[str, Any],
     ) -> None:
-        """Work for ``context``'s partner; only its own events are valid."""
+        """Work for ``context``'s partner; only its own events, with its model's fields, are
+        valid."""
         self.context = context
-        self.limits = replace(limits, partners=frozenset({context.partner}))
-        self.cards = cards
-        self.terminals = terminals
+        self.features = context.features
+        self.limits = replace(
+            limits, partners=frozenset({context.partner}), spec=self.features.spec
+        )
+        self.states = states
+
+    def _key(self, stage: int, event: dict[str, Any]) -> bytes:
+        """The record key that takes a transaction to the entity of ``stage`` (its card's
+        partition once every entity was visited)."""
+        entities = self.features.entities
+        if stage < len(entities):
+            return self.features.state_key(entities[stage], event).encode()
+        return f"card_id={event['card_id']}".encode()
 
     def validate_transaction(self, record: RawRecord) -> Encoded[ValidatedTransaction]:
-        """Validate a transaction, update its card's state: the validated record, keyed by its
-        terminal. Nothing changes when it is refused."""
+        """Validate a transaction: the validated record, keyed for its first entity."""
         received_ms = _now_ms()
         started = time.perf_counter()
         tx = parse_transaction(record.value, self.limits).canonical()
-        card = str(tx.card_id)
-        if record.key != card.encode():
+        if record.key != str(tx.card_id).encode():
             msg = "record key: must be the card id (feature state is kept by card)"
             raise SchemaError(msg)
-        state = CardState.from_json(self.cards[card]) if card in self.cards else CardState()
-        card_values = state.observe(epoch_seconds(tx.timestamp), tx.amount)
         backfill = header_map(record.headers).get(BACKFILL_HEADER) == "1"
         validated = ValidatedTransaction(
             transaction=tx,
-            card_features=tuple(card_values),
+            stage=0,
             score=not backfill,
             received_ms=received_ms,
             features_ms=_ms_since(started),
         )
-        out = Encoded(validated, str(tx.terminal_id).encode(), validated.to_bytes())
-        self.cards[card] = state.to_json()
+        return Encoded(validated, self._key(0, tx.event()), validated.to_bytes())
+
+    def validate_label(self, record: RawRecord) -> list[Encoded[ValidatedLabel]]:
+        """Validate a fraud label: one validated record per entity with label windows, keyed
+        by that entity's state key."""
+        label = parse_label(record.value, self.limits).canonical()
+        event = label.event()
+        out = []
+        for entity in self.features.spec.label_entities:
+            validated = ValidatedLabel(label=label, entity=entity)
+            key = self.features.state_key(entity, event).encode()
+            out.append(Encoded(validated, key, validated.to_bytes()))
         return out
 
-    def validate_label(self, record: RawRecord) -> Encoded[ValidatedLabel]:
-        """Validate a fraud label: the validated record, keyed by its terminal."""
-        label = parse_label(record.value, self.limits).canonical()
-        validated = ValidatedLabel(label=label)
-        return Encoded(validated, str(label.terminal_id).encode(), validated.to_bytes())
+    def _state(self, key: str) -> EntityState:
+        stored = self.states.get(key)
+        return EntityState() if stored is None else EntityState.from_json(stored)
 
-    def request(self, record: RawRecord) -> tuple[Encoded[PendingRequest], ScoringRequest] | None:
-        """Update the terminal's state; for a transaction to score, its features encrypted:
-        (the details kept inside, the request sent out). ``None`` for labels and history."""
+    def request(self, record: RawRecord) -> RequestStep:
+        """Update one entity's state. A transaction goes on to its next entity; after the last
+        one, a transaction to score is encrypted: (the details kept inside, the request sent
+        out). ``None`` for labels and history. Nothing changes when it is refused."""
         started = time.perf_counter()
         item = parse_validated(bytes(record.value or b""))
-        terminal = (record.key or b"").decode()
-        state = (
-            TerminalState.from_json(self.terminals[terminal])
-            if terminal in self.terminals
-            else TerminalState()
-        )
+        features = self.features
         if isinstance(item, ValidatedLabel):
-            state.add_fraud(epoch_seconds(item.label.timestamp))
-            self.terminals[terminal] = state.to_json()
+            if item.entity not in features.spec.label_entities:
+                msg = f"label: {item.entity} has no label windows in the model's spec"
+                raise SchemaError(msg)
+            key = features.state_key(item.entity, item.label.event())
+            state = self._state(key)
+            state.add_fraud(int(item.label.timestamp.timestamp()))
+            self.states[key] = state.to_json()
             return None
-        tx = item.transaction
-        terminal_values = state.observe(epoch_seconds(tx.timestamp))
-        self.terminals[terminal] = state.to_json()
+        tx, stage = item.transaction, item.stage
+        event = tx.event()
+        windows = item.windows
+        if stage < len(features.entities):
+            entity = features.entities[stage]
+            key = features.state_key(entity, event)
+            state = self._state(key)
+            values = features.observe(entity, state, event)
+            self.states[key] = state.to_json()
+            windows = (*windows, tuple(values))
+            stage += 1
+        features_ms = item.features_ms + _ms_since(started)
+        if stage < len(features.entities):
+            onward = item.model_copy(
+                update={"stage": stage, "windows": windows, "features_ms": features_ms}
+            )
+            return Encoded(onward, self._key(stage, event), onward.to_bytes())
         if not item.score:
             return None
-        features = features_of(tx.timestamp, tx.amount, list(item.card_features), terminal_values)
-        features_ms = item.features_ms + _ms_since(started)
+        vector = features.vector(
+            event, {e: list(v) for e, v in zip(features.entities, windows, strict=True)}
+        )
         encrypt_started = time.perf_counter()
-        envelope = self.context.ring.encrypt(features)
+        envelope = self.context.ring.encrypt(vector)
         encrypt_ms = _ms_since(encrypt_started)
         request_id = request_id_of(
             self.context.request_secret, self.context.partner, tx.transaction_id
@@ -140,7 +177,7 @@ class GatewaySteps:
         pending = PendingRequest(
             request_id=request_id,
             transaction=tx,
-            features=tuple(features),
+            features=tuple(vector),
             key_id=self.context.key_id,
             request_digest=digest_of(envelope),
             timings=RequestTimings(
@@ -164,7 +201,7 @@ class Gateway:
         limits: EventLimits,
         context: PartnerContext,
     ) -> None:
-        """Declare the topics and the card and terminal state tables on ``app``."""
+        """Declare the topics and the entity state table on ``app``."""
         partner = context.partner
         self.partner = partner
         # allow_empty: an empty record is malformed: dead-letter it, do not skip it.
@@ -174,13 +211,8 @@ class Gateway:
         self.pending = raw_topic(app, names.pending(partner))
         self.requests = raw_topic(app, names.scoring_requests())
         self.dead = raw_topic(app, names.deadletter(partner))
-        cards, terminals, _ = PARTNER_TABLES
-        self.steps = GatewaySteps(
-            context,
-            limits,
-            app.Table(cards, partitions=partitions),
-            app.Table(terminals, partitions=partitions),
-        )
+        states, _ = PARTNER_TABLES
+        self.steps = GatewaySteps(context, limits, app.Table(states, partitions=partitions))
 
     def install(self, app: faust.App, agents: AgentSet) -> None:
         """Attach the three agents (one per source topic, ``concurrency=1``)."""
@@ -205,25 +237,29 @@ class Gateway:
         await run_agent(stream, self.steps.validate_transaction, forward, self.dead)
 
     async def validate_labels(self, stream: faust.StreamT[Any]) -> None:
-        """Validate each fraud label and pass it on to its terminal's partition."""
+        """Validate each fraud label and pass it on to its entities' partitions."""
 
-        async def forward(_record: Any, out: Encoded[ValidatedLabel]) -> None:
-            await deliver(self.validated, key=out.key, value=out.value)
-            _log.info(
-                "label_validated",
-                partner=self.partner,
-                transaction_id=out.item.label.transaction_id,
-            )
+        async def forward(_record: Any, outs: list[Encoded[ValidatedLabel]]) -> None:
+            for out in outs:
+                await deliver(self.validated, key=out.key, value=out.value)
+                _log.info(
+                    "label_validated",
+                    partner=self.partner,
+                    transaction_id=out.item.label.transaction_id,
+                    entity=out.item.entity,
+                )
 
         await run_agent(stream, self.steps.validate_label, forward, self.dead)
 
     async def request_scores(self, stream: faust.StreamT[Any]) -> None:
-        """Add the terminal features, encrypt, keep the details, send the scoring request."""
+        """Update each entity's state in turn; after the last, encrypt, keep the details, send
+        the scoring request."""
 
-        async def forward(
-            _record: Any, result: tuple[Encoded[PendingRequest], ScoringRequest] | None
-        ) -> None:
+        async def forward(_record: Any, result: RequestStep) -> None:
             if result is None:
+                return
+            if isinstance(result, Encoded):
+                await deliver(self.validated, key=result.key, value=result.value)
                 return
             pending, request = result
             details = pending.item

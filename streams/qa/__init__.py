@@ -3,9 +3,10 @@ recording files, record, replay, verify, the pipeline benchmark, the demo, the w
 supervisor and test helpers."""
 
 __all__ = [
+    "batch_scores",
     "bench",
+    "data_feed",
     "demo",
-    "handbook_feed",
     "recorder",
     "recording_file",
     "replay",

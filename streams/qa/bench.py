@@ -41,7 +41,7 @@ from streams.core.errors import ConfigError
 from streams.core.messages import Score
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
-from streams.qa.handbook_feed import send_records, transaction_record
+from streams.qa.data_feed import send_records, transaction_record
 from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
 

@@ -34,7 +34,7 @@ from streams.broker.local_kafka import LocalKafka, free_port
 from streams.core.messages import Score
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
-from streams.qa.handbook_feed import OutgoingRecord
+from streams.qa.data_feed import OutgoingRecord
 from streams.qa.replay import send_replay, wait_for_gateways
 from streams.qa.replay_plan import ReplayMessage, plan_data_slice
 from streams.qa.supervisor import new_log_dir, running_pipeline

@@ -28,8 +28,8 @@ import numpy as np
 from kafka import KafkaProducer
 
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
-from models.features.batch import compute_features, unlabelled_frame
-from models.features.definition import FEATURE_NAMES
+from models.features.batch import compute_features, rows_frame
+from models.features.spec import handbook_spec
 from models.fhe.artifacts import ClientArtifact, ServerArtifact
 from models.fhe.client.keys import PartnerKeys
 from models.fhe.server import ScoringServer
@@ -41,7 +41,12 @@ from streams.core.settings import Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames, faust_app_id
 from streams.qa.bad_inputs import FAMILIES, BadInput, Forger
 from streams.qa.fuzz_report import FuzzReport, damaged_recordings, project_error_names
-from streams.qa.handbook_feed import send_records, transaction_record
+from streams.qa.data_feed import (
+    handbook_row,
+    send_records,
+    transaction_event,
+    transaction_record,
+)
 from streams.qa.supervisor import Pipeline, new_log_dir, running_pipeline
 from streams.qa.testing import consume_records, temporary_broker
 from streams.runtime.dead_letters import read_headers
@@ -153,14 +158,7 @@ def _card(partners: tuple[str, ...]) -> tuple[list[HandbookTransaction], Any, An
 
 
 def _event(tx: HandbookTransaction) -> dict[str, Any]:
-    return {
-        "transaction_id": tx.transaction_id,
-        "timestamp": tx.timestamp.isoformat().replace("+00:00", "Z"),
-        "card_id": tx.card_id,
-        "terminal_id": tx.terminal_id,
-        "amount": tx.amount,
-        "partner_id": "alpha",
-    }
+    return transaction_event(tx, "alpha")
 
 
 def _score_of(client: dict[str, Any], names: TopicNames, tx_id: int, timeout: float = 300) -> Score:
@@ -218,8 +216,10 @@ def _check_good(
 ) -> None:
     """The good transaction's features against the batch path over everything alpha sent, and
     its score against a bare FHE evaluation of those batch features."""
-    frame = unlabelled_frame(sent)  # the stream was sent no label
-    batch = compute_features(frame).iloc[-1][list(FEATURE_NAMES)].to_numpy(np.float64)
+    spec = handbook_spec()
+    frame = rows_frame([handbook_row(tx) for tx in sent], spec)
+    frame["label"] = 0  # the stream was sent no label
+    batch = compute_features(frame, spec).iloc[-1][list(spec.feature_names)].to_numpy(np.float64)
     report.good_features_diff = float(np.max(np.abs(batch - np.array(good.features))))
     server = ScoringServer(ServerArtifact.load(model_dir))
     server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())

@@ -1,5 +1,6 @@
-"""What a replay sends: the messages of a recording, or of a slice of the bundled transactions,
-with the event time that paces each, and the warm-up that goes first.
+"""What a replay sends: the messages of a recording, or of a slice of transactions (a fraud
+team's files, or the bundled ones), with the event time that paces each, and the warm-up that
+goes first.
 
 * **Per key, in the order it was recorded.** Messages of one partition stay in offset order (the
   partitions are merged by event time), so every card's events arrive in their order.
@@ -17,20 +18,26 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from models.data.handbook import HandbookTransaction, partner_of, read_transactions
-from models.features.definition import CARD_WINDOW_DAYS, LABEL_DELAY_DAYS, TERMINAL_WINDOW_DAYS
+import pandas as pd
+
+from models.data.handbook import TRANSACTIONS_FILE, partner_of
+from models.data.sources import TransactionData, read_transactions_data
+from models.features.incremental import StreamFeatures
+from models.features.spec import FeatureSpec, handbook_spec
 from streams.core.errors import RecordingError, ReplayError
 from streams.core.headers import BACKFILL_HEADER, EVENT_TIME_HEADER
 from streams.core.topics import TopicNames
-from streams.qa.handbook_feed import OutgoingRecord, label_record, label_time, transaction_record
+from streams.qa.data_feed import OutgoingRecord, label_record, label_time, transaction_record
 from streams.qa.recording_file import (
     RecordedMessage,
     RecordingHeader,
     read_recording,
+    write_recording,
 )
 
 __all__ = [
@@ -39,6 +46,7 @@ __all__ = [
     "load_recording",
     "plan_data_slice",
     "rename_root",
+    "save_messages",
     "split_warm_up",
 ]
 
@@ -147,7 +155,7 @@ def _from_recorded(message: RecordedMessage, root: str | None) -> ReplayMessage:
 # --- slices of the bundled data -----------------------------------------------------------------
 @dataclass
 class DataSlice:
-    """Events made from the bundled transactions, in send order."""
+    """Events made from transactions, in send order."""
 
     messages: list[ReplayMessage] = field(default_factory=list)
     #: Live (scored) transaction id → (partner, is fraud).
@@ -175,19 +183,25 @@ def plan_data_slice(
     start: date,
     end: date,
     *,
+    data: TransactionData | None = None,
+    spec: FeatureSpec | None = None,
     only: Sequence[str] | None = None,
     fraud_cards: int | None = None,
     legit_cards: int | None = None,
     history: bool = True,
 ) -> DataSlice:
-    """The transactions of days ``start..end`` of the cards of ``only`` (default: every partner;
-    cards are assigned to ``partners`` as everywhere else), optionally only ``fraud_cards`` cards
-    with a fraud in the slice and ``legit_cards`` without, per partner (the lowest card ids).
+    """The transactions of days ``start..end`` (in the spec's time zone) of the cards of
+    ``only`` (default: every partner; cards are assigned to ``partners`` as everywhere else),
+    optionally only ``fraud_cards`` cards with a fraud in the slice and ``legit_cards`` without,
+    per partner (the lowest card ids). ``data`` defaults to the bundled transactions, ``spec``
+    to the handbook's.
 
-    With ``history``, first the events their features need: the cards' previous 30 days and
-    their terminals' previous 37 days as warm-up (``fraud.backfill``), and the fraud labels of
-    that history and of the slice, each at the time it became known (until ``end``).
+    With ``history``, first the events their features need: the previous transactions of the
+    same card, terminal or other entity value the spec keeps windows by, as far back as its
+    windows reach (``fraud.backfill`` warm-up), and the fraud labels of that history and of the
+    slice, each at the time it became known (until ``end``).
     """
+    spec = spec or handbook_spec()
     if end < start:
         msg = f"the slice ends ({end}) before it starts ({start})"
         raise ReplayError(msg)
@@ -196,82 +210,120 @@ def plan_data_slice(
     if unknown:
         msg = f"partner {', '.join(sorted(unknown))} is not one of {', '.join(partners)}"
         raise ReplayError(msg)
-    card_days = max(CARD_WINDOW_DAYS) + 1
-    terminal_days = LABEL_DELAY_DAYS + max(TERMINAL_WINDOW_DAYS) + 1
-    first = start - timedelta(days=max(card_days, terminal_days)) if history else start
-    everything = list(read_transactions(start=first, end=end))
-    owner = {tx.card_id: partner_of(tx.card_id, partners) for tx in everything}
+    if data is None:
+        data = read_transactions_data([TRANSACTIONS_FILE], spec)
+    first = start - timedelta(days=spec.history_days + 1) if history else start
+    day = data.frame["timestamp"].dt.tz_convert(spec.timestamps.timezone).dt.date
+    everything = _rows(data.frame[(day >= first) & (day <= end)])
+    days = day[(day >= first) & (day <= end)].tolist()
+    owner = {row["card_id"]: partner_of(int(row["card_id"]), partners) for row in everything}
     in_slice = [
-        tx
-        for tx in everything
-        if start <= tx.timestamp.date() <= end and owner[tx.card_id] in selected
+        row
+        for row, when in zip(everything, days, strict=True)
+        if when >= start and owner[row["card_id"]] in selected
     ]
     if not in_slice:
         msg = f"no transaction of {', '.join(selected)} between {start} and {end} in the data"
         raise ReplayError(msg)
     chosen = _choose_cards(in_slice, owner, selected, fraud_cards, legit_cards)
-    live = [tx for tx in in_slice if tx.card_id in chosen]
-    records = _history(names, everything, owner, live, start=start, end=end) if history else []
-    records += [transaction_record(names, tx, owner[tx.card_id]) for tx in live]
+    live = [row for row in in_slice if row["card_id"] in chosen]
+    records = (
+        _history(names, spec, everything, owner, live, start=start, end=end) if history else []
+    )
+    records += [transaction_record(names, row, owner[row["card_id"]], spec=spec) for row in live]
     messages = [ReplayMessage.from_outgoing(r) for r in records]
     # Stable: equal times keep the order above (history, labels, live).
     messages.sort(key=lambda m: m.event_ms or 0)
     return DataSlice(
         messages=messages,
-        truth={tx.transaction_id: (owner[tx.card_id], tx.is_fraud) for tx in live},
+        truth={
+            int(row["transaction_id"]): (owner[row["card_id"]], bool(row["label"])) for row in live
+        },
     )
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a canonical frame, timestamps as aware ``datetime``."""
+    rows: list[dict[str, Any]] = frame.to_dict("records")
+    for row in rows:
+        row["timestamp"] = row["timestamp"].to_pydatetime()
+    return rows
 
 
 def _history(
     names: TopicNames,
-    everything: Sequence[HandbookTransaction],
+    spec: FeatureSpec,
+    everything: Sequence[dict[str, Any]],
     owner: dict[int, str],
-    live: Sequence[HandbookTransaction],
+    live: Sequence[dict[str, Any]],
     *,
     start: date,
     end: date,
 ) -> list[OutgoingRecord]:
-    """What the live transactions' features need first: their cards' previous 30 days and
-    their terminals' previous 37 days (state only), and the fraud labels known by ``end``."""
-    chosen = {tx.card_id for tx in live}
-    terminals = {(owner[tx.card_id], tx.terminal_id) for tx in live}
-    card_from = start - timedelta(days=max(CARD_WINDOW_DAYS) + 1)
-    past = [
-        tx
-        for tx in everything
-        if tx.timestamp.date() < start
-        and (
-            (tx.card_id in chosen and tx.timestamp.date() >= card_from)
-            or (owner[tx.card_id], tx.terminal_id) in terminals
-        )
+    """What the live transactions' features need first: the earlier transactions of each
+    entity value they hold (per partner: each keeps its own states), as state only, and the
+    fraud labels known by ``end``."""
+    features = StreamFeatures(spec)
+    start_at = datetime.combine(start, datetime.min.time(), ZoneInfo(spec.timestamps.timezone))
+
+    def keys(row: dict[str, Any]) -> set[tuple[str, str]]:
+        partner = owner[row["card_id"]]
+        return {(partner, features.state_key(e, row)) for e in features.entities}
+
+    wanted = set().union(*(keys(row) for row in live)) if live else set()
+    past = [row for row in everything if row["timestamp"] < start_at and keys(row) & wanted]
+    records = [
+        transaction_record(names, row, owner[row["card_id"]], spec=spec, backfill=True)
+        for row in past
     ]
-    records = [transaction_record(names, tx, owner[tx.card_id], backfill=True) for tx in past]
-    known_by = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
+    known_by = datetime.combine(end + timedelta(days=1), datetime.min.time(), start_at.tzinfo)
     records += [
-        label_record(names, tx, owner[tx.card_id])
-        for tx in [*past, *live]
-        if tx.is_fraud and label_time(tx) < known_by
+        label_record(names, row, owner[row["card_id"]], spec=spec)
+        for row in [*past, *live]
+        if row["label"] and label_time(row, spec) < known_by
     ]
     return records
 
 
 def _choose_cards(
-    in_slice: Iterable[Any],
+    in_slice: Iterable[dict[str, Any]],
     owner: dict[int, str],
     selected: Sequence[str],
     fraud_cards: int | None,
     legit_cards: int | None,
 ) -> set[int]:
     in_slice = list(in_slice)
-    with_fraud = {tx.card_id for tx in in_slice if tx.is_fraud}
+    with_fraud = {row["card_id"] for row in in_slice if row["label"]}
     chosen: set[int] = set()
     for partner in selected:
-        cards = sorted({tx.card_id for tx in in_slice if owner[tx.card_id] == partner})
+        cards = sorted({row["card_id"] for row in in_slice if owner[row["card_id"]] == partner})
         frauds = [c for c in cards if c in with_fraud]
         legit = [c for c in cards if c not in with_fraud]
         chosen.update(frauds if fraud_cards is None else frauds[:fraud_cards])
         chosen.update(legit if legit_cards is None else legit[:legit_cards])
     return chosen
+
+
+def save_messages(path: Path, messages: Sequence[ReplayMessage], source: str) -> int:
+    """Write ``messages`` (in send order) as a recording that :func:`load_recording` reads back
+    in the same order: each topic's messages as one partition, offsets in send order, event
+    times as timestamps. Returns how many were written."""
+    offsets: dict[str, int] = {}
+    recorded = []
+    for message in messages:
+        offset = offsets.get(message.topic, 0)
+        offsets[message.topic] = offset + 1
+        recorded.append(
+            RecordedMessage(
+                message.topic, 0, offset, message.event_ms, message.key, message.value,
+                message.headers,
+            )
+        )  # fmt: skip
+    header = RecordingHeader(
+        source=source, topics=tuple(sorted(offsets)), selection="planned by fraudstream replay"
+    )
+    written = write_recording(path, header, recorded)
+    return written.messages or 0
 
 
 # --- warm-up first -------------------------------------------------------------------------

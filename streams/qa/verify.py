@@ -25,6 +25,7 @@ from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import admin_client, assigned_consumer, ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.core.errors import FraudStreamError, VerifyError
+from streams.core.messages import Score
 from streams.core.settings import Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames
 from streams.qa.recorder import recorded_message
@@ -59,6 +60,17 @@ class PipelineRun:
     def outcomes(self) -> dict[tuple[str, int], Outcome]:
         """What the run's scores say, by (partner, transaction id)."""
         return outcomes_of(self.scores)
+
+    @property
+    def features(self) -> dict[tuple[str, int], tuple[float, ...]]:
+        """The plaintext features each score was computed from, by (partner, transaction id)."""
+        found: dict[tuple[str, int], tuple[float, ...]] = {}
+        for message in self.scores:
+            if message.value is None or ".scores." not in message.topic:
+                continue
+            score = Score.from_bytes(message.value)
+            found.setdefault((message.topic.split(".")[-3], score.transaction_id), score.features)
+        return found
 
 
 def input_messages(

@@ -42,7 +42,7 @@ from streams.core.settings import Settings
 from streams.core.signatures import RequestClaim, digest_of, sign
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.key_publisher import publish_evaluation_keys
-from streams.qa.handbook_feed import OutgoingRecord, by_partner, send_records, transaction_record
+from streams.qa.data_feed import OutgoingRecord, by_partner, send_records, transaction_record
 from streams.qa.supervisor import Pipeline, WorkerProcess, running_pipeline, wait_ready
 from streams.qa.testing import consume_records
 from streams.runtime.dead_letters import read_headers

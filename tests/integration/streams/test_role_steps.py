@@ -21,7 +21,7 @@ from streams.core.topics import TopicNames
 from streams.partner.context import PartnerContext
 from streams.partner.decryptor import DecryptorSteps
 from streams.partner.gateway import GatewaySteps
-from streams.qa.handbook_feed import transaction_record
+from streams.qa.data_feed import transaction_record
 from streams.runtime.agents import Encoded
 from streams.scorer.admission import RequestGuard
 from streams.scorer.agent import ScorerSteps

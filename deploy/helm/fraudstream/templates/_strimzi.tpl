@@ -74,7 +74,7 @@ exactly access.all_grants(...) and declared_topics(...), for several partner set
 
 {{/* The Faust tables of a partner worker (topics.PARTNER_TABLES). */}}
 {{- define "fraudstream.partnerTables" -}}
-["card_state", "terminal_state", "verdict_join"]
+["entity_state", "verdict_join"]
 {{- end -}}
 
 {{/* Every topic (topics.declared_topics): a JSON list of {name, partitions, config}. */}}

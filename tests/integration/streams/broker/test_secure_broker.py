@@ -33,7 +33,7 @@ from streams.broker.local_kafka import LocalKafka, free_port
 from streams.core.access import all_grants, partner_grants
 from streams.core.settings import KafkaSettings, Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames, faust_app_id
-from streams.qa.handbook_feed import by_partner, send_records, transaction_record
+from streams.qa.data_feed import by_partner, send_records, transaction_record
 from streams.qa.supervisor import WorkerProcess, running_pipeline, wait_ready
 from streams.qa.testing import consume_records
 from streams.runtime.connection import ssl_context

@@ -21,7 +21,7 @@ from streams.broker.connection import kafka_python_config
 from streams.core.messages import Alert, ScoreTimings
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
-from streams.qa.handbook_feed import OutgoingRecord, send_records
+from streams.qa.data_feed import OutgoingRecord, send_records
 from tests.support.commands import fraudstream
 from tests.support.paths import ROOT
 

@@ -21,7 +21,7 @@ from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import free_port
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
-from streams.qa.handbook_feed import send_records, transaction_record
+from streams.qa.data_feed import send_records, transaction_record
 from streams.qa.supervisor import WorkerProcess
 from streams.qa.testing import consume_records
 from tests.support.models import TinyModel
