@@ -88,7 +88,12 @@ def tiny_model(protocol_data: ProtocolData, tmp_path_factory: pytest.TempPathFac
     compile_model(fitted, protocol_data, say=lambda _: None)
     root = tmp_path_factory.mktemp("artifacts")
     directory = save_artifacts(
-        fitted.model, fitted.binning, fitted.threshold, {"spec": spec.to_json()}, root
+        fitted.model,
+        fitted.binning,
+        fitted.threshold,
+        {"spec": spec.to_json()},
+        root,
+        spec=protocol_data.spec,
     )
     return TinyModel(fitted, directory)
 

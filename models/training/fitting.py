@@ -24,7 +24,14 @@ from models.features.batch import compute_features
 from models.features.spec import FeatureSpec, handbook_spec
 from models.fhe.binning import Binning
 from models.training.binning_fit import fit_binning
-from models.training.protocol import PROTOCOL, Protocol, Split, handbook_split, resolve_protocol
+from models.training.protocol import (
+    PROTOCOL,
+    Protocol,
+    Split,
+    check_frauds,
+    handbook_split,
+    resolve_protocol,
+)
 
 __all__ = [
     "CircuitCost",
@@ -185,9 +192,11 @@ def load_protocol_data(
                 f"the windows reach {spec.history_days} days back but the data starts on {first}: "
                 f"the first {short.days} training days have windows short of history"
             )
+    split = handbook_split(frame, protocol)
+    check_frauds(split, protocol)
     return ProtocolData(
         protocol=protocol,
-        split=handbook_split(frame, protocol),
+        split=split,
         spec=spec,
         partners=partners,
         sources=data.sources,

@@ -31,6 +31,7 @@ __all__ = [
     "Protocol",
     "Split",
     "card_precision_top_k",
+    "check_frauds",
     "handbook_split",
     "resolve_protocol",
     "score_metrics",
@@ -117,8 +118,7 @@ class Split:
 
 
 def handbook_split(frame: pd.DataFrame, protocol: Protocol = PROTOCOL) -> Split:
-    """Split ``frame`` (features with ``DAY`` as ``date``, card and label) by the protocol;
-    :class:`DatasetError` when a period has fewer than :data:`MIN_FRAUDS` frauds."""
+    """Split ``frame`` (features with ``DAY`` as ``date``, card and label) by the protocol."""
     for column in ("DAY", "card_id", "label"):
         if column not in frame:
             msg = f"the frame needs a {column} column to be split"
@@ -136,6 +136,13 @@ def handbook_split(frame: pd.DataFrame, protocol: Protocol = PROTOCOL) -> Split:
         today = frame[day == test_day]
         tests.append(today[~today["card_id"].isin(known)])
     test = pd.concat(tests)
+    return Split(train=train, test=test)
+
+
+def check_frauds(split: Split, protocol: Protocol) -> None:
+    """:class:`DatasetError` when the training or the test period has fewer than
+    :data:`MIN_FRAUDS` frauds: too few to fit a model, or to assess one."""
+    train, test = split.train, split.test
     for name, rows, first, last in (
         ("training", train, protocol.train_start, protocol.train_end),
         ("test", test, protocol.test_start, protocol.test_end),
@@ -150,7 +157,6 @@ def handbook_split(frame: pd.DataFrame, protocol: Protocol = PROTOCOL) -> Split:
                 + f": at least {MIN_FRAUDS} are needed to {use}; choose longer or other periods"
             )
             raise DatasetError(msg)
-    return Split(train=train, test=test)
 
 
 def card_precision_top_k(test: pd.DataFrame, scores: npt.ArrayLike, k: int = 100) -> float:

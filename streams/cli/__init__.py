@@ -33,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "streams.cli.bench:bench",
         "Benchmarks that print ratios (they measure; they never assert a speed).",
     ),
+    "data": (
+        "streams.cli.data:data",
+        "A fraud team's own transactions: check them against a feature spec, or write the "
+        "worked example's.",
+    ),
     "demo": (
         "streams.cli.demo:demo",
         "The main job on this machine, from nothing to alerts.",
@@ -48,7 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "model": (
         "streams.cli.model:model",
-        "Train, assess and compare FHE fraud models on the handbook's protocol.",
+        "Train, assess and compare FHE fraud models: on the bundled handbook data or your own "
+        "(--data, --spec; see docs/data.md).",
     ),
     "record": (
         "streams.cli.record:record",
@@ -57,7 +63,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "replay": (
         "streams.cli.replay:replay",
-        "Send RECORDING (or, with --data-from, a slice of the bundled transactions) into topics.",
+        "Send RECORDING, or a slice of transactions (--data files, or with --data-from alone the "
+        "bundled ones), into topics.",
     ),
     "topics": (
         "streams.cli.topics:topics",

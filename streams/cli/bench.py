@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from streams.cli._common import (
     say,
 )
 from streams.qa.bench import run_pipeline_bench
+from streams.qa.data_bench import run_data_bench
 from streams.qa.fuzz import run_fuzz
 
 __all__ = ["bench"]
@@ -104,3 +106,31 @@ def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None) -> None
         console.print(f"[green]written[/] {doc} (fuzz block)")
     if not report.ok:
         raise SystemExit(1)
+
+
+@bench.command("data")
+@click.option(
+    "--rows",
+    type=click.IntRange(555_712),
+    default=1_300_000,
+    show_default=True,
+    help="Rows of the larger file (whole copies of the bundled transactions).",
+)
+@click.option("--repeats", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option(
+    "--doc",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the result into this Markdown file's data block (docs/benchmarks.md).",
+)
+def bench_data(rows: int, repeats: int, doc: Path | None) -> None:
+    """Reading transactions and computing their features: the bundled file against a larger
+    one made from it, per row."""
+    with tempfile.TemporaryDirectory(prefix="bench-data-") as work:
+        result = run_data_bench(Path(work), rows=rows, repeats=repeats, say=say)
+    console.print(result.markdown(), highlight=False)
+    if doc is not None:
+        command = f"fraudstream bench data --rows {rows} --repeats {repeats}"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+        replace_block(doc, "data", f"Measured {stamp} with `{command}`:\n\n{result.markdown()}")
+        console.print(f"[green]written[/] {doc} (data block)")

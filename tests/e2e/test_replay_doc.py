@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from models.fhe.artifacts import save_artifacts
+from models.fhe.artifacts import ClientArtifact, save_artifacts
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import admin_client, ensure_declared_topics
 from streams.broker.connection import kafka_python_config
@@ -63,7 +63,12 @@ def candidate_model(tiny_model: TinyModel, golden: Path, out: Path) -> tuple[Pat
     new = below[-1]  # the highest score under the old threshold now alerts
     fitted = tiny_model.fitted
     directory = save_artifacts(
-        fitted.model, fitted.binning, new, {"spec": "tiny, lower threshold"}, out
+        fitted.model,
+        fitted.binning,
+        new,
+        {"spec": "tiny, lower threshold"},
+        out,
+        spec=ClientArtifact.load(tiny_model.directory).spec,
     )
     gained = {tx for (_, tx), v in verdicts.items() if old > v.score >= new}
     return directory, gained

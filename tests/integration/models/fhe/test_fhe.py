@@ -45,7 +45,7 @@ def server(tiny_model: TinyModel, partners: dict[str, PartnerKeys]) -> ScoringSe
 
 
 def sample_rows(data: ProtocolData, n_frauds: int = 3, n_legit: int = 5) -> np.ndarray:
-    labels = data.split.test["TX_FRAUD"].to_numpy()
+    labels = data.split.test["label"].to_numpy()
     rows = [*np.flatnonzero(labels == 1)[:n_frauds], *np.flatnonzero(labels == 0)[:n_legit]]
     return data.x_test[rows]
 

@@ -46,7 +46,7 @@ def _alert(names: TopicNames, transaction_id: int) -> OutgoingRecord:
     )  # fmt: skip
     alert = Alert(
         transaction_id=transaction_id, timestamp=datetime(2018, 8, 8, 10, tzinfo=UTC),
-        card_id=42, terminal_id=7, amount=12.5, score=0.9, threshold=0.5, alert=True,
+        card_id=42, fields={"terminal_id": 7}, amount=12.5, score=0.9, threshold=0.5, alert=True,
         model_version="m1", key_id="k1", request_id=f"r{transaction_id}",
         features=(0.0,) * 15, timings=timings, scored_at_ms=1.0,
     )  # fmt: skip

@@ -82,7 +82,7 @@ def test_bad_knobs_are_refused_before_any_work(tmp_path: Path) -> None:
 def test_assess_compares_fhe_with_clear_and_baselines(tiny_model: TinyModel) -> None:
     """assess gives baselines, clear, simulation and real FHE rows, FHE agreeing with the
     clear model on every sampled transaction, and writes its report and plot."""
-    data = load_protocol_data(protocol=Protocol(test_days=1))
+    data = load_protocol_data(choice=Protocol(test_days=1))
     assessment = assess_version(tiny_model.directory, data, 4, say=lambda _: None)
     names = [row.name for row in assessment.rows]
     assert names[0] == "plaintext XGBoost (handbook defaults)"

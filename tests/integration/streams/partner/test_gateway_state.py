@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
-from models.features.batch import compute_features, unlabelled_frame
-from models.features.definition import FEATURE_NAMES
+from models.features.batch import compute_features, rows_frame
+from models.features.spec import handbook_spec
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import wait_for_group
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import free_port
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
-from streams.qa.data_feed import send_records, transaction_record
+from streams.qa.data_feed import handbook_row, send_records, transaction_record
 from streams.qa.supervisor import WorkerProcess
 from streams.qa.testing import consume_records
 from tests.support.models import TinyModel
@@ -47,9 +47,13 @@ def stream_of_a_few_cards(n_cards: int = 6) -> list[HandbookTransaction]:
     return picked
 
 
+SPEC = handbook_spec()
+FEATURE_NAMES = SPEC.feature_names
+
+
 def batch_features(transactions: list[HandbookTransaction]) -> pd.DataFrame:
-    frame = unlabelled_frame(transactions)
-    return compute_features(frame).set_index("TRANSACTION_ID")
+    frame = rows_frame([handbook_row(tx) for tx in transactions], SPEC)  # labels: none
+    return compute_features(frame, SPEC).set_index("transaction_id")
 
 
 def test_restarted_gateway_keeps_its_feature_state(

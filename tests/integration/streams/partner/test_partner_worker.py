@@ -121,17 +121,27 @@ def test_bad_events_are_dead_lettered_and_the_stream_moves_on(
         offset += 2
     producer.close()
 
-    validated = list(consume_records(client, [names.validated("alpha")], expected=len(sent_valid)))
+    # Each valid transaction visits its card's state, then its terminal's (two records).
+    both = list(
+        consume_records(client, [names.validated("alpha")], expected=2 * len(sent_valid))
+    )
     dead = list(consume_records(client, [names.deadletter("alpha")], expected=len(sent_bad)))
+    validated = [r for r in both if r.key == b"card_id=596"]
+    onward = [r for r in both if r.key == b"terminal_id=3156"]
+    assert len(validated) == len(onward) == len(sent_valid)
 
     assert [orjson.loads(r.value)["transaction"]["transaction_id"] for r in validated] == [
         orjson.loads(v)["transaction_id"] for v in sent_valid
     ]
-    # Passed on to the terminal's partition, in canonical form, with the card features.
-    assert all(r.key == b"3156" for r in validated)
+    # In canonical form (the spec's fields apart), then on to the terminal with the card's
+    # window values.
     first = orjson.loads(validated[0].value)
-    assert first["transaction"] == orjson.loads(sent_valid[0])
-    assert len(first["card_features"]) == 6
+    sent = orjson.loads(sent_valid[0])
+    assert first["transaction"] == {
+        **{k: v for k, v in sent.items() if k != "terminal_id"},
+        "fields": {"terminal_id": sent["terminal_id"]},
+    }
+    assert len(orjson.loads(onward[0].value)["windows"][0]) == 6
 
     assert len(dead) == len(sent_bad)
     for record in dead:
@@ -186,8 +196,18 @@ def test_labels_are_validated_and_bad_ones_dead_lettered(
     producer.send(names.labels("alpha"), key=b"596", value=good).get(30)
     producer.close()
     (passed,) = consume_records(client, [names.validated("alpha")], expected=1)
-    assert passed.key == b"3156"
-    assert orjson.loads(passed.value) == {"kind": "label", "label": orjson.loads(good)}
+    assert passed.key == b"terminal_id=3156"
+    label = orjson.loads(good)
+    assert orjson.loads(passed.value) == {
+        "kind": "label",
+        "label": {
+            "transaction_id": label["transaction_id"],
+            "timestamp": label["timestamp"],
+            "partner_id": "alpha",
+            "fields": {"terminal_id": 3156},
+        },
+        "entity": "terminal_id",
+    }
     (dead,) = consume_records(client, [names.deadletter("alpha")], expected=1)
     letter = read_headers(dead.headers)
     assert letter.topic == names.labels("alpha")

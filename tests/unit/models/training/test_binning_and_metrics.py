@@ -43,8 +43,8 @@ def test_card_precision_counts_compromised_cards_among_the_top_k_per_day() -> No
     frame = pd.DataFrame(
         {
             "DAY": [date(2018, 8, 8)] * 4 + [date(2018, 8, 9)] * 2,
-            "CUSTOMER_ID": [1, 1, 2, 3, 1, 2],
-            "TX_FRAUD": [0, 1, 0, 0, 0, 1],
+            "card_id": [1, 1, 2, 3, 1, 2],
+            "label": [0, 1, 0, 0, 0, 1],
         }
     )
     scores = np.array([0.9, 0.1, 0.8, 0.1, 0.2, 0.3])
@@ -58,13 +58,13 @@ def test_split_removes_cards_known_compromised() -> None:
     frame = pd.DataFrame(
         {
             "DAY": [date(2018, 1, 1), date(2018, 1, 1), date(2018, 1, 3), date(2018, 1, 3)],
-            "CUSTOMER_ID": [1, 2, 1, 2],
-            "TX_FRAUD": [1, 0, 0, 0],
+            "card_id": [1, 2, 1, 2],
+            "label": [1, 0, 0, 0],
         }
     )
     split = handbook_split(frame, protocol)
-    assert list(split.train["CUSTOMER_ID"]) == [1, 2]
-    assert list(split.test["CUSTOMER_ID"]) == [2]
+    assert list(split.train["card_id"]) == [1, 2]
+    assert list(split.test["card_id"]) == [2]
 
 
 @pytest.mark.parametrize("knobs", [{"n_bits": 1}, {"depth": 0}, {"trees": 0}, {"p_error": 2.0}])

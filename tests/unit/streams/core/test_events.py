@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from models.features.spec import parse_spec
 from streams.core.errors import EventError, MalformedEventError, OversizedEventError, SchemaError
 from streams.core.events import EventLimits, TransactionEvent, parse_label, parse_transaction
 
@@ -32,7 +34,12 @@ def test_valid_event_is_parsed_to_canonical_utc() -> None:
     """A well-formed event parses; its wire form has the timestamp in UTC."""
     tx = parse_transaction(raw(timestamp="2018-08-08T02:01:14+02:00"), LIMITS)
     assert tx.timestamp == datetime(2018, 8, 8, 0, 1, 14, tzinfo=UTC)
-    assert tx.canonical().model_dump(mode="json") == {**GOOD, "timestamp": "2018-08-08T00:01:14Z"}
+    core = {k: v for k, v in GOOD.items() if k != "terminal_id"}
+    assert tx.canonical().model_dump(mode="json") == {
+        **core,
+        "timestamp": "2018-08-08T00:01:14Z",
+        "fields": {"terminal_id": 2747},
+    }
 
 
 def test_integer_amount_is_accepted() -> None:
@@ -172,8 +179,10 @@ def test_label_is_parsed_to_canonical_utc() -> None:
     """A fraud label names its transaction, when it happened and where."""
     label = parse_label(orjson.dumps(LABEL), LIMITS)
     assert label.canonical().model_dump(mode="json") == {
-        **LABEL,
+        "transaction_id": 1236698,
         "timestamp": "2018-08-08T00:01:14Z",
+        "partner_id": "alpha",
+        "fields": {"terminal_id": 2747},
     }
 
 
@@ -194,3 +203,76 @@ def test_bad_labels_are_refused_with_a_reason(
         parse_label(orjson.dumps(label), LIMITS)
     with pytest.raises(MalformedEventError, match="empty value"):
         parse_label(b"", LIMITS)
+
+
+SPEC = parse_spec(
+    {
+        "spec_version": 1,
+        "name": "merchants",
+        "event": {
+            "merchant_category": {"type": "category", "values": ["grocery", "travel"]},
+            "device_risk": {"type": "number", "min": 0, "max": 1},
+        },
+        "features": [
+            {"kind": "field", "field": "device_risk"},
+            {"kind": "category", "field": "merchant_category"},
+            {
+                "kind": "label_window",
+                "entity": "merchant_category",
+                "days": [30],
+                "delay_days": 7,
+                "aggregates": ["ratio"],
+            },
+        ],
+    }
+)
+SPEC_LIMITS = replace(LIMITS, spec=SPEC)
+SPEC_GOOD = {
+    **{k: v for k, v in GOOD.items() if k != "terminal_id"},
+    "merchant_category": "grocery",
+    "device_risk": 0.25,
+}
+
+
+def test_the_event_carries_the_fields_its_spec_declares() -> None:
+    """A spec's declared fields are accepted with their types and ranges, end up in the
+    canonical transaction's fields, and an unknown category value is accepted (it counts as
+    the spec's "other")."""
+    tx = parse_transaction(orjson.dumps(SPEC_GOOD), SPEC_LIMITS).canonical()
+    assert tx.fields == {"merchant_category": "grocery", "device_risk": 0.25}
+    other = parse_transaction(
+        orjson.dumps({**SPEC_GOOD, "merchant_category": "casino"}), SPEC_LIMITS
+    )
+    assert other.canonical().fields["merchant_category"] == "casino"
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"device_risk": ...}, "device_risk: Field required"),
+        ({"device_risk": 1.5}, "device_risk: Input should be less than or equal to 1"),
+        ({"device_risk": "high"}, "device_risk: Input should be a valid number"),
+        ({"merchant_category": ""}, "merchant_category: String should have at least 1 character"),
+        ({"merchant_category": "x" * 65}, "merchant_category: String should have at most 64"),
+        ({"merchant_category": 5411}, "merchant_category: Input should be a valid string"),
+        ({"terminal_id": 2747}, "event: unexpected field"),
+    ],
+)
+def test_fields_the_spec_does_not_allow_are_refused(
+    changes: dict[str, object], needle: str
+) -> None:
+    """Missing, out-of-range, wrongly typed and undeclared fields are dead-lettered with the
+    field and the rule (an undeclared field's name is not echoed)."""
+    event = {k: v for k, v in {**SPEC_GOOD, **changes}.items() if v is not ...}
+    with pytest.raises(SchemaError, match=needle):
+        parse_transaction(orjson.dumps(event), SPEC_LIMITS)
+
+
+def test_a_label_names_the_entities_of_the_specs_label_windows() -> None:
+    """Under a spec whose label windows are per merchant category, a label carries the
+    category, not a terminal."""
+    label = {"transaction_id": 1, "timestamp": "2018-08-08T00:01:14Z", "partner_id": "alpha"}
+    parsed = parse_label(orjson.dumps({**label, "merchant_category": "travel"}), SPEC_LIMITS)
+    assert parsed.canonical().fields == {"merchant_category": "travel"}
+    with pytest.raises(SchemaError, match="merchant_category: Field required"):
+        parse_label(orjson.dumps({**label, "terminal_id": 3}), SPEC_LIMITS)

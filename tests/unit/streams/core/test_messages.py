@@ -26,10 +26,10 @@ from streams.core.messages import (
 )
 
 WHEN = datetime(2018, 8, 8, 0, 1, 14, tzinfo=UTC)
-LABEL = Label(transaction_id=1, timestamp=WHEN, terminal_id=7, partner_id="a")
+LABEL = Label(transaction_id=1, timestamp=WHEN, partner_id="a", fields={"terminal_id": 7})
 TX = Transaction(
-    transaction_id=1236698, timestamp=WHEN, card_id=2765, terminal_id=2747, amount=42.32,
-    partner_id="alpha",
+    transaction_id=1236698, timestamp=WHEN, card_id=2765, amount=42.32, partner_id="alpha",
+    fields={"terminal_id": 2747, "merchant_category": "grocery", "device_risk": 0.25},
 )  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def score(value: float, *, alert: bool) -> Score:
     )  # fmt: skip
     return Score(
         transaction_id=TX.transaction_id, timestamp=WHEN, card_id=TX.card_id,
-        terminal_id=TX.terminal_id, amount=TX.amount, score=value, threshold=0.5, alert=alert,
+        fields=TX.fields, amount=TX.amount, score=value, threshold=0.5, alert=alert,
         model_version="m1", key_id="k1", request_id="r1", features=(1.0,) * 15,
         timings=timings, scored_at_ms=1.0,
     )  # fmt: skip
@@ -51,11 +51,14 @@ def test_each_json_record_reads_back_as_written() -> None:
     UTC and are written with Z."""
     records = [
         ValidatedTransaction(
-            transaction=TX, card_features=(1.0, 2.0), score=True, received_ms=1.0, features_ms=0.1
+            transaction=TX,
+            stage=1,
+            windows=((1.0, 2.0),),
+            score=True,
+            received_ms=1.0,
+            features_ms=0.1,
         ),
-        ValidatedLabel(
-            label=Label(transaction_id=1, timestamp=WHEN, terminal_id=7, partner_id="a")
-        ),
+        ValidatedLabel(label=LABEL, entity="terminal_id"),
         PendingRequest(
             request_id="r1",
             transaction=TX,
@@ -72,9 +75,7 @@ def test_each_json_record_reads_back_as_written() -> None:
 
 def test_the_validated_topic_carries_either_kind() -> None:
     """A record of the validated topic is read as the kind it says it is."""
-    label = ValidatedLabel(
-        label=Label(transaction_id=1, timestamp=WHEN, terminal_id=7, partner_id="a")
-    )
+    label = ValidatedLabel(label=LABEL, entity="terminal_id")
     assert parse_validated(label.to_bytes()) == label
     with pytest.raises(SchemaError, match="not a validated record"):
         parse_validated(b'{"kind": "refund"}')

@@ -60,9 +60,9 @@ def details(request_id: str, request: bytes, key_id: str = KEY_ID) -> Record:
         transaction_id=1,
         timestamp=datetime(2018, 8, 8, tzinfo=UTC),
         card_id=5,
-        terminal_id=7,
         amount=3.5,
         partner_id="alpha",
+        fields={"terminal_id": 7},
     )
     pending = PendingRequest(
         request_id=request_id,

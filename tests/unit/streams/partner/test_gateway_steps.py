@@ -10,12 +10,15 @@ from typing import Any, cast
 import orjson
 import pytest
 
+from models.features.incremental import StreamFeatures
+from models.features.spec import handbook_spec
 from streams.core.errors import SchemaError
 from streams.core.events import EventLimits
 from streams.core.headers import BACKFILL_HEADER
 from streams.core.messages import ValidatedTransaction
 from streams.partner.context import PartnerContext
 from streams.partner.gateway import GatewaySteps
+from streams.runtime.agents import Encoded
 
 LIMITS = EventLimits(partners=frozenset({"alpha", "bravo"}), max_event_bytes=4096, max_amount=1e5)
 EVENT = {
@@ -32,26 +35,40 @@ class Record(SimpleNamespace):
     """A record as the steps read it."""
 
 
-def gateway(cards: dict[str, Any]) -> GatewaySteps:
-    # Validation needs only the partner's id: no keys.
-    context = cast(PartnerContext, SimpleNamespace(partner="alpha"))
-    return GatewaySteps(context, LIMITS, cards=cards, terminals={})
+def gateway(states: dict[str, Any]) -> GatewaySteps:
+    # Validation and state need the partner's id and its model's spec: no keys.
+    context = SimpleNamespace(partner="alpha", features=StreamFeatures(handbook_spec()))
+    return GatewaySteps(cast(PartnerContext, context), LIMITS, states)
 
 
-def test_a_valid_transaction_goes_to_its_terminal_with_its_card_features() -> None:
-    """A valid event updates its card's state and is passed on keyed by its terminal, marked
-    for scoring unless it is history (the backfill header)."""
-    cards: dict[str, Any] = {}
-    steps = gateway(cards)
+def through_card(steps: GatewaySteps, record: Record) -> Encoded[ValidatedTransaction]:
+    """Validate ``record`` and take it through its card's state: the record on to its terminal."""
+    validated = steps.validate_transaction(record)
+    onward = steps.request(Record(topic="v", key=validated.key, value=validated.value, headers=[]))
+    assert isinstance(onward, Encoded)
+    assert isinstance(onward.item, ValidatedTransaction)
+    return onward
+
+
+def test_a_valid_transaction_visits_its_card_then_its_terminal() -> None:
+    """A valid event goes to its card's state key, updates the card's state there and goes on
+    to its terminal's with its card window values, marked for scoring unless it is history
+    (the backfill header)."""
+    states: dict[str, Any] = {}
+    steps = gateway(states)
     record = Record(topic="t", key=b"5", value=orjson.dumps(EVENT), headers=[])
     out = steps.validate_transaction(record)
-    assert out.key == b"7"
+    assert out.key == b"card_id=5"
     validated = out.item
-    assert isinstance(validated, ValidatedTransaction)
     assert ValidatedTransaction.from_bytes(out.value) == validated
-    assert validated.score
-    assert validated.transaction.amount == 3.5
-    assert "5" in cards
+    assert (validated.stage, validated.windows, validated.score) == (0, (), True)
+    assert validated.transaction.fields == {"terminal_id": 7}
+    assert states == {}  # validation keeps no state
+    onward = through_card(steps, record)
+    assert onward.key == b"terminal_id=7"
+    assert onward.item.stage == 1
+    assert onward.item.windows == ((1.0, 3.5, 1.0, 3.5, 1.0, 3.5),)
+    assert set(states) == {"card_id=5"}
     history = Record(
         topic="t", key=b"5", value=orjson.dumps(EVENT), headers=[(BACKFILL_HEADER, b"1")]
     )
@@ -61,8 +78,8 @@ def test_a_valid_transaction_goes_to_its_terminal_with_its_card_features() -> No
 def test_a_record_keyed_by_another_card_or_partner_is_refused_before_any_state_changes() -> None:
     """The gateway keeps state by card and for its own partner only: a record whose key is not
     its card id, or an event of another partner, is refused and no state is written."""
-    cards: dict[str, Any] = {}
-    steps = gateway(cards)
+    states: dict[str, Any] = {}
+    steps = gateway(states)
     with pytest.raises(SchemaError, match="record key"):
         steps.validate_transaction(
             Record(topic="t", key=b"6", value=orjson.dumps(EVENT), headers=[])
@@ -70,7 +87,7 @@ def test_a_record_keyed_by_another_card_or_partner_is_refused_before_any_state_c
     other = orjson.dumps({**EVENT, "partner_id": "bravo"})
     with pytest.raises(SchemaError, match="not the partner of this topic"):
         steps.validate_transaction(Record(topic="t", key=b"5", value=other, headers=[]))
-    assert cards == {}
+    assert states == {}
 
 
 def _record(**changes: Any) -> Record:
@@ -83,29 +100,29 @@ def _record(**changes: Any) -> Record:
 def test_an_event_dated_ahead_of_the_clock_is_refused_and_the_card_keeps_scoring() -> None:
     """A transaction dated beyond the allowed clock skew (year 9999) is refused with the rule
     and changes no state; the card's next real transaction is validated with its history."""
-    cards: dict[str, Any] = {}
-    steps = gateway(cards)
-    steps.validate_transaction(_record())
-    before = dict(cards)
+    states: dict[str, Any] = {}
+    steps = gateway(states)
+    through_card(steps, _record())
+    before = dict(states)
     with pytest.raises(
         SchemaError, match="timestamp: more than 300 s ahead of the gateway's clock"
     ):
         steps.validate_transaction(_record(transaction_id=2, timestamp="9999-12-31T00:00:00Z"))
-    assert cards == before
+    assert states == before
     now = datetime.now(UTC)
     soon = (now + timedelta(seconds=200)).isoformat()
-    assert steps.validate_transaction(_record(transaction_id=3, timestamp=soon)).item.score
-    later = steps.validate_transaction(_record(transaction_id=4, timestamp="2018-08-08T00:05:00Z"))
-    assert later.item.card_features[0] == 2.0  # the first one and itself, in its 1-day window
+    assert through_card(steps, _record(transaction_id=3, timestamp=soon)).item.score
+    later = through_card(steps, _record(transaction_id=4, timestamp="2018-08-08T00:05:00Z"))
+    assert later.item.windows[0][0] == 2.0  # the first one and itself, in its 1-day window
 
 
 def test_ids_beyond_a_signed_64_bit_integer_are_refused_before_any_state_changes() -> None:
     """A transaction, card or terminal id of 2^63 or more is refused at validation (it could not
     be stored or serialised downstream); no state is written."""
-    cards: dict[str, Any] = {}
-    steps = gateway(cards)
+    states: dict[str, Any] = {}
+    steps = gateway(states)
     for field in ("transaction_id", "card_id", "terminal_id"):
         with pytest.raises(SchemaError, match=f"{field}: Input should be less than or equal"):
             steps.validate_transaction(_record(**{field: 2**64}))
-    assert cards == {}
-    steps.validate_transaction(_record(transaction_id=2**63 - 1, card_id=2**63 - 1))
+    assert states == {}
+    through_card(steps, _record(transaction_id=2**63 - 1, card_id=2**63 - 1))

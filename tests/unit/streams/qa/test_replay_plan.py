@@ -185,7 +185,8 @@ def score_message(tx: int, score: float, offset: int) -> RecordedMessage:
         end_to_end_ms=5,
     )  # fmt: skip
     record = Score(
-        transaction_id=tx, timestamp=datetime(2018, 8, 8, tzinfo=UTC), card_id=1, terminal_id=2,
+        transaction_id=tx, timestamp=datetime(2018, 8, 8, tzinfo=UTC), card_id=1,
+        fields={"terminal_id": 2},
         amount=10.0, score=score, threshold=0.5, alert=False, model_version="m1", key_id="k",
         request_id="r", features=(0.0,) * 15, timings=timings, scored_at_ms=1.0,
     )  # fmt: skip
