@@ -151,7 +151,7 @@ def _labels_by_id(
 
         def stranger(k: int) -> DataProblem:
             part = label_parts[part_of[k]]
-            message = f"transaction {ids[k]} is in none of the transaction files"
+            message = f"transaction {ids[k]} is not among the transactions read"
             return DataProblem(part.file, int(rows[k]), part.id_column, message)
 
         log.add_each(unknown, stranger)

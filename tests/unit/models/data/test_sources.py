@@ -493,7 +493,7 @@ CASES: dict[str, Case] = {
     ),
     "label for an unknown transaction": Case(
         {"tx.csv": unlabelled(*ROWS), "labels.csv": "tx_id,fraud\n2,1\n99,1\n"},
-        [("labels.csv", 2, "tx_id", "transaction 99 is in none of the transaction files")],
+        [("labels.csv", 2, "tx_id", "transaction 99 is not among the transactions read")],
         labels=("labels.csv",),
     ),
     "labels that disagree": Case(
