@@ -6,10 +6,15 @@ The root lives here, in the lower layer, because ``models/`` may not import ``st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 __all__ = [
     "ArtifactError",
     "ArtifactVersionError",
     "CiphertextError",
+    "DataError",
+    "DataProblem",
     "DatasetError",
     "EventTimeError",
     "FeatureParityError",
@@ -29,6 +34,45 @@ class FraudStreamError(Exception):
 
 class DatasetError(FraudStreamError):
     """Transaction data is missing, unreadable or malformed."""
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """One thing wrong with a data file, and where.
+
+    ``row`` is the 1-based data row (CSV: the first row after the header is 1; JSON lines and
+    recordings: the line number; Parquet: the row index + 1), ``None`` for the whole file;
+    ``column`` is the file's column (or JSON key), ``None`` for the whole row or file.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [f"row {self.row}"] if self.row is not None else []
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        place = f" {', '.join(where)}:" if where else ""
+        return f"{self.file}:{place} {self.message}"
+
+
+class DataError(DatasetError):
+    """Transaction or label files have problems: every one found (up to a cap) is in
+    :attr:`problems`, :attr:`total` counts them all."""
+
+    #: How many problems the message lists; the rest are counted.
+    SHOWN = 20
+
+    def __init__(self, problems: Sequence[DataProblem], total: int | None = None) -> None:
+        self.problems = tuple(problems)
+        self.total = max(total if total is not None else 0, len(self.problems))
+        lines = [str(problem) for problem in self.problems[: self.SHOWN]]
+        hidden = self.total - len(lines)
+        if hidden:
+            lines.append(f"... and {hidden:,} more problem{'s' if hidden != 1 else ''}")
+        super().__init__("\n".join(lines))
 
 
 class EventTimeError(FraudStreamError):

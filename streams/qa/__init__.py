@@ -1,12 +1,14 @@
 """Tools that drive a pipeline from outside, for QA and model engineers, demos and tests:
-recording files, record, replay, verify, the pipeline benchmark, the demo, the worker
-supervisor and test helpers."""
+recording files (and the labelled transactions they hold), record, replay, verify, the
+pipeline benchmark, the demo, the worker supervisor and test helpers."""
 
 __all__ = [
     "batch_scores",
     "bench",
+    "data_bench",
     "data_feed",
     "demo",
+    "recorded_data",
     "recorder",
     "recording_file",
     "replay",
