@@ -36,7 +36,7 @@ _Floats = npt.NDArray[np.float64]
 _SPAN = np.int64(1 << 40)
 
 
-def epoch_seconds_of(timestamps: pd.Series) -> _Ints:
+def epoch_seconds_of(timestamps: pd.Series[Any]) -> _Ints:
     """Whole seconds since the epoch of a UTC timestamp column (floored, as the stream does
     for any time after 1970)."""
     nanos = timestamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
@@ -46,7 +46,7 @@ def epoch_seconds_of(timestamps: pd.Series) -> _Ints:
 class _Entity:
     """One entity's transactions in (entity, time, file) order, with composite keys."""
 
-    def __init__(self, values: pd.Series, seconds: _Ints) -> None:
+    def __init__(self, values: pd.Series[Any], seconds: _Ints) -> None:
         codes = pd.factorize(values, sort=False)[0].astype(np.int64)
         offset = seconds - seconds.min() if len(seconds) else seconds
         if len(seconds) and int(offset.max()) >= _SPAN // 2:
@@ -124,7 +124,7 @@ def _label_window_columns(
     return columns
 
 
-def _calendar_column(feature: CalendarFeature, timestamps: pd.Series) -> _Floats:
+def _calendar_column(feature: CalendarFeature, timestamps: pd.Series[Any]) -> _Floats:
     local = timestamps.dt.tz_convert(feature.timezone)
     if feature.flag == "weekend":
         flag = local.dt.weekday.to_numpy() >= 5
@@ -137,7 +137,7 @@ def _calendar_column(feature: CalendarFeature, timestamps: pd.Series) -> _Floats
     return flag.astype(np.float64)
 
 
-def entity_values(data: pd.DataFrame, spec: FeatureSpec, entity: str) -> pd.Series:
+def entity_values(data: pd.DataFrame, spec: FeatureSpec, entity: str) -> pd.Series[Any]:
     """The values an entity's windows are kept by: category fields by bucket (a value the spec
     does not know is ``other``, as in the stream), ids as they are."""
     values = data[entity]

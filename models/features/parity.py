@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ def replay_incremental(data: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     states: defaultdict[str, EntityState] = defaultdict(EntityState)
     pending: list[tuple[int, int, int]] = []  # (label known at, tx time, row)
     delay = (spec.label_delay_days or 0) * DAY_SECONDS
-    events = data.to_dict("records")
+    events: list[dict[str, Any]] = data.to_dict("records")  # type: ignore[assignment]
     rows: list[list[float]] = []
     for row, event in enumerate(events):
         event["timestamp"] = event["timestamp"].to_pydatetime()

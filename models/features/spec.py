@@ -35,24 +35,38 @@ import tomllib
 from collections.abc import Iterator
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from models.errors import SpecError
+from models.features.spec_parts import (
+    CORE_FIELDS,
+    DAY_SECONDS,
+    HANDBOOK_SPEC_FILE,
+    MAX_CATEGORY_CHARS,
+    MAX_ID,
+    SPEC_VERSION,
+    CalendarFeature,
+    CategoryFeature,
+    CategoryField,
+    EventField,
+    Feature,
+    FieldFeature,
+    FieldName,
+    IdField,
+    LabelWindowFeature,
+    NumberField,
+    Strict,
+    Timestamps,
+    WindowFeature,
+)
 
 __all__ = [
     "CORE_FIELDS",
     "DAY_SECONDS",
     "HANDBOOK_SPEC_FILE",
+    "MAX_CATEGORY_CHARS",
     "MAX_ID",
     "CalendarFeature",
     "CategoryFeature",
@@ -62,208 +76,15 @@ __all__ = [
     "IdField",
     "LabelWindowFeature",
     "NumberField",
+    "Timestamps",
     "WindowFeature",
     "handbook_spec",
     "load_spec",
     "parse_spec",
 ]
 
-DAY_SECONDS = 86_400
-#: Ids are at most a signed 64-bit integer (what SQL ``BIGINT`` and every JSON library hold).
-MAX_ID = 2**63 - 1
-#: The fields every event has; a spec may not declare them again.
-CORE_FIELDS = ("transaction_id", "timestamp", "card_id", "amount")
-#: Where the handbook's spec is kept (package data).
-HANDBOOK_SPEC_FILE = Path(__file__).resolve().parent / "handbook.toml"
-#: The spec format this code reads.
-SPEC_VERSION = 1
-#: The longest category value an event may carry (a value is a code, not free text).
-MAX_CATEGORY_CHARS = 64
-_MAX_DAYS = 3660
-_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
-FieldName = Annotated[str, Field(pattern=_NAME)]
-Days = Annotated[int, Field(ge=1, le=_MAX_DAYS)]
-
-
-def _known_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        msg = f"unknown time zone {value!r} (an IANA name such as Europe/Paris)"
-        raise ValueError(msg) from exc
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-# --- the event's declared fields ------------------------------------------------------------
-class IdField(_Strict):
-    """An integer identifier (0 .. 2^63-1), e.g. a terminal: windows can be kept per value."""
-
-    type: Literal["id"]
-
-
-class NumberField(_Strict):
-    """A finite number, optionally within ``[min, max]``."""
-
-    type: Literal["number"]
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _range(self) -> NumberField:
-        if self.min is not None and self.max is not None and self.min > self.max:
-            msg = f"min {self.min:g} is above max {self.max:g}"
-            raise ValueError(msg)
-        return self
-
-
-class CategoryField(_Strict):
-    """A short string; ``values`` are the known ones, anything else is ``other``."""
-
-    type: Literal["category"]
-    values: tuple[Annotated[str, Field(min_length=1, max_length=MAX_CATEGORY_CHARS)], ...] = Field(
-        min_length=1, max_length=256
-    )
-    other: str = Field(default="other", min_length=1, max_length=MAX_CATEGORY_CHARS)
-
-    @model_validator(mode="after")
-    def _distinct(self) -> CategoryField:
-        if len(set(self.values)) != len(self.values):
-            msg = "values must be distinct"
-            raise ValueError(msg)
-        if self.other in self.values:
-            msg = f"other ({self.other!r}) must not be one of the known values"
-            raise ValueError(msg)
-        return self
-
-    def bucket(self, value: str) -> str:
-        """``value`` if known, else :attr:`other`."""
-        return value if value in self.values else self.other
-
-    @property
-    def buckets(self) -> tuple[str, ...]:
-        """The one-hot columns' values, in order: the known values, then ``other``."""
-        return (*self.values, self.other)
-
-
-EventField = Annotated[IdField | NumberField | CategoryField, Field(discriminator="type")]
-
-
-# --- features --------------------------------------------------------------------------------
-class FieldFeature(_Strict):
-    """A number field as the model's input."""
-
-    kind: Literal["field"]
-    field: FieldName
-    name: FieldName | None = None
-
-    def names(self) -> tuple[str, ...]:
-        """Its column name."""
-        return (self.name or self.field,)
-
-
-class CategoryFeature(_Strict):
-    """A category field, one-hot: ``<prefix>=<value>`` per known value and for ``other``."""
-
-    kind: Literal["category"]
-    field: FieldName
-    prefix: str | None = Field(default=None, pattern=_NAME)
-
-
-class CalendarFeature(_Strict):
-    """A 0/1 flag of the transaction's local time in ``timezone``."""
-
-    kind: Literal["calendar"]
-    flag: Literal["weekend", "night"]
-    timezone: str = "UTC"
-    #: ``night``: the first and last hour (inclusive) that count as night.
-    hours: tuple[Annotated[int, Field(ge=0, le=23)], Annotated[int, Field(ge=0, le=23)]] = (0, 6)
-    name: FieldName | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return _known_zone(value)
-
-    def names(self) -> tuple[str, ...]:
-        """Its column name."""
-        return (self.name or f"{self.flag}_{self.timezone.replace('/', '_')}".lower(),)
-
-    def is_night_hour(self, hour: int) -> bool:
-        """Whether ``hour`` (0..23, local) is in :attr:`hours`."""
-        first, last = self.hours
-        return first <= hour <= last if first <= last else hour >= first or hour <= last
-
-
-WindowAggregate = Literal["count", "sum", "mean"]
-LabelAggregate = Literal["count", "frauds", "ratio"]
-
-
-class _Windowed(_Strict):
-    entity: FieldName
-    days: tuple[Days, ...] = Field(min_length=1, max_length=16)
-    #: Column names: ``{entity}``, ``{of}``, ``{aggregate}`` and ``{days}`` are replaced.
-    names: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _distinct_days(self) -> _Windowed:
-        if len(set(self.days)) != len(self.days):
-            msg = "days must be distinct"
-            raise ValueError(msg)
-        return self
-
-
-class WindowFeature(_Windowed):
-    """Aggregates of an entity's transactions over its last ``days``."""
-
-    kind: Literal["window"]
-    aggregates: tuple[WindowAggregate, ...] = Field(min_length=1, max_length=3)
-    #: The number field summed or averaged (needed by ``sum`` and ``mean``).
-    of: FieldName | None = None
-    include_current: bool = True
-
-    @model_validator(mode="after")
-    def _needs_of(self) -> WindowFeature:
-        if self.of is None and set(self.aggregates) - {"count"}:
-            msg = "sum and mean need 'of', the number field they aggregate"
-            raise ValueError(msg)
-        return self
-
-
-class LabelWindowFeature(_Windowed):
-    """Transactions and known frauds of an entity over ``days`` ending ``delay_days`` ago."""
-
-    kind: Literal["label_window"]
-    aggregates: tuple[LabelAggregate, ...] = Field(min_length=1, max_length=3)
-    #: At least a day: a label window that reached the current transaction would read its label.
-    delay_days: int = Field(ge=1, le=_MAX_DAYS)
-
-
-Feature = Annotated[
-    FieldFeature | CategoryFeature | CalendarFeature | WindowFeature | LabelWindowFeature,
-    Field(discriminator="kind"),
-]
-
-
-class Timestamps(_Strict):
-    """How a data file's timestamps are read."""
-
-    #: The zone of timestamps written without an offset (and of the protocol's days).
-    timezone: str = "UTC"
-    #: A ``strptime`` format; ``None``: ISO 8601. ``epoch_s`` / ``epoch_ms``: numbers.
-    format: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return _known_zone(value)
-
-
-class FeatureSpec(_Strict):
+class FeatureSpec(Strict):
     """A validated feature spec (see the module's documentation)."""
 
     spec_version: Literal[1]

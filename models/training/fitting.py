@@ -132,7 +132,7 @@ class ProtocolChoice:
     delay_days: int | None = None
     test_days: int | None = None
 
-    def resolve(self, days: pd.Series, spec: FeatureSpec, last_hour: int) -> Protocol:
+    def resolve(self, days: pd.Series[Any], spec: FeatureSpec, last_hour: int) -> Protocol:
         """The protocol of data whose transactions fall on ``days`` (the last one ending at
         ``last_hour``, local); the label delay defaults to the spec's."""
         delay = self.delay_days

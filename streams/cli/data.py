@@ -71,9 +71,21 @@ def check(
 )
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day.")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day.")
+@click.option(
+    "--sample",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Keep this share of the cards (a smaller example for quick tries).",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the device scores.")
 def example(
-    out: Path, file_format: str, start: datetime | None, end: datetime | None, seed: int
+    out: Path,
+    file_format: str,
+    start: datetime | None,
+    end: datetime | None,
+    sample: float,
+    seed: int,
 ) -> None:
     """Write the worked example's transactions, labels and spec into OUT.
 
@@ -86,6 +98,7 @@ def example(
             start=start.date() if start else None,
             end=end.date() if end else None,
             file_format=file_format,  # type: ignore[arg-type]  # click.Choice guarantees it
+            sample=sample,
             seed=seed,
         )
     say(

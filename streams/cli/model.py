@@ -7,27 +7,20 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from models.features.spec import FeatureSpec
 from models.fhe.artifacts import ClientArtifact, save_artifacts
 from models.training.assessment import ASSESSMENT_FILES, assess_version
 from models.training.fitting import (
     ModelSpec,
-    ProtocolChoice,
-    ProtocolData,
     compile_model,
     fit_model,
-    load_protocol_data,
 )
 from models.training.measure import measure_fhe
-from models.training.protocol import score_metrics
 from models.training.report import (
     BASELINES,
     baseline_scores,
@@ -38,21 +31,6 @@ from models.training.report import (
     rows_of,
     write_card,
 )
-from models.training.sweep import (
-    STANDARD_GRID,
-    SweepResult,
-    frontier_plot,
-    load_results,
-    run_sweep,
-    sweep_markdown,
-)
-from streams.cli._data import (
-    DataChoice,
-    data_choice,
-    data_options,
-    protocol_choice,
-    protocol_options,
-)
 from streams.cli._common import (
     Command,
     Group,
@@ -62,68 +40,16 @@ from streams.cli._common import (
     require_model,
     say,
 )
+from streams.cli._data import (
+    data_choice,
+    data_options,
+    protocol_choice,
+    protocol_options,
+)
+from streams.cli._model_steps import load_data, step, steps
+from streams.cli.model_sweep import sweep
 
 __all__ = ["model"]
-
-Tick = Callable[[int, int], None]
-
-
-@contextmanager
-def _steps() -> Iterator[Callable[[str], Tick]]:
-    """Progress bars for long steps: call the yielded function to add one, tick it as you go."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-
-        def add(description: str) -> Tick:
-            task = progress.add_task(description, total=None)
-
-            def tick(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            return tick
-
-        yield add
-
-
-@contextmanager
-def _step(description: str) -> Iterator[Tick]:
-    """One progress bar for one long step."""
-    with _steps() as add:
-        yield add(description)
-
-
-def _load_data(
-    choice: DataChoice,
-    protocol: ProtocolChoice,
-    spec: FeatureSpec,
-    partners: tuple[str, ...] = (),
-) -> ProtocolData:
-    what = "the bundled transactions" if choice.bundled else ", ".join(map(str, choice.paths))
-    with console.status(f"reading {what}…"):
-        transactions = choice.read(spec)
-    scope = f"per partner ({', '.join(partners)})" if partners else "global"
-    with console.status(
-        f"computing the {len(spec.feature_names)} features of spec {spec.name} for "
-        f"{len(transactions.frame):,} transactions ({scope})…"
-    ):
-        data = load_protocol_data(transactions, spec, protocol, partners)
-    for note in data.notes:
-        say(f"[yellow]note:[/] {note}")
-    split, dates = data.split, data.protocol
-    say(
-        f"protocol: train {dates.train_start}..{dates.train_end} ({len(split.train):,} "
-        f"transactions, {int(split.train['label'].sum())} frauds), label delay "
-        f"{dates.delay_days} days, test {dates.test_start}..{dates.test_end} "
-        f"({len(split.test):,} transactions, {int(split.test['label'].sum())} frauds)"
-    )
-    return data
-
 
 _KNOBS = [
     click.option(
@@ -230,18 +156,8 @@ def train(
     """
     choice = data_choice(data_paths, label_paths, spec_file)
     features = choice.spec()
-    try:
-        spec = ModelSpec(
-            kind=kind,  # type: ignore[arg-type]  # click.Choice guarantees the literal
-            n_bits=n_bits,
-            depth=depth,
-            trees=trees,
-            p_error=p_error,
-            binning=binning,
-        )
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    data = _load_data(
+    spec = _model_spec(kind, n_bits, depth, trees, p_error, binning)
+    data = load_data(
         choice,
         protocol_choice(train_start, train_days, delay_days, test_days),
         features,
@@ -251,7 +167,7 @@ def train(
         fitted = fit_model(spec, data, say=say)
     with console.status("compiling the FHE circuit…"):
         cost = compile_model(fitted, data, say=say)
-    with _step("scoring the test days (clear; simulation in chunks)") as tick:
+    with step("scoring the test days (clear; simulation in chunks)") as tick:
         # The plaintext XGBoost of the same protocol first: what the FHE model is measured by.
         scores = baseline_scores(data, BASELINES[:1])
         scores |= model_scores(fitted, data, simulate=simulate, tick=tick)
@@ -263,13 +179,30 @@ def train(
     fhe: dict[str, float | int] | None = None
     if fhe_sample:
         sample = fhe_sample_rows(data, fhe_sample)[:fhe_sample]
-        with _step(f"real FHE execution of {len(sample)} test transactions") as tick:
+        with step(f"real FHE execution of {len(sample)} test transactions") as tick:
             fhe = measure_fhe(version_dir, data.x_test[sample], tick).summary()
     write_card(version_dir, model_card(fitted, data, cost, rows, fhe))
     latest = _point_latest(out, version_dir)
     card_json = json.loads((version_dir / "model_card.json").read_text())
     console.print(card_markdown(card_json), highlight=False)
     console.print(f"[green]saved[/] {version_dir} (also {latest})")
+
+
+def _model_spec(
+    kind: str, n_bits: int, depth: int, trees: int, p_error: float | None, binning: bool
+) -> ModelSpec:
+    """The model's knobs, or a usage error naming the one that cannot make a model."""
+    try:
+        return ModelSpec(
+            kind=kind,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+            n_bits=n_bits,
+            depth=depth,
+            trees=trees,
+            p_error=p_error,
+            binning=binning,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _point_latest(out: Path, version_dir: Path) -> Path:
@@ -323,12 +256,12 @@ def assess(
     """
     version_dir = require_model(model_dir)
     choice = data_choice(data_paths, label_paths, spec_file)
-    data = _load_data(
+    data = load_data(
         choice,
         protocol_choice(train_start, train_days, delay_days, test_days),
         choice.spec(default=ClientArtifact.load(version_dir).spec),
     )
-    with _steps() as add:
+    with steps() as add:
         assessment = assess_version(
             version_dir,
             data,
@@ -359,109 +292,4 @@ model.add_command(
 )
 
 
-@model.command()
-@click.option(
-    "--doc",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("docs/model.md"),
-    show_default=True,
-    help="Markdown file whose sweep block is rewritten.",
-)
-@click.option(
-    "--fhe-transactions",
-    type=click.IntRange(1, 100),
-    default=3,
-    show_default=True,
-    help="Timed real-FHE transactions per model (after one warm-up).",
-)
-@click.option(
-    "--from-json",
-    is_flag=True,
-    help="Do not measure: redraw the table and plot from the results a sweep streamed.",
-)
-@click.option(
-    "--only",
-    multiple=True,
-    metavar="LABEL",
-    help="Only the grid points with these labels (e.g. xgb-10x3-3bit).",
-)
-@data_options
-@protocol_options
-def sweep(
-    doc: Path,
-    fhe_transactions: int,
-    from_json: bool,
-    only: tuple[str, ...],
-    data_paths: tuple[Path, ...],
-    label_paths: tuple[Path, ...],
-    spec_file: Path | None,
-    train_start: datetime | None,
-    train_days: int | None,
-    delay_days: int | None,
-    test_days: int | None,
-) -> None:
-    """Train, compile and measure a grid of models: the cost/quality frontier.
-
-    For each grid point (n_bits 2-5, depth 2-5, trees 5-50, p_error): bit width, programmable
-    bootstraps, real FHE seconds per transaction on this machine, and AP, CP@100 and AUC of FHE
-    simulation on the test week. Results stream to <doc without .md>_sweep.json as they come;
-    at the end the table goes into DOC and the plot next to it. Takes about an hour on 2 cores.
-    """
-    stream = doc.with_name(doc.stem + "_sweep.json")
-    reference_file = doc.with_name(doc.stem + "_reference.json")
-    if from_json:
-        try:
-            results = load_results(stream)
-            reference = float(json.loads(reference_file.read_text())["ap"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            msg = f"cannot read the results of a previous sweep ({stream}, {reference_file}): {exc}"
-            raise click.UsageError(msg) from exc
-    else:
-        grid = [s for s in STANDARD_GRID if not only or s.label() in only]
-        if not grid:
-            msg = f"no grid point is labelled {', '.join(only)}"
-            raise click.BadParameter(msg)
-        choice = data_choice(data_paths, label_paths, spec_file)
-        data = _load_data(
-            choice,
-            protocol_choice(train_start, train_days, delay_days, test_days),
-            choice.spec(),
-        )
-        results, reference = _measure_grid(data, grid, fhe_transactions, stream, reference_file)
-    plot = doc.with_name(doc.stem + "_frontier.png")
-    frontier_plot(results, reference, plot)
-    replace_block(doc, "sweep", sweep_markdown(results, reference))
-    console.print(sweep_markdown(results, reference), highlight=False)
-    console.print(f"[green]written[/] {doc} (sweep block), {plot}")
-
-
-def _measure_grid(
-    data: ProtocolData,
-    grid: list[ModelSpec],
-    fhe_transactions: int,
-    stream: Path,
-    reference_file: Path,
-) -> tuple[list[SweepResult], float]:
-    """Measure each grid point, streaming each result to ``stream`` as it comes (and the
-    plaintext reference AP to ``reference_file``); the results and that reference."""
-    (reference_scores,) = baseline_scores(data, BASELINES[:1]).values()
-    reference = score_metrics(data.split.test, reference_scores).average_precision
-    say(f"plaintext XGBoost reference AP {reference:.3f}; {len(grid)} models to measure")
-    reference_file.write_text(json.dumps({"ap": reference}) + "\n")
-    stream.write_text("")
-
-    def record(result: SweepResult) -> None:
-        with stream.open("a") as handle:
-            handle.write(json.dumps(result.to_json()) + "\n")
-        say(
-            f"{result.spec.label():<16} p_error {result.spec.p_error or 'default':<7} "
-            f"{result.max_bit_width}-bit {result.programmable_bootstraps:>5} PBS "
-            f"{result.fhe_seconds:7.2f} s/tx  AP {result.average_precision:.3f}  "
-            f"CP@100 {result.card_precision_100:.3f}"
-        )
-
-    with _step("models measured") as tick:
-        results = run_sweep(
-            data, grid, fhe_transactions=fhe_transactions, on_result=record, tick=tick
-        )
-    return results, reference
+model.add_command(sweep)

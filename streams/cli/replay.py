@@ -118,8 +118,9 @@ def replay(
     in full before anything is sent.
     """
     slice_options = {
-        "--data-to": data_to, "--partner": only or None, "--fraud-cards": fraud_cards,
-        "--legit-cards": legit_cards, "--no-history": None if history else True,
+        "--labels": label_paths or None, "--spec": spec_file, "--data-to": data_to,
+        "--partner": only or None, "--fraud-cards": fraud_cards, "--legit-cards": legit_cards,
+        "--no-history": None if history else True,
     }  # fmt: skip
     choice = data_choice(data_paths, label_paths, spec_file)
     slicing = data_from is not None or not choice.bundled
@@ -132,6 +133,20 @@ def replay(
         messages, source = _data_slice(
             settings, choice, data_from, data_to, only, fraud_cards, legit_cards, history
         )
+    _deliver(settings, messages, source, speed=speed, save=save, dry_run=dry_run, wait=not no_wait)
+
+
+def _deliver(
+    settings: Settings,
+    messages: list[ReplayMessage],
+    source: str,
+    *,
+    speed: float | None,
+    save: Path | None,
+    dry_run: bool,
+    wait: bool,
+) -> None:
+    """Send ``messages`` (warm-up first), or save them as a recording, or only count them."""
     warm, live = split_warm_up(messages)
     pace = "as fast as possible" if speed is None else f"at {speed:g}x real time"
     console.print(
@@ -147,7 +162,7 @@ def replay(
         return
     client = kafka_python_config(settings)
     _check_topics(client, {m.topic for m in messages})
-    report = _send(client, settings, warm, live, speed=speed, wait=not no_wait)
+    report = _send(client, settings, warm, live, speed=speed, wait=wait)
     for line in report.lines():
         console.print(line, highlight=False)
 

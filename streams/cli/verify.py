@@ -19,10 +19,10 @@ from streams.cli._common import (
     say,
 )
 from streams.core.settings import Settings
-from streams.qa.score_comparison import Comparison, Outcome, compare_outcomes, read_outcomes
-from streams.qa.score_comparison import save_scores as write_scores
 from streams.qa.batch_scores import batch_scores
 from streams.qa.replay_plan import load_recording
+from streams.qa.score_comparison import Comparison, Outcome, compare_outcomes, read_outcomes
+from streams.qa.score_comparison import save_scores as write_scores
 from streams.qa.verify import (
     PipelineRun,
     broker_for,

@@ -170,9 +170,7 @@ def transaction_model(spec: FeatureSpec) -> type[TransactionEvent]:
         fields: dict[str, Any] = {
             name: (_annotation(declared), ...) for name, declared in spec.event.items()
         }
-        _MODELS[key] = create_model(  # type: ignore[call-overload]
-            "TransactionEvent", __base__=TransactionEvent, **fields
-        )
+        _MODELS[key] = create_model("TransactionEvent", __base__=TransactionEvent, **fields)
     model: type[TransactionEvent] = _MODELS[key]  # type: ignore[assignment]
     return model
 
@@ -190,9 +188,7 @@ def label_model(spec: FeatureSpec) -> type[LabelEvent]:
             )
             for name in spec.label_entities
         }
-        _MODELS[key] = create_model(  # type: ignore[call-overload]
-            "LabelEvent", __base__=LabelEvent, **fields
-        )
+        _MODELS[key] = create_model("LabelEvent", __base__=LabelEvent, **fields)
     model: type[LabelEvent] = _MODELS[key]  # type: ignore[assignment]
     return model
 

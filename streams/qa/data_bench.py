@@ -57,14 +57,22 @@ class DataBenchResult:
 
         def row(name: str, rows: int, seconds: list[float], per_row: float) -> str:
             listed = ", ".join(f"{s:.2f}" for s in seconds)
-            return f"| {name} | {rows:,} | {statistics.median(seconds):.2f} ({listed}) | {per_row:.2f} |"
+            median = statistics.median(seconds)
+            return f"| {name} | {rows:,} | {median:.2f} ({listed}) | {per_row:.2f} |"
 
         return "\n".join(
             [
                 f"| file | rows | read + 15 features, s (median of {runs}; runs) | µs per row |",
                 "|---|---|---|---|",
-                row("bundled (csv.xz)", self.bundled_rows, self.bundled_seconds, self.bundled_per_row_us),
-                row("larger (csv.xz)", self.larger_rows, self.larger_seconds, self.larger_per_row_us),
+                row(
+                    "bundled (csv.xz)",
+                    self.bundled_rows,
+                    self.bundled_seconds,
+                    self.bundled_per_row_us,
+                ),
+                row(
+                    "larger (csv.xz)", self.larger_rows, self.larger_seconds, self.larger_per_row_us
+                ),
                 "",
                 f"Per-row time of the larger file / the bundled one: **{self.ratio:.2f}**.",
             ]

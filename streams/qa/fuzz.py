@@ -40,13 +40,13 @@ from streams.core.messages import Score, ScoringRequest
 from streams.core.settings import Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames, faust_app_id
 from streams.qa.bad_inputs import FAMILIES, BadInput, Forger
-from streams.qa.fuzz_report import FuzzReport, damaged_recordings, project_error_names
 from streams.qa.data_feed import (
     handbook_row,
     send_records,
     transaction_event,
     transaction_record,
 )
+from streams.qa.fuzz_report import FuzzReport, damaged_recordings, project_error_names
 from streams.qa.supervisor import Pipeline, new_log_dir, running_pipeline
 from streams.qa.testing import consume_records, temporary_broker
 from streams.runtime.dead_letters import read_headers

@@ -202,14 +202,7 @@ def plan_data_slice(
     slice, each at the time it became known (until ``end``).
     """
     spec = spec or handbook_spec()
-    if end < start:
-        msg = f"the slice ends ({end}) before it starts ({start})"
-        raise ReplayError(msg)
-    selected = tuple(only or partners)
-    unknown = set(selected) - set(partners)
-    if unknown:
-        msg = f"partner {', '.join(sorted(unknown))} is not one of {', '.join(partners)}"
-        raise ReplayError(msg)
+    selected = _check_slice(partners, start, end, only)
     if data is None:
         data = read_transactions_data([TRANSACTIONS_FILE], spec)
     first = start - timedelta(days=spec.history_days + 1) if history else start
@@ -242,9 +235,24 @@ def plan_data_slice(
     )
 
 
+def _check_slice(
+    partners: Sequence[str], start: date, end: date, only: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The partners of the slice; :class:`ReplayError` when the slice cannot be made."""
+    if end < start:
+        msg = f"the slice ends ({end}) before it starts ({start})"
+        raise ReplayError(msg)
+    selected = tuple(only or partners)
+    unknown = set(selected) - set(partners)
+    if unknown:
+        msg = f"partner {', '.join(sorted(unknown))} is not one of {', '.join(partners)}"
+        raise ReplayError(msg)
+    return selected
+
+
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of a canonical frame, timestamps as aware ``datetime``."""
-    rows: list[dict[str, Any]] = frame.to_dict("records")
+    rows: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
     for row in rows:
         row["timestamp"] = row["timestamp"].to_pydatetime()
     return rows

@@ -20,9 +20,10 @@ import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from models.data.handbook import TRANSACTIONS_FILE
@@ -51,15 +52,28 @@ class ExampleFiles:
     frauds: int
 
 
-def _category(terminal: pd.Series) -> pd.Series:
+def _hashes(ids: pd.Series[Any]) -> npt.NDArray[np.int64]:
+    """A stable 32-bit hash of each id."""
+    digest = ids.map(
+        lambda i: int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=4).digest(), "big")
+    )
+    return digest.to_numpy(np.int64)
+
+
+def _stable_share(cards: pd.Series[Any]) -> npt.NDArray[np.float64]:
+    """A number in [0, 1) per card, the same every time: a sample keeps the cards below it."""
+    return _hashes(cards) / 2**32
+
+
+def _category(terminal: pd.Series[Any]) -> pd.Series[Any]:
     """A stable merchant category per terminal (a terminal is one merchant)."""
     names = np.array([*_CATEGORIES, *_UNKNOWN], dtype=object)
     weights = np.array([20, 12, 16, 6, 14, 8, 3, 2], dtype=np.int64)
     buckets = np.repeat(np.arange(len(names)), weights)
-    digest = terminal.map(
-        lambda t: int.from_bytes(hashlib.blake2b(str(t).encode(), digest_size=4).digest(), "big")
+    chosen: pd.Series[Any] = pd.Series(
+        names[buckets[_hashes(terminal) % len(buckets)]], index=terminal.index
     )
-    return pd.Series(names[buckets[digest.to_numpy() % len(buckets)]], index=terminal.index)
+    return chosen
 
 
 def write_example(
@@ -68,18 +82,22 @@ def write_example(
     start: date | None = None,
     end: date | None = None,
     file_format: Format = "csv",
+    sample: float = 1.0,
     seed: int = 7,
 ) -> ExampleFiles:
     """Write the example's files into ``out`` (created); days ``start..end`` of the bundled
-    transactions (default: all 58)."""
+    transactions (default: all 58), of a ``sample`` share of the cards (all by default; a
+    smaller example for tests and quick tries)."""
     raw = pd.read_csv(TRANSACTIONS_FILE, parse_dates=["TX_DATETIME"])
     day = raw["TX_DATETIME"].dt.date
     if start is not None:
         raw = raw[day >= start]
     if end is not None:
         raw = raw[day <= end]
+    if sample < 1.0:
+        raw = raw[_stable_share(raw["CUSTOMER_ID"]) < sample]
     if raw.empty:
-        msg = f"the bundled transactions hold no day in {start}..{end}"
+        msg = f"the bundled transactions hold no day in {start}..{end} (sample {sample:g})"
         raise DatasetError(msg)
     rng = np.random.default_rng(seed)
     fraud = raw["TX_FRAUD"].to_numpy() == 1

@@ -122,9 +122,7 @@ def test_bad_events_are_dead_lettered_and_the_stream_moves_on(
     producer.close()
 
     # Each valid transaction visits its card's state, then its terminal's (two records).
-    both = list(
-        consume_records(client, [names.validated("alpha")], expected=2 * len(sent_valid))
-    )
+    both = list(consume_records(client, [names.validated("alpha")], expected=2 * len(sent_valid)))
     dead = list(consume_records(client, [names.deadletter("alpha")], expected=len(sent_bad)))
     validated = [r for r in both if r.key == b"card_id=596"]
     onward = [r for r in both if r.key == b"terminal_id=3156"]

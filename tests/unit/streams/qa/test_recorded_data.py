@@ -14,7 +14,7 @@ from models.data.handbook import HandbookTransaction
 from models.data.sources import DataError
 from models.features.spec import handbook_spec
 from streams.core.topics import TopicNames
-from streams.qa.handbook_feed import label_record, transaction_record
+from streams.qa.data_feed import label_record, transaction_record
 from streams.qa.recorded_data import transaction_data_from_recording
 from streams.qa.recording_file import RecordedMessage, RecordingHeader, write_recording
 

@@ -1,0 +1,78 @@
+"""What the ``model`` commands share: progress bars for long steps, and reading the data they
+train, assess or sweep on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from models.features.spec import FeatureSpec
+from models.training.fitting import ProtocolChoice, ProtocolData, load_protocol_data
+from streams.cli._common import console, say
+from streams.cli._data import DataChoice
+
+__all__ = ["Tick", "load_data", "step", "steps"]
+
+#: Reports progress: (done, total).
+Tick = Callable[[int, int], None]
+
+
+@contextmanager
+def steps() -> Iterator[Callable[[str], Tick]]:
+    """Progress bars for long steps: call the yielded function to add one, tick it as you go."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+
+        def add(description: str) -> Tick:
+            task = progress.add_task(description, total=None)
+
+            def tick(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return tick
+
+        yield add
+
+
+@contextmanager
+def step(description: str) -> Iterator[Tick]:
+    """One progress bar for one long step."""
+    with steps() as add:
+        yield add(description)
+
+
+def load_data(
+    choice: DataChoice,
+    protocol: ProtocolChoice,
+    spec: FeatureSpec,
+    partners: tuple[str, ...] = (),
+) -> ProtocolData:
+    """Read the chosen transactions, compute their features and split them by the protocol,
+    saying what it does and what the data holds."""
+    what = "the bundled transactions" if choice.bundled else ", ".join(map(str, choice.paths))
+    with console.status(f"reading {what}…"):
+        transactions = choice.read(spec)
+    scope = f"per partner ({', '.join(partners)})" if partners else "global"
+    with console.status(
+        f"computing the {len(spec.feature_names)} features of spec {spec.name} for "
+        f"{len(transactions.frame):,} transactions ({scope})…"
+    ):
+        data = load_protocol_data(transactions, spec, protocol, partners)
+    for note in data.notes:
+        say(f"[yellow]note:[/] {note}")
+    split, dates = data.split, data.protocol
+    say(
+        f"protocol: train {dates.train_start}..{dates.train_end} ({len(split.train):,} "
+        f"transactions, {int(split.train['label'].sum())} frauds), label delay "
+        f"{dates.delay_days} days, test {dates.test_start}..{dates.test_end} "
+        f"({len(split.test):,} transactions, {int(split.test['label'].sum())} frauds)"
+    )
+    return data

@@ -1,0 +1,134 @@
+"""``fraudstream model sweep``: the cost/quality frontier of a grid of models."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from models.training.fitting import ModelSpec, ProtocolData
+from models.training.protocol import score_metrics
+from models.training.report import BASELINES, baseline_scores
+from models.training.sweep import (
+    STANDARD_GRID,
+    SweepResult,
+    frontier_plot,
+    load_results,
+    run_sweep,
+    sweep_markdown,
+)
+from streams.cli._common import Command, console, replace_block, say
+from streams.cli._data import data_choice, data_options, protocol_choice, protocol_options
+from streams.cli._model_steps import load_data, step
+
+__all__ = ["sweep"]
+
+
+@click.command(cls=Command)
+@click.option(
+    "--doc",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("docs/model.md"),
+    show_default=True,
+    help="Markdown file whose sweep block is rewritten.",
+)
+@click.option(
+    "--fhe-transactions",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Timed real-FHE transactions per model (after one warm-up).",
+)
+@click.option(
+    "--from-json",
+    is_flag=True,
+    help="Do not measure: redraw the table and plot from the results a sweep streamed.",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="LABEL",
+    help="Only the grid points with these labels (e.g. xgb-10x3-3bit).",
+)
+@data_options
+@protocol_options
+def sweep(
+    doc: Path,
+    fhe_transactions: int,
+    from_json: bool,
+    only: tuple[str, ...],
+    data_paths: tuple[Path, ...],
+    label_paths: tuple[Path, ...],
+    spec_file: Path | None,
+    train_start: datetime | None,
+    train_days: int | None,
+    delay_days: int | None,
+    test_days: int | None,
+) -> None:
+    """Train, compile and measure a grid of models: the cost/quality frontier.
+
+    For each grid point (n_bits 2-5, depth 2-5, trees 5-50, p_error): bit width, programmable
+    bootstraps, real FHE seconds per transaction on this machine, and AP, CP@100 and AUC of FHE
+    simulation on the test week. Results stream to <doc without .md>_sweep.json as they come;
+    at the end the table goes into DOC and the plot next to it. Takes about an hour on 2 cores.
+    """
+    stream = doc.with_name(doc.stem + "_sweep.json")
+    reference_file = doc.with_name(doc.stem + "_reference.json")
+    if from_json:
+        try:
+            results = load_results(stream)
+            reference = float(json.loads(reference_file.read_text())["ap"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            msg = f"cannot read the results of a previous sweep ({stream}, {reference_file}): {exc}"
+            raise click.UsageError(msg) from exc
+    else:
+        grid = [s for s in STANDARD_GRID if not only or s.label() in only]
+        if not grid:
+            msg = f"no grid point is labelled {', '.join(only)}"
+            raise click.BadParameter(msg)
+        choice = data_choice(data_paths, label_paths, spec_file)
+        data = load_data(
+            choice,
+            protocol_choice(train_start, train_days, delay_days, test_days),
+            choice.spec(),
+        )
+        results, reference = _measure_grid(data, grid, fhe_transactions, stream, reference_file)
+    plot = doc.with_name(doc.stem + "_frontier.png")
+    frontier_plot(results, reference, plot)
+    replace_block(doc, "sweep", sweep_markdown(results, reference))
+    console.print(sweep_markdown(results, reference), highlight=False)
+    console.print(f"[green]written[/] {doc} (sweep block), {plot}")
+
+
+def _measure_grid(
+    data: ProtocolData,
+    grid: list[ModelSpec],
+    fhe_transactions: int,
+    stream: Path,
+    reference_file: Path,
+) -> tuple[list[SweepResult], float]:
+    """Measure each grid point, streaming each result to ``stream`` as it comes (and the
+    plaintext reference AP to ``reference_file``); the results and that reference."""
+    (reference_scores,) = baseline_scores(data, BASELINES[:1]).values()
+    reference = score_metrics(data.split.test, reference_scores).average_precision
+    say(f"plaintext XGBoost reference AP {reference:.3f}; {len(grid)} models to measure")
+    reference_file.write_text(json.dumps({"ap": reference}) + "\n")
+    stream.write_text("")
+
+    def record(result: SweepResult) -> None:
+        with stream.open("a") as handle:
+            handle.write(json.dumps(result.to_json()) + "\n")
+        say(
+            f"{result.spec.label():<16} p_error {result.spec.p_error or 'default':<7} "
+            f"{result.max_bit_width}-bit {result.programmable_bootstraps:>5} PBS "
+            f"{result.fhe_seconds:7.2f} s/tx  AP {result.average_precision:.3f}  "
+            f"CP@100 {result.card_precision_100:.3f}"
+        )
+
+    with step("models measured") as tick:
+        results = run_sweep(
+            data, grid, fhe_transactions=fhe_transactions, on_result=record, tick=tick
+        )
+    return results, reference
