@@ -43,6 +43,8 @@ _WORKERS = (
 _REPLAY_DOC = "tests/e2e/test_replay_doc.py::test_the_replay_workflow_runs_as_documented"
 _DOCUMENTED = "tests/integration/streams/cli/test_cli_documented.py"
 _SECURE = "tests/integration/streams/broker/test_secure_broker.py"
+_DATA_EXAMPLE = "tests/e2e/test_data_example.py::test_the_worked_example_runs_as_documented"
+_EXAMPLE_DATA = "--data example/transactions.csv.gz --labels example/labels.csv"
 
 _SIZES = "with a tiny model's sizes through the documented knobs (--n-bits, --depth, --trees, "
 _SIZES += "--fhe-sample, --no-simulate) and a temporary working folder"
@@ -185,4 +187,21 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream replay tests/fixtures/alpha-2018-08-08.rec.gz --speed 60 --dry-run": Covered(
         _REPLAY_DOC, "as written"
     ),
+    # --- docs/data.md (the worked example, every `$ fraudstream` line, in order) -----------
+    "fraudstream data example example": Covered(
+        _DATA_EXAMPLE, "with --sample 0.05 (a twentieth of the cards)"
+    ),
+    f"fraudstream data check {_EXAMPLE_DATA} --spec example/merchants.toml": Covered(
+        _DATA_EXAMPLE, "as written"
+    ),
+    f"fraudstream model train {_EXAMPLE_DATA} --spec example/merchants.toml --train-start "
+    "2018-07-04 --out example/artifacts": Covered(_DATA_EXAMPLE, _SIZES),
+    f"fraudstream model assess --model example/artifacts/latest {_EXAMPLE_DATA} --train-start "
+    "2018-07-04": Covered(_DATA_EXAMPLE, "with --fhe-sample 2"),
+    f"fraudstream replay {_EXAMPLE_DATA} --spec example/merchants.toml --data-from 2018-07-18 "
+    "--partner alpha --fraud-cards 2 --legit-cards 4 --save example/input.rec.gz": Covered(
+        _DATA_EXAMPLE, "as written"
+    ),
+    "fraudstream verify example/input.rec.gz --model example/artifacts/latest --batch "
+    "--local-broker": Covered(_DATA_EXAMPLE, "as written"),
 }
