@@ -169,9 +169,12 @@ def test_valid_events_of_many_cards_are_all_processed(
         producer.send(names.transactions("alpha"), key=str(i).encode(), value=event(i, card_id=i))
     producer.flush()
     producer.close()
-    records = list(consume_records(client, [names.validated("alpha")], expected=41, timeout=20))
-    ids = sorted(orjson.loads(r.value)["transaction"]["transaction_id"] for r in records)
-    assert ids == [1000 + i for i in range(40)]
+    # Each visits its card's state, then its terminal's: two records, and never a third.
+    records = list(consume_records(client, [names.validated("alpha")], expected=81, timeout=20))
+    for entity in (b"card_id=", b"terminal_id="):
+        mine = [r for r in records if (r.key or b"").startswith(entity)]
+        ids = sorted(orjson.loads(r.value)["transaction"]["transaction_id"] for r in mine)
+        assert ids == [1000 + i for i in range(40)], entity
 
 
 def test_labels_are_validated_and_bad_ones_dead_lettered(
