@@ -8,8 +8,7 @@ bundled handbook transactions. See docs/data.md.
 
 from __future__ import annotations
 
-import gzip
-import zlib
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,26 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
 from models.data.handbook import TRANSACTIONS_FILE
 from models.data.sources import TransactionData, read_transactions_data
 from models.features.spec import FeatureSpec, handbook_spec, load_spec
 from models.training.fitting import ProtocolChoice
+from streams.core.errors import RecordingError
 from streams.qa.recorded_data import transaction_data_from_recording
+from streams.qa.recording_file import read_header
 
-__all__ = ["DataChoice", "data_choice", "data_options", "protocol_choice", "protocol_options"]
+__all__ = ["DataChoice", "data_options", "protocol_options"]
 
 
 def _is_recording(path: Path) -> bool:
-    """A recording (``fraudstream record``) starts with a gzip-compressed header line."""
+    """A recording (``fraudstream record``) starts with its header line."""
     try:
-        with gzip.open(path, "rb") as handle:
-            first = handle.readline(64 * 1024)
-        header = orjson.loads(first)
-    except (OSError, EOFError, zlib.error, orjson.JSONDecodeError):
+        read_header(path)
+    except RecordingError:
         return False
-    return isinstance(header, dict) and "recording" in header
+    return True
 
 
 @dataclass(frozen=True)
@@ -80,11 +78,37 @@ class DataChoice:
 _FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
 
 
-def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--data``, ``--labels`` and ``--spec`` (``data_paths``, ``label_paths``, ``spec_file``:
-    :func:`data_choice` makes them one value)."""
+def _grouped(
+    options: Sequence[Callable[[Callable[..., Any]], Callable[..., Any]]],
+    names: Sequence[str],
+    into: str,
+    make: Callable[..., Any],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator adding ``options`` to a command and passing their values (``names``) to it
+    as one argument, ``into`` = ``make(**values)``."""
 
-    options = [
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            return func(*args, **kwargs, **{into: make(**values)})
+
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _data_choice(
+    data_paths: Sequence[Path], label_paths: Sequence[Path], spec_file: Path | None
+) -> DataChoice:
+    return DataChoice(tuple(data_paths), tuple(label_paths), spec_file)
+
+
+#: ``--data``, ``--labels`` and ``--spec``, passed to the command as ``source: DataChoice``.
+data_options = _grouped(
+    [
         click.option(
             "--data",
             "data_paths",
@@ -109,22 +133,28 @@ def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Feature spec (TOML, YAML or JSON): event fields, column names and features "
             "(default: the handbook's 15 features; see docs/data.md).",
         ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    ],
+    ("data_paths", "label_paths", "spec_file"),
+    "source",
+    _data_choice,
+)
 
 
-def data_choice(
-    data_paths: Sequence[Path], label_paths: Sequence[Path], spec_file: Path | None
-) -> DataChoice:
-    """The options of :func:`data_options` as one value."""
-    return DataChoice(tuple(data_paths), tuple(label_paths), spec_file)
+def _protocol_choice(
+    train_start: datetime | None,
+    train_days: int | None,
+    delay_days: int | None,
+    test_days: int | None,
+) -> ProtocolChoice:
+    return ProtocolChoice(
+        train_start.date() if train_start else None, train_days, delay_days, test_days
+    )
 
 
-def protocol_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--train-start``, ``--train-days``, ``--delay-days`` and ``--test-days``."""
-    options = [
+#: ``--train-start``, ``--train-days``, ``--delay-days`` and ``--test-days``, passed to the
+#: command as ``protocol: ProtocolChoice``.
+protocol_options = _grouped(
+    [
         click.option(
             "--train-start",
             type=click.DateTime(["%Y-%m-%d"]),
@@ -139,19 +169,8 @@ def protocol_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "spec's label delay, 7 for the handbook's).",
         ),
         click.option("--test-days", type=click.IntRange(1), help="Test days (default: 7)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def protocol_choice(
-    train_start: datetime | None,
-    train_days: int | None,
-    delay_days: int | None,
-    test_days: int | None,
-) -> ProtocolChoice:
-    """The options of :func:`protocol_options` as one value."""
-    return ProtocolChoice(
-        train_start.date() if train_start else None, train_days, delay_days, test_days
-    )
+    ],
+    ("train_start", "train_days", "delay_days", "test_days"),
+    "protocol",
+    _protocol_choice,
+)

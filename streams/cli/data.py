@@ -10,7 +10,7 @@ import click
 
 from models.data.example import write_example
 from streams.cli._common import Command, Group, console, say
-from streams.cli._data import data_choice, data_options
+from streams.cli._data import DataChoice, data_options
 
 __all__ = ["data"]
 
@@ -23,18 +23,15 @@ def data() -> None:
 
 @data.command(cls=Command)
 @data_options
-def check(
-    data_paths: tuple[Path, ...], label_paths: tuple[Path, ...], spec_file: Path | None
-) -> None:
+def check(source: DataChoice) -> None:
     """Read --data as the spec maps it and report what it holds, or every problem found.
 
     Each problem names its file, row and column. Exit code 1 when the data cannot be used.
     """
-    choice = data_choice(data_paths, label_paths, spec_file)
-    spec = choice.spec()
-    what = "the bundled transactions" if choice.bundled else ", ".join(map(str, choice.paths))
+    spec = source.spec()
+    what = "the bundled transactions" if source.bundled else ", ".join(map(str, source.paths))
     with console.status(f"reading {what} with spec {spec.name}…"):
-        transactions = choice.read(spec)
+        transactions = source.read(spec)
     frame = transactions.frame
     local = frame["timestamp"].dt.tz_convert(spec.timestamps.timezone)
     for note in transactions.notes:

@@ -8,18 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import click
 
 from models.fhe.artifacts import ClientArtifact, save_artifacts
 from models.training.assessment import ASSESSMENT_FILES, assess_version
-from models.training.fitting import (
-    ModelSpec,
-    compile_model,
-    fit_model,
-)
+from models.training.fitting import ModelSpec, ProtocolChoice, compile_model, fit_model
 from models.training.measure import measure_fhe
 from models.training.report import (
     BASELINES,
@@ -40,12 +35,7 @@ from streams.cli._common import (
     require_model,
     say,
 )
-from streams.cli._data import (
-    data_choice,
-    data_options,
-    protocol_choice,
-    protocol_options,
-)
+from streams.cli._data import DataChoice, data_options, protocol_options
 from streams.cli._model_steps import load_data, step, steps
 from streams.cli.model_sweep import sweep
 
@@ -135,13 +125,8 @@ def train(
     p_error: float | None,
     binning: bool,
     partners: str,
-    data_paths: tuple[Path, ...],
-    label_paths: tuple[Path, ...],
-    spec_file: Path | None,
-    train_start: datetime | None,
-    train_days: int | None,
-    delay_days: int | None,
-    test_days: int | None,
+    source: DataChoice,
+    protocol: ProtocolChoice,
     out: Path,
     fhe_sample: int,
     simulate: bool,
@@ -154,14 +139,9 @@ def train(
     the test. Writes <out>/<version>/ with client/, server/, model_card.json and model_card.md,
     and points <out>/latest at it.
     """
-    choice = data_choice(data_paths, label_paths, spec_file)
-    features = choice.spec()
     spec = _model_spec(kind, n_bits, depth, trees, p_error, binning)
     data = load_data(
-        choice,
-        protocol_choice(train_start, train_days, delay_days, test_days),
-        features,
-        tuple(p.strip() for p in partners.split(",") if p.strip()),
+        source, protocol, source.spec(), tuple(p.strip() for p in partners.split(",") if p.strip())
     )
     with console.status(f"fitting {spec.label()}…"):
         fitted = fit_model(spec, data, say=say)
@@ -236,13 +216,8 @@ def _point_latest(out: Path, version_dir: Path) -> Path:
 )
 def assess(
     model_dir: Path,
-    data_paths: tuple[Path, ...],
-    label_paths: tuple[Path, ...],
-    spec_file: Path | None,
-    train_start: datetime | None,
-    train_days: int | None,
-    delay_days: int | None,
-    test_days: int | None,
+    source: DataChoice,
+    protocol: ProtocolChoice,
     fhe_sample: int,
     doc: Path | None,
 ) -> None:
@@ -255,12 +230,7 @@ def assess(
     the model folder.
     """
     version_dir = require_model(model_dir)
-    choice = data_choice(data_paths, label_paths, spec_file)
-    data = load_data(
-        choice,
-        protocol_choice(train_start, train_days, delay_days, test_days),
-        choice.spec(default=ClientArtifact.load(version_dir).spec),
-    )
+    data = load_data(source, protocol, source.spec(default=ClientArtifact.load(version_dir).spec))
     with steps() as add:
         assessment = assess_version(
             version_dir,

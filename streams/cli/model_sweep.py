@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import click
 
-from models.training.fitting import ModelSpec, ProtocolData
+from models.training.fitting import ModelSpec, ProtocolChoice, ProtocolData
 from models.training.protocol import score_metrics
 from models.training.report import BASELINES, baseline_scores
 from models.training.sweep import (
@@ -20,7 +19,7 @@ from models.training.sweep import (
     sweep_markdown,
 )
 from streams.cli._common import Command, console, replace_block, say
-from streams.cli._data import data_choice, data_options, protocol_choice, protocol_options
+from streams.cli._data import DataChoice, data_options, protocol_options
 from streams.cli._model_steps import load_data, step
 
 __all__ = ["sweep"]
@@ -59,13 +58,8 @@ def sweep(
     fhe_transactions: int,
     from_json: bool,
     only: tuple[str, ...],
-    data_paths: tuple[Path, ...],
-    label_paths: tuple[Path, ...],
-    spec_file: Path | None,
-    train_start: datetime | None,
-    train_days: int | None,
-    delay_days: int | None,
-    test_days: int | None,
+    source: DataChoice,
+    protocol: ProtocolChoice,
 ) -> None:
     """Train, compile and measure a grid of models: the cost/quality frontier.
 
@@ -88,12 +82,7 @@ def sweep(
         if not grid:
             msg = f"no grid point is labelled {', '.join(only)}"
             raise click.BadParameter(msg)
-        choice = data_choice(data_paths, label_paths, spec_file)
-        data = load_data(
-            choice,
-            protocol_choice(train_start, train_days, delay_days, test_days),
-            choice.spec(),
-        )
+        data = load_data(source, protocol, source.spec())
         results, reference = _measure_grid(data, grid, fhe_transactions, stream, reference_file)
     plot = doc.with_name(doc.stem + "_frontier.png")
     frontier_plot(results, reference, plot)

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from streams.broker.admin import admin_client
 from streams.broker.connection import kafka_python_config
 from streams.cli._common import Command, broker_option, console, load_settings
-from streams.cli._data import DataChoice, data_choice, data_options
+from streams.cli._data import DataChoice, data_options
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
@@ -88,9 +88,7 @@ __all__ = ["replay"]
 @broker_option
 def replay(
     recording: Path | None,
-    data_paths: tuple[Path, ...],
-    label_paths: tuple[Path, ...],
-    spec_file: Path | None,
+    source: DataChoice,
     data_from: datetime | None,
     data_to: datetime | None,
     only: tuple[str, ...],
@@ -118,22 +116,21 @@ def replay(
     in full before anything is sent.
     """
     slice_options = {
-        "--labels": label_paths or None, "--spec": spec_file, "--data-to": data_to,
+        "--labels": source.labels or None, "--spec": source.spec_file, "--data-to": data_to,
         "--partner": only or None, "--fraud-cards": fraud_cards, "--legit-cards": legit_cards,
         "--no-history": None if history else True,
     }  # fmt: skip
-    choice = data_choice(data_paths, label_paths, spec_file)
-    slicing = data_from is not None or not choice.bundled
+    slicing = data_from is not None or not source.bundled
     _check_options(recording, slicing, slice_options, fast=fast, speed=speed)
     settings = load_settings(broker=broker)
     if recording is not None:
         header, messages = load_recording(recording, root=settings.topic_root)
-        source = f"{recording} (recorded from {header.source}, {header.created})"
+        what = f"{recording} (recorded from {header.source}, {header.created})"
     else:
-        messages, source = _data_slice(
-            settings, choice, data_from, data_to, only, fraud_cards, legit_cards, history
+        messages, what = _data_slice(
+            settings, source, data_from, data_to, only, fraud_cards, legit_cards, history
         )
-    _deliver(settings, messages, source, speed=speed, save=save, dry_run=dry_run, wait=not no_wait)
+    _deliver(settings, messages, what, speed=speed, save=save, dry_run=dry_run, wait=not no_wait)
 
 
 def _deliver(
