@@ -114,7 +114,7 @@ def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None) -> None
     type=click.IntRange(555_712),
     default=1_300_000,
     show_default=True,
-    help="Rows of the larger file (whole copies of the bundled transactions).",
+    help="Rows of the larger file (copies of the bundled transactions, the last cut short).",
 )
 @click.option("--repeats", type=click.IntRange(1, 20), default=3, show_default=True)
 @click.option(

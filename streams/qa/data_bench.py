@@ -2,11 +2,12 @@
 larger one made from it.
 
 The larger file repeats the bundled transactions with each copy shifted by the bundled span
-(58 days) and new transaction and card ids, so every copy has the same traffic pattern and the
-windows the same work per row; it is written in the bundled file's format (CSV, xz) and read
-by the same code (:func:`models.data.sources.read_transactions_data` with the handbook's spec,
-then :func:`models.features.batch.compute_features`). The benchmark prints the seconds per row
-of both and their ratio: reading and features should scale linearly.
+(58 days, and one more) and new transaction and card ids, so every copy has the same traffic
+pattern and the windows the same work per row (the last copy is cut at the number of rows
+asked). It is written in the bundled file's format (CSV, xz) and read by the same code
+(:func:`models.data.sources.read_transactions_data` with the handbook's spec, then
+:func:`models.features.batch.compute_features`). The benchmark prints the seconds per row of
+both and their ratio: reading and features should scale linearly.
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ class DataBenchResult:
 
 
 def make_larger_file(path: Path, rows: int) -> int:
-    """Write at least ``rows`` transactions (whole copies of the bundled ones, shifted) to
-    ``path`` (``.csv.xz``); return how many were written."""
+    """Write ``rows`` transactions (copies of the bundled ones, shifted; the last one cut short)
+    to ``path`` (``.csv.xz``); return how many were written."""
     bundled = pd.read_csv(TRANSACTIONS_FILE, parse_dates=["TX_DATETIME"])
     span = bundled["TX_DATETIME"].max().normalize() - bundled["TX_DATETIME"].min().normalize()
     shift = span + pd.Timedelta(days=1)
@@ -94,7 +95,7 @@ def make_larger_file(path: Path, rows: int) -> int:
         part["CUSTOMER_ID"] += k * cards
         part["TX_DATETIME"] = (part["TX_DATETIME"] + k * shift).dt.strftime("%Y-%m-%d %H:%M:%S")
         parts.append(part)
-    larger = pd.concat(parts, ignore_index=True)
+    larger = pd.concat(parts, ignore_index=True).iloc[:rows]
     larger.to_csv(path, index=False, compression={"method": "xz", "preset": 1})
     return len(larger)
 

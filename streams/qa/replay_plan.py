@@ -269,14 +269,25 @@ def _history(
     end: date,
 ) -> list[OutgoingRecord]:
     """What the live transactions' features need first: the earlier transactions of each
-    entity value they hold (per partner: each keeps its own states), as state only, and the
-    fraud labels known by ``end``."""
+    entity value they hold (per partner: each keeps its own states), as far back as that
+    entity's windows reach and a day more, as state only; and the fraud labels known by
+    ``end``."""
     features = StreamFeatures(spec)
-    start_at = datetime.combine(start, datetime.min.time(), ZoneInfo(spec.timestamps.timezone))
+    zone = ZoneInfo(spec.timestamps.timezone)
+    start_at = datetime.combine(start, datetime.min.time(), zone)
+    since = {
+        entity: start_at - timedelta(seconds=plan.horizon, days=1)
+        for entity, plan in features.plans.items()
+    }
 
-    def keys(row: dict[str, Any]) -> set[tuple[str, str]]:
+    def keys(row: dict[str, Any]) -> set[tuple[str, str, str]]:
+        """(entity, partner, state key) of each entity whose windows reach ``row``."""
         partner = owner[row["card_id"]]
-        return {(partner, features.state_key(e, row)) for e in features.entities}
+        return {
+            (entity, partner, features.state_key(entity, row))
+            for entity in features.entities
+            if row["timestamp"] >= since[entity]
+        }
 
     wanted = set().union(*(keys(row) for row in live)) if live else set()
     past = [row for row in everything if row["timestamp"] < start_at and keys(row) & wanted]

@@ -229,8 +229,8 @@ def test_the_scorer_cannot_read_a_partners_plaintext_topic(secure: Secure, entit
 
 
 def test_the_scorer_cannot_read_a_partners_table_changelog(secure: Secure) -> None:
-    """The scorer's Fetch of a partner's table changelog (card history) is refused."""
-    topic = TopicNames.changelog(secure.settings.app_id, "alpha", "card_state")
+    """The scorer's Fetch of a partner's table changelog (card and terminal history) is refused."""
+    topic = TopicNames.changelog(secure.settings.app_id, "alpha", "entity_state")
     assert fetch_error(secure.client("scorer"), topic) is TopicAuthorizationFailedError
 
 

@@ -58,11 +58,11 @@ def test_topics_create_is_idempotent(make_settings: Callable[..., Settings]) -> 
     run finds them all existing."""
     settings = make_settings()
     env = settings_env(settings)
-    expected = 2 * 9 + 2 + 2 * 3  # per partner (keys topic included), shared, table changelogs
+    expected = 2 * 9 + 2 + 2 * 2  # per partner (keys topic included), shared, table changelogs
     first = fraudstream("topics", "create", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert first.stdout.count("created") == expected
-    assert f"{settings.app_id}-partner-alpha-card_state-changelog" in first.stdout
+    assert f"{settings.app_id}-partner-alpha-entity_state-changelog" in first.stdout
     second = fraudstream("topics", "create", env=env)
     assert second.stdout.count("created") == 0
     assert second.stdout.count("exists") == expected

@@ -281,7 +281,7 @@ def test_verify_deletes_the_topics_of_its_run(kafka_broker: LocalKafka) -> None:
 
     client = {"bootstrap_servers": kafka_broker.bootstrap}
     root = f"verify-{uuid.uuid4().hex[:10]}"
-    mine = [f"{root}.alpha.transactions.v1", f"{root}-partner-alpha-card_state-changelog"]
+    mine = [f"{root}.alpha.transactions.v1", f"{root}-partner-alpha-entity_state-changelog"]
     other = f"{root}x.alpha.transactions.v1"  # another root that merely starts the same
     ensure_topics(client, [TopicSpec(name, 1) for name in [*mine, other]])
     with _deleting_topics(client, root):
