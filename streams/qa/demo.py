@@ -80,7 +80,7 @@ def plan_demo(
     return DemoPlan(
         history=data.history,
         # Labels travel by transaction time: sent early, a fraud still counts only for
-        # transactions at least LABEL_DELAY_DAYS after it, exactly as in training.
+        # transactions at least the label delay after it, exactly as in training.
         labels=data.labels,
         live=live,
         truth=data.truth,
