@@ -251,6 +251,8 @@ def _collect_dead_letters(client: dict[str, Any], names: TopicNames, report: Fuz
     known = project_error_names()
     family_of = {
         names.transactions("alpha"): "transactions",
+        # A transaction too late for its card's state is refused there, a hop after validation.
+        names.validated("alpha"): "transactions",
         names.labels("alpha"): "labels",
         names.verdicts("alpha"): "verdicts",
         names.scoring_requests(): "requests",

@@ -261,7 +261,9 @@ def test_replay_refuses_data_options_for_a_recording(tmp_path: Path) -> None:
     path.write_bytes(b"")
     result = fraudstream("replay", str(path), "--partner", "alpha", "--no-history")
     assert result.returncode == 2
-    assert "--partner, --no-history only apply with --data-from" in result.stderr
+    assert "--partner, --no-history only apply to a slice (--data, --data-from)" in " ".join(
+        result.stderr.split()
+    )
 
 
 def test_replay_into_missing_topics_sends_nothing_and_says_so(kafka_broker: LocalKafka) -> None:
