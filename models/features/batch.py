@@ -53,9 +53,9 @@ class _Entity:
             msg = "the data spans more than 17,000 years: timestamps are wrong"
             raise DatasetError(msg)
         self.order = np.lexsort((np.arange(len(seconds)), seconds, codes))
-        self.keys = codes[self.order] * _SPAN + offset[self.order]
-        self.group_start = np.searchsorted(self.keys, codes[self.order] * _SPAN, side="left")
         self.codes = codes[self.order]
+        self.keys = self.codes * _SPAN + offset[self.order]
+        self.group_start = np.searchsorted(self.keys, self.codes * _SPAN, side="left")
 
     def unsort(self, column: npt.NDArray[np.float64]) -> _Floats:
         out = np.empty_like(column)

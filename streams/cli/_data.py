@@ -46,6 +46,11 @@ class DataChoice:
     spec_file: Path | None = None
 
     @property
+    def description(self) -> str:
+        """What is read, in words (for progress lines)."""
+        return "the bundled transactions" if self.bundled else ", ".join(map(str, self.paths))
+
+    @property
     def bundled(self) -> bool:
         """No ``--data``: the bundled handbook transactions."""
         return not self.paths

@@ -57,7 +57,7 @@ def load_data(
 ) -> ProtocolData:
     """Read the chosen transactions, compute their features and split them by the protocol,
     saying what it does and what the data holds."""
-    what = "the bundled transactions" if choice.bundled else ", ".join(map(str, choice.paths))
+    what = choice.description
     with console.status(f"reading {what}…"):
         transactions = choice.read(spec)
     scope = f"per partner ({', '.join(partners)})" if partners else "global"

@@ -29,7 +29,7 @@ def check(source: DataChoice) -> None:
     Each problem names its file, row and column. Exit code 1 when the data cannot be used.
     """
     spec = source.spec()
-    what = "the bundled transactions" if source.bundled else ", ".join(map(str, source.paths))
+    what = source.description
     with console.status(f"reading {what} with spec {spec.name}…"):
         transactions = source.read(spec)
     frame = transactions.frame

@@ -198,7 +198,7 @@ def _data_slice(
 ) -> tuple[list[ReplayMessage], str]:
     """The messages of a slice of transactions, and words saying what it is."""
     spec = choice.spec()
-    what = "the bundled transactions" if choice.bundled else ", ".join(map(str, choice.paths))
+    what = choice.description
     with console.status(f"reading {what}…"):
         transactions = choice.read(spec)
     for note in transactions.notes:

@@ -28,7 +28,7 @@ from typing import Any
 
 import faust
 
-from models.features.incremental import EntityState
+from models.features.incremental import EntityState, epoch_seconds
 from streams.core.errors import SchemaError
 from streams.core.events import EventLimits, parse_label, parse_transaction
 from streams.core.headers import BACKFILL_HEADER, header_map
@@ -142,7 +142,7 @@ class GatewaySteps:
                 raise SchemaError(msg)
             key = features.state_key(item.entity, item.label.event())
             state = self._state(key)
-            state.add_fraud(int(item.label.timestamp.timestamp()))
+            state.add_fraud(epoch_seconds(item.label.timestamp))
             self.states[key] = state.to_json()
             return None
         tx, stage = item.transaction, item.stage

@@ -207,8 +207,9 @@ def plan_data_slice(
         data = read_transactions_data([TRANSACTIONS_FILE], spec)
     first = start - timedelta(days=spec.history_days + 1) if history else start
     day = data.frame["timestamp"].dt.tz_convert(spec.timestamps.timezone).dt.date
-    everything = _rows(data.frame[(day >= first) & (day <= end)])
-    days = day[(day >= first) & (day <= end)].tolist()
+    reach = (day >= first) & (day <= end)
+    everything = _rows(data.frame[reach])
+    days = day[reach].tolist()
     owner = {row["card_id"]: partner_of(int(row["card_id"]), partners) for row in everything}
     in_slice = [
         row
