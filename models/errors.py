@@ -19,6 +19,7 @@ __all__ = [
     "EventTimeError",
     "FeatureParityError",
     "FeatureVectorError",
+    "FederationError",
     "FraudStreamError",
     "InferenceError",
     "KeyMaterialError",
@@ -118,3 +119,7 @@ class InferenceError(FraudStreamError):
 
 class SpecError(FraudStreamError):
     """A feature spec is unreadable or inconsistent."""
+
+
+class FederationError(FraudStreamError):
+    """A federation message is forged, malformed or out of protocol, or a round cannot go on."""
