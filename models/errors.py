@@ -24,6 +24,7 @@ __all__ = [
     "KeyMaterialError",
     "KeyMismatchError",
     "ModelMismatchError",
+    "SharedCountsError",
     "SpecError",
 ]
 
@@ -114,6 +115,11 @@ class ModelMismatchError(CiphertextError):
 
 class InferenceError(FraudStreamError):
     """The FHE evaluation itself failed."""
+
+
+class SharedCountsError(FraudStreamError):
+    """Counts shared across partners do not fit the spec (entity, bucket count, time bucket) or
+    are not counts (negative, more frauds than transactions)."""
 
 
 class SpecError(FraudStreamError):
