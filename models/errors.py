@@ -25,6 +25,7 @@ __all__ = [
     "KeyMaterialError",
     "KeyMismatchError",
     "ModelMismatchError",
+    "SharedCountsError",
     "SpecError",
 ]
 
@@ -115,6 +116,11 @@ class ModelMismatchError(CiphertextError):
 
 class InferenceError(FraudStreamError):
     """The FHE evaluation itself failed."""
+
+
+class SharedCountsError(FraudStreamError):
+    """Counts shared across partners do not fit the spec (entity, bucket count, time bucket) or
+    are not counts (negative, more frauds than transactions)."""
 
 
 class SpecError(FraudStreamError):

@@ -6,6 +6,11 @@ spec's order. Windows are found with sorted composite keys ``(entity, time)`` an
 ``searchsorted``; sums and counts come from prefix sums. Ties in time keep file order, as the
 incremental path (:mod:`models.features.incremental`) sees them; both follow the same spec, and
 the tests hold them equal on random specs.
+
+Label windows over an entity of the spec's ``[shared_counts]`` count whole time buckets, from a
+:class:`~models.features.shared.SharedCounts` where it holds the bucket and from the frame's own
+transactions otherwise (:mod:`models.features.shared`); the frame then gets one more column,
+:data:`~models.features.spec.FALLBACK_COLUMN`, after the features.
 """
 
 from __future__ import annotations
@@ -18,13 +23,22 @@ import numpy.typing as npt
 import pandas as pd
 
 from models.errors import DatasetError
+from models.features.shared import (
+    SharedCounts,
+    entity_buckets,
+    fallback_spans,
+    matching_counts,
+    window_span,
+)
 from models.features.spec import (
     DAY_SECONDS,
+    FALLBACK_COLUMN,
     CalendarFeature,
     CategoryFeature,
     FeatureSpec,
     FieldFeature,
     LabelWindowFeature,
+    SharedCountsSpec,
     WindowFeature,
 )
 
@@ -52,6 +66,8 @@ class _Entity:
         if len(seconds) and int(offset.max()) >= _SPAN // 2:
             msg = "the data spans more than 17,000 years: timestamps are wrong"
             raise DatasetError(msg)
+        #: The time the composite keys count from.
+        self.base = int(seconds.min()) if len(seconds) else 0
         self.order = np.lexsort((np.arange(len(seconds)), seconds, codes))
         self.codes = codes[self.order]
         self.keys = self.codes * _SPAN + offset[self.order]
@@ -124,6 +140,70 @@ def _label_window_columns(
     return columns
 
 
+class _Bucketed:
+    """A shared entity's transactions by time bucket (sorted order, as :class:`_Entity`): its
+    own counts outside the time buckets the sums hold, and the sums' entity buckets."""
+
+    def __init__(
+        self,
+        entity: _Entity,
+        name: str,
+        *,
+        values: pd.Series[Any],
+        seconds: _Ints,
+        labels: _Ints,
+        config: SharedCountsSpec,
+        shared: SharedCounts | None,
+    ) -> None:
+        self.entity, self.name, self.shared = entity, name, shared
+        self.size, self.per_day = config.bucket_seconds, config.per_day
+        self.now = (seconds // self.size)[entity.order]
+        own = np.ones(len(seconds), dtype=np.int64)
+        if shared is not None:
+            own -= shared.is_present(name, self.now).astype(np.int64)
+        zero = np.zeros(1, dtype=np.int64)
+        self.own_before = np.concatenate((zero, np.cumsum(own)))
+        self.own_frauds_before = np.concatenate((zero, np.cumsum(own * labels[entity.order])))
+        self.buckets = entity_buckets(values.to_numpy()[entity.order], config.buckets)
+
+    def counts(self, a: int, b: int) -> tuple[_Ints, _Ints]:
+        """Transactions and frauds over time buckets ``[now - a, now - b)`` of each row."""
+        entity = self.entity
+        start, end = (
+            np.searchsorted(
+                entity.keys, entity.codes * _SPAN + ((self.now - k) * self.size - entity.base)
+            )
+            for k in (a, b)
+        )
+        count = self.own_before[end] - self.own_before[start]
+        frauds = self.own_frauds_before[end] - self.own_frauds_before[start]
+        if self.shared is not None:
+            shared = self.shared.sums_between(self.name, self.buckets, self.now - a, self.now - b)
+            count, frauds = count + shared[0], frauds + shared[1]
+        return count, frauds
+
+    def fallback(self, spans: tuple[tuple[int, int], ...]) -> _Ints:
+        """How many time buckets of ``spans`` each row counts from its own transactions."""
+        total = np.full(len(self.now), sum(a - b for a, b in spans), dtype=np.int64)
+        if self.shared is not None:
+            for a, b in spans:
+                total -= self.shared.present_between(self.name, self.now - a, self.now - b)
+        return total
+
+
+def _shared_label_window_columns(feature: LabelWindowFeature, bucketed: _Bucketed) -> list[_Floats]:
+    columns: list[_Floats] = []
+    for days in feature.days:
+        count, frauds = bucketed.counts(*window_span(feature, days, bucketed.per_day))
+        values = {
+            "count": count.astype(np.float64),
+            "frauds": frauds.astype(np.float64),
+            "ratio": _ratio(frauds.astype(np.float64), count),
+        }
+        columns += [bucketed.entity.unsort(values[aggregate]) for aggregate in feature.aggregates]
+    return columns
+
+
 def _calendar_column(feature: CalendarFeature, timestamps: pd.Series[Any]) -> _Floats:
     local = timestamps.dt.tz_convert(feature.timezone)
     if feature.flag == "weekend":
@@ -147,18 +227,39 @@ def entity_values(data: pd.DataFrame, spec: FeatureSpec, entity: str) -> pd.Seri
     return values
 
 
-def compute_features(data: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+def compute_features(
+    data: pd.DataFrame, spec: FeatureSpec, shared: SharedCounts | None = None
+) -> pd.DataFrame:
     """The spec's features of every row of ``data`` (a canonical frame, history included).
 
     Returns a frame indexed like ``data`` with ``transaction_id`` and the spec's feature columns
     in order. Label windows count the frauds of ``label``; a frame without one (what a gateway
-    sent no labels sees) counts none.
+    sent no labels sees) counts none. With ``[shared_counts]`` in the spec, those entities' label
+    windows read ``shared`` (made for the same ``[shared_counts]``; ``None``: the frame's own
+    counts only), and a last column :data:`~models.features.spec.FALLBACK_COLUMN` (int) says how
+    many of their time buckets came from the frame's own counts: callers that select
+    ``spec.feature_names`` see no difference.
     """
+    shared = matching_counts(spec, shared)
     seconds = epoch_seconds_of(data["timestamp"])
     labels = (
         data["label"].to_numpy(np.int64) if "label" in data else np.zeros(len(data), dtype=np.int64)
     )
     entities = {e: _Entity(entity_values(data, spec, e), seconds) for e in spec.entities}
+    config = spec.shared_counts
+    bucketed: dict[str, _Bucketed] = {}
+    if config is not None:
+        for e in config.entities:
+            values = entity_values(data, spec, e)
+            bucketed[e] = _Bucketed(
+                entities[e],
+                e,
+                values=values,
+                seconds=seconds,
+                labels=labels,
+                config=config,
+                shared=shared,
+            )
     columns: list[_Floats] = []
     for feature in spec.features:
         if isinstance(feature, FieldFeature):
@@ -171,11 +272,18 @@ def compute_features(data: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
             columns.append(_calendar_column(feature, data["timestamp"]))
         elif isinstance(feature, WindowFeature):
             columns += _window_columns(feature, entities[feature.entity], data, seconds)
+        elif feature.entity in bucketed:
+            columns += _shared_label_window_columns(feature, bucketed[feature.entity])
         else:
             columns += _label_window_columns(feature, entities[feature.entity], labels)
     names: Sequence[str] = spec.feature_names
     frame = pd.DataFrame(dict(zip(names, columns, strict=True)), index=data.index)
     frame.insert(0, "transaction_id", data["transaction_id"].to_numpy())
+    if config is not None:
+        fallback = np.zeros(len(data), dtype=np.int64)
+        for name, entity in bucketed.items():
+            fallback[entity.entity.order] += entity.fallback(fallback_spans(spec, name))
+        frame[FALLBACK_COLUMN] = fallback
     return frame
 
 

@@ -15,13 +15,18 @@ windows, but it prunes nothing and makes no later event late. A card's event mor
 order, so such an event is itself wrong, and its windows are no longer held); anything within it
 gets exactly the features it would have had in order. Other entities never refuse one (see
 :meth:`EntityState.observe`).
+
+Label windows over an entity of the spec's ``[shared_counts]`` count whole time buckets, from a
+:class:`~models.features.shared.SharedCounts` where it holds the bucket and from the state's own
+transactions and frauds otherwise (:mod:`models.features.shared`); the sums are read as they are
+when the transaction is observed.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right, insort
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -29,6 +34,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from models.errors import EventTimeError, FeatureVectorError
+from models.features.shared import (
+    EntitySums,
+    SharedCounts,
+    fallback_spans,
+    matching_counts,
+    window_span,
+)
 from models.features.spec import (
     DAY_SECONDS,
     CalendarFeature,
@@ -36,10 +48,18 @@ from models.features.spec import (
     FeatureSpec,
     FieldFeature,
     LabelWindowFeature,
+    SharedCountsSpec,
     WindowFeature,
 )
 
-__all__ = ["ALLOWED_LATENESS", "EntityPlan", "EntityState", "StreamFeatures", "epoch_seconds"]
+__all__ = [
+    "ALLOWED_LATENESS",
+    "EntityPlan",
+    "EntityState",
+    "FeatureRow",
+    "StreamFeatures",
+    "epoch_seconds",
+]
 
 #: How far (seconds) an event may be behind its state's clock and still be placed: an entity's
 #: transactions other than a card's arrive from every card partition, so not quite in time
@@ -66,6 +86,26 @@ def _ratio(numerator: float, count: int) -> float:
     return numerator / count if count else 0.0
 
 
+def _own_times(
+    times: list[int], first: int, last: int, size: int, skip: frozenset[int]
+) -> list[int]:
+    """The sorted ``times`` of time buckets ``[first, last)`` (``size`` seconds each) that are
+    not in ``skip``."""
+    window = times[bisect_left(times, first * size) : bisect_left(times, last * size)]
+    return [at for at in window if at // size not in skip] if skip else window
+
+
+class FeatureRow(list[float]):
+    """Feature values (one entity's windows, or a whole vector) and how many time buckets of the
+    shared label windows fell back to the partner's own counts (0 without ``[shared_counts]``):
+    an extra output, not a feature."""
+
+    def __init__(self, values: Iterable[float] = (), fallback_buckets: int = 0) -> None:
+        """``values``, with their fallback count."""
+        super().__init__(values)
+        self.fallback_buckets = fallback_buckets
+
+
 @dataclass
 class EntityState:
     """One entity value's recent transactions: times (sorted), the number fields its windows
@@ -79,10 +119,17 @@ class EntityState:
         """Record a confirmed fraud (a label, arriving late) of a transaction made at ``at``."""
         insort(self.fraud_times, at)
 
-    def observe(self, at: int, numbers: Mapping[str, float], plan: EntityPlan) -> list[float]:
+    def observe(
+        self,
+        at: int,
+        numbers: Mapping[str, float],
+        plan: EntityPlan,
+        sums: EntitySums | None = None,
+    ) -> FeatureRow:
         """Add a transaction; return its values of ``plan``'s windows, in spec order.
 
-        Label windows end ``delay`` before ``at`` and are read before the transaction is added;
+        Label windows end ``delay`` before ``at`` and are read before the transaction is added
+        (those of a shared entity in whole time buckets, from ``sums`` where they hold one);
         the other windows end at ``at``, with the transactions of equal time that came before.
         An event more than :data:`ALLOWED_LATENESS` behind the clock of an entity that refuses
         late events raises :class:`~models.errors.EventTimeError` and changes nothing; one that
@@ -95,7 +142,10 @@ class EntityState:
                 "newest transactions; its windows are no longer held"
             )
             raise EventTimeError(msg)
-        delayed = [self._label_window(at, window) for window in plan.label_windows]
+        if plan.shared is not None:
+            delayed, fallback = self._shared_label_windows(at, plan, plan.shared, sums)
+        else:
+            delayed, fallback = [self._label_window(at, w) for w in plan.label_windows], 0
         index = bisect_right(self.times, at)
         self.times.insert(index, at)
         for name in plan.numbers:
@@ -103,7 +153,10 @@ class EntityState:
         index -= self._prune(plan.horizon)
         recent = iter([self._window(at, index, window) for window in plan.windows])
         label = iter(delayed)
-        return [value for is_label in plan.order for value in next(label if is_label else recent)]
+        return FeatureRow(
+            (value for is_label in plan.order for value in next(label if is_label else recent)),
+            fallback,
+        )
 
     def _window(self, at: int, index: int, feature: WindowFeature) -> list[float]:
         values: list[float] = []
@@ -129,6 +182,41 @@ class EntityState:
             found = {"count": float(count), "frauds": float(frauds), "ratio": _ratio(frauds, count)}
             values += [found[aggregate] for aggregate in feature.aggregates]
         return values
+
+    def _shared_label_windows(
+        self, at: int, plan: EntityPlan, config: SharedCountsSpec, sums: EntitySums | None
+    ) -> tuple[list[list[float]], int]:
+        """The label windows in whole time buckets, and how many buckets of ``plan.spans`` fell
+        back to the state's own counts (all of them without ``sums``)."""
+        size, now = config.bucket_seconds, at // config.bucket_seconds
+        present = sums.present if sums is not None else frozenset()
+        oldest, newest = now - plan.spans[0][0], now - plan.spans[-1][1]
+        own = _own_times(self.times, oldest, newest, size, present)
+        own_frauds = _own_times(self.fraud_times, oldest, newest, size, present)
+        windows: list[list[float]] = []
+        for feature in plan.label_windows:
+            values: list[float] = []
+            for days in feature.days:
+                a, b = window_span(feature, days, config.per_day)
+                first, last = now - a, now - b
+                count = bisect_left(own, last * size) - bisect_left(own, first * size)
+                frauds = bisect_left(own_frauds, last * size) - bisect_left(
+                    own_frauds, first * size
+                )
+                if sums is not None:
+                    shared_count, shared_frauds = sums.between(first, last)
+                    count, frauds = count + shared_count, frauds + shared_frauds
+                found = {
+                    "count": float(count),
+                    "frauds": float(frauds),
+                    "ratio": _ratio(frauds, count),
+                }
+                values += [found[aggregate] for aggregate in feature.aggregates]
+            windows.append(values)
+        fallback = sum(a - b for a, b in plan.spans)
+        if sums is not None:
+            fallback -= sum(sums.present_between(now - a, now - b) for a, b in plan.spans)
+        return windows, fallback
 
     def _prune(self, horizon: int) -> int:
         """Drop what no placeable event's windows reach; return how many transactions went."""
@@ -172,6 +260,10 @@ class EntityPlan:
     #: How far back (seconds) its windows reach.
     horizon: int
     refuse_late: bool
+    #: The spec's ``[shared_counts]`` when the entity's label windows use shared counts.
+    shared: SharedCountsSpec | None = None
+    #: Then the time buckets its label windows cover (see ``fallback_spans``).
+    spans: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def of(cls, spec: FeatureSpec, entity: str) -> EntityPlan:
@@ -180,14 +272,19 @@ class EntityPlan:
         windows = tuple(f for f in features if isinstance(f, WindowFeature))
         label_windows = tuple(f for f in features if isinstance(f, LabelWindowFeature))
         reach = [max(f.days) for f in windows] + [max(f.days) + f.delay_days for f in label_windows]
+        shared = spec.shared_counts if spec.is_shared(entity) else None
+        # A window in whole time buckets reaches back up to one bucket further.
+        extra = shared.bucket_seconds if shared is not None else 0
         return cls(
             entity=entity,
             windows=windows,
             label_windows=label_windows,
             order=tuple(isinstance(f, LabelWindowFeature) for f in features),
             numbers=tuple(dict.fromkeys(f.of for f in windows if f.of)),
-            horizon=max(reach) * DAY_SECONDS,
+            horizon=max(reach) * DAY_SECONDS + extra,
             refuse_late=entity == KEY_ENTITY,
+            shared=shared,
+            spans=fallback_spans(spec, entity) if shared is not None else (),
         )
 
 
@@ -198,9 +295,11 @@ class StreamFeatures:
     ``amount`` and number fields as numbers, ids as ints, categories as strings).
     """
 
-    def __init__(self, spec: FeatureSpec) -> None:
-        """Work for ``spec``."""
+    def __init__(self, spec: FeatureSpec, shared: SharedCounts | None = None) -> None:
+        """Work for ``spec``; label windows of its ``[shared_counts]`` entities read ``shared``
+        (made for the same ``[shared_counts]``) where it holds a time bucket."""
         self.spec = spec
+        self.shared = matching_counts(spec, shared)
         self.plans = {entity: EntityPlan.of(spec, entity) for entity in spec.entities}
 
     @property
@@ -219,11 +318,16 @@ class StreamFeatures:
         """The key of ``event``'s state of ``entity`` (and of the record that carries it there)."""
         return f"{entity}={self.entity_value(entity, event)}"
 
-    def observe(self, entity: str, state: EntityState, event: Mapping[str, Any]) -> list[float]:
+    def observe(self, entity: str, state: EntityState, event: Mapping[str, Any]) -> FeatureRow:
         """Add ``event`` to its ``entity`` state; its values of that entity's windows."""
         plan = self.plans[entity]
         numbers = {name: event[name] for name in plan.numbers}
-        return state.observe(epoch_seconds(event["timestamp"]), numbers, plan)
+        sums = (
+            self.shared.of(entity, self.entity_value(entity, event))
+            if self.shared is not None and plan.shared is not None
+            else None
+        )
+        return state.observe(epoch_seconds(event["timestamp"]), numbers, plan, sums)
 
     @cached_property
     def _zones(self) -> dict[str, ZoneInfo]:
@@ -233,9 +337,9 @@ class StreamFeatures:
             if isinstance(f, CalendarFeature)
         }
 
-    def vector(self, event: Mapping[str, Any], windows: Mapping[str, list[float]]) -> list[float]:
+    def vector(self, event: Mapping[str, Any], windows: Mapping[str, list[float]]) -> FeatureRow:
         """The full feature vector in the spec's order, from the event's own fields and the
-        values :meth:`observe` returned for each entity."""
+        values :meth:`observe` returned for each entity (their fallback counts summed)."""
         remaining = {entity: list(values) for entity, values in windows.items()}
         vector: list[float] = []
         for feature in self.spec.features:
@@ -261,4 +365,5 @@ class StreamFeatures:
         if len(vector) != len(self.spec.feature_names):
             msg = f"{len(vector)} feature values for {len(self.spec.feature_names)} features"
             raise FeatureVectorError(msg)
-        return vector
+        fallback = sum(getattr(values, "fallback_buckets", 0) for values in windows.values())
+        return FeatureRow(vector, fallback)

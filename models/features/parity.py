@@ -18,8 +18,9 @@ import pandas as pd
 
 from models.data.handbook import GOLDEN_FEATURES_FILE
 from models.errors import FeatureParityError
-from models.features.incremental import EntityState, StreamFeatures, epoch_seconds
-from models.features.spec import DAY_SECONDS, FeatureSpec
+from models.features.incremental import EntityState, FeatureRow, StreamFeatures, epoch_seconds
+from models.features.shared import SharedCounts
+from models.features.spec import DAY_SECONDS, FALLBACK_COLUMN, FeatureSpec
 
 __all__ = ["RELATIVE_TOLERANCE", "check_against_golden", "replay_incremental"]
 
@@ -29,15 +30,18 @@ __all__ = ["RELATIVE_TOLERANCE", "check_against_golden", "replay_incremental"]
 RELATIVE_TOLERANCE = 1e-9
 
 
-def replay_incremental(data: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+def replay_incremental(
+    data: pd.DataFrame, spec: FeatureSpec, shared: SharedCounts | None = None
+) -> pd.DataFrame:
     """Features of every row of a canonical frame through the incremental path, in row order,
-    each fraud's label arriving ``spec.label_delay_days`` after its transaction."""
-    features = StreamFeatures(spec)
+    each fraud's label arriving ``spec.label_delay_days`` after its transaction: the columns of
+    :func:`models.features.batch.compute_features`, the fallback column included."""
+    features = StreamFeatures(spec, shared)
     states: defaultdict[str, EntityState] = defaultdict(EntityState)
     pending: list[tuple[int, int, int]] = []  # (label known at, tx time, row)
     delay = (spec.label_delay_days or 0) * DAY_SECONDS
     events: list[dict[str, Any]] = data.to_dict("records")  # type: ignore[assignment]
-    rows: list[list[float]] = []
+    rows: list[FeatureRow] = []
     for row, event in enumerate(events):
         event["timestamp"] = event["timestamp"].to_pydatetime()
         at = epoch_seconds(event["timestamp"])
@@ -54,6 +58,8 @@ def replay_incremental(data: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
             heapq.heappush(pending, (at + delay, at, row))
     frame = pd.DataFrame(rows, columns=list(spec.feature_names), index=data.index)
     frame.insert(0, "transaction_id", data["transaction_id"].to_numpy())
+    if spec.shared_counts is not None:
+        frame[FALLBACK_COLUMN] = np.array([row.fallback_buckets for row in rows], dtype=np.int64)
     return frame
 
 

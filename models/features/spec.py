@@ -24,6 +24,10 @@ the declared ``other``). Features, in model-input order (``[[features]]``), are 
   ``(t - D - N days, t - D]``: ``count`` of transactions, ``frauds`` among them and their
   ``ratio`` (0 when there were none).
 
+An optional ``[shared_counts]`` table names entities whose label windows are computed from
+per-time-bucket counts summed across partners instead (:mod:`models.features.shared`): whole
+time buckets, ``[h - per_day * (D + N), h - per_day * D)`` for a transaction in bucket ``h``.
+
 Pure: no pandas, no I/O beyond reading the spec file.
 """
 
@@ -43,9 +47,11 @@ from models.errors import SpecError
 from models.features.spec_parts import (
     CORE_FIELDS,
     DAY_SECONDS,
+    FALLBACK_COLUMN,
     HANDBOOK_SPEC_FILE,
     MAX_CATEGORY_CHARS,
     MAX_ID,
+    SHARED_HANDBOOK_SPEC_FILE,
     SPEC_VERSION,
     CalendarFeature,
     CategoryFeature,
@@ -57,6 +63,7 @@ from models.features.spec_parts import (
     IdField,
     LabelWindowFeature,
     NumberField,
+    SharedCountsSpec,
     Strict,
     Timestamps,
     WindowFeature,
@@ -65,9 +72,11 @@ from models.features.spec_parts import (
 __all__ = [
     "CORE_FIELDS",
     "DAY_SECONDS",
+    "FALLBACK_COLUMN",
     "HANDBOOK_SPEC_FILE",
     "MAX_CATEGORY_CHARS",
     "MAX_ID",
+    "SHARED_HANDBOOK_SPEC_FILE",
     "CalendarFeature",
     "CategoryFeature",
     "CategoryField",
@@ -76,11 +85,13 @@ __all__ = [
     "IdField",
     "LabelWindowFeature",
     "NumberField",
+    "SharedCountsSpec",
     "Timestamps",
     "WindowFeature",
     "handbook_spec",
     "load_spec",
     "parse_spec",
+    "shared_handbook_spec",
 ]
 
 
@@ -95,6 +106,8 @@ class FeatureSpec(Strict):
     columns: dict[str, str] = Field(default_factory=dict)
     timestamps: Timestamps = Timestamps()
     features: tuple[Feature, ...] = Field(min_length=1, max_length=512)
+    #: Entities whose label windows use counts summed across partners (none by default).
+    shared_counts: SharedCountsSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> FeatureSpec:
@@ -119,6 +132,22 @@ class FeatureSpec(Strict):
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
             yield f"features: column names used twice: {', '.join(duplicated)}"
+        if self.shared_counts is not None:
+            yield from self._shared_problems(self.shared_counts, names)
+
+    def _shared_problems(self, shared: SharedCountsSpec, names: list[str]) -> Iterator[str]:
+        for index, entity in enumerate(shared.entities):
+            where = f"shared_counts.entities[{index}]"
+            if entity == "card_id":
+                yield f"{where}: card_id cannot be shared (a card belongs to one partner)"
+            elif self.field_type(entity) not in ("id", "category"):
+                yield f"{where}: {entity!r} is not an id or category field of the event"
+            elif not any(
+                isinstance(f, LabelWindowFeature) and f.entity == entity for f in self.features
+            ):
+                yield f"{where}: {entity!r} has no label_window feature"
+        if FALLBACK_COLUMN in names:
+            yield f"features: {FALLBACK_COLUMN} is the fallback column of shared counts"
 
     def _feature_problems(self, where: str, feature: Feature) -> Iterator[str]:
         if isinstance(feature, FieldFeature | CategoryFeature):
@@ -247,9 +276,17 @@ class FeatureSpec(Strict):
         """Every event field: the core ones, then the declared ones."""
         return (*CORE_FIELDS, *self.event)
 
+    def is_shared(self, entity: str) -> bool:
+        """Whether ``entity``'s label windows use counts shared across partners."""
+        return self.shared_counts is not None and entity in self.shared_counts.entities
+
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready form (saved in the model artifact; :func:`parse_spec` reads it back)."""
-        return self.model_dump(mode="json", exclude_defaults=False)
+        """A JSON-ready form (saved in the model artifact; :func:`parse_spec` reads it back).
+        ``shared_counts`` is left out when absent, so specs without it keep their digest."""
+        data = self.model_dump(mode="json", exclude_defaults=False)
+        if self.shared_counts is None:
+            del data["shared_counts"]
+        return data
 
     @cached_property
     def digest(self) -> str:
@@ -319,3 +356,10 @@ def load_spec(path: Path) -> FeatureSpec:
 def handbook_spec() -> FeatureSpec:
     """The default spec: the Fraud Detection Handbook's 15 features."""
     return load_spec(HANDBOOK_SPEC_FILE)
+
+
+@cache
+def shared_handbook_spec() -> FeatureSpec:
+    """The handbook's spec with its terminal windows computed from counts summed across
+    partners (``[shared_counts] entities = ["terminal_id"]``, hourly buckets)."""
+    return load_spec(SHARED_HANDBOOK_SPEC_FILE)

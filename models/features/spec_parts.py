@@ -12,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "CORE_FIELDS",
     "DAY_SECONDS",
+    "FALLBACK_COLUMN",
     "HANDBOOK_SPEC_FILE",
     "MAX_CATEGORY_CHARS",
     "MAX_ID",
+    "SHARED_HANDBOOK_SPEC_FILE",
     "SPEC_VERSION",
     "CalendarFeature",
     "CategoryFeature",
@@ -26,6 +28,7 @@ __all__ = [
     "IdField",
     "LabelWindowFeature",
     "NumberField",
+    "SharedCountsSpec",
     "Strict",
     "Timestamps",
     "WindowFeature",
@@ -38,8 +41,13 @@ MAX_ID = 2**63 - 1
 CORE_FIELDS = ("transaction_id", "timestamp", "card_id", "amount")
 #: Where the handbook's spec is kept (package data).
 HANDBOOK_SPEC_FILE = Path(__file__).resolve().parent / "handbook.toml"
+#: The handbook's spec with its terminal windows computed from counts shared across partners.
+SHARED_HANDBOOK_SPEC_FILE = HANDBOOK_SPEC_FILE.with_name("handbook-shared.toml")
 #: The spec format this code reads.
 SPEC_VERSION = 1
+#: The batch path's extra column (not a feature) with shared counts: time buckets of the shared
+#: windows that fell back to the partner's own counts.
+FALLBACK_COLUMN = "SHARED_FALLBACK_BUCKETS"
 #: The longest category value an event may carry (a value is a code, not free text).
 MAX_CATEGORY_CHARS = 64
 _MAX_DAYS = 3660
@@ -224,3 +232,50 @@ class Timestamps(Strict):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _known_zone(value)
+
+
+# --- counts shared across partners ------------------------------------------------------------
+class SharedCountsSpec(Strict):
+    """Entities whose label windows are computed from per-hour counts summed across partners
+    (secure aggregation): the time buckets and the entity buckets of the summed vectors."""
+
+    #: Entities (declared id or category fields with label windows) whose windows use the sums.
+    entities: tuple[FieldName, ...] = Field(min_length=1, max_length=16)
+    #: Hours per time bucket; divides a day, so a window of N days is N days of buckets.
+    bucket_hours: int = 1
+    #: Entity buckets: the length of each summed vector.
+    buckets: int = 65_536
+
+    @field_validator("entities")
+    @classmethod
+    def _distinct_entities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            msg = "entities must be distinct"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("bucket_hours")
+    @classmethod
+    def _divides_a_day(cls, value: int) -> int:
+        if value < 1 or 24 % value:
+            msg = f"{value} does not divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("buckets")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if not 2**8 <= value <= 2**24 or value & (value - 1):
+            msg = f"{value} is not a power of two from 2**8 (256) to 2**24 (16,777,216)"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def bucket_seconds(self) -> int:
+        """Seconds per time bucket."""
+        return self.bucket_hours * 3600
+
+    @property
+    def per_day(self) -> int:
+        """Time buckets per day."""
+        return 24 // self.bucket_hours
