@@ -21,6 +21,7 @@ import pandas as pd
 from models.data.handbook import TRANSACTIONS_FILE, partner_of
 from models.data.sources import TransactionData, read_transactions_data
 from models.features.batch import compute_features
+from models.features.shared import SharedCounts
 from models.features.spec import FeatureSpec, handbook_spec
 from models.fhe.binning import Binning
 from models.training.binning_fit import fit_binning
@@ -154,6 +155,7 @@ def load_protocol_data(
     spec: FeatureSpec | None = None,
     choice: ProtocolChoice | Protocol = ProtocolChoice(),
     partners: tuple[str, ...] = (),
+    shared: SharedCounts | None = None,
 ) -> ProtocolData:
     """Transactions → the spec's features (batch path) → the protocol's train and test sets.
 
@@ -161,7 +163,8 @@ def load_protocol_data(
     ``partners``, cards are split between them (:func:`models.data.handbook.partner_of`) and
     each partner's features are computed from its own transactions and labels only, as its gateway
     will compute them in the stream; card features are unchanged, other entities' windows see only
-    the partner's share of them. Without, features are global, as in the handbook.
+    the partner's share of them (the spec's shared windows read ``shared``, the sums of every
+    partner's counts, where it has them). Without, features are global, as in the handbook.
     """
     spec = spec or handbook_spec()
     if data is None:
@@ -170,10 +173,10 @@ def load_protocol_data(
     if partners:
         owner = raw["card_id"].map(lambda card: partner_of(int(card), partners))
         frame = pd.concat(
-            [compute_features(raw[owner == partner], spec) for partner in partners]
+            [compute_features(raw[owner == partner], spec, shared) for partner in partners]
         ).loc[raw.index]
     else:
-        frame = compute_features(raw, spec)
+        frame = compute_features(raw, spec, shared)
     local = raw["timestamp"].dt.tz_convert(spec.timestamps.timezone)
     frame["DAY"] = local.dt.date
     frame["card_id"] = raw["card_id"].to_numpy()

@@ -46,6 +46,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "streams.cli.kafka:kafka",
         "A local single-node Apache Kafka broker (KRaft, 127.0.0.1) from Maven Central jars.",
     ),
+    "federate": (
+        "streams.cli.federate:federate",
+        "Federated training and secure sums: each partner trains on its own rows, only trees and "
+        "masked counts leave it (docs/federation.md).",
+    ),
     "keys": (
         "streams.cli.keys:keys",
         "A partner's FHE keys: generate them (secret, stays inside the partner) and export the "
