@@ -26,6 +26,8 @@ __all__ = [
 
 #: The shared service's scope; reserved, it can never be a partner id.
 SCORING_SCOPE = "scoring"
+#: The federation's shared scope (the coordinator's answers topic); reserved like the above.
+FEDERATION_SCOPE = "federation"
 #: The Faust tables of a partner worker (their changelog topics are declared with the others).
 PARTNER_TABLES = ("entity_state", "verdict_join")
 
@@ -88,6 +90,16 @@ class TopicNames:
         """The partner's evaluation keys, chunked and compacted: the partner alone writes here
         (a Kafka ACL can say so), every scorer reads it."""
         return self._name(partner, "keys")
+
+    # --- federation (docs/federation.md) ----------------------------------------------------
+    def federation_tasks(self, partner: str) -> str:
+        """The coordinator's signed tasks for one partner's trainer (join, sums, trees)."""
+        return self._name(partner, "federation-tasks")
+
+    def federation_answers(self) -> str:
+        """Every trainer's signed answers to the coordinator: trees, masked vectors, counts of
+        rows; never a row."""
+        return self._name(FEDERATION_SCOPE, "answers")
 
     @staticmethod
     def changelog(app_id: str, partner: str, table: str) -> str:
