@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ from models.training.protocol import Metrics, Protocol, Split, score_metrics
 __all__ = [
     "PARTNER_NAMES",
     "FederationRow",
+    "Fhe",
     "central_global",
     "federated_run",
     "owners",
@@ -54,6 +55,9 @@ __all__ = [
 #: Partner names of the experiments, in order.
 PARTNER_NAMES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
 Say = Callable[[str], None]
+#: How the test period is scored: FHE simulation, or the quantized model in the clear (the same
+#: numbers for these tree circuits, checked by the tests; seconds instead of minutes).
+Fhe = Literal["simulate", "disable"]
 _Floats = npt.NDArray[np.float64]
 
 
@@ -89,27 +93,29 @@ def shared_protocol_data(
     return load_protocol_data(data, spec, protocol, names, shared=sums)
 
 
-def _simulated(model: Any, x_model: _Floats, chunk: int = 4000) -> _Floats:
+def _scores(model: Any, x_model: _Floats, fhe: Fhe, chunk: int = 4000) -> _Floats:
     parts = [
-        model.predict_proba(x_model[start : start + chunk], fhe="simulate")[:, 1]
+        model.predict_proba(x_model[start : start + chunk], fhe=fhe)[:, 1]
         for start in range(0, len(x_model), chunk)
     ]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def _central(data: ProtocolData, spec: ModelSpec, say: Say) -> _Floats:
+def _central(data: ProtocolData, spec: ModelSpec, say: Say, fhe: Fhe) -> _Floats:
     fitted = fit_model(spec, data, say=say)
     compile_model(fitted, data, say=say)
-    return _simulated(fitted.model, fitted.prepare(data.x_test))
+    return _scores(fitted.model, fitted.prepare(data.x_test), fhe)
 
 
-def _alone(data: ProtocolData, spec: ModelSpec, names: tuple[str, ...], say: Say) -> _Floats:
+def _alone(
+    data: ProtocolData, spec: ModelSpec, names: tuple[str, ...], say: Say, fhe: Fhe
+) -> _Floats:
     train_owner, test_owner = owners(data.split.train, names), owners(data.split.test, names)
     scores = np.zeros(len(data.split.test))
     for name in names:
         own = Split(data.split.train[train_owner == name], data.split.test[test_owner == name])
         mine = ProtocolData(data.protocol, own, data.spec, data.partners)
-        scores[test_owner == name] = _central(mine, spec, say)
+        scores[test_owner == name] = _central(mine, spec, say, fhe)
     return scores
 
 
@@ -167,12 +173,18 @@ class _Federated:
 
 
 def _federated(
-    data: ProtocolData, spec: ModelSpec, names: tuple[str, ...], strategy: str, say: Say
+    data: ProtocolData,
+    spec: ModelSpec,
+    names: tuple[str, ...],
+    strategy: str,
+    *,
+    say: Say,
+    fhe: Fhe,
 ) -> _Federated:
     result = federated_run(data, spec, names, strategy, say)
     model = result.concrete_model()
     model.compile(bin_inputset(result.binning))
-    scores = _simulated(model, result.binning.transform(data.x_test))
+    scores = _scores(model, result.binning.transform(data.x_test), fhe)
     card = result.card()
     tree_rounds = [r for r in card["rounds"] if r["kind"] == "boost-task"]
     summary = {
@@ -185,9 +197,11 @@ def _federated(
     return _Federated(scores, summary, result, model)
 
 
-def central_global(global_data: ProtocolData, spec: ModelSpec, say: Say = print) -> Metrics:
+def central_global(
+    global_data: ProtocolData, spec: ModelSpec, fhe: Fhe = "simulate", say: Say = print
+) -> Metrics:
     """Central training on global features (every partner's rows pooled): the upper bound."""
-    return score_metrics(global_data.split.test, _central(global_data, spec, say))
+    return score_metrics(global_data.split.test, _central(global_data, spec, say, fhe))
 
 
 def rows_for(
@@ -198,6 +212,7 @@ def rows_for(
     upper_bound: Metrics,
     shared_data: ProtocolData | None = None,
     strategies: tuple[str, ...] = ("bagging", "cyclic"),
+    fhe: Fhe = "simulate",
     say: Say = print,
 ) -> tuple[list[FederationRow], _Federated | None]:
     """The table's rows for the partners ``names`` (``shared_data``: features whose shared
@@ -208,12 +223,12 @@ def rows_for(
         FederationRow(
             "central, per-partner features",
             n,
-            score_metrics(partner_data.split.test, _central(partner_data, spec, say)),
+            score_metrics(partner_data.split.test, _central(partner_data, spec, say, fhe)),
         ),
         FederationRow(
             "each partner alone",
             n,
-            score_metrics(partner_data.split.test, _alone(partner_data, spec, names, say)),
+            score_metrics(partner_data.split.test, _alone(partner_data, spec, names, say, fhe)),
         ),
     ]
     runs = [(partner_data, "")] + (
@@ -222,7 +237,7 @@ def rows_for(
     last = None
     for data, suffix in runs:
         for strategy in strategies:
-            last = _federated(data, spec, names, strategy, say)
+            last = _federated(data, spec, names, strategy, say=say, fhe=fhe)
             metrics = score_metrics(data.split.test, last.scores)
             rows.append(FederationRow(f"federated ({strategy}){suffix}", n, metrics, last.summary))
     return rows, last

@@ -100,7 +100,8 @@ def score_histogram(scores: npt.ArrayLike, labels: npt.ArrayLike) -> Counts:
 
 
 def threshold_from_histogram(counts: Counts) -> float:
-    """The score cell edge whose ``score >= edge`` alerts have the best F1 (0.5 without frauds)."""
+    """The score cell edge whose ``score >= edge`` alerts have the best F1 (0.5 without frauds):
+    within a cell of central training's threshold."""
     table = np.asarray(counts, dtype=np.float64).reshape(SCORE_CELLS, 2)
     # Alerts at edge k: every row in cells k and above.
     alerted = table[::-1].cumsum(axis=0)[::-1]
@@ -111,4 +112,8 @@ def threshold_from_histogram(counts: Counts) -> float:
     precision = np.divide(true_alerts, all_alerts, out=np.zeros(SCORE_CELLS), where=all_alerts > 0)
     recall = true_alerts / frauds
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return float(np.argmax(f1) / SCORE_CELLS)
+    best = int(np.argmax(f1))
+    # Empty cells above the best edge alert the same rows: take the edge of the first non-empty
+    # one, just below the lowest alerted score (central training's threshold is that score).
+    occupied = np.flatnonzero(table[best:].sum(axis=1))
+    return float((best + (occupied[0] if len(occupied) else 0)) / SCORE_CELLS)

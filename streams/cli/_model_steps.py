@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -13,7 +14,7 @@ from models.training.fitting import ProtocolChoice, ProtocolData, load_protocol_
 from streams.cli._common import console, say
 from streams.cli._data import DataChoice
 
-__all__ = ["Tick", "load_data", "step", "steps"]
+__all__ = ["Tick", "load_data", "point_latest", "step", "steps"]
 
 #: Reports progress: (done, total).
 Tick = Callable[[int, int], None]
@@ -76,3 +77,14 @@ def load_data(
         f"({len(split.test):,} transactions, {int(split.test['label'].sum())} frauds)"
     )
     return data
+
+
+def point_latest(out: Path, version_dir: Path) -> Path:
+    """Point ``<out>/latest`` at ``version_dir``, atomically: readers see the old or the new
+    version, never none."""
+    latest = out / "latest"
+    staged = out / f".latest-{version_dir.name}"
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(version_dir.name)
+    staged.replace(latest)
+    return latest

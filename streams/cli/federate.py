@@ -15,7 +15,17 @@ import click
 
 from models.federation.report import assess_federation, federation_markdown
 from models.training.fitting import ModelSpec
-from streams.cli._common import Command, Group, console, replace_block, say
+from streams.cli._common import (
+    Command,
+    Group,
+    broker_option,
+    console,
+    load_settings,
+    replace_block,
+    say,
+)
+from streams.cli.federate_roles import train, trainer
+from streams.qa.federation_run import federate_locally
 
 __all__ = ["federate"]
 
@@ -73,6 +83,13 @@ def _counts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[i
     help="Bits per quantized input and leaf.",
 )
 @click.option(
+    "--simulate/--clear",
+    default=True,
+    show_default=True,
+    help="Score the test week in FHE simulation, or with the quantized model in the clear (the "
+    "same scores for tree circuits, minutes faster).",
+)
+@click.option(
     "--fhe-sample",
     type=click.IntRange(0, 1000),
     default=20,
@@ -98,6 +115,7 @@ def assess(
     depth: int,
     trees: int,
     n_bits: int,
+    simulate: bool,
     fhe_sample: int,
     doc: Path | None,
     json_out: Path | None,
@@ -109,7 +127,12 @@ def assess(
     """
     model = ModelSpec(depth=depth, trees=trees, n_bits=n_bits)
     assessment = assess_federation(
-        partners, model, strategies=strategies, fhe_sample=fhe_sample, say=say
+        partners,
+        model,
+        strategies=strategies,
+        fhe="simulate" if simulate else "disable",
+        fhe_sample=fhe_sample,
+        say=say,
     )
     table = federation_markdown(assessment)
     console.print(table, highlight=False)
@@ -119,3 +142,33 @@ def assess(
     if doc is not None:
         replace_block(doc, "federation", f"Model {model.label()}, test week:\n\n{table}")
         console.print(f"[green]written[/] {doc} (federation block)")
+
+
+federate.add_command(train)
+federate.add_command(trainer)
+
+
+@federate.command(cls=Command)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("artifacts"),
+    show_default=True,
+    help="Where the version is written: <out>/<version>/ (member keys in <out>/.federation/).",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["bagging", "cyclic"]),
+    default="bagging",
+    show_default=True,
+    help="Every member each round (bagging) or one in turn (cyclic).",
+)
+@broker_option
+def run(out: Path, strategy: str, broker: str | None) -> None:
+    """Federated training with every role on this machine: a trainer process per partner of
+    FRAUD_PARTNERS (each on its own cards of the bundled data) and the coordinator, over the
+    broker; saves the model version.
+    """
+    settings = load_settings(broker=broker)
+    version = federate_locally(settings, out, options=("--strategy", strategy), say=say)
+    console.print(f"[green]federated model[/] {version}")

@@ -36,7 +36,7 @@ from streams.cli._common import (
     say,
 )
 from streams.cli._data import DataChoice, data_options, protocol_options
-from streams.cli._model_steps import load_data, step, steps
+from streams.cli._model_steps import load_data, point_latest, step, steps
 from streams.cli.model_sweep import sweep
 
 __all__ = ["model"]
@@ -162,7 +162,7 @@ def train(
         with step(f"real FHE execution of {len(sample)} test transactions") as tick:
             fhe = measure_fhe(version_dir, data.x_test[sample], tick).summary()
     write_card(version_dir, model_card(fitted, data, cost, rows, fhe))
-    latest = _point_latest(out, version_dir)
+    latest = point_latest(out, version_dir)
     card_json = json.loads((version_dir / "model_card.json").read_text())
     console.print(card_markdown(card_json), highlight=False)
     console.print(f"[green]saved[/] {version_dir} (also {latest})")
@@ -183,17 +183,6 @@ def _model_spec(
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-
-
-def _point_latest(out: Path, version_dir: Path) -> Path:
-    """Point ``<out>/latest`` at ``version_dir``, atomically: readers see the old or the new
-    version, never none."""
-    latest = out / "latest"
-    staged = out / f".latest-{version_dir.name}"
-    staged.unlink(missing_ok=True)
-    staged.symlink_to(version_dir.name)
-    staged.replace(latest)
-    return latest
 
 
 @model.command()

@@ -1,4 +1,5 @@
-"""The main job on one machine: a local broker, the default model, keys for two partners, one
+"""The main job on one machine: a local broker, the default model (trained federated across the
+partners when there is none), keys for two partners, one
 scorer and two partner gateways, a replay of real transactions, alerts as they arrive, a summary.
 
 The replay is a day of a few cards of each partner (some of them compromised that day). Before
@@ -11,8 +12,6 @@ on (per-partner features), not those of an empty state.
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -35,6 +34,7 @@ from streams.core.messages import Score
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.data_feed import OutgoingRecord
+from streams.qa.federation_run import federate_locally
 from streams.qa.replay import send_replay, wait_for_gateways
 from streams.qa.replay_plan import ReplayMessage, plan_data_slice
 from streams.qa.supervisor import new_log_dir, running_pipeline
@@ -121,7 +121,8 @@ def _broker(console: Console, settings: Settings, workdir: Path) -> Iterator[Set
 
 def _model(console: Console, settings: Settings) -> Path:
     """The model folder: FRAUD_MODEL_DIR if it holds a model, else the default model, trained
-    now on per-partner features (what the gateways compute) and saved in ``artifacts/``."""
+    now federated across the partners (each trainer on its own cards' rows, over the broker of
+    ``settings``) and saved in ``artifacts/``."""
     model_dir = settings.model_dir
     if (model_dir / "model_card.json").exists():
         card = orjson.loads((model_dir / "model_card.json").read_bytes())
@@ -129,16 +130,10 @@ def _model(console: Console, settings: Settings) -> Path:
         return model_dir.resolve()
     out = Path("artifacts")
     console.print(
-        f"[yellow]no model in {model_dir}[/]: training the default model on per-partner "
-        f"features into {out}/ (once, a few minutes)"
+        f"[yellow]no model in {model_dir}[/]: training the default model federated across "
+        f"{', '.join(settings.partners)} into {out}/ (once, about a minute; docs/federation.md)"
     )
-    command = [
-        sys.executable, "-m", "streams", "model", "train",
-        "--partners", ",".join(settings.partners),
-        "--out", str(out), "--fhe-sample", "3", "--no-simulate",
-    ]  # fmt: skip
-    subprocess.run(command, check=True)  # noqa: S603  (our own CLI)
-    return (out / "latest").resolve()
+    return federate_locally(settings, out, say=lambda line: console.print(f"  {line}"))
 
 
 def _keys(
@@ -172,11 +167,11 @@ def run_demo(
         f"[green]✓[/] replay: {len(plan.live)} transactions of {DEMO_DAY} ({n_frauds} frauds), "
         f"after {len(plan.history)} history transactions and {len(plan.labels)} fraud labels"
     )
-    model_dir = _model(console, settings)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fraudstream-")))
-        key_dirs = _keys(console, model_dir, partners, workdir / "keys")
         settings = stack.enter_context(_broker(console, settings, workdir))
+        model_dir = _model(console, settings)
+        key_dirs = _keys(console, model_dir, partners, workdir / "keys")
         settings = settings.model_copy(
             update={"data_dir": workdir / "data", "model_dir": model_dir}
         )

@@ -58,7 +58,19 @@ _WORKER_HOW = (
     "/metrics"
 )
 
+_FEDERATE = "tests/integration/streams/cli/test_cli_federate.py"
+
 DOCUMENTED: dict[str, Covered] = {
+    # --- federation (README.md, docs/federation.md) ---------------------------------------------
+    "fraudstream federate run": Covered(
+        f"{_FEDERATE}::test_federate_run_saves_a_federated_version",
+        "with the session broker (--broker), a temporary --out and --strategy cyclic",
+    ),
+    "fraudstream federate assess --doc docs/federation.md": Covered(
+        f"{_FEDERATE}::test_federate_assess_writes_the_table",
+        "in its short form: --partners 2 --strategy bagging --clear --fhe-sample 2 and a "
+        "temporary doc (the full run takes about an hour; its output is docs/federation.md)",
+    ),
     # --- README.md: the two commands ------------------------------------------------------------
     "make run": Covered(
         _DEMO,

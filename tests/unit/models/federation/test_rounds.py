@@ -20,7 +20,7 @@ from models.federation.histograms import (
 )
 from models.federation.local import LocalTransport
 from models.federation.trainer import LocalRows, PartnerTrainer
-from models.federation.trees import TreeParams, boost, to_concrete
+from models.federation.trees import TreeParams, bin_inputset, boost, to_concrete
 from models.federation.wire import MemberKey, Members
 from models.training.binning_fit import fit_binning
 
@@ -153,3 +153,16 @@ def test_shared_binning_and_threshold_equal_the_central_ones_on_integer_features
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     best = thresholds[int(np.argmax(f1[:-1]))]
     assert abs(threshold_from_histogram(score_histogram(scores, y)) - best) <= 1 / 4096 + 1e-9
+
+
+@pytest.mark.slow
+def test_fhe_simulation_of_a_federated_model_equals_its_clear_scores() -> None:
+    """What lets `federate assess --clear` stand for simulation: the compiled federated circuit
+    in FHE simulation gives the quantized clear scores exactly."""
+    federated, _ = _run()
+    model = federated.concrete_model()
+    model.compile(bin_inputset(federated.binning))
+    x_test = federated.binning.transform(_rows(7, 300)[0])
+    clear = model.predict_proba(x_test, fhe="disable")[:, 1]
+    simulated = model.predict_proba(x_test, fhe="simulate")[:, 1]
+    assert np.array_equal(clear, simulated)
