@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from models.fhe.artifacts import ClientArtifact
+from models.training.fitting import ProtocolData
 from streams.core.settings import Settings
 from tests.support.commands import fraudstream
 
@@ -19,10 +20,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_federate_run_saves_a_federated_version(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    make_settings: Callable[..., Settings], tmp_path: Path, protocol_data: ProtocolData
 ) -> None:
     """Two trainer processes on their own cards, the coordinator over the broker: a version
-    whose card lists both members with their rows and frauds and every round, no row."""
+    whose card lists both members with their rows and frauds and every round; neither the
+    coordinator's output nor anything it wrote holds a training amount."""
     settings = make_settings()
     env = {"FRAUD_PARTNERS": "alpha,bravo", "FRAUD_TOPIC_ROOT": settings.topic_root}
     out = tmp_path / "artifacts"
@@ -42,6 +44,19 @@ def test_federate_run_saves_a_federated_version(
     assert not federation["left_out"]
     assert "(federated)" in (out / "latest" / "model_card.md").read_text()
     assert ClientArtifact.load(out / "latest").spec.name == "handbook"
+    train = protocol_data.split.train
+    planted = [f"{a:.2f}" for a in train["TX_AMOUNT"].to_numpy()[:300] if a >= 100 and a % 1]
+    # Card ids of the bundled data are small integers, like byte counts: the Kafka test plants
+    # distinctive values instead (tests/integration/streams/federation).
+    assert len(planted) > 30
+    # stdout: what the coordinator printed (stderr holds library warnings with line numbers).
+    written = [run.stdout]
+    written += [path.read_text() for path in (out / "latest").glob("model_card.*")]
+    written.append((out / "latest" / "client" / "preprocessing.json").read_text())
+    for value in planted:
+        pattern = re.compile(rf"(?<![\w.]){re.escape(value)}(?![\w.])")
+        found = [t[max(0, m.start() - 40) : m.end()] for t in written for m in pattern.finditer(t)]
+        assert not found, found
 
 
 def test_a_key_the_members_file_does_not_pin_is_refused(tmp_path: Path) -> None:
