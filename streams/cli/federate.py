@@ -24,7 +24,7 @@ from streams.cli._common import (
     replace_block,
     say,
 )
-from streams.cli.federate_roles import train, trainer
+from streams.cli.federate_roles import shape_options, strategy_option, train, trainer
 from streams.qa.federation_run import federate_locally
 
 __all__ = ["federate"]
@@ -65,23 +65,7 @@ def _counts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[i
     show_default=True,
     help="How trees are grown: every partner each round (bagging), or one in turn (cyclic).",
 )
-@click.option(
-    "--depth", type=click.IntRange(1, 10), default=2, show_default=True, help="Depth of each tree."
-)
-@click.option(
-    "--trees",
-    type=click.IntRange(1, 500),
-    default=10,
-    show_default=True,
-    help="Trees in every model of the table.",
-)
-@click.option(
-    "--n-bits",
-    type=click.IntRange(2, 8),
-    default=3,
-    show_default=True,
-    help="Bits per quantized input and leaf.",
-)
+@shape_options
 @click.option(
     "--simulate/--clear",
     default=True,
@@ -156,13 +140,7 @@ federate.add_command(trainer)
     show_default=True,
     help="Where the version is written: <out>/<version>/ (member keys in <out>/.federation/).",
 )
-@click.option(
-    "--strategy",
-    type=click.Choice(["bagging", "cyclic"]),
-    default="bagging",
-    show_default=True,
-    help="Every member each round (bagging) or one in turn (cyclic).",
-)
+@strategy_option
 @broker_option
 def run(out: Path, strategy: str, broker: str | None) -> None:
     """Federated training with every role on this machine: a trainer process per partner of

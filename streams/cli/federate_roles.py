@@ -8,6 +8,7 @@ import json
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -28,7 +29,39 @@ from streams.cli._model_steps import point_latest
 from streams.core.topics import TopicNames
 from streams.federation import KafkaTransport, federation_topic_specs, serve_trainer
 
-__all__ = ["train", "trainer"]
+__all__ = ["shape_options", "strategy_option", "train", "trainer"]
+
+#: ``--strategy``: how trees are grown.
+strategy_option = click.option(
+    "--strategy",
+    type=click.Choice(["bagging", "cyclic"]),
+    default="bagging",
+    show_default=True,
+    help="Every member boosts a tree each round (bagging), or one member in turn (cyclic).",
+)
+_SHAPE = [
+    click.option(
+        "--trees", type=click.IntRange(1, 500), default=10, show_default=True, help="Trees."
+    ),
+    click.option(
+        "--depth", type=click.IntRange(1, 10), default=2, show_default=True, help="Tree depth."
+    ),
+    click.option(
+        "--n-bits",
+        type=click.IntRange(2, 8),
+        default=3,
+        show_default=True,
+        help="Bits per quantized input and leaf.",
+    ),
+]
+
+
+def shape_options(func: Callable[..., None]) -> Callable[..., None]:
+    """``--trees``, ``--depth``, ``--n-bits``: the model's shape."""
+    for option in reversed(_SHAPE):
+        func = option(func)
+    return func
+
 
 _members_option = click.option(
     "--members",
@@ -81,32 +114,11 @@ def _own_key(name: str, path: Path, members: Members) -> MemberKey:
     "spec_file",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
-    help="The federation's feature spec (default: handbook-shared).",
+    help="The federation's feature spec (default: the handbook's); every trainer must "
+    "compute its features with the same spec.",
 )
-@click.option(
-    "--strategy",
-    type=click.Choice(["bagging", "cyclic"]),
-    default="bagging",
-    show_default=True,
-    help="Every member each round (bagging) or one in turn (cyclic).",
-)
-@click.option(
-    "--trees",
-    type=click.IntRange(1, 500),
-    default=10,
-    show_default=True,
-    help="Trees of the model.",
-)
-@click.option(
-    "--depth", type=click.IntRange(1, 10), default=2, show_default=True, help="Depth of each tree."
-)
-@click.option(
-    "--n-bits",
-    type=click.IntRange(2, 8),
-    default=3,
-    show_default=True,
-    help="Bits per quantized input and leaf.",
-)
+@strategy_option
+@shape_options
 @click.option(
     "--timeout",
     type=click.FloatRange(1),
