@@ -198,7 +198,8 @@ def _join(
     log = run.ask(JOIN, "join", names, {})
     joined = {n: m for n, m in run.answers.items() if m.kind == MASKING_KEY}
     if len(joined) < 2:
-        msg = f"only {sorted(joined) or 'no member'} joined: federation needs at least two members"
+        who = ", ".join(sorted(joined)) or "no member"
+        msg = f"{who} joined (of {', '.join(names)}): federation needs at least two members"
         raise FederationError(msg)
     frames = {name: run.frames[name] for name in joined}
     roster = Roster.from_messages(frames.values(), run.members, run.plan.run)

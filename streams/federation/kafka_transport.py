@@ -65,6 +65,10 @@ class KafkaTransport:
             fetch_max_bytes=max_message_bytes * 4,
             max_partition_fetch_bytes=max_message_bytes,
         )
+        # kafka-python resolves a seek to the end lazily, at the first poll: an answer written
+        # before that poll would be skipped. Resolve it now, before any task is sent.
+        for partition in self._consumer.assignment():
+            self._consumer.position(partition)
 
     def exchange(self, tasks: Mapping[str, bytes], timeout: float) -> dict[str, bytes]:
         """Send ``tasks``; the answers to them that arrive within ``timeout`` seconds."""
