@@ -15,6 +15,7 @@ import click
 
 from models.errors import FederationError
 from models.features.spec import FeatureSpec, handbook_spec, load_spec
+from models.federation.assessment import owners
 from models.federation.coordinator import FederationPlan, run_federation
 from models.federation.model_version import save_federated
 from models.federation.trainer import LocalRows, PartnerTrainer
@@ -190,14 +191,11 @@ def _local_rows(
 ) -> LocalRows:
     data = source.read(spec)
     if split:
-        from models.data.handbook import partner_of  # noqa: PLC0415  # the bundled split only
-
         others = tuple(p.strip() for p in split.split(","))
         if partner not in others:
             msg = f"--split-partners {split} does not name {partner}"
             raise click.BadParameter(msg)
-        mine = data.frame["card_id"].map(lambda card: partner_of(int(card), others)) == partner
-        data = dataclasses.replace(data, frame=data.frame[mine])
+        data = dataclasses.replace(data, frame=data.frame[owners(data.frame, others) == partner])
     rows = load_protocol_data(data, spec, protocol)
     return LocalRows(rows.x_train, rows.y_train, spec.digest)
 
