@@ -49,6 +49,7 @@ __all__ = [
     "MaskingKey",
     "Roster",
     "masked_message",
+    "masking_key_message",
     "sum_masked",
     "unmasked_sum",
 ]
@@ -64,6 +65,22 @@ class MaskingKey:
         """Wrap ``key``, or make a fresh one."""
         self._key = key or X25519PrivateKey.generate()
         self.public_key = self._key.public_key().public_bytes_raw()
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> MaskingKey:
+        """The key saved at ``path`` (32 raw bytes), made and saved (mode 0600) if missing: a
+        restarted member keeps its masking key, so it can re-send a round's very vector."""
+        if path.exists():
+            raw = path.read_bytes()
+            if len(raw) != 32:
+                msg = f"{path} is not a 32-byte X25519 private key"
+                raise FederationError(msg)
+            return cls(X25519PrivateKey.from_private_bytes(raw))
+        key = X25519PrivateKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_bytes(key.private_bytes_raw())
+        return cls(key)
 
     def secret_with(self, peer_public: bytes) -> bytes:
         """The X25519 secret shared with the holder of ``peer_public``."""

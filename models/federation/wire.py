@@ -35,6 +35,7 @@ __all__ = [
     "JOIN",
     "MASKED",
     "MASKING_KEY",
+    "SHARED_SUMS",
     "SUM",
     "TREES",
     "Envelope",
@@ -46,6 +47,8 @@ __all__ = [
 JOIN, SUM, BOOST = "join", "sum-task", "boost-task"
 #: The members' answers: a masking key (the answer to join), a masked vector, trees.
 MASKING_KEY, MASKED, TREES = "masking-key", "masked-vector", "trees"
+#: The aggregator's publication: one round's sums of the shared counts.
+SHARED_SUMS = "shared-sums"
 
 #: The message format's version: a reader refuses any other.
 FORMAT_VERSION = 1
