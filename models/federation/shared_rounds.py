@@ -43,7 +43,6 @@ from models.federation.secure_sum import (
     masking_key_message,
     sum_masked,
 )
-from models.federation.terminal_sums import bucket_round
 from models.federation.wire import MASKED, MASKING_KEY, SHARED_SUMS, Envelope, MemberKey, Members
 
 __all__ = [
@@ -52,11 +51,17 @@ __all__ = [
     "RosterBook",
     "SharedSums",
     "SumsAggregator",
+    "bucket_round",
     "read_sums",
     "session_run",
 ]
 
 _Ints = npt.NDArray[np.int64]
+
+
+def bucket_round(entity: str, time_bucket: int) -> str:
+    """The secure sum's round id of one entity's time bucket (one answer per partner, ever)."""
+    return f"shared-counts/{entity}/{time_bucket}"
 
 
 def session_run(spec: FeatureSpec) -> str:

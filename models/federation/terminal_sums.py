@@ -30,16 +30,12 @@ from models.federation.secure_sum import (
     masking_key_message,
     sum_masked,
 )
+from models.federation.shared_rounds import bucket_round
 from models.federation.wire import MemberKey, Members
 
-__all__ = ["bucket_round", "secure_bucket_sums"]
+__all__ = ["secure_bucket_sums"]
 
 Tick = Callable[[int, int], None]
-
-
-def bucket_round(entity: str, time_bucket: int) -> str:
-    """The secure sum's round id of one entity's time bucket (one answer per partner, ever)."""
-    return f"shared-counts/{entity}/{time_bucket}"
 
 
 def secure_bucket_sums(

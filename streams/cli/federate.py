@@ -25,6 +25,7 @@ from streams.cli._common import (
     say,
 )
 from streams.cli.federate_roles import shape_options, strategy_option, train, trainer
+from streams.cli.federate_sums import aggregate, contribute
 from streams.qa.federation_run import federate_locally
 
 __all__ = ["federate"]
@@ -130,6 +131,8 @@ def assess(
 
 federate.add_command(train)
 federate.add_command(trainer)
+federate.add_command(aggregate)
+federate.add_command(contribute)
 
 
 @federate.command(cls=Command)

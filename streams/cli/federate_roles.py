@@ -30,7 +30,16 @@ from streams.cli._model_steps import point_latest
 from streams.core.topics import TopicNames
 from streams.federation import KafkaTransport, federation_topic_specs, serve_trainer
 
-__all__ = ["shape_options", "strategy_option", "train", "trainer"]
+__all__ = [
+    "key_option",
+    "load_members",
+    "members_option",
+    "own_key",
+    "shape_options",
+    "strategy_option",
+    "train",
+    "trainer",
+]
 
 #: ``--strategy``: how trees are grown.
 strategy_option = click.option(
@@ -64,7 +73,7 @@ def shape_options(func: Callable[..., None]) -> Callable[..., None]:
     return func
 
 
-_members_option = click.option(
+members_option = click.option(
     "--members",
     "members_file",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -72,7 +81,7 @@ _members_option = click.option(
     help="JSON file: member name → its Ed25519 public key (hex), the coordinator's included; "
     "the federation's pinned keys.",
 )
-_key_option = click.option(
+key_option = click.option(
     "--key",
     "key_file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -81,7 +90,7 @@ _key_option = click.option(
 )
 
 
-def _members(path: Path) -> Members:
+def load_members(path: Path) -> Members:
     try:
         return Members.from_json(json.loads(path.read_text()))
     except (OSError, ValueError) as exc:
@@ -89,7 +98,7 @@ def _members(path: Path) -> Members:
         raise FederationError(msg) from exc
 
 
-def _own_key(name: str, path: Path, members: Members) -> MemberKey:
+def own_key(name: str, path: Path, members: Members) -> MemberKey:
     key = MemberKey.load_or_create(name, path)
     if members.keys.get(name) != key.public_key:
         msg = (
@@ -101,8 +110,8 @@ def _own_key(name: str, path: Path, members: Members) -> MemberKey:
 
 
 @click.command(cls=Command)
-@_members_option
-@_key_option
+@members_option
+@key_option
 @click.option("--name", default="coordinator", show_default=True, help="The coordinator's name.")
 @click.option(
     "--partners",
@@ -155,8 +164,8 @@ def train(
     and frauds per member; never a row)."""
     settings = load_settings(broker=broker)
     names = [p.strip() for p in partners.split(",")] if partners else list(settings.partners)
-    members = _members(members_file)
-    key = _own_key(name, key_file, members)
+    members = load_members(members_file)
+    key = own_key(name, key_file, members)
     spec = load_spec(spec_file) if spec_file else handbook_spec()
     client = kafka_python_config(settings)
     topics = TopicNames(settings.topic_root)
@@ -202,8 +211,8 @@ def _local_rows(
 
 @click.command(cls=Command)
 @click.option("--partner", required=True, help="This partner's member name.")
-@_members_option
-@_key_option
+@members_option
+@key_option
 @click.option(
     "--coordinator",
     default="coordinator",
@@ -234,8 +243,8 @@ def trainer(
     """Answer the coordinator's tasks from this partner's own rows until stopped (SIGTERM or
     Ctrl-C): trees, masked histograms, counts of rows; never a row."""
     settings = load_settings(broker=broker)
-    members = _members(members_file)
-    key = _own_key(partner, key_file, members)
+    members = load_members(members_file)
+    key = own_key(partner, key_file, members)
     spec = source.spec()
     with console.status(f"computing {partner}'s features ({spec.name})…"):
         rows = _local_rows(source, protocol, spec, partner, split_partners)

@@ -175,6 +175,9 @@ class ValidatedTransaction(Message):
     score: bool
     received_ms: float
     features_ms: float
+    #: Time buckets of the shared label windows so far that counted the partner's own counts
+    #: (the sums had not come): see ``Score.shared_fallback_buckets``.
+    fallback_buckets: int = Field(default=0, ge=0)
 
 
 class ValidatedLabel(Message):
@@ -220,6 +223,7 @@ class PendingRequest(Message):
     #: The SHA-256 of the request's envelope: only a verdict naming it joins these details
     #: (``None`` in details stored before requests were signed: any signed verdict joins).
     request_digest: str | None = None
+    shared_fallback_buckets: int = Field(default=0, ge=0)
 
 
 class ScoreTimings(Message):
@@ -258,6 +262,10 @@ class Score(Message):
     timings: ScoreTimings
     #: When the decryptor finished (ms since the epoch).
     scored_at_ms: float
+    #: How many time buckets of the model's shared label windows (``[shared_counts]``) were
+    #: counted from the partner's own transactions because the cross-partner sums of that hour
+    #: had not come (0 for a model without shared counts, or when every sum was there).
+    shared_fallback_buckets: int = Field(default=0, ge=0)
 
 
 class Alert(Score):

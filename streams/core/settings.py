@@ -238,6 +238,18 @@ class PartnerSettings(WorkerSettings):
         description="Partner role: seconds a request's details wait for its verdict (and a "
         "joined request id is remembered, to drop duplicates) before they expire.",
     )
+    federation_members: Path | None = Field(
+        default=None,
+        description="Partner role: the federation's members file (member name → pinned "
+        "Ed25519 public key, the aggregator's included). With a model whose spec has "
+        "[shared_counts], the gateway reads the aggregator's sums; unset, those label windows "
+        "count the partner's own transactions only (docs/federation.md).",
+    )
+    aggregator: str = Field(
+        default="aggregator",
+        min_length=1,
+        description="Partner role: the member name whose signed sums the gateway accepts.",
+    )
 
     @field_validator("scorer_public_keys", mode="before")
     @classmethod

@@ -101,6 +101,20 @@ class TopicNames:
         rows; never a row."""
         return self._name(FEDERATION_SCOPE, "answers")
 
+    def masking_keys(self) -> str:
+        """Every partner's signed masking key for the secure sums (compacted, key partner)."""
+        return self._name(FEDERATION_SCOPE, "masking-keys")
+
+    def contributions(self) -> str:
+        """Every partner's masked vectors of its own counts, one per round; only the
+        aggregator reads them (and learns nothing from one)."""
+        return self._name(FEDERATION_SCOPE, "contributions")
+
+    def shared_counts(self) -> str:
+        """The aggregator's signed sums, one record per round (compacted, key round id): every
+        partner's gateway reads them."""
+        return self._name(FEDERATION_SCOPE, "shared-counts")
+
     @staticmethod
     def changelog(app_id: str, partner: str, table: str) -> str:
         """Faust's changelog topic of a partner worker's table (Faust's naming)."""

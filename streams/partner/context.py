@@ -13,14 +13,24 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 from models.features.incremental import StreamFeatures
+from models.features.shared import SharedCounts
 from models.fhe.client.keys import KeyRing
 from models.fhe.client.seed import PublicationSigner
 from streams.core.messages import ScoringRequest
 from streams.core.signatures import RequestClaim, digest_of, sign
 
-__all__ = ["PartnerContext", "request_id_of"]
+__all__ = ["PartnerContext", "SumsFeed", "request_id_of"]
+
+
+class SumsFeed(Protocol):
+    """Where the shared counts' sums come from (:class:`~streams.partner.sums_follower.
+    SumsFollower`)."""
+
+    def apply(self, shared: SharedCounts) -> int:
+        """Add the sums that came since the last call; how many."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,9 @@ class PartnerContext:
     #: The scorer's Ed25519 public keys (raw) this partner pins: a verdict signed by none of
     #: them is refused.
     scorer_keys: tuple[bytes, ...] = field(default=())
+    #: The aggregator's sums, when the model's spec shares counts and the partner is a member
+    #: of the secure sums; without it, shared label windows count the partner's own only.
+    sums: SumsFeed | None = None
 
     @cached_property
     def _signer(self) -> PublicationSigner:
@@ -59,8 +72,18 @@ class PartnerContext:
 
     @cached_property
     def features(self) -> StreamFeatures:
-        """The features of the model the partner's keys are for, from its feature spec."""
-        return StreamFeatures(self.ring.current.client.spec)
+        """The features of the model the partner's keys are for, from its feature spec (its
+        shared label windows reading the sums when there is a feed)."""
+        spec = self.ring.current.client.spec
+        config = spec.shared_counts
+        shared = SharedCounts(config) if config is not None and self.sums is not None else None
+        return StreamFeatures(spec, shared)
+
+    def refresh_sums(self) -> None:
+        """Take the sums that came since the last call (before computing features)."""
+        shared = self.features.shared
+        if self.sums is not None and shared is not None:
+            self.sums.apply(shared)
 
     @property
     def model_version(self) -> str:

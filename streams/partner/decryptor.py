@@ -186,6 +186,7 @@ class DecryptorSteps:
                 end_to_end_ms=round(done_ms - sent.received_ms, 1),
             ),
             scored_at_ms=round(done_ms, 1),
+            shared_fallback_buckets=details.shared_fallback_buckets,
         )
 
 

@@ -147,19 +147,25 @@ class GatewaySteps:
             return None
         tx, stage = item.transaction, item.stage
         event = tx.event()
-        windows = item.windows
+        windows, fallback = item.windows, item.fallback_buckets
         if stage < len(features.entities):
             entity = features.entities[stage]
             key = features.state_key(entity, event)
             state = self._state(key)
+            self.context.refresh_sums()
             values = features.observe(entity, state, event)
             self.states[key] = state.to_json()
-            windows = (*windows, tuple(values))
+            windows, fallback = (*windows, tuple(values)), fallback + values.fallback_buckets
             stage += 1
         features_ms = item.features_ms + _ms_since(started)
         if stage < len(features.entities):
             onward = item.model_copy(
-                update={"stage": stage, "windows": windows, "features_ms": features_ms}
+                update={
+                    "stage": stage,
+                    "windows": windows,
+                    "features_ms": features_ms,
+                    "fallback_buckets": fallback,
+                }
             )
             return Encoded(onward, self._key(stage, event), onward.to_bytes())
         if not item.score:
@@ -180,6 +186,7 @@ class GatewaySteps:
             features=tuple(vector),
             key_id=self.context.key_id,
             request_digest=digest_of(envelope),
+            shared_fallback_buckets=fallback,
             timings=RequestTimings(
                 received_ms=item.received_ms,
                 features_ms=features_ms,

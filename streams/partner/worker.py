@@ -9,12 +9,17 @@ in one Faust app, one consumer group per partner.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
 
 import faust
 
+from models.errors import FederationError
+from models.features.spec import FeatureSpec
+from models.federation.shared_rounds import session_run
+from models.federation.wire import Members
 from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import KeyRing
 from streams.broker.connection import kafka_python_config
@@ -27,6 +32,7 @@ from streams.partner.context import PartnerContext
 from streams.partner.decryptor import Decryptor
 from streams.partner.gateway import Gateway
 from streams.partner.key_publisher import publish_evaluation_keys
+from streams.partner.sums_follower import SumsFollower
 from streams.runtime.agents import AgentSet
 from streams.runtime.app import create_app, run_app, start_logging
 from streams.runtime.logs import get_logger
@@ -74,7 +80,12 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
     _log.info("evaluation_keys_ready", key_id=ring.current.key_id, newly_published=published)
     threshold = client.threshold if settings.threshold is None else settings.threshold
     context = PartnerContext(
-        partner, ring, threshold, _request_secret(settings, app.conf.id), scorer_keys
+        partner,
+        ring,
+        threshold,
+        _request_secret(settings, app.conf.id),
+        scorer_keys,
+        _sums_feed(settings, client.spec, names),
     )
     limits = EventLimits(
         partners=frozenset(settings.partners),  # the gateway narrows them to its own partner
@@ -98,6 +109,41 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
         private_topics=(names.scores(partner), names.alerts(partner)),
     )
     return app
+
+
+def _sums_feed(
+    settings: PartnerSettings, spec: FeatureSpec, names: TopicNames
+) -> SumsFollower | None:
+    """The aggregator's sums, followed, when the model shares counts and the partner is a
+    member of the secure sums (``FRAUD_FEDERATION_MEMBERS``)."""
+    if spec.shared_counts is None:
+        return None
+    if settings.federation_members is None:
+        _log.warning(
+            "shared_counts_own_only",
+            reason="the model's spec has [shared_counts] but FRAUD_FEDERATION_MEMBERS is unset: "
+            "its shared label windows count this partner's own transactions only",
+        )
+        return None
+    try:
+        members = Members.from_json(json.loads(settings.federation_members.read_text()))
+    except (OSError, ValueError, FederationError) as exc:
+        msg = f"FRAUD_FEDERATION_MEMBERS={settings.federation_members}: not a members file ({exc})"
+        raise ConfigError(msg) from exc
+    if settings.aggregator not in members.keys:
+        msg = f"the members file pins no key for the aggregator {settings.aggregator!r}"
+        raise ConfigError(msg)
+    follower = SumsFollower(
+        kafka_python_config(settings),
+        names.shared_counts(),
+        members=members,
+        aggregator=settings.aggregator,
+        run=session_run(spec),
+        max_message_bytes=settings.max_message_bytes,
+    )
+    follower.start()
+    _log.info("shared_sums_followed", aggregator=settings.aggregator, run=session_run(spec))
+    return follower
 
 
 def _request_secret(settings: PartnerSettings, app_id: str) -> bytes:

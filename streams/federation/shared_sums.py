@@ -1,0 +1,202 @@
+"""Secure sums of the shared counts over Kafka: each partner's contributor, and the aggregator.
+
+- ``<root>.federation.masking-keys.v1`` (compacted, key partner): every contributor publishes its
+  signed X25519 masking key; contributors and the aggregator read them all (the roster).
+- ``<root>.federation.contributions.v1``: each contributor's masked vector per round (an hour
+  whose labels are final). Only the aggregator reads it; each vector alone is uniformly random.
+- ``<root>.federation.shared-counts.v1`` (compacted, key round id): the aggregator's signed sums,
+  which every partner's gateway reads (:mod:`streams.partner.sums_follower`).
+
+The contributor runs inside its partner: it reads the partner's own transactions and labels
+topics from their beginning (as the gateway does, with the same validation) and keeps its masking
+key and its ledger of answered rounds in its folder, so a restart re-sends the very same vectors.
+The aggregator keeps no state: restarted, it reads both topics again and publishes the same sums
+(the same key and value on a compacted topic; gateways keep the first of each round).
+The logic is :mod:`models.federation.shared_rounds`; docs/federation.md has the protocol.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaProducer
+
+from models.errors import FederationError
+from models.features.incremental import StreamFeatures, epoch_seconds
+from models.federation.shared_rounds import Contributor, SumsAggregator
+from streams.broker.admin import assigned_consumer
+from streams.core.errors import EventError
+from streams.core.events import EventLimits, parse_label, parse_transaction
+from streams.core.topics import TopicNames, TopicSpec
+from streams.runtime.logs import get_logger
+
+__all__ = [
+    "ContributorStats",
+    "serve_aggregator",
+    "serve_contributor",
+    "shared_sums_topic_specs",
+]
+
+log = get_logger(__name__)
+
+#: How long masked vectors are kept: a partner restarted within it re-sends nothing new, and
+#: a restarted aggregator still finds every pending round's vectors.
+CONTRIBUTIONS_RETENTION_MS = 7 * 86_400_000
+
+
+def shared_sums_topic_specs(names: TopicNames, max_message_bytes: int) -> list[TopicSpec]:
+    """The secure sums' three topics (one partition each: rounds are few and ordered)."""
+    large = {"max.message.bytes": str(max_message_bytes)}
+    return [
+        TopicSpec(names.masking_keys(), 1, {"cleanup.policy": "compact"}),
+        TopicSpec(
+            names.contributions(), 1, {**large, "retention.ms": str(CONTRIBUTIONS_RETENTION_MS)}
+        ),
+        TopicSpec(names.shared_counts(), 1, {**large, "cleanup.policy": "compact"}),
+    ]
+
+
+def _clients(
+    client_config: dict[str, Any], topics: list[str], max_message_bytes: int
+) -> tuple[Any, KafkaProducer]:
+    consumer = assigned_consumer(
+        client_config,
+        topics,
+        hint=": `fraudstream federate aggregate` creates it",
+        fetch_max_bytes=max_message_bytes * 4,
+        max_partition_fetch_bytes=max_message_bytes,
+    )
+    producer = KafkaProducer(
+        **client_config, acks="all", max_request_size=max_message_bytes, linger_ms=5
+    )
+    return consumer, producer
+
+
+@dataclass
+class ContributorStats:
+    """What a contributor did: events counted, events refused, rounds sent."""
+
+    events: int = 0
+    refused: int = 0
+    rounds: int = 0
+
+
+def serve_contributor(
+    contributor: Contributor,
+    *,
+    limits: EventLimits,
+    client_config: dict[str, Any],
+    names: TopicNames,
+    max_message_bytes: int,
+    stop: threading.Event,
+    progress: Callable[[ContributorStats], None] | None = None,
+) -> ContributorStats:
+    """Count the partner's own events and send its masked vector of every final hour until
+    ``stop`` is set. An hour is sent only once the labels topic is read to its end, so no label
+    already written is missed."""
+    partner = contributor.key.name
+    spec = contributor.book.config
+    features = StreamFeatures(limits.spec)
+    if limits.spec.shared_counts != spec:
+        msg = "the contributor's event limits must carry the spec it counts for"
+        raise FederationError(msg)
+    transactions, labels = names.transactions(partner), names.labels(partner)
+    consumer, producer = _clients(
+        client_config, [transactions, labels, names.masking_keys()], max_message_bytes
+    )
+    producer.send(names.masking_keys(), key=partner.encode(), value=contributor.masking_key_frame())
+    producer.flush()
+    label_partitions = [tp for tp in consumer.assignment() if tp.topic == labels]
+    stats = ContributorStats()
+    try:
+        while not stop.is_set():
+            for record in (r for b in consumer.poll(timeout_ms=200).values() for r in b):
+                if record.topic == names.masking_keys():
+                    _offer_key(contributor, record)
+                    continue
+                try:
+                    parse = parse_transaction if record.topic == transactions else parse_label
+                    event = parse(record.value, limits).canonical().event()
+                    values = {e: features.entity_value(e, event) for e in spec.entities}
+                except (EventError, KeyError, ValueError):
+                    stats.refused += 1  # the gateway dead-letters it with its reason
+                    continue
+                at = epoch_seconds(event["timestamp"])
+                contributor.book.observe(values, at, fraud=record.topic == labels)
+                stats.events += 1
+            if contributor.book.due() and _read_to_end(consumer, label_partitions):
+                stats.rounds += _send(contributor, producer, names)
+                if progress is not None:
+                    progress(stats)
+    finally:
+        producer.close()
+        consumer.close()
+    return stats
+
+
+def _offer_key(contributor: Contributor, record: Any) -> None:
+    try:
+        contributor.rosters.offer(record.value)
+    except FederationError as exc:
+        log.warning("masking_key_refused", reason=str(exc), offset=record.offset)
+
+
+def _read_to_end(consumer: Any, partitions: list[Any]) -> bool:
+    ends = consumer.end_offsets(partitions)
+    return all(consumer.position(tp) >= ends[tp] for tp in partitions)
+
+
+def _send(contributor: Contributor, producer: KafkaProducer, names: TopicNames) -> int:
+    partner = contributor.key.name
+    sent = contributor.contributions()
+    for round_id, frame in sent:
+        producer.send(names.contributions(), key=round_id.encode(), value=frame)
+    producer.flush()
+    for round_id in contributor.refused:
+        log.warning("secure_sum_round_refused", partner=partner, round=round_id)
+    contributor.refused.clear()
+    if sent:
+        log.info("secure_sum_contributed", partner=partner, rounds=len(sent), last=sent[-1][0])
+    return len(sent)
+
+
+def serve_aggregator(
+    aggregator: SumsAggregator,
+    *,
+    client_config: dict[str, Any],
+    names: TopicNames,
+    max_message_bytes: int,
+    stop: threading.Event,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Sum every round whose whole roster sent its vector and publish the sums, until ``stop``;
+    how many sums were published. A refused message is logged with its reason and skipped."""
+    consumer, producer = _clients(
+        client_config, [names.masking_keys(), names.contributions()], max_message_bytes
+    )
+    published = 0
+    try:
+        while not stop.is_set():
+            done: list[tuple[str, bytes]] = []
+            for record in (r for b in consumer.poll(timeout_ms=200).values() for r in b):
+                try:
+                    done += aggregator.offer(record.value)
+                except FederationError as exc:
+                    log.warning("secure_sum_message_refused", reason=str(exc), offset=record.offset)
+            for round_id, frame in done:
+                producer.send(names.shared_counts(), key=round_id.encode(), value=frame)
+                log.info("shared_sums_published", round=round_id, n_bytes=len(frame))
+            if done:
+                producer.flush()
+                published += len(done)
+                if progress is not None:
+                    progress(published)
+            while aggregator.dropped:
+                log.warning("secure_sum_round_dropped", round=aggregator.dropped.pop(0))
+    finally:
+        producer.close()
+        consumer.close()
+    return published
