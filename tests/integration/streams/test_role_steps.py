@@ -127,13 +127,17 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     async def score_all() -> list[Score]:
         await pool.warm_up()
         scores = []
-        for pending, request in requests:
+        for n, (pending, request) in enumerate(requests):
             record = Record(
                 NAMES.scoring_requests(), request.key, request.envelope, request.headers()
             )
             verdict = await scorer.score(record)
+            # The details say how many hours of shared counts fell back (none for this model's
+            # spec; set here to see the score carry it).
+            details = pending.item.model_copy(update={"shared_fallback_buckets": n})
             assert (
-                decryptor.join(Record(NAMES.pending("alpha"), pending.key, pending.value)) is None
+                decryptor.join(Record(NAMES.pending("alpha"), pending.key, details.to_bytes()))
+                is None
             )
             verdict_record = Record(
                 NAMES.verdicts("alpha"), verdict.key, verdict.envelope, verdict.headers()
@@ -159,6 +163,7 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     assert [s.transaction_id for s in scores] == [t.transaction_id for t in live]
     assert [s.score for s in scores] == pytest.approx(list(expected), abs=1e-12)
     assert all(s.alert == (s.score >= client.threshold) for s in scores)
+    assert [s.shared_fallback_buckets for s in scores] == list(range(len(scores)))
 
 
 def _day(n: int) -> date:

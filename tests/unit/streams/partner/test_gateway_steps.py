@@ -37,7 +37,9 @@ class Record(SimpleNamespace):
 
 def gateway(states: dict[str, Any]) -> GatewaySteps:
     # Validation and state need the partner's id and its model's spec: no keys.
-    context = SimpleNamespace(partner="alpha", features=StreamFeatures(handbook_spec()))
+    context = SimpleNamespace(
+        partner="alpha", features=StreamFeatures(handbook_spec()), refresh_sums=lambda: None
+    )
     return GatewaySteps(cast(PartnerContext, context), LIMITS, states)
 
 
