@@ -59,6 +59,7 @@ _WORKER_HOW = (
 )
 
 _FEDERATE = "tests/integration/streams/cli/test_cli_federate.py"
+_SUMS = "tests/integration/streams/cli/test_cli_federate_sums.py"
 
 DOCUMENTED: dict[str, Covered] = {
     # --- federation (README.md, docs/federation.md) ---------------------------------------------
@@ -70,6 +71,17 @@ DOCUMENTED: dict[str, Covered] = {
         f"{_FEDERATE}::test_federate_assess_writes_the_table",
         "in its short form: --partners 2 --strategy bagging --clear --fhe-sample 2 and a "
         "temporary doc (the full run takes about an hour; its output is docs/federation.md)",
+    ),
+    "fraudstream federate aggregate --members members.json --key aggregator.key": Covered(
+        f"{_SUMS}::test_aggregate_and_contribute_publish_the_sums_of_every_final_hour",
+        "with the session broker (FRAUD_BROKER), a temporary members file and keys, and --spec "
+        "a copy of handbook-shared.toml with 256 terminal buckets (small vectors)",
+    ),
+    "fraudstream federate contribute --partner alpha --members members.json --key alpha.key": (
+        Covered(
+            f"{_SUMS}::test_aggregate_and_contribute_publish_the_sums_of_every_final_hour",
+            "for alpha and bravo, as the aggregate line says",
+        )
     ),
     # --- README.md: the two commands ------------------------------------------------------------
     "make run": Covered(
