@@ -258,5 +258,6 @@ def trainer(
         TopicNames(settings.topic_root),
         settings.max_message_bytes,
         stop,
+        app_id=settings.app_id,
     )
     console.print(f"{partner}: answered {answered} task(s)")

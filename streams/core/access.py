@@ -1,12 +1,15 @@
 """Who may do what on Kafka: the one definition of every role's ACLs.
 
-Three kinds of principal (SASL user names, ``User:<name>``):
+Four kinds of principal (SASL user names, ``User:<name>``):
 
 - **a partner** (one per partner; user name = the partner id unless :class:`Principals` says
   otherwise) runs that partner's worker and feeds its topics. It reaches its own topics, the
   shared requests topic (write only) and nothing of any other partner;
 - **the scorer** reads the requests and every partner's evaluation keys and writes encrypted
   verdicts and its own dead letters: no partner plaintext topic at all;
+- **the federation service** runs the coordinator of federated training and the aggregator of
+  the secure sums: it writes each partner's tasks and the sums, and reads the answers, the masking
+  keys and the masked vectors; never a partner's own topic;
 - **the admin** is a broker super user (``super.users``): it creates topics and ACLs and is
   never the principal a worker runs as. It has no grants here.
 
@@ -34,6 +37,7 @@ __all__ = [
     "Principals",
     "ResourceType",
     "all_grants",
+    "federation_grants",
     "grant_table",
     "partner_grants",
     "scorer_grants",
@@ -78,11 +82,12 @@ class Grant:
 
 @dataclass(frozen=True)
 class Principals:
-    """The SASL user names of the roles: ``admin``, ``scorer``, and each partner's id unless
-    ``partners`` maps it to another name."""
+    """The SASL user names of the roles: ``admin``, ``scorer``, ``federation``, and each
+    partner's id unless ``partners`` maps it to another name."""
 
     admin: str = "admin"
     scorer: str = "scorer"
+    federation: str = "federation"
     partners: Mapping[str, str] = field(default_factory=dict)
 
     def partner(self, partner: str) -> str:
@@ -91,12 +96,13 @@ class Principals:
 
     def users(self, partners: Iterable[str]) -> list[str]:
         """Every user name, admin and scorer first; a name two roles would share is an error."""
-        users = [self.admin, self.scorer, *(self.partner(p) for p in partners)]
+        users = [self.admin, self.scorer, self.federation, *(self.partner(p) for p in partners)]
         shared = sorted({user for user in users if users.count(user) > 1})
         if shared:
             msg = (
                 f"user names {shared} would belong to two roles (admin {self.admin!r}, scorer "
-                f"{self.scorer!r}, partners by id): every role needs a principal of its own; "
+                f"{self.scorer!r}, federation {self.federation!r}, partners by id): every role "
+                "needs a principal of its own; "
                 "rename the partner or its user"
             )
             raise ConfigError(msg)
@@ -154,6 +160,19 @@ def partner_grants(
                 "requests (shared topic: write only, never read)"),
         *_topic(user, TopicNames.assignor_leader(app), [_R, _C], _LEADER),
         _group(user, app, "the worker's consumer group (join, fetch and commit offsets)"),
+        # Federation (docs/federation.md): the trainer, the contributor, the gateway's sums.
+        *_topic(user, names.federation_tasks(p), [_R], "the trainer reads the coordinator's "
+                "tasks (only the federation service writes them)"),
+        _group(user, faust_app_id(app_id, "trainer", p), "the trainer's consumer group (its "
+               "offset: a restarted trainer goes on where it was)"),
+        *_topic(user, names.federation_answers(), [_W], "the trainer answers (shared topic: "
+                "write only, never read)"),
+        *_topic(user, names.masking_keys(), [_R, _W], "the contributor publishes its masking "
+                "key and reads the others' (the roster)"),
+        *_topic(user, names.contributions(), [_W], "the contributor sends its masked hours "
+                "(shared topic: write only, never read)"),
+        *_topic(user, names.shared_counts(), [_R], "the gateway reads the aggregator's sums "
+                "(only the federation service writes them)"),
     ]  # fmt: skip
     for table in PARTNER_TABLES:
         # No CREATE: the admin declares the changelogs with the topics (`topics create`), and
@@ -190,14 +209,40 @@ def scorer_grants(
     return grants
 
 
+def federation_grants(
+    names: TopicNames, partners: Iterable[str], principals: Principals | None = None
+) -> list[Grant]:
+    """Everything the federation service's principal needs: the coordinator's tasks out and
+    answers in, the aggregator's masking keys and masked vectors in and sums out. No partner's
+    own topic, no consumer group (it reads by assignment)."""
+    user = (principals or Principals()).federation
+    grants = [
+        *_topic(user, names.federation_answers(), [_R], "the coordinator reads the members' "
+                "answers (trees, masked vectors, counts of rows)"),
+        *_topic(user, names.masking_keys(), [_R], "the aggregator reads the roster's masking "
+                "keys"),
+        *_topic(user, names.contributions(), [_R], "the aggregator reads the masked hours"),
+        *_topic(user, names.shared_counts(), [_W], "the aggregator publishes the sums of whole "
+                "rosters, signed"),
+    ]  # fmt: skip
+    for partner in partners:
+        grants += _topic(
+            user, names.federation_tasks(partner), [_W],
+            "the coordinator sends the member its tasks, signed",
+        )  # fmt: skip
+    return grants
+
+
 def all_grants(
     names: TopicNames, app_id: str, partners: Iterable[str], principals: Principals | None = None
 ) -> list[Grant]:
-    """Every role's grants, the scorer's first, then each partner's in order."""
+    """Every role's grants: the scorer's, the federation service's, then each partner's in
+    order."""
     principals = principals or Principals()
     partners = list(partners)
     principals.users(partners)  # refuses a user name two roles would share
     grants = scorer_grants(names, app_id, partners, principals)
+    grants += federation_grants(names, partners, principals)
     for partner in partners:
         grants += partner_grants(names, app_id, partner, principals)
     return grants

@@ -21,6 +21,7 @@ __all__ = [
     "TopicSpec",
     "declared_topics",
     "faust_app_id",
+    "federation_topic_specs",
     "topic_specs",
 ]
 
@@ -179,7 +180,31 @@ def topic_specs(
         TopicSpec(names.scoring_requests(), partitions, large),
         TopicSpec(names.deadletter(SCORING_SCOPE), 1, large),
     ]
-    return specs
+    return specs + federation_topic_specs(names, partners, max_message_bytes)
+
+
+#: How long masked vectors of the secure sums are kept: a restarted aggregator still finds every
+#: pending round's vectors, and a partner restarted within it re-sends nothing new.
+CONTRIBUTIONS_RETENTION_MS = 7 * 86_400_000
+
+
+def federation_topic_specs(
+    names: TopicNames, partners: Iterable[str], max_message_bytes: int
+) -> list[TopicSpec]:
+    """The federation's topics (docs/federation.md), one partition each (a round's messages are
+    few and ordered): each partner's tasks and the answers of federated training; the masking
+    keys, contributions and sums of the secure sums of shared counts."""
+    large = {"max.message.bytes": str(max_message_bytes)}
+    specs = [TopicSpec(names.federation_tasks(partner), 1, large) for partner in partners]
+    return [
+        *specs,
+        TopicSpec(names.federation_answers(), 1, large),
+        TopicSpec(names.masking_keys(), 1, {"cleanup.policy": "compact"}),
+        TopicSpec(
+            names.contributions(), 1, {**large, "retention.ms": str(CONTRIBUTIONS_RETENTION_MS)}
+        ),
+        TopicSpec(names.shared_counts(), 1, {**large, "cleanup.policy": "compact"}),
+    ]
 
 
 def declared_topics(

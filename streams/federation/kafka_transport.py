@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -24,21 +24,12 @@ from models.errors import FederationError
 from models.federation.trainer import PartnerTrainer
 from models.federation.wire import Envelope, Members
 from streams.broker.admin import assigned_consumer
-from streams.core.topics import TopicNames, TopicSpec
+from streams.core.topics import TopicNames, faust_app_id, federation_topic_specs
 from streams.runtime.logs import get_logger
 
-__all__ = ["KafkaTransport", "federation_topic_specs", "serve_trainer"]
+__all__ = ["KafkaTransport", "federation_topic_specs", "serve_trainer"]  # (topic specs: core)
 
 log = get_logger(__name__)
-
-
-def federation_topic_specs(
-    names: TopicNames, partners: Iterable[str], max_message_bytes: int
-) -> list[TopicSpec]:
-    """The federation's topics for these partners."""
-    large = {"max.message.bytes": str(max_message_bytes)}
-    specs = [TopicSpec(names.federation_tasks(partner), 1, large) for partner in partners]
-    return [*specs, TopicSpec(names.federation_answers(), 1, large)]
 
 
 class KafkaTransport:
@@ -106,15 +97,17 @@ def serve_trainer(
     names: TopicNames,
     max_message_bytes: int,
     stop: threading.Event,
+    *,
+    app_id: str = "fraudstream",
 ) -> int:
     """Answer the tasks on the partner's tasks topic until ``stop`` is set; how many were
-    answered. Offsets are committed per task (group ``fraudstream-trainer-<partner>``), so a
+    answered. Offsets are committed per task (group ``<app_id>-trainer-<partner>``), so a
     restarted trainer goes on where it was; tasks past their deadline are refused anyway."""
     partner = trainer.member.name
     consumer = KafkaConsumer(
         names.federation_tasks(partner),
         **client_config,
-        group_id=f"fraudstream-trainer-{partner}",
+        group_id=faust_app_id(app_id, "trainer", partner),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_bytes=max_message_bytes * 4,

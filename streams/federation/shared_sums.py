@@ -30,7 +30,7 @@ from models.federation.shared_rounds import Contributor, SumsAggregator
 from streams.broker.admin import assigned_consumer
 from streams.core.errors import EventError
 from streams.core.events import EventLimits, parse_label, parse_transaction
-from streams.core.topics import TopicNames, TopicSpec
+from streams.core.topics import TopicNames, TopicSpec, federation_topic_specs
 from streams.runtime.logs import get_logger
 
 __all__ = [
@@ -42,21 +42,11 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: How long masked vectors are kept: a partner restarted within it re-sends nothing new, and
-#: a restarted aggregator still finds every pending round's vectors.
-CONTRIBUTIONS_RETENTION_MS = 7 * 86_400_000
-
 
 def shared_sums_topic_specs(names: TopicNames, max_message_bytes: int) -> list[TopicSpec]:
-    """The secure sums' three topics (one partition each: rounds are few and ordered)."""
-    large = {"max.message.bytes": str(max_message_bytes)}
-    return [
-        TopicSpec(names.masking_keys(), 1, {"cleanup.policy": "compact"}),
-        TopicSpec(
-            names.contributions(), 1, {**large, "retention.ms": str(CONTRIBUTIONS_RETENTION_MS)}
-        ),
-        TopicSpec(names.shared_counts(), 1, {**large, "cleanup.policy": "compact"}),
-    ]
+    """The secure sums' three topics (also declared by ``fraudstream topics create``)."""
+    shared = {names.masking_keys(), names.contributions(), names.shared_counts()}
+    return [s for s in federation_topic_specs(names, (), max_message_bytes) if s.name in shared]
 
 
 def _clients(

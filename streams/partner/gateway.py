@@ -129,6 +129,16 @@ class GatewaySteps:
         stored = self.states.get(key)
         return EntityState() if stored is None else EntityState.from_json(stored)
 
+    def _add_fraud(self, item: ValidatedLabel) -> None:
+        """Count a label's fraud in its entity's state."""
+        if item.entity not in self.features.spec.label_entities:
+            msg = f"label: {item.entity} has no label windows in the model's spec"
+            raise SchemaError(msg)
+        key = self.features.state_key(item.entity, item.label.event())
+        state = self._state(key)
+        state.add_fraud(epoch_seconds(item.label.timestamp))
+        self.states[key] = state.to_json()
+
     def request(self, record: RawRecord) -> RequestStep:
         """Update one entity's state. A transaction goes on to its next entity; after the last
         one, a transaction to score is encrypted: (the details kept inside, the request sent
@@ -137,13 +147,7 @@ class GatewaySteps:
         item = parse_validated(bytes(record.value or b""))
         features = self.features
         if isinstance(item, ValidatedLabel):
-            if item.entity not in features.spec.label_entities:
-                msg = f"label: {item.entity} has no label windows in the model's spec"
-                raise SchemaError(msg)
-            key = features.state_key(item.entity, item.label.event())
-            state = self._state(key)
-            state.add_fraud(epoch_seconds(item.label.timestamp))
-            self.states[key] = state.to_json()
+            self._add_fraud(item)
             return None
         tx, stage = item.transaction, item.stage
         event = tx.event()

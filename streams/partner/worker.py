@@ -52,19 +52,9 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
     if settings.key_dir is None:
         msg = "FRAUD_KEY_DIR is required for the partner role (`fraudstream keys generate`)"
         raise ConfigError(msg)
-    if not settings.scorer_public_keys:
-        msg = (
-            "FRAUD_SCORER_PUBLIC_KEYS is required for the partner role: the scorer's public key "
-            "(`fraudstream keys scorer <file> --show` where the scorer's key is), so that only "
-            "verdicts the scorer signed are decrypted"
-        )
-        raise ConfigError(msg)
-    scorer_keys = parse_public_keys(settings.scorer_public_keys)
+    scorer_keys = _scorer_keys(settings)
     client = ClientArtifact.load(settings.model_dir.resolve())
-    ring = KeyRing.load(client, settings.key_dir, settings.previous_key_dirs)
-    if ring.partner != partner:
-        msg = f"the keys in {settings.key_dir} belong to partner {ring.partner}, not {partner}"
-        raise ConfigError(msg)
+    ring = _key_ring(settings, client, partner)
     app = create_app(settings, role="partner", partner=partner)
     names = TopicNames(settings.topic_root)
     published = publish_evaluation_keys(
@@ -109,6 +99,30 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
         private_topics=(names.scores(partner), names.alerts(partner)),
     )
     return app
+
+
+def _scorer_keys(settings: PartnerSettings) -> tuple[bytes, ...]:
+    """The scorer's public keys the partner pins (required)."""
+    if not settings.scorer_public_keys:
+        msg = (
+            "FRAUD_SCORER_PUBLIC_KEYS is required for the partner role: the scorer's public key "
+            "(`fraudstream keys scorer <file> --show` where the scorer's key is), so that only "
+            "verdicts the scorer signed are decrypted"
+        )
+        raise ConfigError(msg)
+    return parse_public_keys(settings.scorer_public_keys)
+
+
+def _key_ring(settings: PartnerSettings, client: ClientArtifact, partner: str) -> KeyRing:
+    """The partner's keys (``FRAUD_KEY_DIR``, and older folders kept after a rotation)."""
+    if settings.key_dir is None:
+        msg = "FRAUD_KEY_DIR is required for the partner role (`fraudstream keys generate`)"
+        raise ConfigError(msg)
+    ring = KeyRing.load(client, settings.key_dir, settings.previous_key_dirs)
+    if ring.partner != partner:
+        msg = f"the keys in {settings.key_dir} belong to partner {ring.partner}, not {partner}"
+        raise ConfigError(msg)
+    return ring
 
 
 def _sums_feed(

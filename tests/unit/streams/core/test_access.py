@@ -11,6 +11,7 @@ from streams.core.access import (
     Principals,
     ResourceType,
     all_grants,
+    federation_grants,
     grant_table,
     partner_grants,
     scorer_grants,
@@ -34,8 +35,18 @@ def partner_resources(partner: str) -> set[str]:
     names = {getattr(NAMES, entity)(partner) for entity in PLAINTEXT}
     names |= {NAMES.deadletter(partner), NAMES.verdicts(partner), NAMES.evaluation_keys(partner)}
     names |= {TopicNames.changelog(APP, partner, table) for table in PARTNER_TABLES}
+    names |= {NAMES.federation_tasks(partner), faust_app_id(APP, "trainer", partner)}
     app = faust_app_id(APP, "partner", partner)
     return names | {app, TopicNames.assignor_leader(app)}
+
+
+#: The shared federation topics a partner reaches (each only as the tests below say).
+FEDERATION_SHARED = {
+    NAMES.federation_answers(),
+    NAMES.masking_keys(),
+    NAMES.contributions(),
+    NAMES.shared_counts(),
+}
 
 
 def test_every_grant_is_literal_and_allows_a_known_operation() -> None:
@@ -48,10 +59,11 @@ def test_every_grant_is_literal_and_allows_a_known_operation() -> None:
 
 @pytest.mark.parametrize("partner", PARTNERS)
 def test_no_grant_of_a_partner_names_another_partners_resource(partner: str) -> None:
-    """A partner's grants name its own resources and the shared requests topic, nothing of any
-    other partner (alpha's none of alpha-x's, whose names start with alpha's)."""
+    """A partner's grants name its own resources, the shared requests topic and the shared
+    federation topics, nothing of any other partner (alpha's none of alpha-x's, whose names
+    start with alpha's)."""
     mine = resources(partner_grants(NAMES, APP, partner))
-    assert mine == partner_resources(partner) | {NAMES.scoring_requests()}
+    assert mine == partner_resources(partner) | {NAMES.scoring_requests()} | FEDERATION_SHARED
     for other in PARTNERS:
         if other != partner:
             assert not mine & partner_resources(other), other
@@ -108,7 +120,8 @@ def test_the_scorer_reads_keys_and_requests_and_writes_verdicts() -> None:
 
 
 def test_each_role_reads_its_own_consumer_group_only() -> None:
-    """Group grants: the scorer's group for the scorer, each partner's for that partner."""
+    """Group grants: the scorer's group for the scorer, each partner's worker's and trainer's
+    for that partner; none for the federation service (it reads by assignment)."""
     groups = {
         (g.principal, g.resource_name)
         for g in all_grants(NAMES, APP, ("alpha", "bravo"))
@@ -117,7 +130,9 @@ def test_each_role_reads_its_own_consumer_group_only() -> None:
     assert groups == {
         ("User:scorer", "fraudstream-scorer"),
         ("User:alpha", "fraudstream-partner-alpha"),
+        ("User:alpha", "fraudstream-trainer-alpha"),
         ("User:bravo", "fraudstream-partner-bravo"),
+        ("User:bravo", "fraudstream-trainer-bravo"),
     }
 
 
@@ -134,14 +149,41 @@ def test_the_admin_has_no_grant_and_user_names_follow_principals() -> None:
     """The admin is a super user, not a grantee; a partner's user may be renamed."""
     principals = Principals(partners={"alpha": "bank-a"})
     grants = all_grants(NAMES, APP, ("alpha",), principals)
-    assert {g.principal for g in grants} == {"User:scorer", "User:bank-a"}
+    assert {g.principal for g in grants} == {"User:scorer", "User:federation", "User:bank-a"}
 
 
-@pytest.mark.parametrize("partner", ["scorer", "admin"])
+@pytest.mark.parametrize("partner", ["scorer", "admin", "federation"])
 def test_a_partner_named_like_another_role_is_refused(partner: str) -> None:
     """A partner whose user name is the scorer's or the admin's would share its principal."""
     with pytest.raises(ConfigError, match="two roles"):
         all_grants(NAMES, APP, ("alpha", partner))
+
+
+def test_partners_only_write_what_the_federation_service_reads_and_vice_versa() -> None:
+    """Answers and masked vectors: partners write, never read (each other's); tasks and sums:
+    the federation service writes, partners read; masking keys: partners publish and read the
+    roster. The federation service reaches no partner's own topic."""
+    alpha = {(g.resource_name, g.operation) for g in partner_grants(NAMES, APP, "alpha")}
+    service = {(g.resource_name, g.operation) for g in federation_grants(NAMES, PARTNERS)}
+    read, write = Operation.READ, Operation.WRITE
+    assert {(n, o) for n, o in alpha if n in FEDERATION_SHARED} == {
+        (NAMES.federation_answers(), write),
+        (NAMES.masking_keys(), read),
+        (NAMES.masking_keys(), write),
+        (NAMES.contributions(), write),
+        (NAMES.shared_counts(), read),
+    }
+    assert (NAMES.federation_tasks("alpha"), read) in alpha
+    assert service == {
+        (NAMES.federation_answers(), read),
+        (NAMES.masking_keys(), read),
+        (NAMES.contributions(), read),
+        (NAMES.shared_counts(), write),
+        *((NAMES.federation_tasks(p), write) for p in PARTNERS),
+    }
+    for partner in PARTNERS:
+        own = partner_resources(partner) - {NAMES.federation_tasks(partner)}
+        assert not {n for n, _ in service} & own
 
 
 def test_the_grant_table_has_a_row_per_resource() -> None:

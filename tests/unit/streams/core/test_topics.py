@@ -20,7 +20,7 @@ def test_specs_cover_every_partner_and_keep_dead_letters_apart() -> None:
         s.name: s
         for s in topic_specs(TopicNames(), ["a", "b"], partitions=3, max_message_bytes=8 << 20)
     }
-    assert len(specs) == 2 * 9 + 2
+    assert len(specs) == 2 * 9 + 2 + 2 + 4  # each partner's, the scorer's, the federation's
     assert {"fraud.a.deadletter.v1", "fraud.b.deadletter.v1", "fraud.scoring.deadletter.v1"} <= set(
         specs
     )
@@ -29,6 +29,9 @@ def test_specs_cover_every_partner_and_keep_dead_letters_apart() -> None:
     assert "fraud.scoring.keys.v1" not in specs
     assert specs["fraud.a.verdicts.v1"].config["max.message.bytes"] == str(8 << 20)
     assert all(len(name.split(".")) == 4 for name in specs)
+    assert specs["fraud.a.federation-tasks.v1"].partitions == 1
+    assert specs["fraud.federation.shared-counts.v1"].config["cleanup.policy"] == "compact"
+    assert specs["fraud.federation.masking-keys.v1"].config == {"cleanup.policy": "compact"}
 
 
 def test_changelogs_of_partner_tables_are_declared_with_the_topics() -> None:
