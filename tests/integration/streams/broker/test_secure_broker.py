@@ -127,7 +127,7 @@ def test_kafka_up_secure_makes_users_and_acls_and_prints_no_password(secure: Sec
     """`kafka up --secure` names its users and where their passwords are (a file only its owner
     reads), and prints none of them."""
     said = " ".join(secure.up.split())
-    assert "users admin, scorer, alpha, bravo" in said
+    assert "users admin, scorer, federation, alpha, bravo" in said
     assert f"passwords in {secure.broker.security.credentials_file}" in said
     assert stat.S_IMODE(secure.broker.security.credentials_file.stat().st_mode) == 0o600
     for password in secure.broker.security.passwords().values():
@@ -152,7 +152,7 @@ def test_the_broker_enforces_exactly_the_grants_of_access_py(secure: Secure) -> 
     """The broker holds exactly the ACLs access.py lists for its partners' users: no other
     grant, no wildcard."""
     users = secure.broker.security.passwords()
-    partners = [user for user in users if user not in ("admin", "scorer")]
+    partners = [user for user in users if user not in ("admin", "scorer", "federation")]
     expected = set(all_grants(secure.names, secure.settings.app_id, partners))
     assert described_grants(secure.client("admin")) == expected
 
@@ -226,6 +226,36 @@ def test_the_scorer_cannot_read_a_partners_plaintext_topic(secure: Secure, entit
         else secure.topic("alpha", entity)
     )
     assert fetch_error(secure.client("scorer"), topic) is TopicAuthorizationFailedError
+
+
+@pytest.mark.parametrize("entity", [*PLAINTEXT, "evaluation_keys"])
+def test_the_federation_service_cannot_read_a_partners_own_topic(
+    secure: Secure, entity: str
+) -> None:
+    """The coordinator's and aggregator's principal reads no topic of a partner's own."""
+    topic = (
+        secure.names.deadletter("alpha")
+        if entity == "deadletter"
+        else secure.topic("alpha", entity)
+    )
+    assert fetch_error(secure.client("federation"), topic) is TopicAuthorizationFailedError
+
+
+def test_federation_topics_are_written_and_read_by_their_roles_only(secure: Secure) -> None:
+    """Masked vectors and answers: partners write, only the federation service reads; the sums:
+    only the federation service writes, partners read; a partner's tasks: only it reads."""
+    names, alpha, service = secure.names, secure.client("alpha"), secure.client("federation")
+    refused = TopicAuthorizationFailedError
+    for topic in (names.contributions(), names.federation_answers()):
+        assert produce_error(alpha, topic) is NoError
+        assert fetch_error(alpha, topic) is refused
+        assert fetch_error(service, topic) is NoError
+    assert produce_error(service, names.shared_counts()) is NoError
+    assert produce_error(alpha, names.shared_counts()) is refused
+    assert fetch_error(alpha, names.shared_counts()) is NoError
+    assert produce_error(service, names.federation_tasks("bravo")) is NoError
+    assert fetch_error(alpha, names.federation_tasks("bravo")) is refused
+    assert fetch_error(alpha, names.federation_tasks("alpha")) is NoError
 
 
 def test_the_scorer_cannot_read_a_partners_table_changelog(secure: Secure) -> None:
