@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from models.errors import FederationError
+from models.features.shared import SharedCounts
 from models.features.spec import FeatureSpec, handbook_spec, load_spec
 from models.federation.assessment import owners
 from models.federation.coordinator import FederationPlan, run_federation
@@ -27,8 +28,10 @@ from streams.broker.connection import kafka_python_config
 from streams.cli._common import Command, broker_option, console, load_settings, say
 from streams.cli._data import DataChoice, data_options, protocol_options
 from streams.cli._model_steps import point_latest
+from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.federation import KafkaTransport, federation_topic_specs, serve_trainer
+from streams.federation.shared_sums import read_shared_counts
 
 __all__ = [
     "key_option",
@@ -196,7 +199,12 @@ def train(
 
 
 def _local_rows(
-    source: DataChoice, protocol: ProtocolChoice, spec: FeatureSpec, partner: str, split: str
+    source: DataChoice,
+    protocol: ProtocolChoice,
+    spec: FeatureSpec,
+    partner: str,
+    split: str,
+    shared: SharedCounts | None = None,
 ) -> LocalRows:
     data = source.read(spec)
     if split:
@@ -205,8 +213,27 @@ def _local_rows(
             msg = f"--split-partners {split} does not name {partner}"
             raise click.BadParameter(msg)
         data = dataclasses.replace(data, frame=data.frame[owners(data.frame, others) == partner])
-    rows = load_protocol_data(data, spec, protocol)
+    rows = load_protocol_data(data, spec, protocol, shared=shared)
     return LocalRows(rows.x_train, rows.y_train, spec.digest)
+
+
+def _shared_sums(
+    settings: Settings, spec: FeatureSpec, members: Members, aggregator: str
+) -> SharedCounts | None:
+    """The aggregator's sums from the broker, when the spec shares counts (else ``None``)."""
+    if spec.shared_counts is None:
+        return None
+    shared = read_shared_counts(
+        kafka_python_config(settings),
+        TopicNames(settings.topic_root),
+        spec,
+        members=members,
+        aggregator=aggregator,
+        max_message_bytes=settings.max_message_bytes,
+    )
+    hours = sum(len(shared.time_buckets(entity)) for entity in spec.shared_counts.entities)
+    say(f"{hours:,} hours of the aggregator's sums read; the others count this partner's own")
+    return shared
 
 
 @click.command(cls=Command)
@@ -226,6 +253,13 @@ def _local_rows(
     help="Keep only this partner's cards of the data, split between IDS by hash (the "
     "bundled slice split per partner, as `model train --partners` does).",
 )
+@click.option(
+    "--aggregator",
+    default="aggregator",
+    show_default=True,
+    help="With a spec that has [shared_counts]: the member whose sums the shared windows read "
+    "(from the broker's sums topic, as the gateway does).",
+)
 @data_options
 @protocol_options
 @broker_option
@@ -236,18 +270,21 @@ def trainer(
     key_file: Path,
     coordinator: str,
     split_partners: str,
+    aggregator: str,
     source: DataChoice,
     protocol: ProtocolChoice,
     broker: str | None,
 ) -> None:
     """Answer the coordinator's tasks from this partner's own rows until stopped (SIGTERM or
-    Ctrl-C): trees, masked histograms, counts of rows; never a row."""
+    Ctrl-C): trees, masked histograms, counts of rows; never a row. A spec with [shared_counts]
+    computes its shared windows from the aggregator's sums on the broker, as the gateway does."""
     settings = load_settings(broker=broker)
     members = load_members(members_file)
     key = own_key(partner, key_file, members)
     spec = source.spec()
+    shared = _shared_sums(settings, spec, members, aggregator)
     with console.status(f"computing {partner}'s features ({spec.name})…"):
-        rows = _local_rows(source, protocol, spec, partner, split_partners)
+        rows = _local_rows(source, protocol, spec, partner, split_partners, shared)
     say(f"{partner}: {len(rows.labels):,} training rows, {rows.frauds} frauds; serving tasks")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -26,7 +26,10 @@ from kafka import KafkaProducer
 
 from models.errors import FederationError
 from models.features.incremental import StreamFeatures, epoch_seconds
-from models.federation.shared_rounds import Contributor, SumsAggregator
+from models.features.shared import SharedCounts
+from models.features.spec import FeatureSpec
+from models.federation.shared_rounds import Contributor, SumsAggregator, read_sums, session_run
+from models.federation.wire import Members
 from streams.broker.admin import assigned_consumer
 from streams.core.errors import EventError
 from streams.core.events import EventLimits, parse_label, parse_transaction
@@ -35,6 +38,7 @@ from streams.runtime.logs import get_logger
 
 __all__ = [
     "ContributorStats",
+    "read_shared_counts",
     "serve_aggregator",
     "serve_contributor",
     "shared_sums_topic_specs",
@@ -190,3 +194,46 @@ def serve_aggregator(
         producer.close()
         consumer.close()
     return published
+
+
+def read_shared_counts(
+    client_config: dict[str, Any],
+    names: TopicNames,
+    spec: FeatureSpec,
+    *,
+    members: Members,
+    aggregator: str,
+    max_message_bytes: int,
+) -> SharedCounts:
+    """Every round of sums on the topic now, for ``spec``'s session, checked against the
+    aggregator's pinned key: what a partner's trainer computes its shared windows from, as its
+    gateway does. A refused record is logged and skipped."""
+    if spec.shared_counts is None:
+        msg = f"the feature spec {spec.name} has no [shared_counts]"
+        raise FederationError(msg)
+    run = session_run(spec)
+    shared = SharedCounts(spec.shared_counts)
+    consumer = assigned_consumer(
+        client_config,
+        [names.shared_counts()],
+        hint=": `fraudstream topics create` or `fraudstream federate aggregate` creates it",
+        fetch_max_bytes=max_message_bytes * 4,
+        max_partition_fetch_bytes=max_message_bytes,
+    )
+    try:
+        partitions = list(consumer.assignment())
+        ends = consumer.end_offsets(partitions)
+        seen: set[tuple[str, int]] = set()
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for record in (r for b in consumer.poll(timeout_ms=500).values() for r in b):
+                try:
+                    sums = read_sums(record.value, members, aggregator, run)
+                except FederationError as exc:
+                    log.warning("shared_sums_refused", reason=str(exc), offset=record.offset)
+                    continue
+                if sums is not None and (sums.entity, sums.time_bucket) not in seen:
+                    seen.add((sums.entity, sums.time_bucket))
+                    shared.add(sums.entity, sums.time_bucket, sums.transactions, sums.frauds)
+    finally:
+        consumer.close()
+    return shared

@@ -28,13 +28,14 @@ from models.federation.shared_rounds import (
     SumsAggregator,
     session_run,
 )
-from models.federation.wire import MASKED, Envelope, MemberKey, Members
+from models.federation.wire import MASKED, SHARED_SUMS, Envelope, MemberKey, Members
 from streams.broker.admin import assigned_consumer, ensure_topics
 from streams.broker.connection import kafka_python_config
 from streams.core.events import EventLimits
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames, topic_specs
 from streams.federation import serve_aggregator, serve_contributor, shared_sums_topic_specs
+from streams.federation.shared_sums import read_shared_counts
 from streams.partner.sums_follower import SumsFollower
 from streams.qa.data_feed import OutgoingRecord, label_record, send_records, transaction_record
 
@@ -170,6 +171,12 @@ def test_secure_sums_over_kafka_sum_every_partner_and_show_none(
         with _running([contributor("charlie")]):
             _wait_for(lambda: len(_records(client, names.shared_counts())) >= final_hours)
 
+    # A partner's forgery on the sums topic: followers and trainers skip it.
+    forged = Envelope(SHARED_SUMS, "alpha", run, "shared-counts/terminal_id/1", {}, b"")
+    send_records(
+        client, [OutgoingRecord(names.shared_counts(), b"x", forged.encode(keys["alpha"]))]
+    )
+
     # The sums: every final hour, equal to the pooled counts of the three partners.
     follower = SumsFollower(
         client, names.shared_counts(), members=members, aggregator="aggregator", run=run,
@@ -194,6 +201,14 @@ def test_secure_sums_over_kafka_sum_every_partner_and_show_none(
         assert sum(f for _, f in held.values()) == int(frauds.sum())
     first = int(START.timestamp()) // 3600
     assert shared.counts("terminal_id", first)[planted_bucket][0] >= 3 + 4 + 5
+    assert follower.refused == 1
+    # A trainer reads the same sums (federate trainer, a spec with [shared_counts]).
+    read = read_shared_counts(
+        client, names, spec, members=members, aggregator="aggregator", max_message_bytes=size
+    )
+    assert list(read.time_buckets("terminal_id")) == list(hours)
+    for hour in hours:
+        assert read.counts("terminal_id", int(hour)) == shared.counts("terminal_id", int(hour))
 
     # What the aggregator received: masked vectors that show no partner's count.
     own = {p: own_counts(pd.DataFrame(rows[p]), spec)["terminal_id"] for p in PARTNERS}
