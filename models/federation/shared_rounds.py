@@ -115,13 +115,15 @@ class CountBook:
         if not fraud:
             self.stream_time = at if self.stream_time is None else max(self.stream_time, at)
 
-    def due(self) -> list[tuple[str, int]]:
-        """The (entity, time bucket) pairs final now and not handed out yet, oldest first."""
-        if self.stream_time is None:
+    def due(self, until: int | None = None) -> list[tuple[str, int]]:
+        """The (entity, time bucket) pairs final at ``until`` (epoch seconds; the stream time by
+        default) and not handed out yet, oldest first."""
+        now = self.stream_time if until is None or self.stream_time is None else until
+        if now is None:
             return []
-        # A bucket is final once (bucket + 1) * size + delay <= stream time.
+        # A bucket is final once (bucket + 1) * size + delay <= the time.
         size = self.config.bucket_seconds
-        last = (self.stream_time - self.delay_seconds) // size - 1
+        last = (now - self.delay_seconds) // size - 1
         found = []
         for entity in self.config.entities:
             start = self._next[entity]
@@ -204,14 +206,15 @@ class Contributor:
         """The signed message that publishes this member's masking key for the session."""
         return masking_key_message(self.key, self.masking, self.rosters.run)
 
-    def contributions(self) -> list[tuple[str, bytes]]:
-        """``(round id, masked message)`` of every bucket final now (none before the roster is
-        complete, or while it holds another masking key of this member's)."""
+    def contributions(self, until: int | None = None) -> list[tuple[str, bytes]]:
+        """``(round id, masked message)`` of every bucket final at ``until`` (the stream time by
+        default; none before the roster is complete, or while it holds another masking key of
+        this member's)."""
         roster = self.rosters.roster
         if roster is None or roster.keys.get(self.key.name) != self.masking.public_key:
             return []
         out = []
-        for entity, time_bucket in self.book.due():
+        for entity, time_bucket in self.book.due(until):
             round_id = bucket_round(entity, time_bucket)
             try:
                 frame = masked_message(

@@ -18,6 +18,7 @@ The logic is :mod:`models.federation.shared_rounds`; docs/federation.md has the 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -89,8 +90,9 @@ def serve_contributor(
     progress: Callable[[ContributorStats], None] | None = None,
 ) -> ContributorStats:
     """Count the partner's own events and send its masked vector of every final hour until
-    ``stop`` is set. An hour is sent only once the labels topic is read to its end, so no label
-    already written is missed."""
+    ``stop`` is set. Hours are sent only when every partition of the transactions and labels
+    topics is read to its end: partitions are read at different paces, and the stream time of
+    one must not close an hour whose events another still holds, nor miss a label written."""
     partner = contributor.key.name
     spec = contributor.book.config
     features = StreamFeatures(limits.spec)
@@ -103,7 +105,7 @@ def serve_contributor(
     )
     producer.send(names.masking_keys(), key=partner.encode(), value=contributor.masking_key_frame())
     producer.flush()
-    label_partitions = [tp for tp in consumer.assignment() if tp.topic == labels]
+    watermark = _Watermark(consumer, transactions, labels)
     stats = ContributorStats()
     try:
         while not stop.is_set():
@@ -120,9 +122,10 @@ def serve_contributor(
                     continue
                 at = epoch_seconds(event["timestamp"])
                 contributor.book.observe(values, at, fraud=record.topic == labels)
+                watermark.saw(record, at)
                 stats.events += 1
-            if contributor.book.due() and _read_to_end(consumer, label_partitions):
-                stats.rounds += _send(contributor, producer, names)
+            if contributor.book.due() and (until := watermark.now()) is not None:
+                stats.rounds += _send(contributor, producer, names, until)
                 if progress is not None:
                     progress(stats)
     finally:
@@ -138,14 +141,48 @@ def _offer_key(contributor: Contributor, record: Any) -> None:
         log.warning("masking_key_refused", reason=str(exc), offset=record.offset)
 
 
-def _read_to_end(consumer: Any, partitions: list[Any]) -> bool:
-    ends = consumer.end_offsets(partitions)
-    return all(consumer.position(tp) >= ends[tp] for tp in partitions)
+class _Watermark:
+    """Up to when the partner's events are all read: partitions are read at different paces,
+    and one partition's latest time must not close an hour whose events another still holds.
+
+    The time is the smallest latest time of the transactions partitions not read to their end
+    (all read: the latest time of all), and there is none until every labels partition is read
+    to its end (so no label already written is missed) and every partition behind has shown a
+    time. End offsets are asked at most twice a second.
+    """
+
+    def __init__(self, consumer: Any, transactions: str, labels: str) -> None:
+        self._consumer = consumer
+        assigned = consumer.assignment()
+        self._transactions = [tp for tp in assigned if tp.topic == transactions]
+        self._labels = [tp for tp in assigned if tp.topic == labels]
+        self._latest: dict[Any, int] = {}
+        self._asked = 0.0
+
+    def saw(self, record: Any, at: int) -> None:
+        """A transaction or label read, made at ``at``."""
+        if record.topic == self._transactions[0].topic:
+            tp = next(t for t in self._transactions if t.partition == record.partition)
+            self._latest[tp] = max(self._latest.get(tp, at), at)
+
+    def now(self) -> int | None:
+        """The time up to which every event is read, or ``None`` when it is not known yet."""
+        if time.monotonic() - self._asked < 0.5:
+            return None
+        self._asked = time.monotonic()
+        ends = self._consumer.end_offsets([*self._transactions, *self._labels])
+        if any(self._consumer.position(tp) < ends[tp] for tp in self._labels):
+            return None
+        behind = [tp for tp in self._transactions if self._consumer.position(tp) < ends[tp]]
+        if any(tp not in self._latest for tp in behind):
+            return None
+        times = [self._latest[tp] for tp in behind] or list(self._latest.values())
+        return min(times) if behind else max(times, default=None)
 
 
-def _send(contributor: Contributor, producer: KafkaProducer, names: TopicNames) -> int:
+def _send(contributor: Contributor, producer: KafkaProducer, names: TopicNames, until: int) -> int:
     partner = contributor.key.name
-    sent = contributor.contributions()
+    sent = contributor.contributions(until)
     for round_id, frame in sent:
         producer.send(names.contributions(), key=round_id.encode(), value=frame)
     producer.flush()
