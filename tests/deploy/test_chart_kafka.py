@@ -1,8 +1,8 @@
 """The chart's Kafka security: every role (the scorer, each partner, the topic Job's admin)
 authenticates as its own user, with SASL (SCRAM) or SSL (a client certificate); the insecure
-protocols only when asked for. On Strimzi, a KafkaUser per role whose ACLs are exactly the grants
-of streams/core/access.py and a KafkaTopic per topic of declared_topics, validated against
-Strimzi's own CRDs."""
+protocols only when asked for. On Strimzi, a KafkaUser per role (the federation service's too)
+whose ACLs are exactly the grants of streams/core/access.py and a KafkaTopic per topic of
+declared_topics, validated against Strimzi's own CRDs."""
 
 from __future__ import annotations
 
@@ -332,17 +332,23 @@ def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def test_strimzi_users_have_exactly_the_grants_of_access_py(
     release: Release, protocol: str, tmp_path: Path
 ) -> None:
-    """The KafkaUsers' ACLs, as the principals Strimzi gives them (the user name with SCRAM,
-    CN=<name> with TLS), are exactly access.all_grants for the release's root, app id and every
-    partner: no grant more, none less, each LITERAL from any host."""
+    """The KafkaUsers' ACLs (the scorer's, the federation service's, each partner's), as the
+    principals Strimzi gives them (the user name with SCRAM, CN=<name> with TLS), are exactly
+    access.all_grants for the release's root, app id and every partner: no grant more, none
+    less, each LITERAL from any host."""
     objects = strimzi_release(tmp_path, release, protocol)
     users = {u["metadata"]["name"]: u for u in of_kind(objects, "KafkaUser")}
     every = release.every
-    assert set(users) == {"fraud-scorer", *(f"fraud-partner-{p}" for p in every)}
+    assert set(users) == {
+        "fraud-scorer",
+        "fraud-federation",
+        *(f"fraud-partner-{p}" for p in every),
+    }
     principal = (lambda name: f"CN={name}") if protocol == "SSL" else (lambda name: name)
     principals = Principals(
         admin="admin",
         scorer=principal("fraud-scorer"),
+        federation=principal("fraud-federation"),
         partners={p: principal(f"fraud-partner-{p}") for p in every},
     )
     expected = {

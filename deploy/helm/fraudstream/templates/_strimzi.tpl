@@ -1,8 +1,9 @@
 {{/*
 Strimzi's KafkaUser and KafkaTopic resources (strimzi.enabled). A template cannot call Python, so
-the ACLs of streams/core/access.py and the topics of streams/core/topics.py (declared_topics) are
-written out again here; tests/deploy/test_chart_kafka.py renders the chart and checks that they are
-exactly access.all_grants(...) and declared_topics(...), for several partner sets.
+the ACLs of streams/core/access.py (the scorer's, the federation service's and each partner's) and
+the topics of streams/core/topics.py (declared_topics, the federation's included) are written out
+again here; tests/deploy/test_chart_kafka.py renders the chart and checks that they are exactly
+access.all_grants(...) and declared_topics(...), for several partner sets.
 */}}
 
 {{/* Every partner id the scorer serves: partners, then externalPartners. */}}
@@ -13,10 +14,13 @@ exactly access.all_grants(...) and declared_topics(...), for several partner set
 {{- toJson $names -}}
 {{- end -}}
 
-{{/* The KafkaUser (and so the SCRAM user name) of a role: (dict "root" $ "role" ... "partner" <id>). */}}
+{{/*
+The KafkaUser (and so the SCRAM user name) of a role: (dict "root" $ "role" "scorer"|"federation"|"partner"
+"partner" <id>).
+*/}}
 {{- define "fraudstream.kafkaUser" -}}
-{{- if eq .role "scorer" -}}
-{{- printf "%s-scorer" (include "fraudstream.name" .root) -}}
+{{- if has .role (list "scorer" "federation") -}}
+{{- printf "%s-%s" (include "fraudstream.name" .root) .role -}}
 {{- else -}}
 {{- printf "%s-partner-%s" (include "fraudstream.name" .root) .partner -}}
 {{- end -}}
@@ -53,6 +57,21 @@ exactly access.all_grants(...) and declared_topics(...), for several partner set
 {{- end }}
 {{- end -}}
 
+{{/*
+The federation service's grants (access.federation_grants): the coordinator's tasks out and answers
+in, the aggregator's masking keys and masked vectors in and sums out; no consumer group. (dict "root" $).
+*/}}
+{{- define "fraudstream.federationAcls" -}}
+{{- $r := .root.Values.topics.root -}}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.federation.answers.v1" $r) "Read") }}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.federation.masking-keys.v1" $r) "Read") }}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.federation.contributions.v1" $r) "Read") }}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.federation.shared-counts.v1" $r) "Write") }}
+{{- range include "fraudstream.allPartners" .root | fromJsonArray }}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.%s.federation-tasks.v1" $r .) "Write") }}
+{{- end }}
+{{- end -}}
+
 {{/* A partner's grants (access.partner_grants): (dict "root" $ "partner" <id>). */}}
 {{- define "fraudstream.partnerAcls" -}}
 {{- $v := .root.Values -}}
@@ -67,6 +86,13 @@ exactly access.all_grants(...) and declared_topics(...), for several partner set
 {{ include "fraudstream.acl" (list "topic" (printf "%s.scoring.requests.v1" $r) "Write") }}
 {{ include "fraudstream.acl" (list "topic" (printf "%s-__assignor-__leader" $app) "Read" "Create") }}
 {{ include "fraudstream.acl" (list "group" $app "Read") }}
+{{- /* Federation (docs/federation.md): the trainer, the contributor, the gateway's sums. */}}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.%s.federation-tasks.v1" $r $p) "Read") }}
+{{ include "fraudstream.acl" (list "group" (printf "%s-trainer-%s" $v.appId $p) "Read") }}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.federation.answers.v1" $r) "Write") }}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.federation.masking-keys.v1" $r) "Read" "Write") }}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.federation.contributions.v1" $r) "Write") }}
+{{ include "fraudstream.acl" (list "topic" (printf "%s.federation.shared-counts.v1" $r) "Read") }}
 {{- range include "fraudstream.partnerTables" . | fromJsonArray }}
 {{ include "fraudstream.acl" (list "topic" (printf "%s-%s-changelog" $app .) "Read" "Write") }}
 {{- end }}
@@ -77,13 +103,17 @@ exactly access.all_grants(...) and declared_topics(...), for several partner set
 ["entity_state", "verdict_join"]
 {{- end -}}
 
-{{/* Every topic (topics.declared_topics): a JSON list of {name, partitions, config}. */}}
+{{/*
+Every topic (topics.declared_topics): a JSON list of {name, partitions, config}. The configs are
+written whole, never merged (Sprig's merge writes into its first argument).
+*/}}
 {{- define "fraudstream.topicSpecs" -}}
 {{- $v := .Values -}}
 {{- $r := $v.topics.root -}}
 {{- $n := int $v.topics.partitions -}}
-{{- $large := dict "max.message.bytes" ($v.topics.maxMessageBytes | int64 | toString) -}}
-{{- $compact := merge (dict "cleanup.policy" "compact") $large -}}
+{{- $bytes := $v.topics.maxMessageBytes | int64 | toString -}}
+{{- $large := dict "max.message.bytes" $bytes -}}
+{{- $compact := dict "max.message.bytes" $bytes "cleanup.policy" "compact" -}}
 {{- $specs := list -}}
 {{- range $p := include "fraudstream.allPartners" . | fromJsonArray -}}
 {{- range list "transactions" "labels" "validated" "pending" -}}
@@ -101,6 +131,14 @@ exactly access.all_grants(...) and declared_topics(...), for several partner set
 {{- end -}}
 {{- $specs = append $specs (dict "name" (printf "%s.scoring.requests.v1" $r) "partitions" $n "config" $large) -}}
 {{- $specs = append $specs (dict "name" (printf "%s.scoring.deadletter.v1" $r) "partitions" 1 "config" $large) -}}
+{{- /* topics.federation_topic_specs: one partition each; retention.ms is CONTRIBUTIONS_RETENTION_MS. */ -}}
+{{- range include "fraudstream.allPartners" . | fromJsonArray -}}
+{{- $specs = append $specs (dict "name" (printf "%s.%s.federation-tasks.v1" $r .) "partitions" 1 "config" $large) -}}
+{{- end -}}
+{{- $specs = append $specs (dict "name" (printf "%s.federation.answers.v1" $r) "partitions" 1 "config" $large) -}}
+{{- $specs = append $specs (dict "name" (printf "%s.federation.masking-keys.v1" $r) "partitions" 1 "config" (dict "cleanup.policy" "compact")) -}}
+{{- $specs = append $specs (dict "name" (printf "%s.federation.contributions.v1" $r) "partitions" 1 "config" (dict "max.message.bytes" $bytes "retention.ms" "604800000")) -}}
+{{- $specs = append $specs (dict "name" (printf "%s.federation.shared-counts.v1" $r) "partitions" 1 "config" $compact) -}}
 {{- toJson $specs -}}
 {{- end -}}
 
@@ -121,7 +159,10 @@ exactly access.all_grants(...) and declared_topics(...), for several partner set
 {{- if and (hasPrefix "SASL_" $protocol) (ne $v.kafka.sasl.mechanism "SCRAM-SHA-512") -}}
 {{- fail (printf "strimzi.enabled with kafka.sasl.mechanism %s: Strimzi's KafkaUsers authenticate with SCRAM-SHA-512 (or TLS client certificates with securityProtocol SSL)" $v.kafka.sasl.mechanism) -}}
 {{- end -}}
-{{- $users := list (include "fraudstream.principal" (dict "root" $ "role" "scorer")) -}}
+{{- $users := list -}}
+{{- range list "scorer" "federation" -}}
+{{- $users = append $users (include "fraudstream.principal" (dict "root" $ "role" .)) -}}
+{{- end -}}
 {{- range include "fraudstream.allPartners" . | fromJsonArray -}}
 {{- $users = append $users (include "fraudstream.principal" (dict "root" $ "role" "partner" "partner" .)) -}}
 {{- end -}}
