@@ -186,9 +186,10 @@ class WorkerSettings(KafkaSettings):
         if bad:
             msg = f"partner ids must match {PARTNER_ID_PATTERN}: {bad}"
             raise ValueError(msg)
-        if "scoring" in value:
-            msg = "'scoring' is the shared service's topic scope and cannot be a partner id"
-            raise ValueError(msg)
+        for reserved in ("scoring", "federation"):
+            if reserved in value:
+                msg = f"{reserved!r} is a shared service's topic scope and cannot be a partner id"
+                raise ValueError(msg)
         if len(set(value)) != len(value):
             msg = "partner ids must be unique"
             raise ValueError(msg)

@@ -264,6 +264,8 @@ def test_the_production_values_set_every_setting_the_code_reads(
     assert "FRAUD_KEY_DIR" not in scorer
     assert gateway["FRAUD_PREVIOUS_KEY_DIRS"] == "/var/run/fraudstream/keys/previous-0"
     assert gateway["FRAUD_THRESHOLD"] == "0.45"
+    assert gateway["FRAUD_FEDERATION_MEMBERS"] == "/etc/fraudstream/federation/members.json"
+    assert gateway["FRAUD_AGGREGATOR"] == "consortium-aggregator"
     assert scorer["FRAUD_SASL_PASSWORD"] == "<from a Secret>"  # noqa: S105
 
 

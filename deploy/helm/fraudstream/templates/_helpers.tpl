@@ -81,6 +81,10 @@ FRAUD_MAX_AMOUNT: {{ $v.limits.maxAmount | toString | quote }}
 FRAUD_MAX_CLOCK_SKEW: {{ $v.limits.maxClockSkew | toString | quote }}
 FRAUD_SCORER_PUBLIC_KEYS: {{ join "," $v.scorer.publicKeys | quote }}
 FRAUD_JOIN_TTL: {{ .partner.joinTtl | toString | quote }}
+FRAUD_AGGREGATOR: {{ $v.federation.aggregator | quote }}
+{{- if $v.federation.membersConfigMap }}
+FRAUD_FEDERATION_MEMBERS: "/etc/fraudstream/federation/members.json"
+{{- end }}
 FRAUD_KEY_DIR: {{ printf "%s/current" (include "fraudstream.keyRoot" .root) | quote }}
 {{- $previous := list }}
 {{- range $i, $_ := .partner.previousKeySeedSecrets }}

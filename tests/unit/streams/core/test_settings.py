@@ -15,7 +15,9 @@ def test_partners_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().partners == ("north", "south")
 
 
-@pytest.mark.parametrize("partners", ["", "Alpha", "scoring", "a,a", "has.dot", "x" * 40])
+@pytest.mark.parametrize(
+    "partners", ["", "Alpha", "scoring", "federation", "a,a", "has.dot", "x" * 40]
+)
 def test_bad_partner_ids_are_refused(monkeypatch: pytest.MonkeyPatch, partners: str) -> None:
     """Partner ids appear in topic names: empty, reserved, duplicate or unsafe ids are refused."""
     monkeypatch.setenv("FRAUD_PARTNERS", partners)
