@@ -19,6 +19,7 @@ dead-letter code and the tests want them all.
     │   └── SchemaError
     ├── KeyRegistryError              a keys-topic record is malformed, unsigned or inconsistent
     ├── KeyRegistryUnavailableError   the scorer cannot read the keys topics at all
+    ├── EvaluationError               an FHE evaluation hung or its process died, twice
     ├── RecordingError                a recording file cannot be read
     ├── ReplayError                   a replay could not send everything
     └── VerifyError                   a verification could not run to its end
@@ -31,6 +32,7 @@ from models.errors import FraudStreamError
 __all__ = [
     "BrokerError",
     "ConfigError",
+    "EvaluationError",
     "EventError",
     "FraudStreamError",
     "KeyRegistryError",
@@ -80,6 +82,11 @@ class KeyRegistryError(FraudStreamError):
 
 class KeyRegistryUnavailableError(FraudStreamError):
     """The scorer cannot read the keys topics (its follower thread failed)."""
+
+
+class EvaluationError(FraudStreamError):
+    """An FHE evaluation did not finish within its time limit, or its process died, on both
+    tries: the request is dead-lettered with the reason (its process was replaced)."""
 
 
 class RecordingError(FraudStreamError):

@@ -153,6 +153,12 @@ class WorkerSettings(KafkaSettings):
         le=300.0,
         description="Seconds before a silent worker's partitions move to another (crash takeover).",
     )
+    stuck_after: float = Field(
+        default=600.0,
+        ge=10.0,
+        description="Seconds an agent may spend on one record before /ready reports it stuck "
+        "(and the worker not ready); /metrics shows each agent's current record age.",
+    )
     web_host: str = Field(
         default="127.0.0.1", description="Bind address of the worker's web server (probes)."
     )
@@ -277,6 +283,14 @@ class ScorerSettings(WorkerSettings):
         description="Scorer role: most seconds a request waits for the evaluation keys of a key "
         "id not seen yet; it is dead-lettered sooner, as soon as the keys topics are read to "
         "their end without them.",
+    )
+    fhe_timeout: float = Field(
+        default=120.0,
+        ge=1.0,
+        le=3600.0,
+        description="Scorer role: seconds an FHE evaluation may take (a fresh process loading "
+        "the circuit and keys included); past it the process is killed and replaced and the "
+        "request tried once more, then dead-lettered with the reason.",
     )
     scorer_processes: int = Field(
         default=1,

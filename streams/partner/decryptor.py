@@ -219,7 +219,7 @@ class Decryptor:
 
     def install(self, app: faust.App, agents: AgentSet) -> None:
         """Attach the agent."""
-        agents.add(app, self.decrypt_verdicts, self.joined, self.partner)
+        agents.add(app, self.decrypt_verdicts, self.joined, self.partner, private=True)
 
     async def decrypt_verdicts(self, stream: faust.StreamT[Any]) -> None:
         """Join each verdict with its request's details; decrypt, score, alert."""

@@ -90,13 +90,17 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
     )
     add_web_pages(
         app,
-        lambda: {
-            "ready": agents.started,
-            "partner": partner,
-            "key_id": context.key_id,
-            "model": context.model_version,
-        },
+        lambda: agents.readiness(
+            {
+                "ready": agents.started,
+                "partner": partner,
+                "key_id": context.key_id,
+                "model": context.model_version,
+            },
+            settings.stuck_after,
+        ),
         private_topics=(names.scores(partner), names.alerts(partner)),
+        agents=agents,
     )
     return app
 

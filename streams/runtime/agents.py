@@ -15,7 +15,9 @@ would change them).
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -39,6 +41,22 @@ class Encoded(Generic[_Item]):
     value: bytes
 
 
+@dataclass
+class _Watch:
+    """When the agent's current record started (``None`` between records), and how many it
+    finished."""
+
+    started: float | None = None
+    records: int = 0
+    #: Whether its timings may reveal a decrypted result (a partner's decryptor: an alert takes
+    #: one send more), so that /metrics leaves it out.
+    private: bool = False
+
+
+#: The watch of the agent running in this task (set by :meth:`AgentSet.add`).
+_WATCH: ContextVar[_Watch | None] = ContextVar("fraudstream_agent_watch", default=None)
+
+
 def raw_topic(app: faust.App, *names: str, **options: Any) -> Any:
     """A topic of ``app`` whose keys and values are bytes (messages encode themselves)."""
     return app.topic(*names, key_serializer="raw", value_serializer="raw", **options)
@@ -53,15 +71,19 @@ async def run_agent(
     """For each record: ``step(message)`` (awaited if it is a coroutine); on any exception
     dead-letter the record and go on; otherwise ``await forward(message, result)`` before taking
     the next record."""
+    watch = _WATCH.get() or _Watch()
     async for event in stream.events():
         message = event.message
+        watch.started = time.monotonic()
         try:
             outcome = step(message)
             result: _Result = await outcome if inspect.isawaitable(outcome) else outcome
         except Exception as exc:  # noqa: BLE001  (a bad record must never stop the partition)
             await dead_letter(dead_topic, event, exc)
-            continue
-        await forward(message, result)
+        else:
+            await forward(message, result)
+        watch.started = None
+        watch.records += 1
 
 
 class AgentSet:
@@ -70,6 +92,7 @@ class AgentSet:
     def __init__(self) -> None:
         """No agents yet."""
         self.agents: dict[str, faust.types.AgentT[Any]] = {}
+        self.watches: dict[str, _Watch] = {}
 
     def add(
         self,
@@ -77,10 +100,34 @@ class AgentSet:
         function: Callable[[faust.StreamT[Any]], Awaitable[None]],
         source: Any,
         scope: str | None = None,
+        *,
+        private: bool = False,
     ) -> None:
-        """Attach ``function`` to ``source`` as the agent ``<function name>[.<scope>]``."""
+        """Attach ``function`` to ``source`` as the agent ``<function name>[.<scope>]``; a
+        ``private`` one's record age is left out of a partner's /metrics."""
         name = function.__name__ + (f".{scope}" if scope else "")
-        self.agents[name] = app.agent(source, name=name, concurrency=1)(function)
+        watch = self.watches[name] = _Watch(private=private)
+
+        async def watched(stream: faust.StreamT[Any]) -> None:
+            _WATCH.set(watch)
+            await function(stream)
+
+        self.agents[name] = app.agent(source, name=name, concurrency=1)(watched)
+
+    def record_ages(self) -> dict[str, float]:
+        """Seconds each agent has spent on its current record (0 between records)."""
+        now = time.monotonic()
+        return {
+            name: 0.0 if watch.started is None else now - watch.started
+            for name, watch in self.watches.items()
+        }
+
+    def readiness(self, state: dict[str, Any], stuck_after: float) -> dict[str, Any]:
+        """``state`` (a role's /ready body) with the agents stuck on one record for more than
+        ``stuck_after`` seconds; the worker is not ready while one is (its partition stands
+        still)."""
+        stuck = sorted(name for name, age in self.record_ages().items() if age > stuck_after)
+        return {**state, "ready": bool(state.get("ready")) and not stuck, "stuck_agents": stuck}
 
     @property
     def started(self) -> bool:

@@ -1,11 +1,13 @@
 """The worker's web pages (Faust serves them on FRAUD_WEB_HOST:FRAUD_WEB_PORT, 6066 by default):
 
-- ``GET /ready``: 200 when the worker can do its work, 503 before, with a JSON body saying what it
-  waits for (the readiness probe);
+- ``GET /ready``: 200 when the worker can do its work, 503 before (or while an agent is stuck
+  on one record past ``FRAUD_STUCK_AFTER``, or the scorer's FHE pool hangs), with a JSON body
+  saying what it waits for (the readiness probe);
 - ``GET /live``: 200 while the worker's event loop answers (the liveness probe);
 - ``GET /metrics``: Prometheus metrics from Faust's sensor (messages received and sent per
-  topic, event latency, commit latency, table operations, rebalances). Counts and timings only:
-  no payload, key or score is ever a label.
+  topic, event latency, commit latency, table operations, rebalances) and each agent's current
+  record age (``fraudstream_agent_record_age_seconds``: a stuck partition's grows). Counts and
+  timings only: no payload, key or score is ever a label.
 
 A partner's worker serves only what does not depend on a decrypted result (``private_topics``):
 nothing it sends (how many records go to its alerts topic *is* the number of alerts, and every
@@ -23,7 +25,9 @@ from typing import Any
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+from streams.runtime.agents import AgentSet
 
 __all__ = ["add_web_pages"]
 
@@ -58,14 +62,36 @@ class _Private:
         return any(topic in value for value in labels.values() for topic in self.private_topics)
 
 
+class _RecordAges:
+    """``fraudstream_agent_record_age_seconds{agent}``: how long each agent has been on its
+    current record (0 between records); a partition that stands still shows as a growing age.
+    Agents marked private (a partner's decryptor) are left out where results are private."""
+
+    def __init__(self, agents: AgentSet, private: bool) -> None:
+        self.agents, self.private = agents, private
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            f"{_PREFIX}_agent_record_age_seconds",
+            "Seconds the agent has spent on its current record (0 between records).",
+            labels=["agent"],
+        )
+        for name, age in sorted(self.agents.record_ages().items()):
+            if not (self.private and self.agents.watches[name].private):
+                family.add_metric([name], round(age, 3))
+        yield family
+
+
 def add_web_pages(
     app: faust.App,
     readiness: Callable[[], dict[str, Any]],
     private_topics: Collection[str] | None = None,
+    agents: AgentSet | None = None,
 ) -> None:
     """Serve ``readiness()`` at ``/ready`` (its ``ready`` item decides the status code),
-    ``/live`` and ``/metrics``; with ``private_topics`` (a partner's scores and alerts topics),
-    ``/metrics`` leaves out everything that depends on a decrypted result."""
+    ``/live`` and ``/metrics`` (with each of ``agents``' current record age); with
+    ``private_topics`` (a partner's scores and alerts topics), ``/metrics`` leaves out
+    everything that depends on a decrypted result."""
 
     async def ready(web: Any, request: Any) -> Any:
         state = readiness()
@@ -85,6 +111,8 @@ def add_web_pages(
     if private_topics is not None:
         shown = CollectorRegistry(auto_describe=True)
         shown.register(_Private(sensor, private_topics))
+    if agents is not None:
+        shown.register(_RecordAges(agents, private=private_topics is not None))
 
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(shown), headers={"Content-Type": CONTENT_TYPE_LATEST})

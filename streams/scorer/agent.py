@@ -68,12 +68,17 @@ class ScorerSteps:
 
     def readiness(self) -> dict[str, Any]:
         """What ``/ready`` shows: ready once the evaluation processes are up and the keys
-        topics were read to their end."""
+        topics were read to their end, and while no evaluation hangs past its time limit."""
         caught_up = self.keys.wait_caught_up(0)
+        evaluations = self.pool.health()
         return {
-            "ready": self.pool.ready and caught_up and self.keys.error is None,
+            "ready": self.pool.ready
+            and not evaluations["hung"]
+            and caught_up
+            and self.keys.error is None,
             "registry_error": None if self.keys.error is None else str(self.keys.error),
             "evaluators_ready": self.pool.ready,
+            "evaluations": evaluations,
             "registry_caught_up": caught_up,
             "model": self.model_version,
             "key_ids": sorted(self.keys.known_key_ids()),

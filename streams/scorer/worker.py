@@ -49,7 +49,9 @@ def build_scorer_app(settings: ScorerSettings) -> faust.App:
         {partner: names.evaluation_keys(partner) for partner in settings.partners},
         Path(settings.data_dir) / app.conf.id / f"evaluation-keys-{os.getpid()}",
     )
-    pool = FhePool(model_dir, keys.directory, settings.scorer_processes)
+    pool = FhePool(
+        model_dir, keys.directory, settings.scorer_processes, timeout=settings.fhe_timeout
+    )
     steps = ScorerSteps(
         server.version,
         settings.partners,
@@ -61,7 +63,11 @@ def build_scorer_app(settings: ScorerSettings) -> faust.App:
     )
     agents = AgentSet()
     ScorerAgent(app, names, steps).install(app, agents)
-    add_web_pages(app, steps.readiness)
+    add_web_pages(
+        app,
+        lambda: agents.readiness(steps.readiness(), settings.stuck_after),
+        agents=agents,
+    )
 
     @app.on_before_shutdown.connect
     async def _stop(_sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:

@@ -66,12 +66,14 @@ FRAUD_PARTNERS: {{ include "fraudstream.partnerNames" .root | quote }}
 FRAUD_APP_ID: {{ $v.appId | quote }}
 FRAUD_DATA_DIR: "/var/lib/fraudstream/state"
 FRAUD_SESSION_TIMEOUT: {{ $v.sessionTimeout | toString | quote }}
+FRAUD_STUCK_AFTER: {{ $v.stuckAfter | toString | quote }}
 FRAUD_WEB_HOST: "0.0.0.0"
 FRAUD_WEB_PORT: {{ $v.webPort | quote }}
 FRAUD_LOG_LEVEL: {{ $v.logLevel | quote }}
 FRAUD_MODEL_DIR: "/app/model"
 {{- if eq .role "scorer" }}
 FRAUD_KEY_WAIT: {{ $v.scorer.keyWait | toString | quote }}
+FRAUD_FHE_TIMEOUT: {{ $v.scorer.fheTimeout | toString | quote }}
 FRAUD_SCORER_PROCESSES: {{ $v.scorer.processes | quote }}
 FRAUD_SCORER_KEY_FILE: {{ printf "/etc/fraudstream/scorer-key/%s" $v.scorer.signingKey.key | quote }}
 FRAUD_REQUEST_MAX_AGE: {{ $v.scorer.requestMaxAge | toString | quote }}
