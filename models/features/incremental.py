@@ -25,7 +25,7 @@ when the transaction is observed.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,16 +108,30 @@ class FeatureRow(list[float]):
 
 @dataclass
 class EntityState:
-    """One entity value's recent transactions: times (sorted), the number fields its windows
-    aggregate (same order), and the times of its known frauds (sorted)."""
+    """One entity value's recent transactions: times (sorted), their transaction ids and the
+    number fields its windows aggregate (same order), and the times of its known frauds (sorted)
+    with their transaction ids.
+
+    Idempotent by transaction id: a transaction or a label seen again (a record processed twice
+    after a crash, at-least-once delivery) changes nothing, and the transaction gets the window
+    values it got the first time (unless an earlier-dated transaction or a label came in
+    between). Ids are ``None`` for entries kept before ids were (old changelogs).
+    """
 
     times: list[int] = field(default_factory=list)
     values: dict[str, list[float]] = field(default_factory=dict)
     fraud_times: list[int] = field(default_factory=list)
+    ids: list[int | None] = field(default_factory=list)
+    fraud_ids: list[int | None] = field(default_factory=list)
 
-    def add_fraud(self, at: int) -> None:
-        """Record a confirmed fraud (a label, arriving late) of a transaction made at ``at``."""
-        insort(self.fraud_times, at)
+    def add_fraud(self, at: int, transaction_id: int | None = None) -> None:
+        """Record a confirmed fraud (a label, arriving late) of a transaction made at ``at``;
+        a label of a transaction id already recorded changes nothing."""
+        if transaction_id is not None and transaction_id in self.fraud_ids:
+            return
+        index = bisect_right(self.fraud_times, at)
+        self.fraud_times.insert(index, at)
+        self.fraud_ids.insert(index, transaction_id)
 
     def observe(
         self,
@@ -125,6 +139,7 @@ class EntityState:
         numbers: Mapping[str, float],
         plan: EntityPlan,
         sums: EntitySums | None = None,
+        transaction_id: int | None = None,
     ) -> FeatureRow:
         """Add a transaction; return its values of ``plan``'s windows, in spec order.
 
@@ -133,8 +148,10 @@ class EntityState:
         the other windows end at ``at``, with the transactions of equal time that came before.
         An event more than :data:`ALLOWED_LATENESS` behind the clock of an entity that refuses
         late events raises :class:`~models.errors.EventTimeError` and changes nothing; one that
-        is counted anyway sees windows missing only what was pruned.
+        is counted anyway sees windows missing only what was pruned. A ``transaction_id``
+        already held is not added again: its values are read where it stands.
         """
+        seen = self._position(transaction_id, at)
         clock = _clock(self.times)
         if plan.refuse_late and clock is not None and at < clock - ALLOWED_LATENESS:
             msg = (
@@ -146,17 +163,31 @@ class EntityState:
             delayed, fallback = self._shared_label_windows(at, plan, plan.shared, sums)
         else:
             delayed, fallback = [self._label_window(at, w) for w in plan.label_windows], 0
-        index = bisect_right(self.times, at)
-        self.times.insert(index, at)
-        for name in plan.numbers:
-            self.values.setdefault(name, []).insert(index, float(numbers[name]))
-        index -= self._prune(plan.horizon)
+        if seen is not None:
+            index = seen
+        else:
+            index = bisect_right(self.times, at)
+            self.times.insert(index, at)
+            self.ids.insert(index, transaction_id)
+            for name in plan.numbers:
+                self.values.setdefault(name, []).insert(index, float(numbers[name]))
+            index -= self._prune(plan.horizon)
         recent = iter([self._window(at, index, window) for window in plan.windows])
         label = iter(delayed)
         return FeatureRow(
             (value for is_label in plan.order for value in next(label if is_label else recent)),
             fallback,
         )
+
+    def _position(self, transaction_id: int | None, at: int) -> int | None:
+        """Where ``transaction_id``, made at ``at``, is held (``None``: not held)."""
+        if transaction_id is None:
+            return None
+        start, end = bisect_left(self.times, at), bisect_right(self.times, at)
+        for index in range(start, end):
+            if self.ids[index] == transaction_id:
+                return index
+        return None
 
     def _window(self, at: int, index: int, feature: WindowFeature) -> list[float]:
         values: list[float] = []
@@ -227,22 +258,35 @@ class EntityState:
         cut = bisect_right(self.times, oldest)
         if cut:
             del self.times[:cut]
+            del self.ids[:cut]
             for numbers in self.values.values():
                 del numbers[:cut]
-        del self.fraud_times[: bisect_right(self.fraud_times, oldest)]
+        frauds_cut = bisect_right(self.fraud_times, oldest)
+        del self.fraud_times[:frauds_cut]
+        del self.fraud_ids[:frauds_cut]
         return cut
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form for a Faust table."""
-        return {"t": self.times, "v": self.values, "f": self.fraud_times}
+        return {
+            "t": self.times,
+            "v": self.values,
+            "f": self.fraud_times,
+            "i": self.ids,
+            "g": self.fraud_ids,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EntityState:
-        """The inverse of :meth:`to_json`."""
+        """The inverse of :meth:`to_json` (a state kept before ids were has ``None`` ids)."""
+        times = [int(t) for t in data["t"]]
+        fraud_times = [int(t) for t in data["f"]]
         return cls(
-            [int(t) for t in data["t"]],
+            times,
             {str(name): [float(v) for v in values] for name, values in data["v"].items()},
-            [int(t) for t in data["f"]],
+            fraud_times,
+            [None if i is None else int(i) for i in data.get("i", [None] * len(times))],
+            [None if i is None else int(i) for i in data.get("g", [None] * len(fraud_times))],
         )
 
 
@@ -319,7 +363,8 @@ class StreamFeatures:
         return f"{entity}={self.entity_value(entity, event)}"
 
     def observe(self, entity: str, state: EntityState, event: Mapping[str, Any]) -> FeatureRow:
-        """Add ``event`` to its ``entity`` state; its values of that entity's windows."""
+        """Add ``event`` to its ``entity`` state; its values of that entity's windows (an event
+        whose ``transaction_id`` the state holds already is not added twice)."""
         plan = self.plans[entity]
         numbers = {name: event[name] for name in plan.numbers}
         sums = (
@@ -327,7 +372,14 @@ class StreamFeatures:
             if self.shared is not None and plan.shared is not None
             else None
         )
-        return state.observe(epoch_seconds(event["timestamp"]), numbers, plan, sums)
+        transaction_id = event.get("transaction_id")
+        return state.observe(
+            epoch_seconds(event["timestamp"]),
+            numbers,
+            plan,
+            sums,
+            None if transaction_id is None else int(transaction_id),
+        )
 
     @cached_property
     def _zones(self) -> dict[str, ZoneInfo]:

@@ -48,7 +48,9 @@ def replay_incremental(
         while pending and pending[0][0] <= at:
             _, fraud_at, fraud_row = heapq.heappop(pending)
             for entity in spec.label_entities:
-                states[features.state_key(entity, events[fraud_row])].add_fraud(fraud_at)
+                states[features.state_key(entity, events[fraud_row])].add_fraud(
+                    fraud_at, int(events[fraud_row]["transaction_id"])
+                )
         windows = {
             entity: features.observe(entity, states[features.state_key(entity, event)], event)
             for entity in features.entities

@@ -136,7 +136,7 @@ class GatewaySteps:
             raise SchemaError(msg)
         key = self.features.state_key(item.entity, item.label.event())
         state = self._state(key)
-        state.add_fraud(epoch_seconds(item.label.timestamp))
+        state.add_fraud(epoch_seconds(item.label.timestamp), int(item.label.transaction_id))
         self.states[key] = state.to_json()
 
     def request(self, record: RawRecord) -> RequestStep:

@@ -26,15 +26,15 @@ TERMINAL = EntityPlan.of(SPEC, "terminal_id")
 class CardState(EntityState):
     """A card's state under the handbook's spec (count and mean amount over 1, 7, 30 days)."""
 
-    def see(self, at: int, amount: float) -> list[float]:
-        return self.observe(at, {"amount": amount}, CARD)
+    def see(self, at: int, amount: float, transaction_id: int | None = None) -> list[float]:
+        return self.observe(at, {"amount": amount}, CARD, transaction_id=transaction_id)
 
 
 class TerminalState(EntityState):
     """A terminal's state under the handbook's spec (delayed count and fraud ratio)."""
 
-    def see(self, at: int) -> list[float]:
-        return self.observe(at, {}, TERMINAL)
+    def see(self, at: int, transaction_id: int | None = None) -> list[float]:
+        return self.observe(at, {}, TERMINAL, transaction_id=transaction_id)
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +100,33 @@ def test_states_survive_a_json_round_trip() -> None:
     card.see(5, 1.5)
     terminal.see(5)
     terminal.add_fraud(5)
+    card.see(6, 2.5, transaction_id=42)
     for state in (card, terminal):
         assert EntityState.from_json(state.to_json()) == EntityState(
-            state.times, state.values, state.fraud_times
+            state.times, state.values, state.fraud_times, state.ids, state.fraud_ids
         )
+    assert card.ids == [None, 42]
+    # A state kept before ids were: its entries have no id, and it reads as before.
+    old = {"t": [5], "v": {"amount": [1.5]}, "f": []}
+    assert EntityState.from_json(old) == EntityState([5], {"amount": [1.5]}, [], [None], [])
+
+
+def test_a_transaction_or_label_seen_twice_counts_once_and_gets_its_first_values() -> None:
+    """At-least-once delivery: transaction 7 processed again after others came gets the values
+    it got the first time and is not counted twice; a label seen twice is one fraud."""
+    card = CardState()
+    card.see(100, 10.0, transaction_id=1)
+    first = card.see(200, 20.0, transaction_id=7)
+    card.see(300, 40.0, transaction_id=9)
+    assert card.see(200, 20.0, transaction_id=7) == first
+    assert card.times == [100, 200, 300]
+    assert card.see(400, 1.0, transaction_id=10)[:2] == [4.0, 17.75]
+    terminal = TerminalState()
+    terminal.see(0, transaction_id=1)
+    terminal.see(3600, transaction_id=2)
+    terminal.add_fraud(3600, transaction_id=2)
+    terminal.add_fraud(3600, transaction_id=2)
+    assert terminal.see(7 * DAY + 3600, transaction_id=3)[:2] == [2.0, 0.5]
 
 
 def test_feature_names_are_the_handbooks_fifteen() -> None:

@@ -128,3 +128,27 @@ def test_ids_beyond_a_signed_64_bit_integer_are_refused_before_any_state_changes
             steps.validate_transaction(_record(**{field: 2**64}))
     assert states == {}
     through_card(steps, _record(transaction_id=2**63 - 1, card_id=2**63 - 1))
+
+
+def test_a_record_processed_twice_changes_each_state_once() -> None:
+    """After a crash a validated record is processed again: the card's and the terminal's
+    states hold the transaction once, the onward record is the same, and a label seen twice
+    counts one fraud."""
+    states: dict[str, Any] = {}
+    steps = gateway(states)
+    record = Record(topic="t", key=b"5", value=orjson.dumps(EVENT), headers=[])
+    validated = steps.validate_transaction(record)
+    again = Record(topic="v", key=validated.key, value=validated.value, headers=[])
+    first = steps.request(again)
+    card_state = json.dumps(states["card_id=5"])
+    second = steps.request(again)
+    assert isinstance(first, Encoded)
+    assert isinstance(second, Encoded)
+    assert second.item.windows == first.item.windows
+    assert json.dumps(states["card_id=5"]) == card_state
+    assert len(states["card_id=5"]["t"]) == 1
+    label = {k: EVENT[k] for k in ("transaction_id", "timestamp", "terminal_id", "partner_id")}
+    for _ in range(2):
+        (out,) = steps.validate_label(Record(topic="l", key=b"5", value=orjson.dumps(label)))
+        steps.request(Record(topic="v", key=out.key, value=out.value, headers=[]))
+    assert len(states["terminal_id=7"]["f"]) == 1
