@@ -32,6 +32,7 @@ from streams.partner.context import PartnerContext
 from streams.partner.join_table import MAX_HALVES, JoinEntry, WaitingVerdict, read_entry
 from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
+from streams.runtime.faults import fault_point
 from streams.runtime.logs import get_logger
 
 __all__ = ["Decryptor", "DecryptorSteps"]
@@ -228,6 +229,7 @@ class Decryptor:
             if out is None:
                 return  # the other half has not arrived yet
             score = out.item
+            fault_point("decryptor.before_output")
             await deliver(self.scores, key=out.key, value=out.value)
             if score.alert:
                 await deliver(self.alerts, key=out.key, value=out.value)

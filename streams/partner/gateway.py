@@ -46,6 +46,7 @@ from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext, request_id_of
 from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
+from streams.runtime.faults import fault_point
 from streams.runtime.logs import get_logger
 
 __all__ = ["Gateway", "GatewaySteps", "RequestStep"]
@@ -274,6 +275,7 @@ class Gateway:
                 return
             pending, request = result
             details = pending.item
+            fault_point("gateway.before_request")
             # The details are stored before the request leaves: a verdict always finds them.
             await deliver(self.pending, key=pending.key, value=pending.value)
             await deliver(

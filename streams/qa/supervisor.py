@@ -212,11 +212,24 @@ def _wait_until_serving(pipeline: Pipeline, client: dict[str, Any], timeout: flo
 RoleSettings = Callable[[str, str | None], Mapping[str, Any]]
 
 
+def _scorer_worker(
+    settings: Settings, log_dir: Path, index: int, env: Mapping[str, str], role: RoleSettings
+) -> WorkerProcess:
+    """Scorer number ``index`` (not started)."""
+    return WorkerProcess(
+        settings.model_copy(update={**role("scorer", None), "web_port": free_port()}),
+        "scorer",
+        log_dir / f"scorer-{index}.log",
+        extra_env=dict(env),
+    )
+
+
 def _partner_workers(
     settings: Settings,
     key_dirs: Mapping[str, Path] | Callable[[], Mapping[str, Path]],
     log_dir: Path,
     role_settings: RoleSettings,
+    role_env: Callable[[str, str | None], Mapping[str, str]],
 ) -> dict[str, WorkerProcess]:
     """One partner worker (not started) per entry of ``key_dirs`` (made now if a function)."""
     return {
@@ -231,6 +244,7 @@ def _partner_workers(
             "partner",
             log_dir / f"partner-{partner}.log",
             partner=partner,
+            extra_env=dict(role_env("partner", partner)),
         )
         for partner, key_dir in (key_dirs() if callable(key_dirs) else key_dirs).items()
     }
@@ -260,6 +274,7 @@ def running_pipeline(
     scorer_env: Mapping[str, str] | None = None,
     logs_in_errors: bool = True,
     role_settings: RoleSettings = lambda role, partner: {},
+    role_env: Callable[[str, str | None], Mapping[str, str]] = lambda role, partner: {},
 ) -> Iterator[Pipeline]:
     """Start ``scorers`` scorers and one partner worker per entry of ``key_dirs`` (the topics
     must exist); return once every consumer group is stable, every worker answers ``/ready`` and
@@ -272,29 +287,23 @@ def running_pipeline(
     ``logs_in_errors``, with the folder of the logs (for commands whose screen is not a log).
     ``role_settings(role, partner)`` gives settings a worker takes over ``settings`` (its own
     Kafka principal on an authenticated broker); the supervisor itself connects with
-    ``settings``.
+    ``settings``. ``role_env(role, partner)`` adds environment variables to that worker (the
+    fault run's ``FRAUD_FAULT_POINTS``).
     """
     # A pipeline without a scorer key of its own gets one for its lifetime, outside the logs.
     key_home = Path(tempfile.mkdtemp(prefix="fraudstream-scorer-key-"))
     settings = with_scorer_key(settings, key_home)
+    env = {**(scorer_env or {}), **role_env("scorer", None)}
     pipeline = Pipeline(
-        [
-            WorkerProcess(
-                settings.model_copy(
-                    update={**role_settings("scorer", None), "web_port": free_port()}
-                ),
-                "scorer",
-                log_dir / f"scorer-{index}.log",
-                extra_env=dict(scorer_env or {}),
-            )
-            for index in range(scorers)
-        ],
+        [_scorer_worker(settings, log_dir, index, env, role_settings) for index in range(scorers)],
         {},
     )
     try:
         for worker in pipeline.scorers:
             worker.start()
-        pipeline.partners.update(_partner_workers(settings, key_dirs, log_dir, role_settings))
+        pipeline.partners.update(
+            _partner_workers(settings, key_dirs, log_dir, role_settings, role_env)
+        )
         for worker in pipeline.partners.values():
             worker.start()
         try:

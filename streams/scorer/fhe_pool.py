@@ -29,6 +29,7 @@ from pebble import ProcessExpired, ProcessPool
 from models.fhe.artifacts import ServerArtifact
 from models.fhe.server import ScoringServer
 from streams.core.errors import EvaluationError
+from streams.runtime.faults import fault_point
 from streams.runtime.logs import get_logger
 
 __all__ = ["FhePool"]
@@ -110,6 +111,8 @@ class FhePool:
         self._in_flight[token] = time.monotonic()
         try:
             future = self._pool().schedule(function, args=args, timeout=self.timeout)
+            if function is _evaluate:
+                fault_point("scorer.during_evaluation")
             return await asyncio.wrap_future(future)
         finally:
             del self._in_flight[token]
