@@ -28,7 +28,7 @@ from typing import Any
 
 import faust
 
-from models.features.incremental import EntityState, epoch_seconds
+from models.features.incremental import EntityState, FeatureRow, epoch_seconds
 from streams.core.errors import SchemaError
 from streams.core.events import EventLimits, parse_label, parse_transaction
 from streams.core.headers import BACKFILL_HEADER, header_map
@@ -44,6 +44,7 @@ from streams.core.messages import (
 from streams.core.signatures import digest_of
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext, request_id_of
+from streams.partner.state_sweep import StateSweep
 from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
 from streams.runtime.faults import fault_point
@@ -87,6 +88,8 @@ class GatewaySteps:
             limits, partners=frozenset({context.partner}), spec=self.features.spec
         )
         self.states = states
+        horizons = {entity: plan.horizon for entity, plan in self.features.plans.items()}
+        self.sweep = StateSweep(states, horizons)
 
     def _key(self, stage: int, event: dict[str, Any]) -> bytes:
         """The record key that takes a transaction to the entity of ``stage`` (its card's
@@ -130,7 +133,7 @@ class GatewaySteps:
         stored = self.states.get(key)
         return EntityState() if stored is None else EntityState.from_json(stored)
 
-    def _add_fraud(self, item: ValidatedLabel) -> None:
+    def _add_fraud(self, item: ValidatedLabel, partition: int) -> None:
         """Count a label's fraud in its entity's state."""
         if item.entity not in self.features.spec.label_entities:
             msg = f"label: {item.entity} has no label windows in the model's spec"
@@ -138,7 +141,17 @@ class GatewaySteps:
         key = self.features.state_key(item.entity, item.label.event())
         state = self._state(key)
         state.add_fraud(epoch_seconds(item.label.timestamp), int(item.label.transaction_id))
-        self.states[key] = state.to_json()
+        self.states[key] = self.sweep.stamp(state.to_json(), partition)
+
+    def _visit(self, entity: str, event: dict[str, Any], partition: int) -> FeatureRow:
+        """Add the transaction to its ``entity`` state; that entity's window values."""
+        key = self.features.state_key(entity, event)
+        state = self._state(key)
+        self.context.refresh_sums()
+        values = self.features.observe(entity, state, event)
+        self.states[key] = self.sweep.stamp(state.to_json(), partition)
+        self.sweep.advance(partition, epoch_seconds(event["timestamp"]))
+        return values
 
     def request(self, record: RawRecord) -> RequestStep:
         """Update one entity's state. A transaction goes on to its next entity; after the last
@@ -147,19 +160,15 @@ class GatewaySteps:
         started = time.perf_counter()
         item = parse_validated(bytes(record.value or b""))
         features = self.features
+        partition = int(getattr(record, "partition", 0) or 0)
         if isinstance(item, ValidatedLabel):
-            self._add_fraud(item)
+            self._add_fraud(item, partition)
             return None
         tx, stage = item.transaction, item.stage
         event = tx.event()
         windows, fallback = item.windows, item.fallback_buckets
         if stage < len(features.entities):
-            entity = features.entities[stage]
-            key = features.state_key(entity, event)
-            state = self._state(key)
-            self.context.refresh_sums()
-            values = features.observe(entity, state, event)
-            self.states[key] = state.to_json()
+            values = self._visit(features.entities[stage], event, partition)
             windows, fallback = (*windows, tuple(values)), fallback + values.fallback_buckets
             stage += 1
         features_ms = item.features_ms + _ms_since(started)

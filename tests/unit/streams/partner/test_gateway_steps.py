@@ -152,3 +152,32 @@ def test_a_record_processed_twice_changes_each_state_once() -> None:
         (out,) = steps.validate_label(Record(topic="l", key=b"5", value=orjson.dumps(label)))
         steps.request(Record(topic="v", key=out.key, value=out.value, headers=[]))
     assert len(states["terminal_id=7"]["f"]) == 1
+
+
+def test_states_nothing_can_read_any_more_are_deleted_on_their_own_partition_only() -> None:
+    """A card and a terminal last seen 60 days before the partition's newest transaction are
+    deleted (their windows reach 30 + 7 days back, plus a day of lateness); the same on another
+    partition is left to that partition's sweep; a recent one stays."""
+    states: dict[str, Any] = {}
+    steps = gateway(states)
+    steps.sweep.every = 0.0
+
+    def history(tx_id: int, day: str, card: int, terminal: int, partition: int) -> None:
+        event = {**EVENT, "transaction_id": tx_id, "timestamp": f"{day}T00:00:00Z"}
+        event |= {"card_id": card, "terminal_id": terminal}
+        record = Record(
+            topic="t", key=str(card).encode(), value=orjson.dumps(event),
+            headers=[(BACKFILL_HEADER, b"1")],
+        )  # fmt: skip
+        out: Any = steps.validate_transaction(record)
+        while isinstance(out, Encoded):
+            out = steps.request(
+                Record(topic="v", key=out.key, value=out.value, headers=[], partition=partition)
+            )
+
+    history(1, "2018-06-01", card=1, terminal=11, partition=0)
+    history(2, "2018-06-01", card=2, terminal=12, partition=1)
+    assert set(states) == {"card_id=1", "terminal_id=11", "card_id=2", "terminal_id=12"}
+    history(3, "2018-07-31", card=3, terminal=13, partition=0)
+    assert set(states) == {"card_id=2", "terminal_id=12", "card_id=3", "terminal_id=13"}
+    assert steps.sweep.deleted == 2
