@@ -17,6 +17,7 @@ from streams.cli._common import (
     require_model,
     say,
 )
+from streams.cli.bench_faults import bench_faults
 from streams.qa.bench import run_pipeline_bench
 from streams.qa.data_bench import run_data_bench
 from streams.qa.fuzz import run_fuzz
@@ -134,3 +135,6 @@ def bench_data(rows: int, repeats: int, doc: Path | None) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d")
         replace_block(doc, "data", f"Measured {stamp} with `{command}`:\n\n{result.markdown()}")
         console.print(f"[green]written[/] {doc} (data block)")
+
+
+bench.add_command(bench_faults)

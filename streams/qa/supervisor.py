@@ -107,6 +107,12 @@ class WorkerProcess:
         )
 
     @property
+    def pid(self) -> int | None:
+        """The worker's process id (its process group's too), while it runs."""
+        process = self._process
+        return None if process is None or process.poll() is not None else process.pid
+
+    @property
     def returncode(self) -> int | None:
         """None while running."""
         return None if self._process is None else self._process.poll()
