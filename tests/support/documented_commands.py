@@ -83,6 +83,12 @@ DOCUMENTED: dict[str, Covered] = {
             "for alpha and bravo, as the aggregate line says",
         )
     ),
+    "fraudstream bench faults --doc docs/reliability.md": Covered(
+        "tests/e2e/test_bench_faults.py::test_a_short_fault_run_loses_nothing_and_scores_nothing_twice",
+        "in its short form: --partners alpha,bravo --per-partner 12, every fault kind once, "
+        "--span 150 --pause 8, the tiny model and a temporary doc (the long run takes ~10 min "
+        "with the default model; its output is docs/reliability.md)",
+    ),
     # --- README.md: the two commands ------------------------------------------------------------
     "make run": Covered(
         _DEMO,
