@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -33,6 +34,7 @@ __all__ = [
     "replace_block",
     "require_model",
     "say",
+    "write_measured",
 ]
 
 #: The one console every command prints to (stdout).
@@ -130,6 +132,14 @@ def require_model(model_dir: Path) -> Path:
         )
         raise click.UsageError(msg)
     return resolved
+
+
+def write_measured(document: Path, name: str, command: str, markdown: str) -> None:
+    """Put a measurement into ``document``'s ``name`` block, dated and with the command that
+    made it, and say so."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    replace_block(document, name, f"Measured {stamp} with `{command}`:\n\n{markdown}")
+    console.print(f"[green]written[/] {document} ({name} block)")
 
 
 def replace_block(document: Path, name: str, content: str) -> None:

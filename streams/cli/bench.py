@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -13,9 +12,9 @@ from streams.cli._common import (
     console,
     load_settings,
     model_option,
-    replace_block,
     require_model,
     say,
+    write_measured,
 )
 from streams.cli.bench_faults import bench_faults
 from streams.qa.bench import run_pipeline_bench
@@ -66,9 +65,7 @@ def bench_pipeline(model_dir: Path, transactions: int, warmup: int, doc: Path | 
     console.print(result.markdown(), highlight=False)
     if doc is not None:
         command = f"fraudstream bench pipeline --transactions {transactions} --warmup {warmup}"
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-        replace_block(doc, "pipeline", f"Measured {stamp} with `{command}`:\n\n{result.markdown()}")
-        console.print(f"[green]written[/] {doc} (pipeline block)")
+        write_measured(doc, "pipeline", command, result.markdown())
 
 
 @bench.command("fuzz")
@@ -102,9 +99,7 @@ def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None) -> None
     console.print(report.markdown(), highlight=False)
     if doc is not None:
         command = f"fraudstream bench fuzz --count {count} --seed {seed}"
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-        replace_block(doc, "fuzz", f"Measured {stamp} with `{command}`:\n\n{report.markdown()}")
-        console.print(f"[green]written[/] {doc} (fuzz block)")
+        write_measured(doc, "fuzz", command, report.markdown())
     if not report.ok:
         raise SystemExit(1)
 
@@ -132,9 +127,7 @@ def bench_data(rows: int, repeats: int, doc: Path | None) -> None:
     console.print(result.markdown(), highlight=False)
     if doc is not None:
         command = f"fraudstream bench data --rows {rows} --repeats {repeats}"
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-        replace_block(doc, "data", f"Measured {stamp} with `{command}`:\n\n{result.markdown()}")
-        console.print(f"[green]written[/] {doc} (data block)")
+        write_measured(doc, "data", command, result.markdown())
 
 
 bench.add_command(bench_faults)

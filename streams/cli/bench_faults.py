@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -12,9 +11,9 @@ from streams.cli._common import (
     console,
     load_settings,
     model_option,
-    replace_block,
     require_model,
     say,
+    write_measured,
 )
 from streams.qa.fault_run import FAULT_KINDS, run_faults
 
@@ -99,8 +98,6 @@ def bench_faults(
             f"fraudstream bench faults --partners {','.join(ids)} --per-partner {per_partner} "
             f"--faults {faults} --seed {seed} --span {span:g} --pause {pause:g}"
         )
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-        replace_block(doc, "faults", f"Measured {stamp} with `{command}`:\n\n{report.markdown()}")
-        console.print(f"[green]written[/] {doc} (faults block)")
+        write_measured(doc, "faults", command, report.markdown())
     if not report.ok:
         raise SystemExit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 
 from models.errors import ArtifactError
 from streams.cli import COMMANDS, cli, full_cli
-from streams.cli._common import Command, Group, require_model
+from streams.cli._common import Command, Group, require_model, write_measured
 from streams.core.errors import ConfigError
 from tests.support.paths import ROOT
 
@@ -176,3 +177,15 @@ def test_worker_module_imports_no_partner_code() -> None:
     result = _python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_measurement_goes_into_its_block_dated_with_its_command(tmp_path: Path) -> None:
+    """--doc: the block between the markers is replaced by the date, the command and the
+    result; the rest of the document is kept."""
+    doc = tmp_path / "doc.md"
+    doc.write_text("# T\n\nbefore\n<!-- faults:begin -->\nold\n<!-- faults:end -->\nafter\n")
+    write_measured(doc, "faults", "fraudstream bench faults --seed 2", "| a |")
+    text = doc.read_text()
+    assert "old" not in text
+    assert re.search(r"Measured \d{4}-\d\d-\d\d with `fraudstream bench faults --seed 2`:", text)
+    assert text.index("before") < text.index("| a |") < text.index("after")
