@@ -80,10 +80,9 @@ def protocol_data() -> ProtocolData:
     return load_protocol_data()
 
 
-@pytest.fixture(scope="session")
-def tiny_model(protocol_data: ProtocolData, tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
-    """One compiled tiny FHE model per session: XGBoost, 3 trees of depth 2, 2 bits."""
-    spec = ModelSpec(kind="xgb", n_bits=2, depth=2, trees=3)
+def _compiled(
+    spec: ModelSpec, protocol_data: ProtocolData, tmp_path_factory: pytest.TempPathFactory
+) -> TinyModel:
     fitted = fit_model(spec, protocol_data, say=lambda _: None)
     compile_model(fitted, protocol_data, say=lambda _: None)
     root = tmp_path_factory.mktemp("artifacts")
@@ -96,6 +95,25 @@ def tiny_model(protocol_data: ProtocolData, tmp_path_factory: pytest.TempPathFac
         spec=protocol_data.spec,
     )
     return TinyModel(fitted, directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(protocol_data: ProtocolData, tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    """One compiled tiny FHE model per session: XGBoost, 3 trees of depth 2, 2 bits."""
+    return _compiled(
+        ModelSpec(kind="xgb", n_bits=2, depth=2, trees=3), protocol_data, tmp_path_factory
+    )
+
+
+@pytest.fixture(scope="session")
+def candidate_model(
+    protocol_data: ProtocolData, tmp_path_factory: pytest.TempPathFactory
+) -> TinyModel:
+    """A second tiny model with the same features (another version): XGBoost, 2 trees of depth
+    2, 2 bits, for model changes."""
+    return _compiled(
+        ModelSpec(kind="xgb", n_bits=2, depth=2, trees=2), protocol_data, tmp_path_factory
+    )
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Send RECORDING, or a slice of transactions (--data files, or with --data-from alone the "
         "bundled ones), into topics.",
     ),
+    "shadow": (
+        "streams.cli.shadow:shadow",
+        "Compare a candidate model's shadow scores with the current model's, per transaction.",
+    ),
     "topics": (
         "streams.cli.topics:topics",
         "The topics of the system: <root>.<partner or scoring>.<entity>.v<N>.",

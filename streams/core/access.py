@@ -150,6 +150,8 @@ def partner_grants(
                 "partner reads them"),
         *_topic(user, names.alerts(p), [_R, _W], "the decryptor writes alerts; the fraud team "
                 "reads them (fraudstream alerts)"),
+        *_topic(user, names.shadow_scores(p), [_R, _W], "the decryptor writes a candidate "
+                "model's scores; the partner compares them (fraudstream shadow)"),
         *_topic(user, names.deadletter(p), [_R, _W], "the agents dead-letter bad records; the "
                 "partner inspects and re-sends them"),
         *_topic(user, names.verdicts(p), [_R], "the decryptor reads its encrypted verdicts "

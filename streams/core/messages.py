@@ -224,6 +224,9 @@ class PendingRequest(Message):
     #: (``None`` in details stored before requests were signed: any signed verdict joins).
     request_digest: str | None = None
     shared_fallback_buckets: int = Field(default=0, ge=0)
+    #: A shadow request: the same transaction under a candidate model's keys (its verdict goes
+    #: to ``shadow-scores``, never to an alert).
+    shadow: bool = False
 
 
 class ScoreTimings(Message):
@@ -266,6 +269,8 @@ class Score(Message):
     #: counted from the partner's own transactions because the cross-partner sums of that hour
     #: had not come (0 for a model without shared counts, or when every sum was there).
     shared_fallback_buckets: int = Field(default=0, ge=0)
+    #: A candidate model's score (shadow scoring: on ``shadow-scores`` only, never alerted).
+    shadow: bool = False
 
 
 class Alert(Score):

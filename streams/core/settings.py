@@ -173,6 +173,13 @@ class WorkerSettings(KafkaSettings):
         description="Model artifacts (`fraudstream model train`): partners use its client part, "
         "scorers its server part.",
     )
+    other_model_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description="More model versions, comma separated, for a model change under load: a "
+        "scorer serves them beside FRAUD_MODEL_DIR (each request is evaluated by the model it "
+        "was made for); a partner decrypts with them the verdicts made under its previous key "
+        "folders' models and shadow-scores with its FRAUD_SHADOW_KEY_DIR's (docs/reliability.md).",
+    )
 
     @field_validator("partners", mode="before")
     @classmethod
@@ -180,6 +187,13 @@ class WorkerSettings(KafkaSettings):
         """Accept ``alpha,bravo`` from the environment as well as a JSON list."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("other_model_dirs", mode="before")
+    @classmethod
+    def _split_model_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
         return value
 
     @field_validator("partners")
@@ -225,6 +239,12 @@ class PartnerSettings(WorkerSettings):
         default=(),
         description="Partner role: older key folders, comma separated, kept to decrypt verdicts "
         "of requests sent before a key rotation.",
+    )
+    shadow_key_dir: Path | None = Field(
+        default=None,
+        description="Partner role: a key folder made for a candidate model (its folder in "
+        "FRAUD_OTHER_MODEL_DIRS): every transaction is also scored by the candidate, to the "
+        "shadow-scores topic, never alerted (`fraudstream shadow` compares).",
     )
     threshold: float | None = Field(
         default=None,

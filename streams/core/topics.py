@@ -78,6 +78,11 @@ class TopicNames:
         """Scores at or over the partner's threshold, for its fraud team."""
         return self._name(partner, "alerts")
 
+    def shadow_scores(self, partner: str) -> str:
+        """Scores of a candidate model on the partner's live traffic (shadow scoring), for
+        comparing with ``scores`` before switching; they never raise an alert."""
+        return self._name(partner, "shadow-scores")
+
     def deadletter(self, scope: str) -> str:
         """Records of ``scope`` that could not be processed, with the reason in headers."""
         return self._name(scope, "deadletter")
@@ -163,6 +168,7 @@ def topic_specs(
             TopicSpec(names.verdicts(partner), partitions, large),
             TopicSpec(names.scores(partner), partitions),
             TopicSpec(names.alerts(partner), partitions),
+            TopicSpec(names.shadow_scores(partner), partitions),
             # A dead letter keeps the original record, however large it was.
             TopicSpec(names.deadletter(partner), 1, large),
             TopicSpec(names.evaluation_keys(partner), 1, {**large, "cleanup.policy": "compact"}),

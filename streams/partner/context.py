@@ -1,5 +1,5 @@
-"""What a partner's agents hold: its keys, its alert threshold, its request-id secret and the
-scorer's public keys it pins.
+"""What a partner's agents hold: its keys, its alert thresholds, its request-id secret and the
+scorer's public keys it pins; during a model change, the candidate's keys it shadow-scores with.
 
 Only the partner's worker builds a :class:`PartnerContext` (:mod:`streams.partner.worker`); the
 secret key inside :class:`~models.fhe.client.keys.KeyRing` never leaves this folder.
@@ -11,13 +11,14 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
 from models.features.incremental import StreamFeatures
 from models.features.shared import SharedCounts
-from models.fhe.client.keys import KeyRing
+from models.fhe.client.keys import KeyRing, PartnerKeys
 from models.fhe.client.seed import PublicationSigner
 from streams.core.messages import ScoringRequest
 from streams.core.signatures import RequestClaim, digest_of, sign
@@ -48,27 +49,44 @@ class PartnerContext:
     #: The aggregator's sums, when the model's spec shares counts and the partner is a member
     #: of the secure sums; without it, shared label windows count the partner's own only.
     sums: SumsFeed | None = None
+    #: The alert threshold of each other model version the ring holds keys for (``threshold``
+    #: is the current model's): a verdict is compared with its own model's threshold.
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    #: A candidate model's keys (held in ``ring`` too, to decrypt): each transaction is also
+    #: scored with them, and those scores go to the shadow-scores topic, never to alerts.
+    shadow: PartnerKeys | None = None
 
     @cached_property
-    def _signer(self) -> PublicationSigner:
-        return self.ring.current.signer()
+    def _signers(self) -> dict[str, PublicationSigner]:
+        held = [self.ring.current] + ([self.shadow] if self.shadow is not None else [])
+        return {keys.key_id: keys.signer() for keys in held}
 
-    def signed_request(self, request_id: str, envelope: bytes) -> ScoringRequest:
-        """The scoring request for ``envelope``, signed with the current key's registry key
-        over a fresh nonce and the time (:class:`~streams.core.signatures.RequestClaim`)."""
+    def signed_request(
+        self, request_id: str, envelope: bytes, keys: PartnerKeys | None = None
+    ) -> ScoringRequest:
+        """The scoring request for ``envelope`` made with ``keys`` (the current keys unless
+        given), signed with that key's registry key over a fresh nonce and the time
+        (:class:`~streams.core.signatures.RequestClaim`)."""
+        keys = keys or self.ring.current
         nonce = secrets.token_hex(16)
         signed_at_ms = int(time.time() * 1000)
         claim = RequestClaim(
             self.partner,
             request_id,
-            self.key_id,
-            self.model_version,
+            keys.key_id,
+            keys.client.version,
             digest_of(envelope),
             nonce,
             signed_at_ms,
         )
-        signature = sign(self._signer, claim)
+        signature = sign(self._signers[keys.key_id], claim)
         return ScoringRequest(self.partner, request_id, envelope, nonce, signed_at_ms, signature)
+
+    def threshold_for(self, model_version: str) -> float:
+        """The alert threshold of a verdict made by ``model_version``."""
+        if model_version == self.model_version:
+            return self.threshold
+        return self.thresholds.get(model_version, self.threshold)
 
     @cached_property
     def features(self) -> StreamFeatures:
@@ -96,8 +114,13 @@ class PartnerContext:
         return self.ring.current.key_id
 
 
-def request_id_of(secret: bytes, partner: str, transaction_id: int) -> str:
+def request_id_of(
+    secret: bytes, partner: str, transaction_id: int, *, shadow_key: str | None = None
+) -> str:
     """An opaque request id: the same for a transaction processed twice (after a crash), and
-    meaningless to the scorer (a keyed hash with a secret only the partner holds)."""
+    meaningless to the scorer (a keyed hash with a secret only the partner holds). A shadow
+    request (under the candidate's key ``shadow_key``) has an id of its own."""
     message = f"{partner}:{transaction_id}".encode()
+    if shadow_key is not None:
+        message += f":shadow:{shadow_key}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]

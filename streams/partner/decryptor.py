@@ -4,13 +4,17 @@ score, alert.
 Runs inside the partner (it holds the secret key)::
 
     pending + verdicts (key request id) ─ decrypt_verdicts ─ join table ─ scores, alerts
+                                                                       └ shadow scores
 
 Whichever half of a request comes first waits in the ``verdict_join`` table
 (:mod:`streams.partner.join_table`). A verdict is taken only when a scorer key the partner pins
 signed it for this partner, this request id, its key id, model, ciphertext and the digest of the
 request it answers (:mod:`streams.core.signatures`); it joins only the details of that request,
 so a transaction processed twice (after a crash) is scored from the features its verdict was
-computed from, once: later halves of a scored request are dropped, and entries expire.
+computed from, once: later halves of a scored request are dropped, and entries expire. Each
+verdict is decrypted with the key it was made under and compared with its own model's
+threshold, so verdicts in flight across a model change score as their model said; those made
+under the candidate's keys (shadow scoring) go to the shadow-scores topic only, never to alerts.
 :class:`DecryptorSteps` is the per-record work (no Faust; a dict can be its table in a test);
 :class:`Decryptor` wires it to the app.
 """
@@ -155,6 +159,8 @@ class DecryptorSteps:
     def score(self, details: PendingRequest, verdict: WaitingVerdict) -> Score:
         """Decrypt the verdict, compare with the threshold, account for the time."""
         decrypted = self.context.ring.decrypt(base64.b64decode(verdict.envelope))
+        model_version = self.context.ring.keys(details.key_id).client.version
+        threshold = self.context.threshold_for(model_version)
         done_ms = time.time() * 1000
         sent = details.timings
         transport_ms = None
@@ -171,9 +177,9 @@ class DecryptorSteps:
             amount=tx.amount,
             fields=tx.fields,
             score=score,
-            threshold=self.context.threshold,
-            alert=score >= self.context.threshold,
-            model_version=self.context.model_version,
+            threshold=threshold,
+            alert=score >= threshold,
+            model_version=model_version,
             key_id=details.key_id,
             request_id=details.request_id,
             features=details.features,
@@ -188,6 +194,7 @@ class DecryptorSteps:
             ),
             scored_at_ms=round(done_ms, 1),
             shared_fallback_buckets=details.shared_fallback_buckets,
+            shadow=details.shadow,
         )
 
 
@@ -206,6 +213,7 @@ class Decryptor:
         partner = context.partner
         self.partner = partner
         self.scores = raw_topic(app, names.scores(partner))
+        self.shadow_scores = raw_topic(app, names.shadow_scores(partner))
         self.alerts = raw_topic(app, names.alerts(partner))
         self.dead = raw_topic(app, names.deadletter(partner))
         self.joined = raw_topic(
@@ -230,9 +238,12 @@ class Decryptor:
                 return  # the other half has not arrived yet
             score = out.item
             fault_point("decryptor.before_output")
-            await deliver(self.scores, key=out.key, value=out.value)
-            if score.alert:
-                await deliver(self.alerts, key=out.key, value=out.value)
+            if score.shadow:  # the details say so: a switch since then changes nothing
+                await deliver(self.shadow_scores, key=out.key, value=out.value)
+            else:
+                await deliver(self.scores, key=out.key, value=out.value)
+                if score.alert:
+                    await deliver(self.alerts, key=out.key, value=out.value)
             self.steps.done(score.request_id, record.partition)
             _log.info(
                 "verdict_decrypted",
@@ -240,6 +251,7 @@ class Decryptor:
                 transaction_id=score.transaction_id,
                 request_id=score.request_id,
                 alert=score.alert,
+                model=score.model_version,
             )
 
         await run_agent(stream, self.steps.join, forward, self.dead)

@@ -210,6 +210,38 @@ class GatewaySteps:
         )
         return Encoded(pending, request.key, pending.to_bytes()), request
 
+    def shadow_request(
+        self, details: PendingRequest
+    ) -> tuple[Encoded[PendingRequest], ScoringRequest] | None:
+        """The same transaction's request under the candidate model's keys, when the partner
+        shadow-scores one (``None`` otherwise): the same features, encrypted with the
+        candidate's keys, under a request id of its own."""
+        keys = self.context.shadow
+        if keys is None:
+            return None
+        started = time.perf_counter()
+        envelope = keys.encrypt(list(details.features))
+        request_id = request_id_of(
+            self.context.request_secret,
+            self.context.partner,
+            details.transaction.transaction_id,
+            shadow_key=keys.key_id,
+        )
+        request = self.context.signed_request(request_id, envelope, keys)
+        timings = details.timings.model_copy(
+            update={"encrypt_ms": _ms_since(started), "sent_ms": _now_ms()}
+        )
+        pending = details.model_copy(
+            update={
+                "request_id": request_id,
+                "key_id": keys.key_id,
+                "request_digest": digest_of(envelope),
+                "timings": timings,
+                "shadow": True,
+            }
+        )
+        return Encoded(pending, request.key, pending.to_bytes()), request
+
 
 class Gateway:
     """The gateway's topics, tables and agents on a partner's Faust app."""
@@ -282,20 +314,24 @@ class Gateway:
             if isinstance(result, Encoded):
                 await deliver(self.validated, key=result.key, value=result.value)
                 return
-            pending, request = result
-            details = pending.item
             fault_point("gateway.before_request")
-            # The details are stored before the request leaves: a verdict always finds them.
-            await deliver(self.pending, key=pending.key, value=pending.value)
-            await deliver(
-                self.requests, key=request.key, value=request.envelope, headers=request.headers()
-            )
-            _log.info(
-                "score_requested",
-                partner=self.partner,
-                transaction_id=details.transaction.transaction_id,
-                request_id=details.request_id,
-                encrypt_ms=details.timings.encrypt_ms,
-            )
+            shadow = self.steps.shadow_request(result[0].item)
+            for pending, request in (result, shadow) if shadow else (result,):
+                # The details are stored before the request leaves: a verdict finds them.
+                await deliver(self.pending, key=pending.key, value=pending.value)
+                await deliver(
+                    self.requests,
+                    key=request.key,
+                    value=request.envelope,
+                    headers=request.headers(),
+                )
+                _log.info(
+                    "score_requested",
+                    partner=self.partner,
+                    transaction_id=pending.item.transaction.transaction_id,
+                    request_id=pending.item.request_id,
+                    key_id=pending.item.key_id,
+                    encrypt_ms=pending.item.timings.encrypt_ms,
+                )
 
         await run_agent(stream, self.steps.request, forward, self.dead)

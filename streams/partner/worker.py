@@ -1,10 +1,11 @@
 """The partner's worker process: its keys, its evaluation keys published, gateway and decryptor.
 
 ``fraudstream worker --role partner --partner P`` runs :func:`run_partner_worker`. At start it
-loads the partner's keys (``FRAUD_KEY_DIR``, plus ``FRAUD_PREVIOUS_KEY_DIRS`` after a rotation),
-publishes its evaluation keys on its keys topic unless that key id is there already, then runs
-the gateway (:mod:`streams.partner.gateway`) and the decryptor (:mod:`streams.partner.decryptor`)
-in one Faust app, one consumer group per partner.
+loads the partner's keys (``FRAUD_KEY_DIR``, plus ``FRAUD_PREVIOUS_KEY_DIRS`` after a rotation
+or a model change, each with its model from ``FRAUD_OTHER_MODEL_DIRS``, and a candidate's
+``FRAUD_SHADOW_KEY_DIR``), publishes their evaluation keys on its keys topic unless a key id is
+there already, then runs the gateway (:mod:`streams.partner.gateway`) and the decryptor
+(:mod:`streams.partner.decryptor`) in one Faust app, one consumer group per partner.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import faust
 
-from models.errors import FederationError
+from models.errors import FederationError, KeyMaterialError
 from models.features.spec import FeatureSpec
 from models.federation.shared_rounds import session_run
 from models.federation.wire import Members
 from models.fhe.artifacts import ClientArtifact
-from models.fhe.client.keys import KeyRing
+from models.fhe.client.keys import KeyRing, PartnerKeys, key_folder_ids
 from streams.broker.connection import kafka_python_config
 from streams.core.errors import ConfigError
 from streams.core.events import EventLimits
@@ -54,28 +55,37 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
         raise ConfigError(msg)
     scorer_keys = _scorer_keys(settings)
     client = ClientArtifact.load(settings.model_dir.resolve())
-    ring = _key_ring(settings, client, partner)
+    others = [ClientArtifact.load(d.resolve()) for d in settings.other_model_dirs]
+    ring, shadow = _key_ring(settings, client, others, partner)
     app = create_app(settings, role="partner", partner=partner)
     names = TopicNames(settings.topic_root)
-    published = publish_evaluation_keys(
-        kafka_python_config(settings),
-        names.evaluation_keys(partner),
-        partner=partner,
-        key_id=ring.current.key_id,
-        model_version=client.version,
-        keys=ring.current.evaluation_keys(),
-        signer=ring.current.signer(),
-        max_message_bytes=settings.max_message_bytes,
-    )
-    _log.info("evaluation_keys_ready", key_id=ring.current.key_id, newly_published=published)
-    threshold = client.threshold if settings.threshold is None else settings.threshold
+    for keys in [ring.current] + ([shadow] if shadow is not None else []):
+        published = publish_evaluation_keys(
+            kafka_python_config(settings),
+            names.evaluation_keys(partner),
+            partner=partner,
+            key_id=keys.key_id,
+            model_version=keys.client.version,
+            keys=keys.evaluation_keys(),
+            signer=keys.signer(),
+            max_message_bytes=settings.max_message_bytes,
+        )
+        _log.info(
+            "evaluation_keys_ready",
+            key_id=keys.key_id,
+            model=keys.client.version,
+            shadow=keys is shadow,
+            newly_published=published,
+        )
     context = PartnerContext(
         partner,
         ring,
-        threshold,
+        _threshold(settings, client),
         _request_secret(settings, app.conf.id),
         scorer_keys,
         _sums_feed(settings, client.spec, names),
+        thresholds={other.version: _threshold(settings, other) for other in others},
+        shadow=shadow,
     )
     limits = EventLimits(
         partners=frozenset(settings.partners),  # the gateway narrows them to its own partner
@@ -96,10 +106,11 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
                 "partner": partner,
                 "key_id": context.key_id,
                 "model": context.model_version,
+                "shadow_model": None if shadow is None else shadow.client.version,
             },
             settings.stuck_after,
         ),
-        private_topics=(names.scores(partner), names.alerts(partner)),
+        private_topics=(names.scores(partner), names.alerts(partner), names.shadow_scores(partner)),
         agents=agents,
     )
     return app
@@ -117,16 +128,45 @@ def _scorer_keys(settings: PartnerSettings) -> tuple[bytes, ...]:
     return parse_public_keys(settings.scorer_public_keys)
 
 
-def _key_ring(settings: PartnerSettings, client: ClientArtifact, partner: str) -> KeyRing:
-    """The partner's keys (``FRAUD_KEY_DIR``, and older folders kept after a rotation)."""
+def _threshold(settings: PartnerSettings, client: ClientArtifact) -> float:
+    """The alert threshold of ``client``'s verdicts: ``FRAUD_THRESHOLD``, or the model's own."""
+    return client.threshold if settings.threshold is None else settings.threshold
+
+
+def _key_ring(
+    settings: PartnerSettings,
+    client: ClientArtifact,
+    others: list[ClientArtifact],
+    partner: str,
+) -> tuple[KeyRing, PartnerKeys | None]:
+    """The partner's keys (``FRAUD_KEY_DIR``, older folders kept after a rotation or a model
+    change, and the candidate's shadow keys, which the ring holds too: it decrypts their
+    verdicts) and the shadow keys alone."""
     if settings.key_dir is None:
         msg = "FRAUD_KEY_DIR is required for the partner role (`fraudstream keys generate`)"
         raise ConfigError(msg)
-    ring = KeyRing.load(client, settings.key_dir, settings.previous_key_dirs)
+    shadow_dir = settings.shadow_key_dir
+    held = [*settings.previous_key_dirs, *([shadow_dir] if shadow_dir is not None else [])]
+    try:
+        ring = KeyRing.load(client, settings.key_dir, held, others)
+    except KeyMaterialError as exc:
+        raise ConfigError(str(exc)) from exc
     if ring.partner != partner:
         msg = f"the keys in {settings.key_dir} belong to partner {ring.partner}, not {partner}"
         raise ConfigError(msg)
-    return ring
+    if shadow_dir is None:
+        return ring, None
+    shadow = ring.keys(key_folder_ids(shadow_dir)[0])
+    if shadow.client.version == client.version:
+        msg = f"FRAUD_SHADOW_KEY_DIR {shadow_dir} is for the current model {client.version}"
+        raise ConfigError(msg)
+    if shadow.client.spec != client.spec:
+        msg = (
+            f"the candidate model {shadow.client.version} computes other features than "
+            f"{client.version}: shadow scoring sends both the same features (same feature spec)"
+        )
+        raise ConfigError(msg)
+    return ring, shadow
 
 
 def _sums_feed(

@@ -5,9 +5,11 @@ under ``streams/scorer/`` imports the partner's folder or the client side of the
 (import-linter contracts; a test checks the running process too). A request is the input
 envelope (model version and key id inside) with the partner id and the request id in headers;
 its key is the request id. The verdict goes to ``<root>.<partner>.verdicts.v1`` under the same
-key. A request that cannot be scored (unknown partner or key, a key of another partner, another
-model, a bad ciphertext) is dead-lettered on ``<root>.scoring.deadletter.v1`` with the reason,
-and the partition moves on.
+key. A scorer serves one or more model versions at once (during a model change partners send
+under the old and the new); each request is evaluated by the model its envelope names, with
+keys published for that model. A request that cannot be scored (unknown partner or key, a key of
+another partner or of another model, a model not served, a bad ciphertext) is dead-lettered on
+``<root>.scoring.deadletter.v1`` with the reason, and the partition moves on.
 
 :class:`ScorerSteps` scores one request (no Faust: testable with a key follower and a pool of
 its own); :class:`ScorerAgent` wires it to the app.
@@ -22,7 +24,7 @@ from typing import Any
 
 import faust
 
-from models.errors import KeyMaterialError
+from models.errors import KeyMaterialError, ModelMismatchError
 from models.fhe.envelope import open_envelope
 from models.fhe.proof import Signer
 from streams.core.errors import KeyRegistryUnavailableError
@@ -47,7 +49,7 @@ class ScorerSteps:
 
     def __init__(
         self,
-        model_version: str,
+        model_versions: Collection[str],
         partners: Collection[str],
         keys: KeySource,
         pool: FhePool,
@@ -56,9 +58,12 @@ class ScorerSteps:
         signer: Signer,
         guard: RequestGuard,
     ) -> None:
-        """Serve ``partners`` with the model ``model_version``; sign verdicts with ``signer``;
-        admit requests through ``guard``."""
-        self.model_version = model_version
+        """Serve ``partners`` with the models ``model_versions`` (those ``pool`` holds); sign
+        verdicts with ``signer``; admit requests through ``guard``."""
+        if isinstance(model_versions, str):  # a str is a collection of characters
+            msg = "model_versions is a collection of version ids, not one str"
+            raise TypeError(msg)
+        self.model_versions = frozenset(model_versions)
         self.partners = frozenset(partners)
         self.keys = keys
         self.pool = pool
@@ -80,7 +85,7 @@ class ScorerSteps:
             "evaluators_ready": self.pool.ready,
             "evaluations": evaluations,
             "registry_caught_up": caught_up,
-            "model": self.model_version,
+            "models": sorted(self.model_versions),
             "key_ids": sorted(self.keys.known_key_ids()),
         }
 
@@ -91,15 +96,28 @@ class ScorerSteps:
         request = ScoringRequest.from_record(
             record.key, record.value, record.headers, self.partners
         )
-        envelope = open_envelope(request.envelope, "input", model_version=self.model_version)
+        envelope = open_envelope(request.envelope, "input")
+        model = envelope.model_version
+        if model not in self.model_versions:
+            served = ", ".join(sorted(self.model_versions))
+            msg = f"ciphertext made for model {model}, which this scorer does not serve ({served})"
+            raise ModelMismatchError(msg)
         known = await self.wait_for_key(envelope.key_id, request.partner)
-        self.guard.admit(request, known.public_key, envelope.key_id, self.model_version)
-        verdict_enc, fhe_seconds = await self.pool.evaluate(request.envelope, envelope.key_id)
+        if known.model_version != model:
+            msg = (
+                f"key id {envelope.key_id} was published for model {known.model_version}, "
+                f"the request is for model {model}"
+            )
+            raise KeyMaterialError(msg)
+        self.guard.admit(request, known.public_key, envelope.key_id, model)
+        verdict_enc, fhe_seconds = await self.pool.evaluate(
+            request.envelope, envelope.key_id, model
+        )
         claim = VerdictClaim(
             request.partner,
             request.request_id,
             envelope.key_id,
-            self.model_version,
+            model,
             digest_of(request.envelope),
             digest_of(verdict_enc),
             int(time.time() * 1000),
@@ -168,8 +186,8 @@ class ScorerAgent:
     async def start_evaluators(self) -> None:
         """Follow the keys topics; start the FHE processes before the first request comes."""
         self.steps.keys.start()
-        version = await self.steps.pool.warm_up()
-        _log.info("evaluators_ready", processes=self.steps.pool.processes, model=version)
+        versions = await self.steps.pool.warm_up()
+        _log.info("evaluators_ready", processes=self.steps.pool.processes, models=versions)
 
     async def score_requests(self, stream: faust.StreamT[Any]) -> None:
         """Evaluate each encrypted request and route its encrypted verdict to its partner."""

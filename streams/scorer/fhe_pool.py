@@ -2,9 +2,11 @@
 
 A pool of spawned processes (nothing of the worker's event loop is inherited), so the CPU-bound
 circuit never blocks the event loop. Each process holds one
-:class:`~models.fhe.server.ScoringServer` and loads a partner's evaluation keys from the key
-follower's local store (``<key id>.keys``) the first time a request needs them. Only
-:mod:`models.fhe.server` runs here: never the client side (secret keys).
+:class:`~models.fhe.server.ScoringServer` per model version served (``FRAUD_MODEL_DIR`` and
+``FRAUD_OTHER_MODEL_DIRS``: during a model change partners send under either) and loads a
+partner's evaluation keys into the server of their model from the key follower's local store
+(``<key id>.keys``) the first time a request needs them. Only :mod:`models.fhe.server` runs
+here: never the client side (secret keys).
 
 Pebble's process pool runs them: an evaluation past its time limit has its process killed
 (SIGTERM, SIGKILL 3 s later) and replaced, which ``concurrent.futures`` cannot do (a hung
@@ -20,6 +22,7 @@ import asyncio
 import itertools
 import multiprocessing
 import time
+from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
 from typing import Any
@@ -37,31 +40,34 @@ __all__ = ["FhePool"]
 _log = get_logger(__name__)
 
 # --- inside each pool process ---------------------------------------------------------------
-_server: ScoringServer | None = None
+_servers: dict[str, ScoringServer] = {}
 _keys_dir: Path | None = None
 
 
-def _init(model_dir: str, keys_dir: str, max_keys: int) -> None:
-    global _server, _keys_dir  # noqa: PLW0603  (one server per pool process)
-    _server = ScoringServer(ServerArtifact.load(Path(model_dir)), max_keys=max_keys)
+def _init(model_dirs: Sequence[str], keys_dir: str, max_keys: int) -> None:
+    global _keys_dir  # noqa: PLW0603  (one set of servers per pool process)
+    for model_dir in model_dirs:
+        server = ScoringServer(ServerArtifact.load(Path(model_dir)), max_keys=max_keys)
+        _servers[server.model_version] = server
     _keys_dir = Path(keys_dir)
 
 
-def _loaded() -> tuple[ScoringServer, Path]:
-    if _server is None or _keys_dir is None:
+def _loaded(model_version: str) -> tuple[ScoringServer, Path]:
+    if not _servers or _keys_dir is None:
         msg = "pool process was not initialised"
         raise RuntimeError(msg)
-    return _server, _keys_dir
+    return _servers[model_version], _keys_dir
 
 
-def _warm_up() -> str:
-    """Called once per process at start so the circuit is loaded before the first request."""
-    return _loaded()[0].model_version
+def _warm_up() -> list[str]:
+    """Called once per process at start so the circuits are loaded before the first request."""
+    return sorted(_servers)
 
 
-def _evaluate(envelope: bytes, key_id: str) -> tuple[bytes, float]:
-    """Evaluate one encrypted request; return the verdict envelope and the FHE seconds."""
-    server, keys_dir = _loaded()
+def _evaluate(envelope: bytes, key_id: str, model_version: str) -> tuple[bytes, float]:
+    """Evaluate one encrypted request with the model it was made for; return the verdict
+    envelope and the FHE seconds."""
+    server, keys_dir = _loaded(model_version)
     if key_id not in server.known_keys():
         server.add_evaluation_keys(key_id, (keys_dir / f"{key_id}.keys").read_bytes())
     verdict = server.evaluate(envelope)
@@ -70,20 +76,20 @@ def _evaluate(envelope: bytes, key_id: str) -> tuple[bytes, float]:
 
 # --- in the worker --------------------------------------------------------------------------
 class FhePool:
-    """``processes`` evaluation processes for the model in ``model_dir``, loading keys from
-    ``keys_dir``; each evaluation has ``timeout`` seconds (a fresh process's loading of the
-    circuit and keys included)."""
+    """``processes`` evaluation processes for the models in ``model_dirs`` (a folder or
+    several: one version each), loading keys from ``keys_dir``; each evaluation has ``timeout``
+    seconds (a fresh process's loading of the circuits and keys included)."""
 
     def __init__(
         self,
-        model_dir: Path,
+        model_dirs: Path | Sequence[Path],
         keys_dir: Path,
         processes: int,
         max_keys: int = 16,
         timeout: float = 120.0,
     ) -> None:
         """Nothing starts until :meth:`warm_up` or the first :meth:`evaluate`."""
-        self.model_dir = model_dir
+        self.model_dirs = (model_dirs,) if isinstance(model_dirs, Path) else tuple(model_dirs)
         self.keys_dir = keys_dir
         self.processes = processes
         self.max_keys = max_keys
@@ -100,7 +106,7 @@ class FhePool:
             self._executor = ProcessPool(
                 max_workers=self.processes,
                 initializer=_init,
-                initargs=(str(self.model_dir), str(self.keys_dir), self.max_keys),
+                initargs=([str(d) for d in self.model_dirs], str(self.keys_dir), self.max_keys),
                 context=multiprocessing.get_context("spawn"),
             )
         return self._executor
@@ -117,21 +123,24 @@ class FhePool:
         finally:
             del self._in_flight[token]
 
-    async def warm_up(self) -> str:
-        """Start every process and load the circuit; return the model version they hold."""
+    async def warm_up(self) -> list[str]:
+        """Start every process and load the circuits; return the model versions they hold."""
         versions = await asyncio.gather(*(self._run(_warm_up) for _ in range(self.processes)))
         self.ready = True
-        return str(versions[0])
+        return list(versions[0])
 
-    async def evaluate(self, envelope: bytes, key_id: str) -> tuple[bytes, float]:
-        """The verdict envelope of one request and the FHE seconds. An evaluation that hangs
+    async def evaluate(
+        self, envelope: bytes, key_id: str, model_version: str
+    ) -> tuple[bytes, float]:
+        """The verdict envelope of one request, evaluated by the model ``model_version``
+        (one the pool holds), and the FHE seconds. An evaluation that hangs
         past the time limit, or whose process dies, is tried once more in a fresh process (a
         fault of the process, not of the request, must not cost a verdict); twice is the
         request's: :class:`EvaluationError`."""
         problems = []
         for attempt in (1, 2):
             try:
-                verdict, seconds = await self._run(_evaluate, envelope, key_id)
+                verdict, seconds = await self._run(_evaluate, envelope, key_id, model_version)
             except FutureTimeoutError:
                 self.timeouts += 1
                 problems.append(f"no verdict within {self.timeout:g} s (process replaced)")

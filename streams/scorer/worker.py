@@ -40,8 +40,7 @@ def build_scorer_app(settings: ScorerSettings) -> faust.App:
         )
         raise ConfigError(msg)
     signer = ScorerKey.load(settings.scorer_key_file)
-    model_dir = settings.model_dir.resolve()
-    server = ServerArtifact.load(model_dir)
+    model_dirs = _model_dirs(settings)
     app = create_app(settings, role="scorer")
     names = TopicNames(settings.topic_root)
     keys = KeyFollower(
@@ -50,10 +49,13 @@ def build_scorer_app(settings: ScorerSettings) -> faust.App:
         Path(settings.data_dir) / app.conf.id / f"evaluation-keys-{os.getpid()}",
     )
     pool = FhePool(
-        model_dir, keys.directory, settings.scorer_processes, timeout=settings.fhe_timeout
+        list(model_dirs.values()),
+        keys.directory,
+        settings.scorer_processes,
+        timeout=settings.fhe_timeout,
     )
     steps = ScorerSteps(
-        server.version,
+        model_dirs,
         settings.partners,
         keys,
         pool,
@@ -75,6 +77,19 @@ def build_scorer_app(settings: ScorerSettings) -> faust.App:
         pool.shutdown()
 
     return app
+
+
+def _model_dirs(settings: ScorerSettings) -> dict[str, Path]:
+    """Every model the scorer serves, by version: ``FRAUD_MODEL_DIR`` and
+    ``FRAUD_OTHER_MODEL_DIRS`` (each checked: its server part loads on this machine)."""
+    served: dict[str, Path] = {}
+    for directory in (settings.model_dir, *settings.other_model_dirs):
+        server = ServerArtifact.load(directory.resolve())
+        if server.version in served:
+            msg = f"{directory} holds model {server.version} again (also {served[server.version]})"
+            raise ConfigError(msg)
+        served[server.version] = directory.resolve()
+    return served
 
 
 def run_scorer_worker(settings: ScorerSettings) -> None:

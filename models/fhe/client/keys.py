@@ -40,6 +40,7 @@ __all__ = [
     "KeyRing",
     "PartnerKeys",
     "assert_private",
+    "key_folder_ids",
     "secret_files",
 ]
 
@@ -253,7 +254,7 @@ class PartnerKeys:
 
 class KeyRing:
     """A partner's current keys (they encrypt) and older keys kept to decrypt verdicts of
-    requests sent before a key rotation."""
+    requests sent before a key rotation or a model change (each key for its own model)."""
 
     def __init__(self, current: PartnerKeys, previous: Sequence[PartnerKeys] = ()) -> None:
         """Hold ``current`` and ``previous``; every one must belong to the same partner."""
@@ -266,11 +267,18 @@ class KeyRing:
 
     @classmethod
     def load(
-        cls, client: ClientArtifact, key_dir: Path, previous_dirs: Sequence[Path] = ()
+        cls,
+        client: ClientArtifact,
+        key_dir: Path,
+        previous_dirs: Sequence[Path] = (),
+        other_models: Sequence[ClientArtifact] = (),
     ) -> KeyRing:
-        """Open the current key folder and the older ones (all for ``client``'s model)."""
+        """Open the current key folder (for ``client``'s model) and the older ones, each with
+        the model it was made for (``client`` or one of ``other_models``)."""
+        models = {artifact.version: artifact for artifact in (*other_models, client)}
         return cls(
-            PartnerKeys.load(client, key_dir), [PartnerKeys.load(client, d) for d in previous_dirs]
+            PartnerKeys.load(client, key_dir),
+            [PartnerKeys.load(_model_of(d, models), d) for d in previous_dirs],
         )
 
     @property
@@ -283,18 +291,47 @@ class KeyRing:
         """Every key id this ring can decrypt."""
         return frozenset(self._by_id)
 
+    def keys(self, key_id: str) -> PartnerKeys:
+        """The held keys of ``key_id``; :class:`KeyMismatchError` if this ring has none."""
+        keys = self._by_id.get(key_id)
+        if keys is None:
+            msg = f"verdict made under key {key_id}, which this partner does not hold"
+            raise KeyMismatchError(msg)
+        return keys
+
     def encrypt(self, x_clear: npt.ArrayLike) -> bytes:
         """Encrypt with the current keys (see :meth:`PartnerKeys.encrypt`)."""
         return self.current.encrypt(x_clear)
 
     def decrypt(self, verdict: bytes) -> Decrypted:
-        """Decrypt a verdict with whichever held key it was made under."""
-        envelope = open_envelope(verdict, "verdict", model_version=self.current.client.version)
-        keys = self._by_id.get(envelope.key_id)
-        if keys is None:
-            msg = f"verdict made under key {envelope.key_id}, which this partner does not hold"
-            raise KeyMismatchError(msg)
-        return keys.decrypt(verdict)
+        """Decrypt a verdict with whichever held key it was made under (that key's model)."""
+        return self.keys(open_envelope(verdict, "verdict").key_id).decrypt(verdict)
+
+
+def key_folder_ids(key_dir: Path) -> tuple[str, str]:
+    """The key id of the keys in ``key_dir`` and the model version they were made for (from
+    its ``keys.json``)."""
+    try:
+        meta = json.loads((key_dir / _META).read_text())
+        return str(meta["key_id"]), str(meta["model_version"])
+    except FileNotFoundError as exc:
+        msg = f"no keys in {key_dir}: create them with `fraudstream keys generate`"
+        raise KeyMaterialError(msg) from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = f"{key_dir / _META} is unreadable or corrupt: {exc}"
+        raise KeyMaterialError(msg) from exc
+
+
+def _model_of(key_dir: Path, models: dict[str, ClientArtifact]) -> ClientArtifact:
+    """The model artifact the keys in ``key_dir`` were made for, among ``models``."""
+    _, version = key_folder_ids(key_dir)
+    if version not in models:
+        msg = (
+            f"the keys in {key_dir} were made for model {version}, which is not loaded "
+            f"({', '.join(sorted(models))}): add its folder to FRAUD_OTHER_MODEL_DIRS"
+        )
+        raise KeyMismatchError(msg)
+    return models[version]
 
 
 def secret_files(key_dir: Path) -> list[Path]:

@@ -100,7 +100,7 @@ def test_a_transaction_through_every_step_gets_the_clear_models_score(
     keys.add("bravo", partner_keys["bravo"])
     pool = FhePool(tiny_model.directory, keys.directory, processes=1)
     scorer = ScorerSteps(
-        client.version,
+        [client.version],
         ["alpha", "bravo"],
         keys,
         pool,

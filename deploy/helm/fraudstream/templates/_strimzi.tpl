@@ -78,7 +78,7 @@ in, the aggregator's masking keys and masked vectors in and sums out; no consume
 {{- $r := $v.topics.root -}}
 {{- $p := .partner -}}
 {{- $app := printf "%s-partner-%s" $v.appId $p -}}
-{{- range list "transactions" "labels" "validated" "pending" "scores" "alerts" "deadletter" }}
+{{- range list "transactions" "labels" "validated" "pending" "scores" "alerts" "shadow-scores" "deadletter" }}
 {{ include "fraudstream.acl" (list "topic" (printf "%s.%s.%s.v1" $r $p .) "Read" "Write") }}
 {{- end }}
 {{ include "fraudstream.acl" (list "topic" (printf "%s.%s.verdicts.v1" $r $p) "Read") }}
@@ -120,7 +120,7 @@ written whole, never merged (Sprig's merge writes into its first argument).
 {{- $specs = append $specs (dict "name" (printf "%s.%s.%s.v1" $r $p .) "partitions" $n "config" dict) -}}
 {{- end -}}
 {{- $specs = append $specs (dict "name" (printf "%s.%s.verdicts.v1" $r $p) "partitions" $n "config" $large) -}}
-{{- range list "scores" "alerts" -}}
+{{- range list "scores" "alerts" "shadow-scores" -}}
 {{- $specs = append $specs (dict "name" (printf "%s.%s.%s.v1" $r $p .) "partitions" $n "config" dict) -}}
 {{- end -}}
 {{- $specs = append $specs (dict "name" (printf "%s.%s.deadletter.v1" $r $p) "partitions" 1 "config" $large) -}}

@@ -42,20 +42,22 @@ def test_a_hung_evaluation_is_cut_at_its_time_limit_and_its_process_replaced(
     envelope = _request(partner_keys, tiny_model, keys_dir)
     key_id = partner_keys["alpha"].key_id
     os.mkfifo(keys_dir / "hangs.keys")
+    keys_model = partner_keys["alpha"].client.version
     pool = FhePool(tiny_model.directory, keys_dir, processes=1, timeout=8.0)
 
     async def scenario() -> None:
         await pool.warm_up()
-        verdict, seconds = await pool.evaluate(envelope, key_id)
+        verdict, seconds = await pool.evaluate(envelope, key_id, keys_model)
         assert verdict
         assert seconds > 0
         started = time.monotonic()
         with pytest.raises(EvaluationError, match="no verdict within 8 s"):
-            await pool.evaluate(envelope, "hangs")
+            await pool.evaluate(envelope, "hangs", keys_model)
         assert time.monotonic() - started < 2 * 8 + 20
         assert pool.health()["timeouts"] == 2
         assert not pool.health()["hung"]
-        verdict, _ = await pool.evaluate(envelope, key_id)  # a fresh process: circuit, keys
+        # a fresh process: circuit, keys
+        verdict, _ = await pool.evaluate(envelope, key_id, keys_model)
         assert verdict
 
     try:
@@ -83,7 +85,8 @@ def test_a_pool_process_killed_mid_evaluation_costs_no_verdict(
 
     async def scenario() -> None:
         await pool.warm_up()
-        evaluation = asyncio.ensure_future(pool.evaluate(envelope, keys.key_id))
+        evaluating = pool.evaluate(envelope, keys.key_id, keys.client.version)
+        evaluation = asyncio.ensure_future(evaluating)
         await asyncio.sleep(2.0)  # the process is blocked opening the FIFO
         workers = [p for p in multiprocessing.active_children() if p.pid not in before]
         assert len(workers) == 1

@@ -116,7 +116,7 @@ def test_an_unknown_key_id_is_refused_as_soon_as_the_registry_is_read() -> None:
     """Once the follower has read everything published since the request came, a request under
     a key id nobody published is refused at once, not after the whole key wait (600 s)."""
     steps = ScorerSteps(
-        "m1", ["alpha"], NoKeys(), cast(Any, None), key_wait=600, signer=OWNER, guard=guard()
+        ["m1"], ["alpha"], NoKeys(), cast(Any, None), key_wait=600, signer=OWNER, guard=guard()
     )
 
     async def refused() -> None:
