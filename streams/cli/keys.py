@@ -80,11 +80,28 @@ def keys_seed(model_dir: Path, partner: str, out: Path) -> None:
     help="Replace what --key-dir holds (with --seed: a folder derived again at each start, as "
     "the chart's init containers do). Without a seed this would lose a key: refused.",
 )
+@click.option(
+    "--other-model",
+    "other_models",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="More model folders (repeatable): with --seed, the keys are made for whichever of "
+    "--model and these is the seed's model (a previous or candidate model's seed).",
+)
 def keys_generate(
-    model_dir: Path, partner: str | None, seed_file: Path | None, key_dir: Path, replace: bool
+    model_dir: Path,
+    partner: str | None,
+    seed_file: Path | None,
+    key_dir: Path,
+    replace: bool,
+    other_models: tuple[Path, ...],
 ) -> None:
     """Generate a partner's secret and evaluation keys for one model version."""
     client = ClientArtifact.load(require_model(model_dir))
+    if seed_file is not None and other_models:
+        wanted = KeySeed.read(seed_file).model_version
+        found = [ClientArtifact.load(d) for d in other_models]
+        client = next((c for c in (client, *found) if c.version == wanted), client)
     if replace and seed_file is None:
         msg = "--replace needs --seed (it would replace a random key that nothing can remake)"
         raise click.UsageError(msg)

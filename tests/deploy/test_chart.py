@@ -263,6 +263,8 @@ def test_the_production_values_set_every_setting_the_code_reads(
     assert {k for k in gateway if k.startswith("FRAUD_")} <= variables(PartnerSettings)
     assert "FRAUD_KEY_DIR" not in scorer
     assert gateway["FRAUD_PREVIOUS_KEY_DIRS"] == "/var/run/fraudstream/keys/previous-0"
+    assert gateway["FRAUD_SHADOW_KEY_DIR"] == "/var/run/fraudstream/keys/shadow"
+    assert scorer["FRAUD_OTHER_MODEL_DIRS"] == "/app/models/candidate"
     assert gateway["FRAUD_THRESHOLD"] == "0.45"
     assert gateway["FRAUD_FEDERATION_MEMBERS"] == "/etc/fraudstream/federation/members.json"
     assert gateway["FRAUD_AGGREGATOR"] == "consortium-aggregator"
@@ -362,7 +364,10 @@ def test_production_values_have_a_pdb_service_monitors_and_network_policies(
     assert {s["metadata"]["namespace"] for s in statefulsets} == {"fraud-alpha", "fraud-bravo"}
     alpha = next(s for s in statefulsets if s["metadata"]["namespace"] == "fraud-alpha")
     pod = alpha["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["initContainers"]] == ["keys-current", "keys-previous-0"]
+    inits = pod["initContainers"]
+    assert [c["name"] for c in inits] == ["keys-current", "keys-previous-0", "keys-shadow"]
+    # A previous or a candidate model's seed is derived with that model (otherModelDirs).
+    assert all(c["args"][-2:] == ["--other-model", "/app/models/candidate"] for c in inits)
     keys = next(v for v in pod["volumes"] if v["name"] == "keys")
     assert keys["emptyDir"]["medium"] == "Memory"  # derived keys never touch a disk
     claim = alpha["spec"]["volumeClaimTemplates"][0]

@@ -19,7 +19,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from click.testing import CliRunner
 
 from models.data.handbook import read_transactions
 from models.fhe.artifacts import ClientArtifact
@@ -27,6 +29,7 @@ from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
+from streams.cli.shadow import shadow as cli_shadow
 from streams.core.messages import Score
 from streams.core.settings import Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames
@@ -195,3 +198,10 @@ def test_a_partner_shadow_scores_then_switches_model_and_rolls_back_under_load( 
     report = compare_shadow(scores, shadows)
     assert report.compared == len(shadowed)
     assert (report.current_models, report.candidate_models) == ([v1], [v2])
+    shown = CliRunner().invoke(
+        cli_shadow,
+        ["--partner", "alpha", "--json", "--broker", kafka_broker.bootstrap],
+        env={"FRAUD_TOPIC_ROOT": root, "FRAUD_PARTNERS": ",".join(PARTNERS)},
+    )
+    assert shown.exit_code == 0, shown.output
+    assert orjson.loads(shown.output.strip().splitlines()[-1]) == report.as_dict()

@@ -71,6 +71,7 @@ FRAUD_WEB_HOST: "0.0.0.0"
 FRAUD_WEB_PORT: {{ $v.webPort | quote }}
 FRAUD_LOG_LEVEL: {{ $v.logLevel | quote }}
 FRAUD_MODEL_DIR: "/app/model"
+FRAUD_OTHER_MODEL_DIRS: {{ join "," $v.otherModelDirs | quote }}
 {{- if eq .role "scorer" }}
 FRAUD_KEY_WAIT: {{ $v.scorer.keyWait | toString | quote }}
 FRAUD_FHE_TIMEOUT: {{ $v.scorer.fheTimeout | toString | quote }}
@@ -93,6 +94,9 @@ FRAUD_KEY_DIR: {{ printf "%s/current" (include "fraudstream.keyRoot" .root) | qu
 {{- $previous = append $previous (printf "%s/previous-%d" (include "fraudstream.keyRoot" $.root) $i) }}
 {{- end }}
 FRAUD_PREVIOUS_KEY_DIRS: {{ join "," $previous | quote }}
+{{- if .partner.shadowKeySeedSecret }}
+FRAUD_SHADOW_KEY_DIR: {{ printf "%s/shadow" (include "fraudstream.keyRoot" .root) | quote }}
+{{- end }}
 {{- if not (kindIs "invalid" .partner.threshold) }}
 FRAUD_THRESHOLD: {{ .partner.threshold | toString | quote }}
 {{- end }}
