@@ -73,6 +73,14 @@ _DEFAULT_PNG = Path(".fraudstream/soak/soak_rss.png")
     help="Seconds without a new score after which missing scores count as lost.",
 )
 @click.option(
+    "--ttl",
+    type=click.FloatRange(60),
+    default=600.0,
+    show_default=True,
+    help="Seconds of the run's FRAUD_JOIN_TTL and FRAUD_REQUEST_MAX_AGE (a day each by default): "
+    "short, so that the join table and the scorer's nonces reach their bound within the run.",
+)
+@click.option(
     "--png",
     type=click.Path(path_type=Path, dir_okay=False),
     default=_DEFAULT_PNG,
@@ -95,6 +103,7 @@ def bench_soak(
     start: datetime,
     history_days: int,
     drain: float,
+    ttl: float,
     png: Path,
     doc: Path | None,
 ) -> None:
@@ -107,14 +116,15 @@ def bench_soak(
     ids = tuple(p.strip() for p in partners.split(",") if p.strip())
     settings = load_settings(partners=",".join(ids))
     plan = SoakPlan(ids, minutes, sample, in_flight, date.fromordinal(start.toordinal()),
-                    history_days, drain)  # fmt: skip
+                    history_days, drain, ttl)  # fmt: skip
     report = run_soak(settings, require_model(model_dir), plan, png=png, say=say)
     console.print(report.markdown(), highlight=False)
     if doc is not None:
         command = (
-            f"fraudstream bench soak --model <small model> --partners {','.join(ids)} "
+            f"fraudstream bench soak --model {model_dir} --partners {','.join(ids)} "
             f"--minutes {minutes:g} --sample {sample:g} --in-flight {in_flight} "
-            f"--start {plan.start} --history-days {history_days} --png {png}"
+            f"--start {plan.start} --history-days {history_days} --drain {drain:g} "
+            f"--ttl {ttl:g} --png {png}"
         )
         image = os.path.relpath(png.resolve(), doc.resolve().parent)
         write_measured(doc, "soak", command, report.markdown(image))

@@ -17,7 +17,8 @@ class SoakPlan:
     ``start`` on, after ``history_days`` of history sent as feature-state warm-up; at most
     ``in_flight`` transactions sent and not scored yet; RSS every ``sample_s`` seconds; after
     sending stops, the scores may take ``drain_s`` seconds without progress before what is
-    missing counts as lost."""
+    missing counts as lost. ``ttl_s`` is the run's join TTL and request maximum age (the
+    wall-clock bounds of the decryptor's join table and of the scorer's remembered nonces)."""
 
     partners: tuple[str, ...]
     minutes: float
@@ -26,6 +27,7 @@ class SoakPlan:
     start: date
     history_days: int
     drain_s: float = 300.0
+    ttl_s: float = 600.0
 
     @property
     def warmup_share(self) -> float:
@@ -76,7 +78,8 @@ class SoakReport:
             f"{plan.in_flight} transactions in flight) after {plan.history_days} days of history "
             f"as warm-up ({self.history_transactions:,} transactions and "
             f"{self.history_labels:,} labels, processed in {self.history_s / 60:.0f} min); "
-            f"{self.seconds / 60:.0f} min in all. RSS sampled every {plan.sample_s:g} s; the "
+            f"{self.seconds / 60:.0f} min in all. Join TTL and request maximum age "
+            f"{plan.ttl_s:g} s. RSS sampled every {plan.sample_s:g} s; the "
             f"columns below are over the live part without its first {plan.warmup_share:.0%} "
             f"(from {self.warmup_s / 60:.1f} min after the workers started).",
             "",

@@ -14,6 +14,9 @@ partner with fresh keys, and then:
    (:mod:`streams.qa.soak_feed`: labels at their label time, the data wrapped with shifted
    timestamps and ids when it runs out), as fast as the pipeline scores them: a transaction goes
    out whenever fewer than ``in_flight`` are sent and not scored yet.
+   The join TTL and the requests' maximum age (wall-clock bounds: a day each by default) are
+   ``ttl_s`` (10 minutes by default), so that the decryptor's join table and the scorer's
+   remembered nonces reach their bounded size within the run as well.
 3. **Drain.** The run waits until every transaction is scored, or no score came for
    ``drain_s`` seconds; what is missing then is lost.
 
@@ -79,6 +82,8 @@ def run_soak(
                 "partners": plan.partners,
                 "data_dir": work / "data",
                 "model_dir": model_dir,
+                "join_ttl": plan.ttl_s,
+                "request_max_age": plan.ttl_s,
             }
         )
         ensure_declared_topics(run)
