@@ -17,6 +17,7 @@ from streams.cli._common import (
     write_measured,
 )
 from streams.cli.bench_faults import bench_faults
+from streams.cli.bench_soak import bench_soak
 from streams.qa.bench import run_pipeline_bench
 from streams.qa.data_bench import run_data_bench
 from streams.qa.fuzz import run_fuzz
@@ -131,3 +132,4 @@ def bench_data(rows: int, repeats: int, doc: Path | None) -> None:
 
 
 bench.add_command(bench_faults)
+bench.add_command(bench_soak)

@@ -89,6 +89,19 @@ DOCUMENTED: dict[str, Covered] = {
         "--span 150 --pause 8, the tiny model and a temporary doc (the long run takes ~10 min "
         "with the default model; its output is docs/reliability.md)",
     ),
+    "fraudstream model train --partners alpha,bravo,charlie --trees 3 --depth 2 --n-bits 2 "
+    "--fhe-sample 10 --no-simulate --out ../soak-model": Covered(
+        _TRAIN,
+        f"{_SIZES} (docs/reliability.md's small model for the soak: the same knobs, two trees "
+        "instead of three, two partners)",
+    ),
+    "fraudstream bench soak --model ../soak-model/latest --minutes 62 --png docs/soak_rss.png "
+    "--doc docs/reliability.md": Covered(
+        "tests/e2e/test_bench_soak.py::test_a_short_soak_samples_every_process_and_loses_nothing",
+        "in its short form: --partners alpha,bravo --minutes 1 --sample 5 --start 2018-06-19 "
+        "--history-days 1 --drain 120, the tiny model (FRAUD_MODEL_DIR), a temporary --png and "
+        "doc (the real run takes about 90 minutes; its output is docs/reliability.md)",
+    ),
     # --- README.md: the two commands ------------------------------------------------------------
     "make run": Covered(
         _DEMO,
