@@ -224,8 +224,7 @@ class PendingRequest(Message):
     #: (``None`` in details stored before requests were signed: any signed verdict joins).
     request_digest: str | None = None
     shared_fallback_buckets: int = Field(default=0, ge=0)
-    #: A shadow request: the same transaction under a candidate model's keys (its verdict goes
-    #: to ``shadow-scores``, never to an alert).
+    #: A candidate model's request (shadow scoring): its score never alerts.
     shadow: bool = False
 
 
@@ -244,11 +243,9 @@ class ScoreTimings(Message):
 
 class Score(Message):
     """On ``scores`` (key card id): a decrypted score with its transaction, for the partner.
-
     ``fields`` are the transaction's fields beyond the core ones (those its model's feature spec
     declares, e.g. ``terminal_id``); ``features`` are the plaintext features the model saw, in
-    its spec's order.
-    """
+    its spec's order."""
 
     transaction_id: Id
     timestamp: datetime
@@ -265,9 +262,8 @@ class Score(Message):
     timings: ScoreTimings
     #: When the decryptor finished (ms since the epoch).
     scored_at_ms: float
-    #: How many time buckets of the model's shared label windows (``[shared_counts]``) were
-    #: counted from the partner's own transactions because the cross-partner sums of that hour
-    #: had not come (0 for a model without shared counts, or when every sum was there).
+    #: Buckets of the shared label windows (``[shared_counts]``) counted from the partner's own
+    #: transactions, the cross-partner sums of their hour not having come (0: none).
     shared_fallback_buckets: int = Field(default=0, ge=0)
     #: A candidate model's score (shadow scoring: on ``shadow-scores`` only, never alerted).
     shadow: bool = False

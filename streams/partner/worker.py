@@ -59,24 +59,7 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
     ring, shadow = _key_ring(settings, client, others, partner)
     app = create_app(settings, role="partner", partner=partner)
     names = TopicNames(settings.topic_root)
-    for keys in [ring.current] + ([shadow] if shadow is not None else []):
-        published = publish_evaluation_keys(
-            kafka_python_config(settings),
-            names.evaluation_keys(partner),
-            partner=partner,
-            key_id=keys.key_id,
-            model_version=keys.client.version,
-            keys=keys.evaluation_keys(),
-            signer=keys.signer(),
-            max_message_bytes=settings.max_message_bytes,
-        )
-        _log.info(
-            "evaluation_keys_ready",
-            key_id=keys.key_id,
-            model=keys.client.version,
-            shadow=keys is shadow,
-            newly_published=published,
-        )
+    _publish_keys(settings, names, [ring.current] + ([shadow] if shadow is not None else []))
     context = PartnerContext(
         partner,
         ring,
@@ -114,6 +97,28 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
         agents=agents,
     )
     return app
+
+
+def _publish_keys(settings: PartnerSettings, names: TopicNames, held: list[PartnerKeys]) -> None:
+    """Publish the evaluation keys of the current (and the shadow) keys, once per key id."""
+    for keys in held:
+        published = publish_evaluation_keys(
+            kafka_python_config(settings),
+            names.evaluation_keys(keys.partner),
+            partner=keys.partner,
+            key_id=keys.key_id,
+            model_version=keys.client.version,
+            keys=keys.evaluation_keys(),
+            signer=keys.signer(),
+            max_message_bytes=settings.max_message_bytes,
+        )
+        _log.info(
+            "evaluation_keys_ready",
+            key_id=keys.key_id,
+            model=keys.client.version,
+            shadow=keys is not held[0],
+            newly_published=published,
+        )
 
 
 def _scorer_keys(settings: PartnerSettings) -> tuple[bytes, ...]:

@@ -23,7 +23,7 @@ NAMES = TopicNames("fraud")
 APP = "fraudstream"
 #: Ids sharing a prefix: a PREFIXED grant of alpha's would reach alpha-x's resources.
 PARTNERS = ("alpha", "alpha-x", "bravo")
-PLAINTEXT = ("transactions", "labels", "validated", "pending", "scores", "alerts")
+PLAINTEXT = ("transactions", "labels", "validated", "pending", "scores", "alerts", "shadow_scores")
 
 
 def resources(grants: list[Grant]) -> set[str]:

@@ -20,7 +20,7 @@ def test_specs_cover_every_partner_and_keep_dead_letters_apart() -> None:
         s.name: s
         for s in topic_specs(TopicNames(), ["a", "b"], partitions=3, max_message_bytes=8 << 20)
     }
-    assert len(specs) == 2 * 9 + 2 + 2 + 4  # each partner's, the scorer's, the federation's
+    assert len(specs) == 2 * 10 + 2 + 2 + 4  # each partner's, the scorer's, the federation's
     assert {"fraud.a.deadletter.v1", "fraud.b.deadletter.v1", "fraud.scoring.deadletter.v1"} <= set(
         specs
     )
