@@ -58,9 +58,9 @@ def test_topics_create_is_idempotent(make_settings: Callable[..., Settings]) -> 
     run finds them all existing."""
     settings = make_settings()
     env = settings_env(settings)
-    # per partner (keys topic included), shared, table changelogs, federation (each partner's
-    # tasks, the answers, masking keys, contributions and sums)
-    expected = 2 * 9 + 2 + 2 * 2 + 2 + 4
+    # per partner (keys and shadow scores included), shared, table changelogs, federation (each
+    # partner's tasks, the answers, masking keys, contributions and sums)
+    expected = 2 * 10 + 2 + 2 * 2 + 2 + 4
     first = fraudstream("topics", "create", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert first.stdout.count("created") == expected
