@@ -176,14 +176,7 @@ class PartnerKeys:
     @classmethod
     def load(cls, client: ClientArtifact, key_dir: Path) -> PartnerKeys:
         """Open existing keys; refuse keys made for another model version."""
-        try:
-            meta: dict[str, Any] = json.loads((key_dir / _META).read_text())
-        except FileNotFoundError as exc:
-            msg = f"no keys in {key_dir}: create them with `fraudstream keys generate`"
-            raise KeyMaterialError(msg) from exc
-        except (OSError, json.JSONDecodeError) as exc:
-            msg = f"{key_dir / _META} is unreadable or corrupt: {exc}"
-            raise KeyMaterialError(msg) from exc
+        meta = _read_meta(key_dir)
         if meta.get("model_version") != client.version:
             msg = (
                 f"the keys in {key_dir} were made for model {meta.get('model_version')}, "
@@ -308,17 +301,30 @@ class KeyRing:
         return self.keys(open_envelope(verdict, "verdict").key_id).decrypt(verdict)
 
 
-def key_folder_ids(key_dir: Path) -> tuple[str, str]:
-    """The key id of the keys in ``key_dir`` and the model version they were made for (from
-    its ``keys.json``)."""
+def _read_meta(key_dir: Path) -> dict[str, Any]:
+    """``keys.json`` of a key folder; :class:`KeyMaterialError` when missing or unreadable."""
     try:
         meta = json.loads((key_dir / _META).read_text())
-        return str(meta["key_id"]), str(meta["model_version"])
     except FileNotFoundError as exc:
         msg = f"no keys in {key_dir}: create them with `fraudstream keys generate`"
         raise KeyMaterialError(msg) from exc
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, json.JSONDecodeError) as exc:
         msg = f"{key_dir / _META} is unreadable or corrupt: {exc}"
+        raise KeyMaterialError(msg) from exc
+    if not isinstance(meta, dict):
+        msg = f"{key_dir / _META} is unreadable or corrupt: not a JSON object"
+        raise KeyMaterialError(msg)
+    return meta
+
+
+def key_folder_ids(key_dir: Path) -> tuple[str, str]:
+    """The key id of the keys in ``key_dir`` and the model version they were made for (from
+    its ``keys.json``)."""
+    meta = _read_meta(key_dir)
+    try:
+        return str(meta["key_id"]), str(meta["model_version"])
+    except KeyError as exc:
+        msg = f"{key_dir / _META} lacks {exc}: generate new keys"
         raise KeyMaterialError(msg) from exc
 
 
