@@ -277,7 +277,7 @@ def test_bad_requests_are_dead_lettered_and_scoring_continues(
             None,
             seal("input", "0" * 12, alpha.key_id, good[header_end:]),
             "ModelMismatchError",
-            "this is model",
+            "which this scorer does not serve",
         ),
         (
             "unknown_key",
