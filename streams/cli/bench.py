@@ -18,6 +18,7 @@ from streams.cli._common import (
 )
 from streams.cli.bench_faults import bench_faults
 from streams.cli.bench_soak import bench_soak
+from streams.core.settings import GUARANTEES
 from streams.qa.bench import run_pipeline_bench
 from streams.qa.data_bench import run_data_bench
 from streams.qa.fuzz import run_fuzz
@@ -52,7 +53,18 @@ def bench() -> None:
     default=None,
     help="Also write the result into this Markdown file's pipeline block (docs/benchmarks.md).",
 )
-def bench_pipeline(model_dir: Path, transactions: int, warmup: int, doc: Path | None) -> None:
+@click.option(
+    "--guarantee",
+    type=click.Choice(GUARANTEES),
+    default="at_least_once",
+    show_default=True,
+    help="Faust's processing guarantee for the pipeline's workers. exactly_once (Kafka "
+    "transactions) is here to measure its cost only; docs/reliability.md says why the workers "
+    "do not use it. Its result goes to the --doc's pipeline-exactly-once block.",
+)
+def bench_pipeline(
+    model_dir: Path, transactions: int, warmup: int, doc: Path | None, guarantee: str
+) -> None:
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
     local broker, over the same transactions, their ratio, and the pipeline's latencies.
 
@@ -61,12 +73,21 @@ def bench_pipeline(model_dir: Path, transactions: int, warmup: int, doc: Path | 
     """
     settings = load_settings()
     result = run_pipeline_bench(
-        settings, require_model(model_dir), transactions=transactions, warmup=warmup, say=say
+        settings,
+        require_model(model_dir),
+        transactions=transactions,
+        warmup=warmup,
+        say=say,
+        guarantee=guarantee,
     )
     console.print(result.markdown(), highlight=False)
     if doc is not None:
         command = f"fraudstream bench pipeline --transactions {transactions} --warmup {warmup}"
-        write_measured(doc, "pipeline", command, result.markdown())
+        block = "pipeline"
+        if guarantee != "at_least_once":
+            command += f" --guarantee {guarantee}"
+            block = "pipeline-exactly-once"
+        write_measured(doc, block, command, result.markdown())
 
 
 @bench.command("fuzz")

@@ -25,6 +25,8 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
+    "GUARANTEES",
+    "GUARANTEE_SWITCH",
     "PARTNER_ID_PATTERN",
     "KafkaSettings",
     "PartnerSettings",
@@ -33,6 +35,13 @@ __all__ = [
     "WorkerSettings",
     "settings_reference",
 ]
+
+#: A measurement switch (an environment variable), not a setting: ``fraudstream bench pipeline
+#: --guarantee exactly_once`` runs its workers with Faust's Kafka transactions to measure what
+#: they cost. They are not offered for production: faust-streaming's exactly_once does not make
+#: a partner's outputs and its offsets one atomic step (docs/reliability.md, "Exactly once").
+GUARANTEE_SWITCH = "FRAUD_BENCH_PROCESSING_GUARANTEE"
+GUARANTEES = ("at_least_once", "exactly_once")
 
 #: Partner ids appear in topic names, so they use a topic-safe alphabet.
 PARTNER_ID_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"

@@ -34,6 +34,7 @@ from streams.core.signatures import VerdictClaim, digest_of, verify
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext
 from streams.partner.join_table import MAX_HALVES, JoinEntry, WaitingVerdict, read_entry
+from streams.partner.output_check import OutputCheck
 from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
 from streams.runtime.faults import fault_point
@@ -208,10 +209,21 @@ class Decryptor:
         partitions: int,
         context: PartnerContext,
         ttl_s: float = 86_400.0,
+        *,
+        client_config: dict[str, Any] | None = None,
     ) -> None:
-        """Declare the topics and the join table on ``app``."""
+        """Declare the topics and the join table on ``app``; ``client_config`` reads the
+        outputs back after a takeover (:mod:`streams.partner.output_check`)."""
         partner = context.partner
         self.partner = partner
+        self.check = OutputCheck(
+            client_config or {},
+            {
+                "scores": names.scores(partner),
+                "alerts": names.alerts(partner),
+                "shadow": names.shadow_scores(partner),
+            },
+        )
         self.scores = raw_topic(app, names.scores(partner))
         self.shadow_scores = raw_topic(app, names.shadow_scores(partner))
         self.alerts = raw_topic(app, names.alerts(partner))
@@ -227,8 +239,28 @@ class Decryptor:
         )
 
     def install(self, app: faust.App, agents: AgentSet) -> None:
-        """Attach the agent."""
+        """Attach the agent; a revoked partition is read back again when it returns."""
         agents.add(app, self.decrypt_verdicts, self.joined, self.partner, private=True)
+
+        async def revoked(_app: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+            del signal  # mode's signals pass themselves; the revoked set comes first
+            self.check.revoked((tp.topic, tp.partition) for tp in args[0])
+
+        app.on_partitions_revoked.connect(revoked)
+
+    async def step(self, record: Any) -> Encoded[Score] | None:
+        """Read the outputs back before a partition's first record, then join."""
+        # A Faust message's timestamp is in seconds.
+        since_ms = int(float(record.timestamp) * 1000)
+        await self.check.before(record.topic, record.partition, since_ms)
+        return self.steps.join(record)
+
+    async def _send(self, kind: str, topic: Any, out: Encoded[Score]) -> None:
+        """Send one output unless the read-back found it sent before a crash."""
+        if self.check.already_sent(kind, out.item.request_id):
+            _log.info("output_already_sent", request_id=out.item.request_id, output=kind)
+            return
+        await deliver(topic, key=out.key, value=out.value)
 
     async def decrypt_verdicts(self, stream: faust.StreamT[Any]) -> None:
         """Join each verdict with its request's details; decrypt, score, alert."""
@@ -239,12 +271,14 @@ class Decryptor:
             score = out.item
             fault_point("decryptor.before_output")
             if score.shadow:  # the details say so: a switch since then changes nothing
-                await deliver(self.shadow_scores, key=out.key, value=out.value)
+                await self._send("shadow", self.shadow_scores, out)
             else:
-                await deliver(self.scores, key=out.key, value=out.value)
+                await self._send("scores", self.scores, out)
                 if score.alert:
-                    await deliver(self.alerts, key=out.key, value=out.value)
+                    await self._send("alerts", self.alerts, out)
+            fault_point("decryptor.after_output")
             self.steps.done(score.request_id, record.partition)
+            self.check.forget(score.request_id)
             _log.info(
                 "verdict_decrypted",
                 partner=self.partner,
@@ -254,4 +288,4 @@ class Decryptor:
                 model=score.model_version,
             )
 
-        await run_agent(stream, self.steps.join, forward, self.dead)
+        await run_agent(stream, self.step, forward, self.dead)

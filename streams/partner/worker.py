@@ -78,9 +78,14 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
     )
     agents = AgentSet()
     Gateway(app, names, settings.topic_partitions, limits, context).install(app, agents)
-    Decryptor(app, names, settings.topic_partitions, context, settings.join_ttl).install(
-        app, agents
-    )
+    Decryptor(
+        app,
+        names,
+        settings.topic_partitions,
+        context,
+        settings.join_ttl,
+        client_config=kafka_python_config(settings),
+    ).install(app, agents)
     add_web_pages(
         app,
         lambda: agents.readiness(

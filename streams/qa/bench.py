@@ -39,7 +39,7 @@ from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
 from streams.core.errors import ConfigError
 from streams.core.messages import Score
-from streams.core.settings import Settings
+from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
 from streams.qa.data_feed import send_records, transaction_record
 from streams.qa.supervisor import new_log_dir, running_pipeline
@@ -127,9 +127,11 @@ def run_pipeline_bench(
     warmup: int,
     say: Callable[[str], None],
     log_root: Path = BENCH_LOG_ROOT,
+    guarantee: str = "at_least_once",
 ) -> BenchResult:
     """Measure (b) then (a) over the same transactions; see the module docstring. The workers'
-    logs go to a new folder under ``log_root``."""
+    logs go to a new folder under ``log_root``; ``guarantee`` is Faust's processing guarantee
+    for every worker of (b) (scores are read committed only)."""
     partner = settings.partners[0]
     chosen = _transactions(warmup + transactions, partner, settings.partners)
     if len(chosen) < warmup + transactions:
@@ -145,7 +147,7 @@ def run_pipeline_bench(
         keys = PartnerKeys.generate(ClientArtifact.load(model_dir), work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
         scores = _pipeline_run(
-            settings, model_dir, keys.key_dir, chosen, warmup, work, log_dir, say
+            settings, model_dir, (keys.key_dir, guarantee), chosen, warmup, work, log_dir, say
         )
         timed = scores[warmup:]
         first_sent_ms = timed[0][1]
@@ -166,7 +168,7 @@ def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, flo
 def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
     settings: Settings,
     model_dir: Path,
-    key_dir: Path,
+    keys_and_guarantee: tuple[Path, str],
     chosen: list[HandbookTransaction],
     warmup: int,
     work: Path,
@@ -175,16 +177,14 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
 ) -> list[tuple[Score, float]]:
     """Scores of ``chosen`` through the pipeline, in send order, with their send times (ms)."""
     partner = settings.partners[0]
+    key_dir, guarantee = keys_and_guarantee
     kafka = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
     kafka.start(say=lambda _: None)
     say(f"(b) broker up at {kafka.bootstrap}; starting a scorer and {partner}'s gateway")
     say(f"(b) worker logs in {log_dir}")
     try:
-        # The bench's pipeline holds one partner, so its settings name that partner only: a
-        # scorer follows the keys topic of every partner of its settings and is not ready until
-        # it has read them all, and (b) measures one gateway. Topics, keys and workers for the
-        # other partners of FRAUD_PARTNERS would add set-up time and nothing to the measure.
-        # (verify does the same with the partners of its recording.)
+        # One partner only: a scorer is not ready until it has read the keys topic of every
+        # partner of its settings, and (b) measures one gateway (verify does the same).
         settings = settings.model_copy(
             update={
                 "broker": kafka.bootstrap,
@@ -196,7 +196,13 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
         names = TopicNames(settings.topic_root)
         client = kafka_python_config(settings)
         ensure_declared_topics(settings)
-        with running_pipeline(settings, {partner: key_dir}, log_dir, logs_in_errors=False):
+        with running_pipeline(
+            settings,
+            {partner: key_dir},
+            log_dir,
+            logs_in_errors=False,
+            role_env=lambda role, partner: {GUARANTEE_SWITCH: guarantee},
+        ):
             sent_ms: dict[int, float] = {}
             scores: dict[int, tuple[Score, float]] = {}
             for phase, part in (("warm-up", chosen[:warmup]), ("timed", chosen[warmup:])):
@@ -205,8 +211,9 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
                 now = time.time() * 1000
                 sent_ms.update({tx.transaction_id: now for tx in part})
                 send_records(client, batch)
+                topics, expected = [names.scores(partner)], len(sent_ms)
                 for record in consume_records(
-                    client, [names.scores(partner)], expected=len(sent_ms), timeout=600
+                    client, topics, expected=expected, timeout=600, committed_only=True
                 ):
                     score = Score.from_bytes(record.value)
                     scores[score.transaction_id] = (score, sent_ms[score.transaction_id])

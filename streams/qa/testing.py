@@ -37,9 +37,12 @@ def consume_records(
     *,
     expected: int,
     timeout: float = 60.0,
+    committed_only: bool = False,
 ) -> Iterator[Any]:
-    """Yield records of ``topics`` from the beginning until ``expected`` arrived or time is up."""
-    consumer = assigned_consumer(client_config, topics)
+    """Yield records of ``topics`` from the beginning until ``expected`` arrived or time is up
+    (``committed_only``: not those of open or aborted Kafka transactions)."""
+    isolation = "read_committed" if committed_only else "read_uncommitted"
+    consumer = assigned_consumer(client_config, topics, isolation_level=isolation)
     try:
         seen = 0
         deadline = time.monotonic() + timeout

@@ -8,10 +8,11 @@ module (:mod:`streams.partner.worker`, :mod:`streams.scorer.worker`) attaches it
 from __future__ import annotations
 
 import logging
+import os
 
 import faust
 
-from streams.core.settings import WorkerSettings
+from streams.core.settings import GUARANTEE_SWITCH, GUARANTEES, WorkerSettings
 from streams.core.topics import faust_app_id
 from streams.runtime import faust_fixes
 from streams.runtime.codec import register_codec
@@ -21,6 +22,15 @@ from streams.runtime.logs import configure_logging, get_logger, stdlib_logging_c
 __all__ = ["create_app", "run_app", "start_logging"]
 
 _log = get_logger(__name__)
+
+
+def _processing_guarantee() -> str:
+    """Faust's processing guarantee: at least once, unless a benchmark measures the other."""
+    chosen = os.environ.get(GUARANTEE_SWITCH, "at_least_once")
+    if chosen not in GUARANTEES:
+        msg = f"{GUARANTEE_SWITCH}={chosen!r}: expected one of {GUARANTEES}"
+        raise ValueError(msg)
+    return chosen
 
 
 def create_app(settings: WorkerSettings, *, role: str, partner: str | None = None) -> faust.App:
@@ -53,6 +63,7 @@ def create_app(settings: WorkerSettings, *, role: str, partner: str | None = Non
         key_serializer="raw",
         value_serializer="raw",
         autodiscover=False,
+        processing_guarantee=_processing_guarantee(),
     )
 
 

@@ -9,7 +9,9 @@ lookup. The points:
 - ``gateway.before_request``: a transaction's last entity state is updated, its details and
   scoring request not sent yet;
 - ``scorer.during_evaluation``: the request's FHE evaluation is running in the pool;
-- ``decryptor.before_output``: the verdict is joined and decrypted, its score and alert not sent.
+- ``decryptor.before_output``: the verdict is joined and decrypted, its score and alert not sent;
+- ``decryptor.after_output``: its score and alert are sent, its *done* marker not written (the
+  outputs are read back by the next worker: :mod:`streams.partner.output_check`).
 
 Like fail points (FreeBSD's ``fail(9)``, TiKV's ``fail-rs``), written here because a point is
 five lines and a library would add a dependency for it.
@@ -25,7 +27,12 @@ from collections import Counter
 __all__ = ["POINTS", "fault_point", "parse_plan"]
 
 #: Every fault point of the code.
-POINTS = ("gateway.before_request", "scorer.during_evaluation", "decryptor.before_output")
+POINTS = (
+    "gateway.before_request",
+    "scorer.during_evaluation",
+    "decryptor.before_output",
+    "decryptor.after_output",
+)
 
 
 def parse_plan(text: str) -> dict[str, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from streams.runtime.faults import POINTS, parse_plan
@@ -18,7 +20,11 @@ def test_a_plan_names_points_and_hits() -> None:
         "gateway.before_request",
         "scorer.during_evaluation",
         "decryptor.before_output",
+        "decryptor.after_output",
     }
+    # Each is a place in the code.
+    code = "".join(path.read_text() for path in Path("streams").rglob("*.py"))
+    assert all(f'fault_point("{point}")' in code for point in POINTS)
 
 
 @pytest.mark.parametrize("text", ["gateway.typo=1", "scorer.during_evaluation=0", "x", "a=b"])
