@@ -7,7 +7,8 @@ and injects, at times drawn from the seed (the schedule is printed, so a run can
 
 - ``gateway``, ``decryptor``, ``scorer``: the worker is SIGKILLed at a random instant, restarted
   armed with its fault point (``FRAUD_FAULT_POINTS``: it dies again at that exact point of its
-  work, :mod:`streams.runtime.faults`), then restarted clean;
+  work, :mod:`streams.runtime.faults`; a decryptor's alternates between before and after its
+  output), then restarted clean;
 - ``broker-kill``: the broker is SIGKILLed and restarted 5 s later;
 - ``broker-pause``: the broker is SIGSTOPped for ``pause_s`` seconds;
 - ``slow-partner``: a partner's worker is SIGSTOPped for ``pause_s`` seconds (its partitions
@@ -15,15 +16,18 @@ and injects, at times drawn from the seed (the schedule is printed, so a run can
 
 Dead workers are restarted as an orchestrator would. At the end: transactions in, scores out,
 lost, transactions scored twice, alerts twice, scores or features that differ from the batch
-computation, and per fault kind how long after the fault's end the next score came (any
-partner's: a coarse recovery time; the pipeline kept scoring through some faults).
+computation, and per fault kind the recovery times: from the fault's end (the kill, the end of a
+pause, the broker's restart) until the component it hit scores again, that is the next score of
+the partner whose worker it was, or of any partner for the scorer and the broker.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -55,10 +59,11 @@ __all__ = ["FAULTS_LOG_ROOT", "FAULT_KINDS", "Fault", "FaultReport", "run_faults
 
 FAULTS_LOG_ROOT = Path(".fraudstream/faults")
 FAULT_KINDS = ("gateway", "decryptor", "scorer", "broker-kill", "broker-pause", "slow-partner")
-_POINT = {
-    "gateway": "gateway.before_request",
-    "decryptor": "decryptor.before_output",
-    "scorer": "scorer.during_evaluation",
+#: The fault points a restarted worker is armed with, taken in turn.
+_POINTS = {
+    "gateway": ("gateway.before_request",),
+    "decryptor": ("decryptor.before_output", "decryptor.after_output"),
+    "scorer": ("scorer.during_evaluation",),
 }
 DAY = date(2018, 8, 8)
 
@@ -126,22 +131,29 @@ class FaultReport:
             f"| {self.transactions} | {self.scored} | {self.lost} | {self.duplicate_scores} | "
             f"{self.duplicate_alerts} | {self.mismatches} |",
             "",
-            "| fault | count | next score after each (s) |",
-            "|---|---:|---|",
+            "| fault | count | recovery p50 (s) | p99 (s) | each (s) |",
+            "|---|---:|---:|---:|---|",
         ]
         for kind in FAULT_KINDS:
             count = sum(1 for fault in self.faults if fault.kind == kind)
             times = sorted(self.recovery_s.get(kind, []))
             if count and times:
                 each = ", ".join(f"{t:.1f}" for t in times)
-                lines.append(f"| {kind} | {count} | {each} |")
+                p50, p99 = _p50_p99(times)
+                lines.append(f"| {kind} | {count} | {p50:.1f} | {p99:.1f} | {each} |")
             elif count:
-                lines.append(f"| {kind} | {count} | (no score came after it) |")
+                lines.append(f"| {kind} | {count} | - | - | (no score came after it) |")
         lines += [
             "",
             "Schedule: " + ", ".join(f"{f.at_s:g} s {f.kind} ({f.target})" for f in self.faults),
         ]
         return "\n".join(lines)
+
+
+def _p50_p99(ordered: list[float]) -> tuple[float, float]:
+    """Median and 99th percentile (nearest rank) of sorted values."""
+    rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
+    return statistics.median(ordered), ordered[rank]
 
 
 def run_faults(  # long: the run's set-up, in order
@@ -190,7 +202,7 @@ def run_faults(  # long: the run's set-up, in order
         with running_pipeline(run, {p: k.key_dir for p, k in keys.items()}, log_dir) as pipeline:
             driver = _Driver(run, broker, pipeline, log_dir, report, say)
             driver.drive(chosen, span_s, pause_s)
-            _check(run, chosen, model_dir, report, driver.arrivals)
+            _check(run, chosen, model_dir, report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -211,8 +223,9 @@ class _Driver:
         self.log_dir, self.report, self.say = log_dir, report, say
         self.names, self.client = TopicNames(run.topic_root), kafka_python_config(run)
         self.armed: dict[str, str] = {}
-        self.ended: list[tuple[str, float]] = []
-        self.arrivals: dict[int, float] = {}
+        self.ended: list[tuple[Fault, float]] = []
+        self.arrivals: dict[int, tuple[float, str]] = {}
+        self.kills: Counter[str] = Counter()
 
     def drive(
         self, chosen: list[tuple[str, HandbookTransaction]], span_s: float, pause_s: float
@@ -249,9 +262,11 @@ class _Driver:
 
     def _inject(self, fault: Fault, pause_s: float) -> None:
         self.say(f"{fault.at_s:g} s: {fault.kind} ({fault.target})")
-        if fault.kind in _POINT:
+        if fault.kind in _POINTS:
             worker = self._worker(fault.target)
-            self.armed[fault.target] = f"{_POINT[fault.kind]}=1"
+            points = _POINTS[fault.kind]
+            self.armed[fault.target] = f"{points[self.kills[fault.kind] % len(points)]}=1"
+            self.kills[fault.kind] += 1
             worker.kill()  # a crash at a random instant; the restart dies at the exact point
         elif fault.kind == "broker-kill":
             pid = self.broker.status().pid
@@ -263,7 +278,7 @@ class _Driver:
             self._pause(self.broker.status().pid, pause_s, group=False)
         elif fault.kind == "slow-partner":
             self._pause(self._worker(fault.target).pid, pause_s, group=True)
-        self.ended.append((fault.kind, time.monotonic()))
+        self.ended.append((fault, time.monotonic()))
 
     @staticmethod
     def _pause(pid: int | None, seconds: float, *, group: bool) -> None:
@@ -301,17 +316,20 @@ class _Driver:
                 self.pipeline.partners[target] = worker
 
     def _watch_scores(self) -> None:
-        topics = [self.names.scores(p) for p in self.run.partners]
-        for record in consume_records(self.client, topics, expected=10**9, timeout=0.5):
+        partner_of = {self.names.scores(p): p for p in self.run.partners}
+        for record in consume_records(self.client, list(partner_of), expected=10**9, timeout=0.5):
             tx_id = int(orjson.loads(record.value)["transaction_id"])
-            self.arrivals.setdefault(tx_id, time.monotonic())
+            self.arrivals.setdefault(tx_id, (time.monotonic(), partner_of[record.topic]))
 
     def _recoveries(self) -> None:
-        times = sorted(self.arrivals.values())
-        for kind, ended in self.ended:
-            after = [t - ended for t in times if t > ended]
+        """Per fault: until the component it hit scores again (a partner's worker: that
+        partner's next score; the scorer or the broker: anyone's)."""
+        arrivals = sorted(self.arrivals.values())
+        for fault, ended in self.ended:
+            whose = fault.target if fault.target in self.run.partners else None
+            after = [t - ended for t, p in arrivals if t > ended and whose in {None, p}]
             if after:
-                self.report.recovery_s.setdefault(kind, []).append(round(after[0], 1))
+                self.report.recovery_s.setdefault(fault.kind, []).append(round(after[0], 1))
 
 
 def _check(
@@ -319,7 +337,6 @@ def _check(
     chosen: list[tuple[str, HandbookTransaction]],
     model_dir: Path,
     report: FaultReport,
-    arrivals: Mapping[int, float],
 ) -> None:
     """Count scores and alerts per transaction, and compare each score with the batch's."""
     names, client = TopicNames(run.topic_root), kafka_python_config(run)
