@@ -82,7 +82,10 @@ def bench_pipeline(
     )
     console.print(result.markdown(), highlight=False)
     if doc is not None:
-        command = f"fraudstream bench pipeline --transactions {transactions} --warmup {warmup}"
+        command = (
+            f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "
+            f"--warmup {warmup}"
+        )
         block = "pipeline"
         if guarantee != "at_least_once":
             command += f" --guarantee {guarantee}"

@@ -19,7 +19,7 @@ from streams.qa.fault_run import FAULT_KINDS, run_faults
 
 __all__ = ["bench_faults"]
 
-_DEFAULT_FAULTS = "gateway=2,decryptor=2,scorer=2,broker-kill=1,broker-pause=1,slow-partner=1"
+_DEFAULT_FAULTS = "gateway=5,decryptor=5,scorer=5,broker-kill=5,broker-pause=5,slow-partner=5"
 
 
 def _counts(text: str) -> dict[str, int]:
@@ -39,7 +39,7 @@ def _counts(text: str) -> dict[str, int]:
 @click.option(
     "--per-partner",
     type=click.IntRange(2, 5000),
-    default=40,
+    default=100,
     show_default=True,
     help="Transactions of 2018-08-08 sent per partner.",
 )
@@ -53,7 +53,7 @@ def _counts(text: str) -> dict[str, int]:
 @click.option(
     "--span",
     type=click.FloatRange(30),
-    default=300.0,
+    default=900.0,
     show_default=True,
     help="Seconds over which transactions are sent and faults injected.",
 )
@@ -95,7 +95,8 @@ def bench_faults(
     console.print(report.markdown(), highlight=False)
     if doc is not None:
         command = (
-            f"fraudstream bench faults --partners {','.join(ids)} --per-partner {per_partner} "
+            f"fraudstream bench faults --model {model_dir} --partners {','.join(ids)} "
+            f"--per-partner {per_partner} "
             f"--faults {faults} --seed {seed} --span {span:g} --pause {pause:g}"
         )
         write_measured(doc, "faults", command, report.markdown())

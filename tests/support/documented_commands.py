@@ -83,11 +83,20 @@ DOCUMENTED: dict[str, Covered] = {
             "for alpha and bravo, as the aggregate line says",
         )
     ),
-    "fraudstream bench faults --doc docs/reliability.md": Covered(
+    "fraudstream bench faults --model ../soak-model/latest --doc docs/reliability.md": Covered(
         "tests/e2e/test_bench_faults.py::test_a_short_fault_run_loses_nothing_and_scores_nothing_twice",
         "in its short form: --partners alpha,bravo --per-partner 12, every fault kind once, "
-        "--span 150 --pause 8, the tiny model and a temporary doc (the long run takes ~10 min "
-        "with the default model; its output is docs/reliability.md)",
+        "--span 150 --pause 8, the tiny model and a temporary doc (the long run takes about "
+        "25 min; its output is docs/reliability.md)",
+    ),
+    "fraudstream bench pipeline --model ../soak-model/latest --doc docs/reliability.md": Covered(
+        "tests/e2e/test_bench.py::test_bench_pipeline_prints_the_result_and_no_log_line",
+        "--transactions 2 --warmup 1 with the tiny model, and a temporary doc",
+    ),
+    "fraudstream bench pipeline --model ../soak-model/latest --guarantee exactly_once "
+    "--doc docs/reliability.md": Covered(
+        "tests/e2e/test_bench.py::test_bench_pipeline_prints_the_result_and_no_log_line",
+        "--transactions 2 --warmup 1 with the tiny model, and a temporary doc",
     ),
     "fraudstream model train --partners alpha,bravo,charlie --trees 3 --depth 2 --n-bits 2 "
     "--fhe-sample 10 --no-simulate --out ../soak-model": Covered(
