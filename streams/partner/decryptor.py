@@ -130,6 +130,17 @@ class DecryptorSteps:
             del self.joins[request_id]
         return entry
 
+    def last_done_ms(self, partition: int) -> float:
+        """When the latest *done* marker of ``partition`` in the table was set (0 if none)."""
+        return max(
+            (
+                float(stored.get("done_ms") or 0.0)
+                for stored in self.joins.values()
+                if isinstance(stored, dict) and stored.get("partition") == partition
+            ),
+            default=0.0,
+        )
+
     def done(self, request_id: str, partition: int) -> None:
         """Mark a request scored (its score delivered): later halves are duplicates."""
         now_ms = time.time() * 1000
@@ -250,9 +261,12 @@ class Decryptor:
 
     async def step(self, record: Any) -> Encoded[Score] | None:
         """Read the outputs back before a partition's first record, then join."""
-        # A Faust message's timestamp is in seconds.
-        since_ms = int(float(record.timestamp) * 1000)
-        await self.check.before(record.topic, record.partition, since_ms)
+        if not self.check.checked(record.topic, record.partition):
+            # Outputs still to find were sent after this record was (a Faust message's
+            # timestamp is in seconds) and after the partition's last done marker was set.
+            record_ms = float(record.timestamp) * 1000
+            since_ms = max(record_ms, self.steps.last_done_ms(record.partition))
+            await self.check.before(record.topic, record.partition, int(since_ms))
         return self.steps.join(record)
 
     async def _send(self, kind: str, topic: Any, out: Encoded[Score]) -> None:

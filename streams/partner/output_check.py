@@ -6,15 +6,18 @@ A worker killed after an output and before that commit leaves outputs whose verd
 processed again by whoever takes the partition next. Kafka transactions would make the outputs
 and the commit one atomic step; faust-streaming's ``exactly_once`` does not (docs/reliability.md
 says what it costs and why it is not used). So the first time a worker takes a record of a
-(topic, partition) after the partition came to it, it reads the output topics back from that
-record's timestamp (less :data:`CLOCK_MARGIN_MS`) to their end, and remembers, per output topic,
-the request ids whose requests belong to that partition (same key, same partitioner). Those
-outputs are not sent again; the rest of the request's outputs are.
+(topic, partition) after the partition came to it, it reads the output topics back from a time
+(less :data:`CLOCK_MARGIN_MS`) to their end, and remembers, per output topic, the request ids
+whose requests belong to that partition (same key, same partitioner). Those outputs are not sent
+again; the rest of the request's outputs are.
 
-Why the timestamp bounds it: an output is sent after both halves of its request arrived, so an
-output of a request whose half is at or after the first record taken was written after that
-record's timestamp (clocks within the margin). What is remembered is the partition's outputs
-since then: those of the worker that died, and nothing else (nobody else had the partition).
+The time is the later of two bounds, each enough on its own. An output is sent after both halves
+of its request arrived, so the output of a request replayed from the first record taken on was
+written after that record's timestamp (clocks within the margin). And the decryptor works one
+record at a time, so an output whose *done* marker is not in the table was sent after the latest
+*done* marker of that partition that is (the same worker's clock). The second keeps the read
+short when the worker that died was behind (its first record old): what is read is little more
+than what that worker sent between its last marker and its death.
 
 Written here, not taken from a library: Faust has no such read-back, and the read is one
 consumer assigned to a few partitions' tails.
@@ -97,6 +100,10 @@ class OutputCheck:
         self._checked: set[tuple[str, int]] = set()
         self._sent: dict[tuple[str, int], dict[str, set[str]]] = {}
         self._counts: dict[str, int] = {}
+
+    def checked(self, topic: str, partition: int) -> bool:
+        """Whether (``topic``, ``partition``)'s outputs were read back since it was assigned."""
+        return (topic, partition) in self._checked
 
     async def before(self, topic: str, partition: int, timestamp_ms: int) -> None:
         """Before the first record of (``topic``, ``partition``) since it was assigned: read the

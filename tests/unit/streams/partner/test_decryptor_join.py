@@ -200,3 +200,18 @@ def test_an_unreadable_entry_is_dropped_with_a_warning() -> None:
     assert [(e["event"], e["request_id"], e["log_level"]) for e in logs] == [
         ("join_entry_unreadable", "r1", "warning")
     ]
+
+
+def test_the_last_done_marker_of_a_partition_bounds_the_read_back() -> None:
+    """The latest done marker of a partition (waiting halves and other partitions aside): the
+    outputs a killed decryptor left without a marker were sent after it."""
+    joins: dict[str, Any] = {}
+    decryptor = steps(joins)
+    assert decryptor.last_done_ms(0) == 0.0
+    decryptor.join(details("waiting", b"req"))
+    decryptor.done("first", 0)
+    first = decryptor.last_done_ms(0)
+    decryptor.done("second", 0)
+    decryptor.done("elsewhere", 1)
+    assert decryptor.last_done_ms(0) == joins["second"]["done_ms"] >= first > 0
+    assert decryptor.last_done_ms(1) == joins["elsewhere"]["done_ms"]
