@@ -26,14 +26,17 @@ consumer assigned to a few partitions' tails.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 from kafka import TopicPartition
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from streams.broker.admin import assigned_consumer
+from streams.core.errors import BrokerError
 from streams.runtime.logs import get_logger
 
 __all__ = ["CLOCK_MARGIN_MS", "OutputCheck", "read_back"]
@@ -42,6 +45,8 @@ _log = get_logger(__name__)
 #: How far the clocks of the worker that wrote an output and of the record's producer may differ.
 CLOCK_MARGIN_MS = 120_000
 _partitioner = DefaultPartitioner()
+#: A read that takes longer (the broker went away meanwhile) is started again.
+_READ_TIMEOUT_S = 120.0
 
 
 def read_back(
@@ -65,7 +70,11 @@ def read_back(
         consumer.pause(*(tp for tp in tps if tp not in todo))
         for tp in todo:
             consumer.seek(tp, starts[tp].offset)
+        deadline = time.monotonic() + _READ_TIMEOUT_S
         while any(consumer.position(tp) < end for tp, end in todo.items()):
+            if time.monotonic() > deadline:
+                msg = f"reading {sorted(outputs.values())} back took over {_READ_TIMEOUT_S} s"
+                raise KafkaTimeoutError(msg)
             for tp, records in consumer.poll(timeout_ms=500).items():
                 for record in records:
                     request_id = _request_id(record.value)
@@ -111,13 +120,21 @@ class OutputCheck:
         tp = (topic, partition)
         if tp in self._checked:
             return
-        if topic not in self._counts:
-            self._counts[topic] = await asyncio.to_thread(self._count, topic)
-        count = self._counts[topic]
         since = max(0, timestamp_ms - CLOCK_MARGIN_MS)
-        sent = await asyncio.to_thread(
-            read_back, self.client_config, self.outputs, since, (topic, partition, count)
-        )
+        delay = 0.5
+        while True:  # the partition waits (as for a send) until the broker answers
+            try:
+                if topic not in self._counts:
+                    self._counts[topic] = await asyncio.to_thread(self._count, topic)
+                where = (topic, partition, self._counts[topic])
+                sent = await asyncio.to_thread(
+                    read_back, self.client_config, self.outputs, since, where
+                )
+                break
+            except (KafkaError, OSError, BrokerError) as exc:
+                _log.warning("outputs_read_back_retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
         self._sent[tp] = sent
         self._checked.add(tp)
         _log.info(
