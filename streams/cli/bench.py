@@ -62,8 +62,15 @@ def bench() -> None:
     "transactions) is here to measure its cost only; docs/reliability.md says why the workers "
     "do not use it. Its result goes to the --doc's pipeline-exactly-once block.",
 )
+@click.option(
+    "--wait",
+    type=click.FloatRange(10),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for the scores of each phase (warm-up, timed) before giving up.",
+)
 def bench_pipeline(
-    model_dir: Path, transactions: int, warmup: int, doc: Path | None, guarantee: str
+    model_dir: Path, transactions: int, warmup: int, doc: Path | None, guarantee: str, wait: float
 ) -> None:
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
     local broker, over the same transactions, their ratio, and the pipeline's latencies.
@@ -79,6 +86,7 @@ def bench_pipeline(
         warmup=warmup,
         say=say,
         guarantee=guarantee,
+        wait_s=wait,
     )
     console.print(result.markdown(), highlight=False)
     if doc is not None:

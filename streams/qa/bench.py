@@ -37,7 +37,7 @@ from models.fhe.server import ScoringServer
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
-from streams.core.errors import ConfigError
+from streams.core.errors import ConfigError, FraudStreamError
 from streams.core.messages import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
@@ -128,10 +128,12 @@ def run_pipeline_bench(
     say: Callable[[str], None],
     log_root: Path = BENCH_LOG_ROOT,
     guarantee: str = "at_least_once",
+    wait_s: float = 600.0,
 ) -> BenchResult:
     """Measure (b) then (a) over the same transactions; see the module docstring. The workers'
     logs go to a new folder under ``log_root``; ``guarantee`` is Faust's processing guarantee
-    for every worker of (b) (scores are read committed only)."""
+    for every worker of (b) (scores are read committed only). A phase of (b) whose scores have
+    not all come after ``wait_s`` seconds ends the run with an error saying so."""
     partner = settings.partners[0]
     chosen = _transactions(warmup + transactions, partner, settings.partners)
     if len(chosen) < warmup + transactions:
@@ -147,7 +149,14 @@ def run_pipeline_bench(
         keys = PartnerKeys.generate(ClientArtifact.load(model_dir), work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
         scores = _pipeline_run(
-            settings, model_dir, (keys.key_dir, guarantee), chosen, warmup, work, log_dir, say
+            settings,
+            model_dir,
+            _Run(keys.key_dir, guarantee, wait_s),
+            chosen,
+            warmup,
+            work,
+            log_dir,
+            say,
         )
         timed = scores[warmup:]
         first_sent_ms = timed[0][1]
@@ -165,10 +174,17 @@ def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, flo
     return _percentiles(values) if values else (math.nan, math.nan)
 
 
+@dataclass(frozen=True)
+class _Run:
+    key_dir: Path
+    guarantee: str
+    wait_s: float
+
+
 def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
     settings: Settings,
     model_dir: Path,
-    keys_and_guarantee: tuple[Path, str],
+    options: _Run,
     chosen: list[HandbookTransaction],
     warmup: int,
     work: Path,
@@ -177,7 +193,6 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
 ) -> list[tuple[Score, float]]:
     """Scores of ``chosen`` through the pipeline, in send order, with their send times (ms)."""
     partner = settings.partners[0]
-    key_dir, guarantee = keys_and_guarantee
     kafka = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
     kafka.start(say=lambda _: None)
     say(f"(b) broker up at {kafka.bootstrap}; starting a scorer and {partner}'s gateway")
@@ -198,10 +213,10 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
         ensure_declared_topics(settings)
         with running_pipeline(
             settings,
-            {partner: key_dir},
+            {partner: options.key_dir},
             log_dir,
             logs_in_errors=False,
-            role_env=lambda role, partner: {GUARANTEE_SWITCH: guarantee},
+            role_env=lambda role, partner: {GUARANTEE_SWITCH: options.guarantee},
         ):
             sent_ms: dict[int, float] = {}
             scores: dict[int, tuple[Score, float]] = {}
@@ -213,17 +228,22 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
                 send_records(client, batch)
                 topics, expected = [names.scores(partner)], len(sent_ms)
                 for record in consume_records(
-                    client, topics, expected=expected, timeout=600, committed_only=True
+                    client, topics, expected=expected, timeout=options.wait_s, committed_only=True
                 ):
                     score = Score.from_bytes(record.value)
                     scores[score.transaction_id] = (score, sent_ms[score.transaction_id])
                 say(f"(b) {len(scores)} of {len(sent_ms)} scored")
+                if len(scores) < len(sent_ms):
+                    break
     finally:
         kafka.stop()
     missing = [tx.transaction_id for tx in chosen if tx.transaction_id not in scores]
     if missing:
-        msg = f"the pipeline did not score {len(missing)} transactions (e.g. {missing[:3]})"
-        raise RuntimeError(msg)
+        msg = (
+            f"the pipeline ({options.guarantee}) scored {len(scores)} of the {len(sent_ms)} "
+            f"transactions sent within {options.wait_s:g} s; the workers' logs say why: {log_dir}"
+        )
+        raise FraudStreamError(msg)
     return [scores[tx.transaction_id] for tx in chosen]
 
 

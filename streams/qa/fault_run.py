@@ -39,6 +39,7 @@ from typing import Any
 
 import orjson
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from models.data.handbook import HandbookTransaction, read_transactions
 from models.fhe.artifacts import ClientArtifact
@@ -317,9 +318,15 @@ class _Driver:
 
     def _watch_scores(self) -> None:
         partner_of = {self.names.scores(p): p for p in self.run.partners}
-        for record in consume_records(self.client, list(partner_of), expected=10**9, timeout=0.5):
-            tx_id = int(orjson.loads(record.value)["transaction_id"])
-            self.arrivals.setdefault(tx_id, (time.monotonic(), partner_of[record.topic]))
+        found = consume_records(self.client, list(partner_of), expected=10**9, timeout=0.5)
+        try:
+            for record in found:
+                tx_id = int(orjson.loads(record.value)["transaction_id"])
+                self.arrivals.setdefault(tx_id, (time.monotonic(), partner_of[record.topic]))
+        except (BrokerError, KafkaError) as exc:
+            # Just after a pause or a restart the broker may answer with no partition leader
+            # yet (the topic looks missing): look again on the next round.
+            self.say(f"scores not readable now ({type(exc).__name__}); reading again")
 
     def _recoveries(self) -> None:
         """Per fault: until the component it hit scores again (a partner's worker: that

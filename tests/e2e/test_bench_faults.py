@@ -24,7 +24,7 @@ def test_a_short_fault_run_loses_nothing_and_scores_nothing_twice(
     result = fraudstream(
         "bench", "faults", "--partners", "alpha,bravo", "--per-partner", "12",
         "--faults", "gateway=1,decryptor=1,scorer=1,broker-kill=1,broker-pause=1,slow-partner=1",
-        "--seed", "3", "--span", "150", "--pause", "8", "--doc", str(doc),
+        "--seed", "3", "--span", "120", "--pause", "8", "--doc", str(doc),
         env={"FRAUD_MODEL_DIR": str(tiny_model.directory)},
         cwd=tmp_path,
         timeout=1400,

@@ -28,7 +28,7 @@ def test_a_short_soak_samples_every_process_and_loses_nothing(
     doc.write_text("# R\n\n<!-- soak:begin -->\n<!-- soak:end -->\n")
     png = tmp_path / "img" / "soak.png"
     result = fraudstream(
-        "bench", "soak", "--partners", "alpha,bravo", "--minutes", "1", "--sample", "5",
+        "bench", "soak", "--partners", "alpha,bravo", "--minutes", "0.5", "--sample", "3",
         "--start", "2018-06-19", "--history-days", "1", "--drain", "120",
         "--png", str(png), "--doc", str(doc),
         env={"FRAUD_MODEL_DIR": str(tiny_model.directory)},

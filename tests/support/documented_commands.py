@@ -86,7 +86,7 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream bench faults --model ../soak-model/latest --doc docs/reliability.md": Covered(
         "tests/e2e/test_bench_faults.py::test_a_short_fault_run_loses_nothing_and_scores_nothing_twice",
         "in its short form: --partners alpha,bravo --per-partner 12, every fault kind once, "
-        "--span 150 --pause 8, the tiny model and a temporary doc (the long run takes about "
+        "--span 120 --pause 8, the tiny model and a temporary doc (the long run takes about "
         "25 min; its output is docs/reliability.md)",
     ),
     "fraudstream bench pipeline --model ../soak-model/latest --doc docs/reliability.md": Covered(
@@ -94,9 +94,9 @@ DOCUMENTED: dict[str, Covered] = {
         "--transactions 2 --warmup 1 with the tiny model, and a temporary doc",
     ),
     "fraudstream bench pipeline --model ../soak-model/latest --guarantee exactly_once "
-    "--doc docs/reliability.md": Covered(
+    "--wait 120 --doc docs/reliability.md": Covered(
         "tests/e2e/test_bench.py::test_bench_pipeline_prints_the_result_and_no_log_line",
-        "--transactions 2 --warmup 1 with the tiny model, and a temporary doc",
+        "--transactions 2 --warmup 1 --wait 40 with the tiny model, and a temporary doc",
     ),
     "fraudstream model train --partners alpha,bravo,charlie --trees 3 --depth 2 --n-bits 2 "
     "--fhe-sample 10 --no-simulate --out ../soak-model": Covered(
@@ -107,7 +107,7 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream bench soak --model ../soak-model/latest --minutes 62 --png docs/soak_rss.png "
     "--doc docs/reliability.md": Covered(
         "tests/e2e/test_bench_soak.py::test_a_short_soak_samples_every_process_and_loses_nothing",
-        "in its short form: --partners alpha,bravo --minutes 1 --sample 5 --start 2018-06-19 "
+        "in its short form: --partners alpha,bravo --minutes 0.5 --sample 3 --start 2018-06-19 "
         "--history-days 1 --drain 120, the tiny model (FRAUD_MODEL_DIR), a temporary --png and "
         "doc (the real run takes about 90 minutes; its output is docs/reliability.md)",
     ),
