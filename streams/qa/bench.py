@@ -208,8 +208,6 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
                 "model_dir": model_dir,
             }
         )
-        names = TopicNames(settings.topic_root)
-        client = kafka_python_config(settings)
         ensure_declared_topics(settings)
         with running_pipeline(
             settings,
@@ -218,23 +216,7 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             logs_in_errors=False,
             role_env=lambda role, partner: {GUARANTEE_SWITCH: options.guarantee},
         ):
-            sent_ms: dict[int, float] = {}
-            scores: dict[int, tuple[Score, float]] = {}
-            for phase, part in (("warm-up", chosen[:warmup]), ("timed", chosen[warmup:])):
-                say(f"(b) sending {len(part)} {phase} transactions")
-                batch = [transaction_record(names, tx, partner) for tx in part]
-                now = time.time() * 1000
-                sent_ms.update({tx.transaction_id: now for tx in part})
-                send_records(client, batch)
-                topics, expected = [names.scores(partner)], len(sent_ms)
-                for record in consume_records(
-                    client, topics, expected=expected, timeout=options.wait_s, committed_only=True
-                ):
-                    score = Score.from_bytes(record.value)
-                    scores[score.transaction_id] = (score, sent_ms[score.transaction_id])
-                say(f"(b) {len(scores)} of {len(sent_ms)} scored")
-                if len(scores) < len(sent_ms):
-                    break
+            sent_ms, scores = _send_phases(settings, options, chosen, warmup, say)
     finally:
         kafka.stop()
     missing = [tx.transaction_id for tx in chosen if tx.transaction_id not in scores]
@@ -245,6 +227,40 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
         )
         raise FraudStreamError(msg)
     return [scores[tx.transaction_id] for tx in chosen]
+
+
+def _send_phases(
+    settings: Settings,
+    options: _Run,
+    chosen: list[HandbookTransaction],
+    warmup: int,
+    say: Callable[[str], None],
+) -> tuple[dict[int, float], dict[int, tuple[Score, float]]]:
+    """Send the warm-up, wait for its scores, then the timed ones; stop at a phase whose scores
+    did not all come within the wait. Send times and scores by transaction id."""
+    partner = settings.partners[0]
+    names, client = TopicNames(settings.topic_root), kafka_python_config(settings)
+    sent_ms: dict[int, float] = {}
+    scores: dict[int, tuple[Score, float]] = {}
+    for phase, part in (("warm-up", chosen[:warmup]), ("timed", chosen[warmup:])):
+        say(f"(b) sending {len(part)} {phase} transactions")
+        batch = [transaction_record(names, tx, partner) for tx in part]
+        now = time.time() * 1000
+        sent_ms.update({tx.transaction_id: now for tx in part})
+        send_records(client, batch)
+        for record in consume_records(
+            client,
+            [names.scores(partner)],
+            expected=len(sent_ms),
+            timeout=options.wait_s,
+            committed_only=True,
+        ):
+            score = Score.from_bytes(record.value)
+            scores[score.transaction_id] = (score, sent_ms[score.transaction_id])
+        say(f"(b) {len(scores)} of {len(sent_ms)} scored")
+        if len(scores) < len(sent_ms):
+            break
+    return sent_ms, scores
 
 
 def _bare_loop(

@@ -27,7 +27,7 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
     doc = tmp_path / "reliability.md"
     result = fraudstream(
         "bench", "pipeline", "--transactions", "2", "--warmup", "1",
-        "--guarantee", guarantee, "--wait", "40", "--doc", str(doc),
+        "--guarantee", guarantee, "--wait", "10", "--doc", str(doc),
         env={"FRAUD_MODEL_DIR": str(tiny_model.directory)},
         cwd=tmp_path,
         timeout=840,
@@ -44,7 +44,7 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
     assert (guarantee == "exactly_once") == ("transactional producer" in partner_log)
     if guarantee == "exactly_once" and result.returncode != 0:
         said = " ".join((out + result.stderr).split())
-        assert re.search(r"scored \d of the \d transactions sent within 40 s", said), said
+        assert re.search(r"scored \d of the \d transactions sent within 10 s", said), said
         assert not doc.exists()
         return
     assert result.returncode == 0, out[-4000:] + result.stderr[-4000:]

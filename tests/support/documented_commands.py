@@ -96,7 +96,7 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream bench pipeline --model ../soak-model/latest --guarantee exactly_once "
     "--wait 120 --doc docs/reliability.md": Covered(
         "tests/e2e/test_bench.py::test_bench_pipeline_prints_the_result_and_no_log_line",
-        "--transactions 2 --warmup 1 --wait 40 with the tiny model, and a temporary doc",
+        "--transactions 2 --warmup 1 --wait 10 with the tiny model, and a temporary doc",
     ),
     "fraudstream model train --partners alpha,bravo,charlie --trees 3 --depth 2 --n-bits 2 "
     "--fhe-sample 10 --no-simulate --out ../soak-model": Covered(
