@@ -221,14 +221,14 @@ class Decryptor:
         context: PartnerContext,
         ttl_s: float = 86_400.0,
         *,
-        client_config: dict[str, Any] | None = None,
+        client_config: dict[str, Any],
     ) -> None:
         """Declare the topics and the join table on ``app``; ``client_config`` reads the
         outputs back after a takeover (:mod:`streams.partner.output_check`)."""
         partner = context.partner
         self.partner = partner
         self.check = OutputCheck(
-            client_config or {},
+            client_config,
             {
                 "scores": names.scores(partner),
                 "alerts": names.alerts(partner),

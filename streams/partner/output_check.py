@@ -53,16 +53,20 @@ def read_back(
     client_config: dict[str, Any],
     outputs: Mapping[str, str],
     since_ms: int,
-    partition_of: tuple[str, int, int],
+    partition_of: tuple[str, int],
 ) -> dict[str, set[str]]:
     """Per output kind (``outputs``: kind → topic), the request ids found in the records written
-    from ``since_ms`` on whose request lands on ``partition_of`` = (topic, partition, partition
-    count). Blocking: run it in a thread."""
-    _, partition, count = partition_of
+    from ``since_ms`` on whose request lands on ``partition_of`` = (topic, partition). Blocking:
+    run it in a thread."""
+    topic, partition = partition_of
     found: dict[str, set[str]] = {kind: set() for kind in outputs}
-    kind_of = {topic: kind for kind, topic in outputs.items()}
+    kind_of = {name: kind for kind, name in outputs.items()}
     consumer = assigned_consumer(client_config, outputs.values())
     try:
+        count = len(consumer.partitions_for_topic(topic) or ())
+        if not count:
+            msg = f"topic {topic} has no partitions the broker knows of"
+            raise BrokerError(msg)
         tps: list[TopicPartition] = list(consumer.assignment())
         starts = consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
         ends = consumer.end_offsets(tps)
@@ -108,7 +112,6 @@ class OutputCheck:
         self.outputs = dict(outputs)
         self._checked: set[tuple[str, int]] = set()
         self._sent: dict[tuple[str, int], dict[str, set[str]]] = {}
-        self._counts: dict[str, int] = {}
 
     def checked(self, topic: str, partition: int) -> bool:
         """Whether (``topic``, ``partition``)'s outputs were read back since it was assigned."""
@@ -124,11 +127,8 @@ class OutputCheck:
         delay = 0.5
         while True:  # the partition waits (as for a send) until the broker answers
             try:
-                if topic not in self._counts:
-                    self._counts[topic] = await asyncio.to_thread(self._count, topic)
-                where = (topic, partition, self._counts[topic])
                 sent = await asyncio.to_thread(
-                    read_back, self.client_config, self.outputs, since, where
+                    read_back, self.client_config, self.outputs, since, tp
                 )
                 break
             except (KafkaError, OSError, BrokerError) as exc:
@@ -144,13 +144,6 @@ class OutputCheck:
             since_ms=since,
             **{kind: len(ids) for kind, ids in sent.items()},
         )
-
-    def _count(self, topic: str) -> int:
-        consumer = assigned_consumer(self.client_config, [topic])
-        try:
-            return len(consumer.assignment())
-        finally:
-            consumer.close()
 
     def already_sent(self, kind: str, request_id: str) -> bool:
         """Whether the read-back found ``request_id``'s output of ``kind``."""
