@@ -287,7 +287,7 @@ class Gateway:
                 offset=record.offset,
             )
 
-        await run_agent(stream, self.steps.validate_transaction, forward, self.dead)
+        await run_agent(stream, self.steps.validate_transaction, forward, self.dead, overlap=True)
 
     async def validate_labels(self, stream: faust.StreamT[Any]) -> None:
         """Validate each fraud label and pass it on to its entities' partitions."""
@@ -302,7 +302,7 @@ class Gateway:
                     entity=out.item.entity,
                 )
 
-        await run_agent(stream, self.steps.validate_label, forward, self.dead)
+        await run_agent(stream, self.steps.validate_label, forward, self.dead, overlap=True)
 
     async def request_scores(self, stream: faust.StreamT[Any]) -> None:
         """Update each entity's state in turn; after the last, encrypt, keep the details, send
@@ -317,7 +317,8 @@ class Gateway:
             fault_point("gateway.before_request")
             shadow = self.steps.shadow_request(result[0].item)
             for pending, request in (result, shadow) if shadow else (result,):
-                # The details are stored before the request leaves: a verdict finds them.
+                # Both are stored before the record is committed; the decryptor's join keeps
+                # whichever half comes first.
                 await deliver(self.pending, key=pending.key, value=pending.value)
                 await deliver(
                     self.requests,
@@ -334,4 +335,4 @@ class Gateway:
                     encrypt_ms=pending.item.timings.encrypt_ms,
                 )
 
-        await run_agent(stream, self.steps.request, forward, self.dead)
+        await run_agent(stream, self.steps.request, forward, self.dead, overlap=True)

@@ -2,11 +2,13 @@
 
 Faust acknowledges an event once the agent's loop moves past it, even when the agent raised. So
 an agent never raises on a record: :func:`run_agent` calls the role's step on each record, sends
-what the step raised to the dead-letter topic with the reason, and awaits the step's outputs
-(which :func:`~streams.runtime.delivery.deliver` waits for until the broker stored them) before
-the next record. The step does everything that can fail because of the record, encoding its
-outputs included (an :class:`Encoded`): the forward only delivers bytes, so nothing a record
-holds can fail outside the dead-letter path. Agents run with ``concurrency=1``: with more, faust
+what the step raised to the dead-letter topic with the reason, and delivers the step's outputs
+before the record can be committed: waiting for the broker before the next record, or, with
+``overlap``, through an :class:`~streams.runtime.outbox.Outbox` that holds the record until they
+are stored while the agent goes on (see :mod:`streams.runtime.delivery`). The step does
+everything that can fail because of the record, encoding its outputs included (an
+:class:`Encoded`): the forward only delivers bytes, so nothing a record holds can fail outside
+the dead-letter path. Agents run with ``concurrency=1``: with more, faust
 can commit an offset past a record still being processed (faust-streaming issue #606). Each agent
 has an explicit name and topic (faust derives them from the function otherwise, so a rename
 would change them).
@@ -24,6 +26,8 @@ from typing import Any, Generic, TypeVar
 import faust
 
 from streams.runtime.dead_letters import dead_letter
+from streams.runtime.delivery import ACTIVE_OUTBOX
+from streams.runtime.outbox import Outbox
 
 __all__ = ["AgentSet", "Encoded", "raw_topic", "run_agent"]
 
@@ -67,14 +71,22 @@ async def run_agent(
     step: Callable[[Any], _Result | Awaitable[_Result]],
     forward: Callable[[Any, _Result], Awaitable[None]],
     dead_topic: Any,
+    *,
+    overlap: bool = False,
 ) -> None:
     """For each record: ``step(message)`` (awaited if it is a coroutine); on any exception
     dead-letter the record and go on; otherwise ``await forward(message, result)`` before taking
-    the next record."""
+    the next record. With ``overlap``, the record's outputs go through an
+    :class:`~streams.runtime.outbox.Outbox`: the next record is taken while they are delivered,
+    and the record is committed once they are stored."""
     watch = _WATCH.get() or _Watch()
+    outbox = Outbox(stream.app.consumer, stream.app.sensors) if overlap else None
+    ACTIVE_OUTBOX.set(outbox)
     async for event in stream.events():
         message = event.message
         watch.started = time.monotonic()
+        if outbox is not None:
+            await outbox.room()
         try:
             outcome = step(message)
             result: _Result = await outcome if inspect.isawaitable(outcome) else outcome
@@ -82,6 +94,8 @@ async def run_agent(
             await dead_letter(dead_topic, event, exc)
         else:
             await forward(message, result)
+        if outbox is not None:
+            outbox.hold(message)
         watch.started = None
         watch.records += 1
 

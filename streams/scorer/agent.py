@@ -210,6 +210,11 @@ class ScorerAgent:
                 offset=record.offset,
             )
 
+        # overlap: the verdict (about 160 KB) is delivered while the next request is evaluated.
         await run_agent(
-            stream, lambda record: self.steps.score(record, record.timestamp), forward, self.dead
+            stream,
+            lambda record: self.steps.score(record, record.timestamp),
+            forward,
+            self.dead,
+            overlap=True,
         )
