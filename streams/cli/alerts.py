@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 
 from streams.broker.connection import kafka_python_config
@@ -34,6 +37,16 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
     topic = names.scores(partner) if scores else names.alerts(partner)
     console.print("  ".join(f"{title:>{width}}" for title, width in ALERT_COLUMNS), style="bold")
     shown = 0
+    # Ctrl-C ends the view between two records (never in the middle of one: the count at the
+    # end is exactly the rows shown); a second Ctrl-C ends it at once.
+    interrupted = threading.Event()
+
+    def on_ctrl_c(*_: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         for record in follow_records(
             kafka_python_config(settings),
@@ -41,6 +54,7 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
             follow=follow,
             from_beginning=not from_now,
             on_bad=lambda where: console.print(f"[yellow]skipped[/] {where}", highlight=False),
+            stopped=interrupted.is_set,
         ):
             cells = alert_row(record)
             line = "  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, ALERT_COLUMNS, strict=True))
@@ -48,4 +62,6 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
             shown += 1
     except KeyboardInterrupt:
         pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
     console.print(f"{shown} {'scores' if scores else 'alerts'} from {topic}", style="dim")

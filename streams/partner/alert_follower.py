@@ -65,10 +65,12 @@ def follow_records(
     follow: bool,
     from_beginning: bool = True,
     on_bad: Callable[[str], None] = lambda _: None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> Iterator[Score]:
     """The score records of ``topic`` (an alerts or a scores topic); stops at its end unless
-    ``follow``. A record that is not a score is skipped and described to ``on_bad`` (where it
-    is and why, never its values): one bad record must not end the fraud team's view."""
+    ``follow``, and when ``stopped()`` holds (checked before each record and every half
+    second). A record that is not a score is skipped and described to ``on_bad`` (where it is
+    and why, never its values): one bad record must not end the fraud team's view."""
     consumer = assigned_consumer(
         client_config,
         [topic],
@@ -78,10 +80,12 @@ def follow_records(
     try:
         partitions = list(consumer.assignment())
         ends = consumer.end_offsets(partitions)
-        while True:
+        while not stopped():
             batch = consumer.poll(timeout_ms=500)
             for records in batch.values():
                 for record in records:
+                    if stopped():
+                        return
                     try:
                         score = Score.from_bytes(record.value)
                     except SchemaError as exc:
