@@ -19,7 +19,7 @@ from streams.cli._common import (
 from streams.cli.bench_faults import bench_faults
 from streams.cli.bench_soak import bench_soak
 from streams.core.settings import GUARANTEES
-from streams.qa.bench import run_pipeline_bench
+from streams.qa.bench import BenchRuns, run_pipeline_bench
 from streams.qa.data_bench import run_data_bench
 from streams.qa.fuzz import run_fuzz
 
@@ -69,30 +69,52 @@ def bench() -> None:
     show_default=True,
     help="Seconds to wait for the scores of each phase (warm-up, timed) before giving up.",
 )
+@click.option(
+    "--runs",
+    type=click.IntRange(1, 20),
+    default=1,
+    show_default=True,
+    help="Independent runs (each its own broker, pipeline and bare loop); every run's ratio is "
+    "printed on one line.",
+)
 def bench_pipeline(
-    model_dir: Path, transactions: int, warmup: int, doc: Path | None, guarantee: str, wait: float
+    model_dir: Path,
+    transactions: int,
+    warmup: int,
+    doc: Path | None,
+    guarantee: str,
+    wait: float,
+    runs: int,
 ) -> None:
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
     local broker, over the same transactions, their ratio, and the pipeline's latencies.
 
     Starts its own broker on free loopback ports, one scorer and one partner gateway; about
-    (warmup + transactions) x 2 FHE evaluations in all.
+    (warmup + transactions) x 2 FHE evaluations per run.
     """
     settings = load_settings()
-    result = run_pipeline_bench(
-        settings,
-        require_model(model_dir),
-        transactions=transactions,
-        warmup=warmup,
-        say=say,
-        guarantee=guarantee,
-        wait_s=wait,
-    )
+    results = []
+    for run in range(1, runs + 1):
+        if runs > 1:
+            say(f"run {run} of {runs}")
+        results.append(
+            run_pipeline_bench(
+                settings,
+                require_model(model_dir),
+                transactions=transactions,
+                warmup=warmup,
+                say=say,
+                guarantee=guarantee,
+                wait_s=wait,
+            )
+        )
+    result = BenchRuns(tuple(results))
     console.print(result.markdown(), highlight=False)
+    console.print(result.ratio_line(), highlight=False, soft_wrap=True)
     if doc is not None:
         command = (
             f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "
-            f"--warmup {warmup}"
+            f"--warmup {warmup}" + (f" --runs {runs}" if runs > 1 else "")
         )
         block = "pipeline"
         if guarantee != "at_least_once":

@@ -45,7 +45,7 @@ from streams.qa.data_feed import send_records, transaction_record
 from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
 
-__all__ = ["BENCH_LOG_ROOT", "BenchResult", "run_pipeline_bench"]
+__all__ = ["BENCH_LOG_ROOT", "BenchResult", "BenchRuns", "run_pipeline_bench"]
 
 BENCH_DAY = date(2018, 8, 9)
 #: Where each run's worker logs go, in a folder named after its start time (UTC).
@@ -97,6 +97,48 @@ class BenchResult:
         rows += [
             f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
             for stage, (p50, p99) in self.latencies.items()
+        ]
+        return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class BenchRuns:
+    """Several independent runs of the bench (each its own broker, pipeline and bare loop)."""
+
+    runs: tuple[BenchResult, ...]
+
+    def ratio_line(self) -> str:
+        """Every run's ratio, in run order, as one line a script can read."""
+        return "pipeline/bare ratio runs: " + ", ".join(f"{r.ratio:.2f}" for r in self.runs)
+
+    def markdown(self) -> str:
+        """One run: its block; several: a row per run, the ratio line, then the latency table
+        of the run with the median ratio."""
+        if len(self.runs) == 1:
+            return self.runs[0].markdown()
+        rows = [
+            "| run | model | (a) bare tx/s | (b) pipeline tx/s | ratio (b)/(a) |",
+            "|---|---|---|---|---|",
+        ]
+        rows += [
+            f"| {n} | `{r.model_version}` | {r.bare_throughput:.3f} | "
+            f"{r.pipeline_throughput:.3f} | {r.ratio:.3f} |"
+            for n, r in enumerate(self.runs, 1)
+        ]
+        median = sorted(self.runs, key=lambda r: r.ratio)[len(self.runs) // 2]
+        number = self.runs.index(median) + 1
+        rows += [
+            "",
+            f"`{self.ratio_line()}` (target: each ≥ 0.95)",
+            "",
+            f"Run {number} (the median ratio), {median.transactions} transactions after warm-up:",
+            "",
+            "| stage (ms, backlog of all N) | p50 | p99 |",
+            "|---|---|---|",
+        ]
+        rows += [
+            f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
+            for stage, (p50, p99) in median.latencies.items()
         ]
         return "\n".join(rows)
 
