@@ -62,6 +62,9 @@ class ModelSpec:
     p_error: float | None = None
     binning: bool = True
     seed: int = 0
+    #: Sum the trees inside FHE (one output ciphertext instead of one per tree): a smaller
+    #: verdict for wider accumulators (xgb and rf only).
+    fhe_sum: bool = False
 
     def __post_init__(self) -> None:
         """Refuse knobs that cannot make a model."""
@@ -74,6 +77,8 @@ class ModelSpec:
             problems.append(f"trees must be 1..500, not {self.trees}")
         if self.p_error is not None and not 0 < self.p_error < 1:
             problems.append(f"p_error must be in (0, 1), not {self.p_error}")
+        if self.fhe_sum and self.kind == "dt":
+            problems.append("fhe_sum sums the trees of an ensemble: a decision tree has one")
         if problems:
             msg = "; ".join(problems)
             raise ValueError(msg)
@@ -82,7 +87,8 @@ class ModelSpec:
         """A short human name, e.g. ``xgb-10x3-3bit``."""
         trees = "" if self.kind == "dt" else f"{self.trees}x"
         binned = "" if self.binning else "-unbinned"
-        return f"{self.kind}-{trees}{self.depth}-{self.n_bits}bit{binned}"
+        summed = "-sum" if self.fhe_sum else ""
+        return f"{self.kind}-{trees}{self.depth}-{self.n_bits}bit{binned}{summed}"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (in the model card)."""
@@ -250,17 +256,21 @@ def estimators_for(spec: ModelSpec) -> tuple[Any, Any]:
     from sklearn.tree import DecisionTreeClassifier as FloatTree  # noqa: PLC0415
 
     common = {"max_depth": spec.depth, "random_state": spec.seed}
+    if spec.kind == "dt":
+        return DecisionTreeClassifier(n_bits=spec.n_bits, **common), FloatTree(**common)
     if spec.kind == "xgb":
-        return (
-            XGBClassifier(n_bits=spec.n_bits, n_estimators=spec.trees, n_jobs=2, **common),
-            xgboost.XGBClassifier(n_estimators=spec.trees, n_jobs=2, **common),
+        model = XGBClassifier(n_bits=spec.n_bits, n_estimators=spec.trees, n_jobs=2, **common)
+        float_model = xgboost.XGBClassifier(n_estimators=spec.trees, n_jobs=2, **common)
+    else:
+        model = RandomForestClassifier(
+            n_bits=spec.n_bits, n_estimators=spec.trees, n_jobs=2, **common
         )
-    if spec.kind == "rf":
-        return (
-            RandomForestClassifier(n_bits=spec.n_bits, n_estimators=spec.trees, n_jobs=2, **common),
-            FloatForest(n_estimators=spec.trees, n_jobs=2, **common),
-        )
-    return DecisionTreeClassifier(n_bits=spec.n_bits, **common), FloatTree(**common)
+        float_model = FloatForest(n_estimators=spec.trees, n_jobs=2, **common)
+    # Concrete-ML 1.9 (the latest release) sums an ensemble's trees in the clear after
+    # decryption unless this private switch is set before compiling; it is saved with the
+    # model's metadata, so the client post-processes accordingly.
+    model._fhe_ensembling = spec.fhe_sum
+    return model, float_model
 
 
 def _best_f1_threshold(labels: npt.NDArray[np.int64], scores: _Floats) -> float:

@@ -65,6 +65,8 @@ class SweepResult:
     average_precision: float
     card_precision_100: float
     auc_roc: float
+    #: One verdict's bytes as the scorer sends it (0 in results from before it was measured).
+    verdict_bytes: int = 0
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready."""
@@ -107,6 +109,7 @@ def run_sweep(
             average_precision=metrics.average_precision,
             card_precision_100=metrics.card_precision_100,
             auc_roc=metrics.auc_roc,
+            verdict_bytes=measured.verdict_bytes,
         )
         results.append(result)
         on_result(result)
@@ -118,16 +121,17 @@ def run_sweep(
 def sweep_markdown(results: list[SweepResult], reference_ap: float) -> str:
     """The frontier table, cheapest first, with AP relative to the plaintext reference."""
     lines = [
-        "| model | p_error | bit width | bootstraps | FHE s/tx | AP (sim) | AP / plaintext | "
-        "CP@100 (sim) | AUC (sim) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | p_error | bit width | bootstraps | FHE s/tx | verdict KB | AP (sim) | "
+        "AP / plaintext | CP@100 (sim) | AUC (sim) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(results, key=lambda r: r.fhe_seconds):
+        verdict = f"{r.verdict_bytes / 1000:.1f}" if r.verdict_bytes else "-"
         lines.append(
             f"| {r.spec.label()} | {r.spec.p_error or 'default'} | {r.max_bit_width} | "
-            f"{r.programmable_bootstraps} | {r.fhe_seconds:.2f} | {r.average_precision:.3f} | "
-            f"{r.average_precision / reference_ap:.2f} | {r.card_precision_100:.3f} | "
-            f"{r.auc_roc:.3f} |"
+            f"{r.programmable_bootstraps} | {r.fhe_seconds:.2f} | {verdict} | "
+            f"{r.average_precision:.3f} | {r.average_precision / reference_ap:.2f} | "
+            f"{r.card_precision_100:.3f} | {r.auc_roc:.3f} |"
         )
     return "\n".join(lines)
 

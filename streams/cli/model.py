@@ -77,6 +77,13 @@ _KNOBS = [
         show_default=True,
         help="Bin each feature on its most informative cut points before quantization.",
     ),
+    click.option(
+        "--fhe-sum/--no-fhe-sum",
+        default=False,
+        show_default=True,
+        help="Sum the trees inside FHE: one output ciphertext (a smaller verdict) instead of "
+        "one per tree, for wider accumulators (xgb and rf; docs/benchmarks.md).",
+    ),
 ]
 
 
@@ -124,6 +131,7 @@ def train(
     trees: int,
     p_error: float | None,
     binning: bool,
+    fhe_sum: bool,
     partners: str,
     source: DataChoice,
     protocol: ProtocolChoice,
@@ -139,7 +147,7 @@ def train(
     the test. Writes <out>/<version>/ with client/, server/, model_card.json and model_card.md,
     and points <out>/latest at it.
     """
-    spec = _model_spec(kind, n_bits, depth, trees, p_error, binning)
+    spec = _model_spec(kind, n_bits, depth, trees, p_error, binning, fhe_sum=fhe_sum)
     data = load_data(
         source, protocol, source.spec(), tuple(p.strip() for p in partners.split(",") if p.strip())
     )
@@ -169,7 +177,14 @@ def train(
 
 
 def _model_spec(
-    kind: str, n_bits: int, depth: int, trees: int, p_error: float | None, binning: bool
+    kind: str,
+    n_bits: int,
+    depth: int,
+    trees: int,
+    p_error: float | None,
+    binning: bool,
+    *,
+    fhe_sum: bool = False,
 ) -> ModelSpec:
     """The model's knobs, or a usage error naming the one that cannot make a model."""
     try:
@@ -180,6 +195,7 @@ def _model_spec(
             trees=trees,
             p_error=p_error,
             binning=binning,
+            fhe_sum=fhe_sum,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc

@@ -67,8 +67,24 @@ def test_split_removes_cards_known_compromised() -> None:
     assert list(split.test["card_id"]) == [2]
 
 
-@pytest.mark.parametrize("knobs", [{"n_bits": 1}, {"depth": 0}, {"trees": 0}, {"p_error": 2.0}])
-def test_impossible_knobs_are_refused(knobs: dict[str, float]) -> None:
+@pytest.mark.parametrize(
+    "knobs",
+    [{"n_bits": 1}, {"depth": 0}, {"trees": 0}, {"p_error": 2.0}, {"fhe_sum": True, "kind": "dt"}],
+)
+def test_impossible_knobs_are_refused(knobs: dict[str, object]) -> None:
     """A spec that cannot make a model fails at once with the knob named."""
     with pytest.raises(ValueError, match=next(iter(knobs))):
         ModelSpec(**knobs)  # type: ignore[arg-type]
+
+
+def test_a_model_summed_in_fhe_says_so_in_its_label_and_its_estimator() -> None:
+    """``fhe_sum`` names the model ``...-sum`` and sets Concrete-ML's ensembling switch."""
+    from models.training.fitting import estimators_for  # noqa: PLC0415  (imports concrete-ml)
+
+    summed = ModelSpec(kind="xgb", n_bits=3, depth=2, trees=10, fhe_sum=True)
+    assert summed.label() == "xgb-10x2-3bit-sum"
+    assert ModelSpec().label() == "xgb-10x2-3bit"
+    model, _ = estimators_for(summed)
+    assert model._fhe_ensembling is True
+    plain, _ = estimators_for(ModelSpec(kind="rf"))
+    assert plain._fhe_ensembling is False
