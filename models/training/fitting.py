@@ -46,7 +46,9 @@ __all__ = [
     "load_protocol_data",
 ]
 
-ModelKind = Literal["xgb", "rf", "dt"]
+ModelKind = Literal["xgb", "rf", "dt", "lr"]
+#: Kinds whose ``trees`` and ``depth`` mean nothing.
+NO_TREES = frozenset({"lr"})
 _Floats = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
 
@@ -77,16 +79,18 @@ class ModelSpec:
             problems.append(f"trees must be 1..500, not {self.trees}")
         if self.p_error is not None and not 0 < self.p_error < 1:
             problems.append(f"p_error must be in (0, 1), not {self.p_error}")
-        if self.fhe_sum and self.kind == "dt":
-            problems.append("fhe_sum sums the trees of an ensemble: a decision tree has one")
+        if self.fhe_sum and self.kind in {"dt", *NO_TREES}:
+            problems.append(f"fhe_sum sums the trees of an ensemble: {self.kind} has none")
         if problems:
             msg = "; ".join(problems)
             raise ValueError(msg)
 
     def label(self) -> str:
         """A short human name, e.g. ``xgb-10x3-3bit``."""
-        trees = "" if self.kind == "dt" else f"{self.trees}x"
         binned = "" if self.binning else "-unbinned"
+        if self.kind in NO_TREES:
+            return f"{self.kind}-{self.n_bits}bit{binned}"
+        trees = "" if self.kind == "dt" else f"{self.trees}x"
         summed = "-sum" if self.fhe_sum else ""
         return f"{self.kind}-{trees}{self.depth}-{self.n_bits}bit{binned}{summed}"
 
@@ -249,11 +253,20 @@ def estimators_for(spec: ModelSpec) -> tuple[Any, Any]:
     import xgboost  # noqa: PLC0415
     from concrete.ml.sklearn import (  # noqa: PLC0415
         DecisionTreeClassifier,
+        LogisticRegression,
         RandomForestClassifier,
         XGBClassifier,
     )
     from sklearn.ensemble import RandomForestClassifier as FloatForest  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression as FloatLogistic  # noqa: PLC0415
     from sklearn.tree import DecisionTreeClassifier as FloatTree  # noqa: PLC0415
+
+    if spec.kind == "lr":
+        # Inputs and weights quantized to n_bits; the sigmoid is applied after decryption.
+        return (
+            LogisticRegression(n_bits=spec.n_bits, max_iter=1000, random_state=spec.seed),
+            FloatLogistic(max_iter=1000, random_state=spec.seed),
+        )
 
     common = {"max_depth": spec.depth, "random_state": spec.seed}
     if spec.kind == "dt":

@@ -47,10 +47,21 @@ def _grid() -> list[ModelSpec]:
         ModelSpec(n_bits=3, depth=3, trees=10, p_error=0.1),
         ModelSpec(n_bits=4, depth=3, trees=10, p_error=0.1),
     }
-    return sorted(specs, key=lambda s: (s.n_bits, s.depth, s.trees, s.p_error or 0))
+    # The trees summed inside FHE (one output ciphertext), next to the same shapes summed after.
+    specs |= {ModelSpec(n_bits=3, depth=d, trees=10, fhe_sum=True) for d in (2, 3)}
+    specs |= {ModelSpec(n_bits=2, depth=3, trees=20, fhe_sum=True)}
+    # Every other kind a fraud team might pick.
+    specs |= {ModelSpec(kind="rf", n_bits=3, depth=d, trees=10) for d in (3, 5)}
+    specs |= {ModelSpec(kind="rf", n_bits=3, depth=3, trees=10, fhe_sum=True)}
+    specs |= {ModelSpec(kind="dt", n_bits=3, depth=d) for d in (3, 5, 7)}
+    specs |= {ModelSpec(kind="lr", n_bits=b) for b in (3, 4, 6, 8)}
+    return sorted(
+        specs, key=lambda s: (s.kind, s.n_bits, s.depth, s.trees, s.p_error or 0, s.fhe_sum)
+    )
 
 
-#: n_bits 2-5, depth 2-5, trees 5-50 and p_error, along each axis and at their crossings.
+#: XGBoost with n_bits 2-5, depth 2-5, trees 5-50 and p_error, along each axis and at their
+#: crossings; trees summed in FHE; random forests, decision trees and logistic regression.
 STANDARD_GRID = _grid()
 
 
@@ -136,6 +147,10 @@ def sweep_markdown(results: list[SweepResult], reference_ap: float) -> str:
     return "\n".join(lines)
 
 
+#: Plot markers by model kind: XGBoost, random forest, decision tree, logistic regression.
+_MARKERS = {"xgb": "o", "rf": "s", "dt": "^", "lr": "D"}
+
+
 def frontier_plot(results: list[SweepResult], reference_ap: float, path: Path) -> None:
     """Average precision (simulation) against FHE seconds per transaction, to a PNG."""
     import matplotlib as mpl  # noqa: PLC0415
@@ -147,8 +162,9 @@ def frontier_plot(results: list[SweepResult], reference_ap: float, path: Path) -
     floor = 0.5  # points below are drawn on the floor, marked and labelled with their AP
     for r in results:
         shown = max(r.average_precision, floor + 0.003)
-        marker = "v" if r.average_precision < floor else "o"
-        axes.scatter(r.fhe_seconds, shown, s=18 + 2 * r.spec.trees, alpha=0.7, marker=marker)
+        marker = "v" if r.average_precision < floor else _MARKERS.get(r.spec.kind, "o")
+        size = 30 if r.spec.kind in {"dt", "lr"} else 18 + 2 * r.spec.trees
+        axes.scatter(r.fhe_seconds, shown, s=size, alpha=0.7, marker=marker)
         label = r.spec.label() + (f" p={r.spec.p_error}" if r.spec.p_error else "")
         if r.average_precision < floor:
             label += f" (AP {r.average_precision:.2f})"
@@ -170,7 +186,7 @@ def frontier_plot(results: list[SweepResult], reference_ap: float, path: Path) -
     axes.set_xscale("log")
     axes.set_xlabel("real FHE seconds per transaction (server side, 2 cores)")
     axes.set_ylabel("average precision (FHE simulation, test week)")
-    axes.set_title("Cost and quality of FHE tree models")
+    axes.set_title("Cost and quality of FHE models (o xgb, s rf, ^ dt, D lr)")
     axes.legend(fontsize=7, loc="upper left")
     axes.grid(alpha=0.3, which="both")
     figure.tight_layout()

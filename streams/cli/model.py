@@ -44,10 +44,11 @@ __all__ = ["model"]
 _KNOBS = [
     click.option(
         "--kind",
-        type=click.Choice(["xgb", "rf", "dt"]),
+        type=click.Choice(["xgb", "rf", "dt", "lr"]),
         default="xgb",
         show_default=True,
-        help="XGBoost, random forest or a single decision tree.",
+        help="XGBoost, random forest, a single decision tree, or logistic regression (lr: "
+        "--depth and --trees do not apply).",
     ),
     click.option(
         "--n-bits",

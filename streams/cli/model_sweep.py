@@ -49,7 +49,8 @@ __all__ = ["sweep"]
     "--only",
     multiple=True,
     metavar="LABEL",
-    help="Only the grid points with these labels (e.g. xgb-10x3-3bit).",
+    help="Only measure the grid points with these labels (e.g. xgb-10x3-3bit); the other "
+    "points keep the results of the previous sweep, when there is one.",
 )
 @data_options
 @protocol_options
@@ -63,10 +64,12 @@ def sweep(
 ) -> None:
     """Train, compile and measure a grid of models: the cost/quality frontier.
 
-    For each grid point (n_bits 2-5, depth 2-5, trees 5-50, p_error): bit width, programmable
-    bootstraps, real FHE seconds per transaction on this machine, and AP, CP@100 and AUC of FHE
-    simulation on the test week. Results stream to <doc without .md>_sweep.json as they come;
-    at the end the table goes into DOC and the plot next to it. Takes about an hour on 2 cores.
+    For each grid point (XGBoost with n_bits 2-5, depth 2-5, trees 5-50, p_error and trees
+    summed in FHE; random forests, decision trees, logistic regression): bit width,
+    programmable bootstraps, real FHE seconds per transaction on this machine, verdict bytes,
+    and AP, CP@100 and AUC of FHE simulation on the test week. Results stream to
+    <doc without .md>_sweep.json as they come; at the end the table goes into DOC and the plot
+    next to it. Takes about an hour and a half on 2 cores (--only re-measures some points).
     """
     stream = doc.with_name(doc.stem + "_sweep.json")
     reference_file = doc.with_name(doc.stem + "_reference.json")
@@ -82,13 +85,24 @@ def sweep(
         if not grid:
             msg = f"no grid point is labelled {', '.join(only)}"
             raise click.BadParameter(msg)
+        kept = [r for r in _previous(stream) if only and r.spec.label() not in only]
         data = load_data(source, protocol, source.spec())
-        results, reference = _measure_grid(data, grid, fhe_transactions, stream, reference_file)
+        results, reference = _measure_grid(
+            data, grid, fhe_transactions, stream, reference_file, kept
+        )
     plot = doc.with_name(doc.stem + "_frontier.png")
     frontier_plot(results, reference, plot)
     replace_block(doc, "sweep", sweep_markdown(results, reference))
     console.print(sweep_markdown(results, reference), highlight=False)
     console.print(f"[green]written[/] {doc} (sweep block), {plot}")
+
+
+def _previous(stream: Path) -> list[SweepResult]:
+    """The results a previous sweep streamed (none when there is no readable file)."""
+    try:
+        return load_results(stream)
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def _measure_grid(
@@ -97,14 +111,16 @@ def _measure_grid(
     fhe_transactions: int,
     stream: Path,
     reference_file: Path,
+    kept: list[SweepResult],
 ) -> tuple[list[SweepResult], float]:
-    """Measure each grid point, streaming each result to ``stream`` as it comes (and the
-    plaintext reference AP to ``reference_file``); the results and that reference."""
+    """Measure each grid point, streaming each result to ``stream`` as it comes, after the
+    ``kept`` results of earlier runs (and the plaintext reference AP to ``reference_file``);
+    every result and that reference."""
     (reference_scores,) = baseline_scores(data, BASELINES[:1]).values()
     reference = score_metrics(data.split.test, reference_scores).average_precision
     say(f"plaintext XGBoost reference AP {reference:.3f}; {len(grid)} models to measure")
     reference_file.write_text(json.dumps({"ap": reference}) + "\n")
-    stream.write_text("")
+    stream.write_text("".join(json.dumps(r.to_json()) + "\n" for r in kept))
 
     def record(result: SweepResult) -> None:
         with stream.open("a") as handle:
@@ -120,4 +136,4 @@ def _measure_grid(
         results = run_sweep(
             data, grid, fhe_transactions=fhe_transactions, on_result=record, tick=tick
         )
-    return results, reference
+    return kept + results, reference

@@ -69,7 +69,14 @@ def test_split_removes_cards_known_compromised() -> None:
 
 @pytest.mark.parametrize(
     "knobs",
-    [{"n_bits": 1}, {"depth": 0}, {"trees": 0}, {"p_error": 2.0}, {"fhe_sum": True, "kind": "dt"}],
+    [
+        {"n_bits": 1},
+        {"depth": 0},
+        {"trees": 0},
+        {"p_error": 2.0},
+        {"fhe_sum": True, "kind": "dt"},
+        {"fhe_sum": True, "kind": "lr"},
+    ],
 )
 def test_impossible_knobs_are_refused(knobs: dict[str, object]) -> None:
     """A spec that cannot make a model fails at once with the knob named."""
@@ -88,3 +95,14 @@ def test_a_model_summed_in_fhe_says_so_in_its_label_and_its_estimator() -> None:
     assert model._fhe_ensembling is True
     plain, _ = estimators_for(ModelSpec(kind="rf"))
     assert plain._fhe_ensembling is False
+
+
+def test_the_frontier_grid_has_every_kind_and_trees_summed_in_fhe() -> None:
+    """The sweep measures XGBoost, random forests, decision trees and logistic regression, and
+    XGBoost shapes with their trees summed inside FHE next to the same shapes without."""
+    from models.training.sweep import STANDARD_GRID  # noqa: PLC0415
+
+    assert {s.kind for s in STANDARD_GRID} == {"xgb", "rf", "dt", "lr"}
+    labels = {s.label() for s in STANDARD_GRID}
+    assert {"xgb-10x2-3bit", "xgb-10x2-3bit-sum", "lr-8bit", "dt-5-3bit"} <= labels
+    assert ModelSpec(kind="lr", n_bits=6, trees=99).label() == "lr-6bit"
