@@ -22,6 +22,7 @@ from streams.core.settings import GUARANTEES
 from streams.qa.bench import BenchRuns, run_pipeline_bench
 from streams.qa.data_bench import run_data_bench
 from streams.qa.fuzz import run_fuzz
+from streams.qa.key_memory import measure_key_memory
 
 __all__ = ["bench"]
 
@@ -183,6 +184,44 @@ def bench_data(rows: int, repeats: int, doc: Path | None) -> None:
     if doc is not None:
         command = f"fraudstream bench data --rows {rows} --repeats {repeats}"
         write_measured(doc, "data", command, result.markdown())
+
+
+@bench.command("memory")
+@model_option
+@click.option(
+    "--keys",
+    "counts",
+    default="1,4,16",
+    show_default=True,
+    metavar="N,N,…",
+    help="Numbers of partners' key sets to measure the evaluation process with.",
+)
+@click.option(
+    "--doc",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the result into this Markdown file's memory block (docs/benchmarks.md).",
+)
+def bench_memory(model_dir: Path, counts: str, doc: Path | None) -> None:
+    """Resident memory of one FHE evaluation process (a scorer pool process) holding the
+    evaluation keys of 1, 4 and 16 partners (--keys): keys are made for the largest count,
+    then a fresh process loads the circuit and the key sets one by one, evaluating one request
+    under each. The scorer's main process keeps keys as files; its memory does not grow with
+    partners."""
+    try:
+        wanted = sorted({int(part) for part in counts.split(",") if part.strip()})
+    except ValueError as exc:
+        msg = f"--keys takes numbers separated by commas, not {counts!r}"
+        raise click.BadParameter(msg) from exc
+    if not wanted or wanted[0] < 1 or wanted[-1] > 64:
+        msg = f"--keys: each count must be 1..64, not {counts!r}"
+        raise click.BadParameter(msg)
+    result = measure_key_memory(require_model(model_dir), wanted, say)
+    console.print(result.markdown(), highlight=False)
+    if doc is not None:
+        listed = ",".join(map(str, wanted))
+        command = f"fraudstream bench memory --model {model_dir} --keys {listed}"
+        write_measured(doc, "memory", command, result.markdown())
 
 
 bench.add_command(bench_faults)

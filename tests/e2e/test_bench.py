@@ -58,3 +58,29 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
     written = doc.read_text()
     assert f"<!-- {block}:begin -->" in written
     assert "**ratio (b)/(a)**" in written
+
+
+def test_bench_memory_reports_the_evaluation_process_by_key_sets_held(
+    tiny_model: TinyModel, tmp_path: Path
+) -> None:
+    """`bench memory` makes the keys, measures a fresh evaluation process with 0 and each
+    asked number of key sets, and writes its table into the doc's memory block."""
+    doc = tmp_path / "benchmarks.md"
+    result = fraudstream(
+        "bench", "memory", "--model", str(tiny_model.directory), "--keys", "2,1", "--doc", str(doc),
+        cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| (-?\d+) \| ([-\d.]+) \|$", result.stdout, re.M)
+    assert [int(held) for held, *_ in rows] == [0, 1, 2]
+    assert all(int(rss) > 100 for _, rss, _, _ in rows)  # a process with the circuit loaded
+    written = doc.read_text()
+    assert "<!-- memory:begin -->" in written
+    assert "fraudstream bench memory --model" in written
+    assert "--keys 1,2" in written
+
+
+def test_bench_memory_refuses_counts_it_cannot_measure(tmp_path: Path) -> None:
+    result = fraudstream("bench", "memory", "--keys", "0,4", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "each count must be 1..64" in result.stderr
