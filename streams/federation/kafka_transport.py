@@ -112,6 +112,9 @@ def serve_trainer(
         auto_offset_reset="earliest",
         fetch_max_bytes=max_message_bytes * 4,
         max_partition_fetch_bytes=max_message_bytes,
+        # A trainer may start before the coordinator created its tasks topic: look for it
+        # every few seconds, not every 5 minutes (kafka-python's default), or the join is missed.
+        metadata_max_age_ms=5000,
     )
     producer = KafkaProducer(
         **client_config, acks="all", max_request_size=max_message_bytes, linger_ms=5

@@ -15,7 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.federation.wire import MemberKey, Members
+from streams.broker.admin import ensure_topics
+from streams.broker.connection import kafka_python_config
+from streams.core.errors import FraudStreamError
 from streams.core.settings import Settings
+from streams.core.topics import TopicNames, federation_topic_specs
 from streams.qa.supervisor import settings_env
 
 __all__ = ["federate_locally"]
@@ -42,6 +46,12 @@ def federate_locally(
     keys[COORDINATOR] = MemberKey.load_or_create(COORDINATOR, work / f"{COORDINATOR}.key")
     members_file = work / "members.json"
     members_file.write_text(json.dumps(Members.of(*keys.values()).to_json(), indent=2) + "\n")
+    # The topics exist before any trainer subscribes: the coordinator would create them too,
+    # but a trainer should not start on a topic that does not exist yet.
+    ensure_topics(
+        kafka_python_config(settings),
+        federation_topic_specs(TopicNames(settings.topic_root), names, settings.max_message_bytes),
+    )
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
     env = {**inherited, **settings_env(settings)}
     base = [sys.executable, "-m", "streams", "federate"]
@@ -63,7 +73,13 @@ def federate_locally(
             *base, "train", "--members", str(members_file),
             "--key", str(work / f"{COORDINATOR}.key"), "--out", str(out), *options,
         ]  # fmt: skip
-        subprocess.run(command, env=env, check=True)  # noqa: S603  (our own CLI)
+        done = subprocess.run(command, env=env, check=False)  # noqa: S603  (our own CLI)
+        if done.returncode != 0:
+            msg = (
+                f"federated training failed (the coordinator's output is above; the trainers' "
+                f"logs are in {work})"
+            )
+            raise FraudStreamError(msg)
     finally:
         for process in trainers:
             process.terminate()
