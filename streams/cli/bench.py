@@ -78,6 +78,13 @@ def bench() -> None:
     help="Independent runs (each its own broker, pipeline and bare loop); every run's ratio is "
     "printed on one line.",
 )
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.001, min_open=False),
+    default=None,
+    help="Send (b)'s timed transactions at this many per second (open loop: the latency a "
+    "fraud team plans with, at e.g. 50 % or 80 % of (a)'s throughput) instead of all at once.",
+)
 def bench_pipeline(
     model_dir: Path,
     transactions: int,
@@ -86,6 +93,7 @@ def bench_pipeline(
     guarantee: str,
     wait: float,
     runs: int,
+    rate: float | None,
 ) -> None:
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
     local broker, over the same transactions, their ratio, and the pipeline's latencies.
@@ -107,6 +115,7 @@ def bench_pipeline(
                 say=say,
                 guarantee=guarantee,
                 wait_s=wait,
+                rate=rate,
             )
         )
     result = BenchRuns(tuple(results))
@@ -118,6 +127,9 @@ def bench_pipeline(
             f"--warmup {warmup}" + (f" --runs {runs}" if runs > 1 else "")
         )
         block = "pipeline"
+        if rate is not None:
+            command += f" --rate {rate:g}"
+            block = f"pipeline-rate-{rate:g}"
         if guarantee != "at_least_once":
             command += f" --guarantee {guarantee}"
             block = "pipeline-exactly-once"

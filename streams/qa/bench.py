@@ -24,7 +24,7 @@ import math
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -41,7 +41,7 @@ from streams.core.errors import ConfigError, FraudStreamError
 from streams.core.messages import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
-from streams.qa.data_feed import send_records, transaction_record
+from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
 from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
 
@@ -62,6 +62,8 @@ class BenchResult:
     bare_seconds: float
     pipeline_seconds: float
     latencies: dict[str, tuple[float, float]]  # stage → (p50, p99) milliseconds
+    #: Transactions per second offered in (b) (open loop), or None: all sent at once (backlog).
+    rate: float | None = None
 
     @property
     def bare_throughput(self) -> float:
@@ -89,11 +91,21 @@ class BenchResult:
             f"({self.bare_seconds / self.transactions:.3f} s/tx) |",
             f"| (b) whole pipeline through the broker | {self.pipeline_throughput:.3f} tx/s "
             f"({self.pipeline_seconds / self.transactions:.3f} s/tx) |",
-            f"| **ratio (b)/(a)** | **{self.ratio:.3f}** (target ≥ 0.95) |",
-            "",
-            "| stage (ms, backlog of all N) | p50 | p99 |",
-            "|---|---|---|",
         ]
+        if self.rate is None:
+            rows += [
+                f"| **ratio (b)/(a)** | **{self.ratio:.3f}** (target ≥ 0.95) |",
+                "",
+                "| stage (ms, backlog of all N) | p50 | p99 |",
+            ]
+        else:
+            rows += [
+                f"| offered load (open loop) | {self.rate:.3f} tx/s, "
+                f"{self.rate / self.bare_throughput:.0%} of (a) |",
+                "",
+                f"| stage (ms, open loop at {self.rate:.3f} tx/s) | p50 | p99 |",
+            ]
+        rows.append("|---|---|---|")
         rows += [
             f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
             for stage, (p50, p99) in self.latencies.items()
@@ -171,11 +183,13 @@ def run_pipeline_bench(
     log_root: Path = BENCH_LOG_ROOT,
     guarantee: str = "at_least_once",
     wait_s: float = 600.0,
+    rate: float | None = None,
 ) -> BenchResult:
     """Measure (b) then (a) over the same transactions; see the module docstring. The workers'
     logs go to a new folder under ``log_root``; ``guarantee`` is Faust's processing guarantee
     for every worker of (b) (scores are read committed only). A phase of (b) whose scores have
-    not all come after ``wait_s`` seconds ends the run with an error saying so."""
+    not all come after ``wait_s`` seconds ends the run with an error saying so. With ``rate``,
+    (b)'s timed transactions are sent at that many per second (open loop) instead of at once."""
     partner = settings.partners[0]
     chosen = _transactions(warmup + transactions, partner, settings.partners)
     if len(chosen) < warmup + transactions:
@@ -193,7 +207,7 @@ def run_pipeline_bench(
         scores = _pipeline_run(
             settings,
             model_dir,
-            _Run(keys.key_dir, guarantee, wait_s),
+            _Run(keys.key_dir, guarantee, wait_s, rate),
             chosen,
             warmup,
             work,
@@ -207,7 +221,9 @@ def run_pipeline_bench(
         latencies["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
         features = [list(s.features) for s, _ in scores]
         bare_seconds = _bare_loop(model_dir, keys, features, warmup, say)
-    return BenchResult(keys.client.version, transactions, bare_seconds, pipeline_seconds, latencies)
+    return BenchResult(
+        keys.client.version, transactions, bare_seconds, pipeline_seconds, latencies, rate
+    )
 
 
 def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, float]:
@@ -221,6 +237,7 @@ class _Run:
     key_dir: Path
     guarantee: str
     wait_s: float
+    rate: float | None = None
 
 
 def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
@@ -285,11 +302,10 @@ def _send_phases(
     sent_ms: dict[int, float] = {}
     scores: dict[int, tuple[Score, float]] = {}
     for phase, part in (("warm-up", chosen[:warmup]), ("timed", chosen[warmup:])):
-        say(f"(b) sending {len(part)} {phase} transactions")
-        batch = [transaction_record(names, tx, partner) for tx in part]
-        now = time.time() * 1000
-        sent_ms.update({tx.transaction_id: now for tx in part})
-        send_records(client, batch)
+        paced = options.rate if phase == "timed" else None
+        pace = f" at {paced:g} per second" if paced else ""
+        say(f"(b) sending {len(part)} {phase} transactions{pace}")
+        send_records(client, _sending(names, partner, part, sent_ms, paced))
         for record in consume_records(
             client,
             [names.scores(partner)],
@@ -303,6 +319,23 @@ def _send_phases(
         if len(scores) < len(sent_ms):
             break
     return sent_ms, scores
+
+
+def _sending(
+    names: TopicNames,
+    partner: str,
+    part: Sequence[HandbookTransaction],
+    sent_ms: dict[int, float],
+    rate: float | None,
+) -> Iterator[OutgoingRecord]:
+    """The records of ``part``, each handed out at its send time (all at once without a
+    ``rate``), which goes into ``sent_ms``."""
+    started = time.monotonic()
+    for n, tx in enumerate(part):
+        if rate is not None:
+            time.sleep(max(0.0, started + n / rate - time.monotonic()))
+        sent_ms[tx.transaction_id] = time.time() * 1000
+        yield transaction_record(names, tx, partner)
 
 
 def _bare_loop(

@@ -3,6 +3,7 @@ a row per run, and the latencies of the run with the median ratio."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from streams.qa.bench import BenchResult, BenchRuns
@@ -36,3 +37,27 @@ def test_the_table_has_a_row_per_run_and_the_median_runs_latencies() -> None:
 def test_one_run_is_reported_as_before() -> None:
     one = result(40, 41, 1.0)
     assert BenchRuns((one,)).markdown() == one.markdown()
+
+
+def test_an_open_loop_run_reports_its_offered_load_not_a_ratio() -> None:
+    paced = BenchResult("abc123", 40, 40.0, 80.0, {"fhe_ms": (1.0, 2.0)}, rate=0.5)
+    text = paced.markdown()
+    assert "| offered load (open loop) | 0.500 tx/s, 50% of (a) |" in text
+    assert "ratio" not in text
+    assert "| stage (ms, open loop at 0.500 tx/s) | p50 | p99 |" in text
+
+
+def test_open_loop_sending_spaces_the_transactions_by_the_rate() -> None:
+    from streams.core.topics import TopicNames  # noqa: PLC0415
+    from streams.qa.bench import _sending, _transactions  # noqa: PLC0415
+
+    part = _transactions(4, "alpha", ("alpha", "bravo"))
+    sent: dict[int, float] = {}
+    records = list(_sending(TopicNames("t"), "alpha", part, sent, rate=20.0))
+    assert len(records) == 4
+    times = [sent[tx.transaction_id] for tx in part]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert all(gap >= 45 for gap in gaps), gaps  # 50 ms apart, give or take the clock
+    at_once: dict[int, float] = {}
+    list(_sending(TopicNames("t"), "alpha", part, at_once, rate=None))
+    assert max(at_once.values()) - min(at_once.values()) < 45
