@@ -42,10 +42,7 @@ def federate_locally(
     work = out / ".federation"
     work.mkdir(parents=True, exist_ok=True)
     names = list(settings.partners)
-    keys = {name: MemberKey.load_or_create(name, work / f"{name}.key") for name in names}
-    keys[COORDINATOR] = MemberKey.load_or_create(COORDINATOR, work / f"{COORDINATOR}.key")
-    members_file = work / "members.json"
-    members_file.write_text(json.dumps(Members.of(*keys.values()).to_json(), indent=2) + "\n")
+    members_file = _members_file(work, names)
     # The topics exist before any trainer subscribes: the coordinator would create them too,
     # but a trainer should not start on a topic that does not exist yet.
     ensure_topics(
@@ -89,3 +86,12 @@ def federate_locally(
             except subprocess.TimeoutExpired:
                 process.kill()
     return (out / "latest").resolve()
+
+
+def _members_file(work: Path, names: list[str]) -> Path:
+    """The members file of this local federation (its member keys kept in ``work``)."""
+    keys = {name: MemberKey.load_or_create(name, work / f"{name}.key") for name in names}
+    keys[COORDINATOR] = MemberKey.load_or_create(COORDINATOR, work / f"{COORDINATOR}.key")
+    members_file = work / "members.json"
+    members_file.write_text(json.dumps(Members.of(*keys.values()).to_json(), indent=2) + "\n")
+    return members_file

@@ -164,6 +164,10 @@ DOCUMENTED: dict[str, Covered] = {
         "tests/e2e/test_bench.py::test_bench_pipeline_prints_the_result_and_no_log_line",
         "--transactions 2 --warmup 1 with the tiny model (FRAUD_MODEL_DIR), default FRAUD_PARTNERS",
     ),
+    "fraudstream bench memory --keys 1,4,16": Covered(
+        "tests/e2e/test_bench.py::test_bench_memory_reports_the_evaluation_process_by_key_sets_held",
+        "--keys 2,1 with the tiny model (--model)",
+    ),
     "fraudstream model train --partners alpha,bravo": Covered(_TRAIN, _SIZES),
     "fraudstream model assess --model artifacts/latest": Covered(
         _ASSESS,
