@@ -120,7 +120,8 @@ def bench_pipeline(
         )
     result = BenchRuns(tuple(results))
     console.print(result.markdown(), highlight=False)
-    console.print(result.ratio_line(), highlight=False, soft_wrap=True)
+    if runs == 1 and rate is None:  # several runs: the line is in the table's text
+        console.print(result.ratio_line(), highlight=False, soft_wrap=True)
     if doc is not None:
         command = (
             f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "

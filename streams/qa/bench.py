@@ -25,7 +25,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from streams.core.messages import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
+from streams.qa.recorder import RecordPlan, record_messages
 from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
 
@@ -64,6 +65,17 @@ class BenchResult:
     latencies: dict[str, tuple[float, float]]  # stage → (p50, p99) milliseconds
     #: Transactions per second offered in (b) (open loop), or None: all sent at once (backlog).
     rate: float | None = None
+    #: Bytes (keys and values) each transaction put on each topic of (b), by topic.
+    topic_bytes: dict[str, float] = field(default_factory=dict)
+
+    def bytes_markdown(self) -> str:
+        """Bytes per transaction on each topic, and the verdict's as one line a script reads."""
+        if not self.topic_bytes:
+            return ""
+        rows = ["| topic | bytes per transaction |", "|---|---|"]
+        rows += [f"| {topic} | {size:,.0f} |" for topic, size in self.topic_bytes.items()]
+        verdict = self.topic_bytes.get("verdicts", 0.0)
+        return "\n".join([*rows, "", f"verdict bytes per transaction: {verdict:.0f}"])
 
     @property
     def bare_throughput(self) -> float:
@@ -110,7 +122,8 @@ class BenchResult:
             f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
             for stage, (p50, p99) in self.latencies.items()
         ]
-        return "\n".join(rows)
+        sizes = self.bytes_markdown()
+        return "\n".join(rows + (["", sizes] if sizes else []))
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,9 @@ class BenchRuns:
         number = self.runs.index(median) + 1
         rows += [
             "",
-            f"`{self.ratio_line()}` (target: each ≥ 0.95)",
+            "Every run's ratio (target: each ≥ 0.95):",
+            "",
+            self.ratio_line(),
             "",
             f"Run {number} (the median ratio), {median.transactions} transactions after warm-up:",
             "",
@@ -152,7 +167,8 @@ class BenchRuns:
             f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
             for stage, (p50, p99) in median.latencies.items()
         ]
-        return "\n".join(rows)
+        sizes = median.bytes_markdown()
+        return "\n".join(rows + (["", sizes] if sizes else []))
 
 
 def _percentiles(values: Sequence[float]) -> tuple[float, float]:
@@ -204,7 +220,7 @@ def run_pipeline_bench(
         work = Path(tmp)
         keys = PartnerKeys.generate(ClientArtifact.load(model_dir), work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
-        scores = _pipeline_run(
+        scores, sizes = _pipeline_run(
             settings,
             model_dir,
             _Run(keys.key_dir, guarantee, wait_s, rate),
@@ -222,7 +238,7 @@ def run_pipeline_bench(
         features = [list(s.features) for s, _ in scores]
         bare_seconds = _bare_loop(model_dir, keys, features, warmup, say)
     return BenchResult(
-        keys.client.version, transactions, bare_seconds, pipeline_seconds, latencies, rate
+        keys.client.version, transactions, bare_seconds, pipeline_seconds, latencies, rate, sizes
     )
 
 
@@ -249,8 +265,9 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
     work: Path,
     log_dir: Path,
     say: Callable[[str], None],
-) -> list[tuple[Score, float]]:
-    """Scores of ``chosen`` through the pipeline, in send order, with their send times (ms)."""
+) -> tuple[list[tuple[Score, float]], dict[str, float]]:
+    """Scores of ``chosen`` through the pipeline, in send order, with their send times (ms);
+    the bytes per transaction on each topic."""
     partner = settings.partners[0]
     kafka = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
     kafka.start(say=lambda _: None)
@@ -276,6 +293,7 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             role_env=lambda role, partner: {GUARANTEE_SWITCH: options.guarantee},
         ):
             sent_ms, scores = _send_phases(settings, options, chosen, warmup, say)
+            sizes = _bytes_per_transaction(settings, len(sent_ms))
     finally:
         kafka.stop()
     missing = [tx.transaction_id for tx in chosen if tx.transaction_id not in scores]
@@ -285,7 +303,26 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             f"transactions sent within {options.wait_s:g} s; the workers' logs say why: {log_dir}"
         )
         raise FraudStreamError(msg)
-    return [scores[tx.transaction_id] for tx in chosen]
+    return [scores[tx.transaction_id] for tx in chosen], sizes
+
+
+def _bytes_per_transaction(settings: Settings, sent: int) -> dict[str, float]:
+    """Bytes (keys and values) on each topic of the partner's path, per transaction sent."""
+    partner, names = settings.partners[0], TopicNames(settings.topic_root)
+    topics = {
+        "transactions": names.transactions(partner),
+        "validated (card, then terminal stage)": names.validated(partner),
+        "pending (details kept by the partner)": names.pending(partner),
+        "scoring requests": names.scoring_requests(),
+        "verdicts": names.verdicts(partner),
+        "scores": names.scores(partner),
+        "alerts": names.alerts(partner),
+    }
+    label_of = {topic: label for label, topic in topics.items()}
+    sizes = dict.fromkeys(topics, 0)
+    for message in record_messages(kafka_python_config(settings), RecordPlan(tuple(label_of))):
+        sizes[label_of[message.topic]] += len(message.key or b"") + len(message.value or b"")
+    return {label: size / sent for label, size in sizes.items()}
 
 
 def _send_phases(

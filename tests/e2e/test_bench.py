@@ -54,6 +54,12 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
     assert re.search(r"^\| \(b\) whole pipeline through the broker \| \d+\.\d+ tx/s", out, re.M)
     assert re.search(r"^\| \*\*ratio \(b\)/\(a\)\*\* \| \*\*\d+\.\d+\*\*", out, re.MULTILINE)
     assert "(b) 3 of 3 scored" in out
+    assert re.search(r"^pipeline/bare ratio runs: \d\.\d\d$", out, re.MULTILINE)
+    # Every topic's bytes per transaction; a verdict of the tiny model is tens of KB.
+    verdict = re.search(r"^verdict bytes per transaction: (\d+)$", out, re.MULTILINE)
+    assert verdict, out
+    assert int(verdict.group(1)) > 10_000
+    assert re.search(r"^\| scoring requests \| [\d,]+ \|$", out, re.MULTILINE)
     block = "pipeline" if guarantee == "at_least_once" else "pipeline-exactly-once"
     written = doc.read_text()
     assert f"<!-- {block}:begin -->" in written

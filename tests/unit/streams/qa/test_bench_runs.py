@@ -61,3 +61,12 @@ def test_open_loop_sending_spaces_the_transactions_by_the_rate() -> None:
     at_once: dict[int, float] = {}
     list(_sending(TopicNames("t"), "alpha", part, at_once, rate=None))
     assert max(at_once.values()) - min(at_once.values()) < 45
+
+
+def test_bytes_per_topic_end_with_the_verdict_line() -> None:
+    sized = BenchResult(
+        "abc123", 40, 40.0, 41.0, {}, topic_bytes={"scoring requests": 812.4, "verdicts": 54321.6}
+    )
+    text = sized.markdown()
+    assert "| scoring requests | 812 |" in text
+    assert text.splitlines()[-1] == "verdict bytes per transaction: 54322"
