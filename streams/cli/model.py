@@ -9,6 +9,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -126,19 +127,13 @@ def model() -> None:
 )
 def train(
     *,
-    kind: str,
-    n_bits: int,
-    depth: int,
-    trees: int,
-    p_error: float | None,
-    binning: bool,
-    fhe_sum: bool,
     partners: str,
     source: DataChoice,
     protocol: ProtocolChoice,
     out: Path,
     fhe_sample: int,
     simulate: bool,
+    **knobs: Any,
 ) -> None:
     """Fit, compile, measure and save a model with its model card.
 
@@ -148,7 +143,7 @@ def train(
     the test. Writes <out>/<version>/ with client/, server/, model_card.json and model_card.md,
     and points <out>/latest at it.
     """
-    spec = _model_spec(kind, n_bits, depth, trees, p_error, binning, fhe_sum=fhe_sum)
+    spec = _model_spec(knobs)
     data = load_data(
         source, protocol, source.spec(), tuple(p.strip() for p in partners.split(",") if p.strip())
     )
@@ -177,27 +172,11 @@ def train(
     console.print(f"[green]saved[/] {version_dir} (also {latest})")
 
 
-def _model_spec(
-    kind: str,
-    n_bits: int,
-    depth: int,
-    trees: int,
-    p_error: float | None,
-    binning: bool,
-    *,
-    fhe_sum: bool = False,
-) -> ModelSpec:
-    """The model's knobs, or a usage error naming the one that cannot make a model."""
+def _model_spec(knobs: dict[str, Any]) -> ModelSpec:
+    """The model's knobs (the ``_KNOBS`` options: kind, n_bits, depth, trees, p_error,
+    binning, fhe_sum), or a usage error naming the one that cannot make a model."""
     try:
-        return ModelSpec(
-            kind=kind,  # type: ignore[arg-type]  # click.Choice guarantees the literal
-            n_bits=n_bits,
-            depth=depth,
-            trees=trees,
-            p_error=p_error,
-            binning=binning,
-            fhe_sum=fhe_sum,
-        )
+        return ModelSpec(**knobs)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 
