@@ -2,12 +2,12 @@
 
 The scorer's main process keeps every partner's evaluation keys as files (its key follower
 writes them to disk); each FHE pool process deserializes the keys it needs and holds them (at
-most ``FRAUD_SCORER_MAX_KEYS`` per process, least recently used first out). So the memory that
-grows with partners is a pool process's. This bench makes the keys of ``max(counts)`` partners
-in this process, then starts a fresh process (spawned, as the pool does) that loads the model's
-circuit, adds the key sets one by one and evaluates one request under each (a key set is only
-fully materialized once used), and reports its resident memory with 0 key sets and after each
-count.
+most 16 per process, :class:`~streams.scorer.fhe_pool.FhePool`'s ``max_keys``; least recently
+used first out). So the memory that grows with partners is a pool process's. This bench makes
+the keys of ``max(counts)`` partners in this process, then starts a fresh process (spawned, as
+the pool does) that loads the model's circuit, adds the key sets one by one and evaluates one
+request under each (a key set is only fully materialized once used), and reports its resident
+memory with 0 key sets and after each count.
 """
 
 from __future__ import annotations
