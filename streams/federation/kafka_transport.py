@@ -99,13 +99,16 @@ def serve_trainer(
     stop: threading.Event,
     *,
     app_id: str = "fraudstream",
+    ready: threading.Event | None = None,
 ) -> int:
     """Answer the tasks on the partner's tasks topic until ``stop`` is set; how many were
     answered. Offsets are committed per task (group ``<app_id>-trainer-<partner>``), so a
-    restarted trainer goes on where it was; tasks past their deadline are refused anyway."""
+    restarted trainer goes on where it was; tasks past their deadline are refused anyway.
+    ``ready`` is set once the trainer holds its topic's partition (tasks sent before that are
+    still read: the group starts from the earliest task)."""
     partner = trainer.member.name
+    topic = names.federation_tasks(partner)
     consumer = KafkaConsumer(
-        names.federation_tasks(partner),
         **client_config,
         group_id=faust_app_id(app_id, "trainer", partner),
         enable_auto_commit=False,
@@ -121,8 +124,13 @@ def serve_trainer(
     )
     answered = 0
     try:
+        _subscribe_when_known(consumer, topic, stop)
         while not stop.is_set():
-            for record in (r for b in consumer.poll(timeout_ms=200).values() for r in b):
+            polled = consumer.poll(timeout_ms=200)
+            if ready is not None and not ready.is_set() and consumer.assignment():
+                ready.set()
+                log.info("federation_trainer_ready", partner=partner, topic=topic)
+            for record in (r for b in polled.values() for r in b):
                 try:
                     answer = trainer.handle(record.value)
                 except FederationError as exc:
@@ -137,3 +145,16 @@ def serve_trainer(
         producer.close()
         consumer.close()
     return answered
+
+
+def _subscribe_when_known(consumer: KafkaConsumer, topic: str, stop: threading.Event) -> None:
+    """Subscribe once the broker reports ``topic``'s partitions. A group joined before that
+    is given no partition ("No partition metadata") and only tries again at the next metadata
+    refresh, which can miss the coordinator's join round."""
+    waited = 0.0
+    while not stop.is_set() and not consumer.partitions_for_topic(topic):
+        if waited == 0.0:
+            log.info("federation_waiting_for_topic", topic=topic)
+        stop.wait(0.5)
+        waited += 0.5
+    consumer.subscribe([topic])

@@ -45,13 +45,23 @@ def _trainers(
     trainers: dict[str, PartnerTrainer], client: dict[str, object], names: TopicNames, size: int
 ) -> Iterator[None]:
     stop = threading.Event()
+    ready = {name: threading.Event() for name in trainers}
     threads = [
-        threading.Thread(target=serve_trainer, args=(t, client, names, size, stop), daemon=True)
-        for t in trainers.values()
+        threading.Thread(
+            target=serve_trainer,
+            args=(t, client, names, size, stop),
+            kwargs={"app_id": names.root, "ready": ready[name]},
+            daemon=True,
+        )
+        for name, t in trainers.items()
     ]
     for thread in threads:
         thread.start()
     try:
+        # The coordinator's join round waits only its timeout: the trainers hold their topics
+        # first (a trainer that joins later still reads the round, but maybe after it ended).
+        for name, event in ready.items():
+            assert event.wait(timeout=60), f"trainer {name} never got its tasks topic"
         yield
     finally:
         stop.set()
