@@ -325,8 +325,15 @@ class ScorerSettings(WorkerSettings):
         default=1,
         ge=1,
         le=64,
-        description="Scorer role: processes of the FHE pool. A scorer evaluates one request at a "
-        "time (each call already uses every core); scale out with more scorer replicas.",
+        description="Scorer role: processes of the FHE pool, and so requests evaluated at once "
+        "(their verdicts still leave in the requests' order). See docs/deploy.md's sizing rule.",
+    )
+    scorer_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Scorer role: OpenMP threads each FHE pool process's evaluation uses; 0 "
+        "leaves Concrete's default (every core the process sees).",
     )
     scorer_key_file: Path | None = Field(
         default=None,

@@ -9,15 +9,21 @@ are stored while the agent goes on (see :mod:`streams.runtime.delivery`). The st
 everything that can fail because of the record, encoding its outputs included (an
 :class:`Encoded`): the forward only delivers bytes, so nothing a record holds can fail outside
 the dead-letter path. Agents run with ``concurrency=1``: with more, faust
-can commit an offset past a record still being processed (faust-streaming issue #606). Each agent
+can commit an offset past a record still being processed (faust-streaming issue #606). An agent
+that needs several records at once (the scorer: one per FHE pool process) runs them inside its
+one Faust actor instead (``in_flight``), holding each record from the moment it is taken and
+forwarding in arrival order, so commits stay in order. Each agent
 has an explicit name and topic (faust derives them from the function otherwise, so a rename
 would change them).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,6 +39,8 @@ __all__ = ["AgentSet", "Encoded", "raw_topic", "run_agent"]
 
 _Result = TypeVar("_Result")
 _Item = TypeVar("_Item")
+#: What an agent does with a record: its step, its forward, and its dead-letter topic.
+_Role = tuple[Callable[[Any], Any], Callable[[Any, Any], Awaitable[None]], Any]
 
 
 @dataclass(frozen=True)
@@ -73,15 +81,25 @@ async def run_agent(
     dead_topic: Any,
     *,
     overlap: bool = False,
+    in_flight: int = 1,
 ) -> None:
     """For each record: ``step(message)`` (awaited if it is a coroutine); on any exception
     dead-letter the record and go on; otherwise ``await forward(message, result)`` before taking
     the next record. With ``overlap``, the record's outputs go through an
     :class:`~streams.runtime.outbox.Outbox`: the next record is taken while they are delivered,
-    and the record is committed once they are stored."""
+    and the record is committed once they are stored. With ``in_flight`` > 1 (overlap implied),
+    the steps of up to that many records run at once (a step that awaits, as the scorer's
+    evaluation in its pool does); their results are forwarded or dead-lettered, and the records
+    committed, in the order the records came (see :func:`_run_concurrently`)."""
+    if in_flight < 1:
+        msg = "an agent has at least one record in flight"
+        raise ValueError(msg)
     watch = _WATCH.get() or _Watch()
-    outbox = Outbox(stream.app.consumer, stream.app.sensors) if overlap else None
+    outbox = Outbox(stream.app.consumer, stream.app.sensors) if overlap or in_flight > 1 else None
     ACTIVE_OUTBOX.set(outbox)
+    if outbox is not None and in_flight > 1:
+        await _run_concurrently(stream, (step, forward, dead_topic), outbox, in_flight, watch)
+        return
     async for event in stream.events():
         message = event.message
         watch.started = time.monotonic()
@@ -98,6 +116,93 @@ async def run_agent(
             outbox.hold(message)
         watch.started = None
         watch.records += 1
+
+
+async def _stepped(step: Callable[[Any], Any], message: Any) -> Any:
+    outcome = step(message)
+    return await outcome if inspect.isawaitable(outcome) else outcome
+
+
+class _InOrder:
+    """The records of an agent with several steps in flight (see :func:`_run_concurrently`):
+    taken ones, oldest first, with their step's task; one forwarding task works through them."""
+
+    def __init__(self, role: _Role, outbox: Outbox, in_flight: int, watch: _Watch) -> None:
+        self.step, self.forward, self.dead_topic = role
+        self.outbox, self.watch = outbox, watch
+        self.slots = asyncio.Semaphore(in_flight)
+        self.taken: asyncio.Queue[tuple[Any, Any, asyncio.Task[Any]]] = asyncio.Queue()
+        self.starts: deque[float] = deque()
+        # Steps run with no outbox: a send from a step would wait for the broker rather than
+        # be counted as the outputs of whichever record is forwarded next.
+        self.step_context = contextvars.copy_context()
+        self.step_context.run(ACTIVE_OUTBOX.set, None)
+
+    async def take(self, event: Any) -> None:
+        """Wait for a free slot, hold ``event``'s record and start its step."""
+        await self.slots.acquire()
+        await self.outbox.room()
+        held = self.outbox.take(event.message)
+        self.starts.append(time.monotonic())
+        self.watch.started = self.starts[0]
+        step = _stepped(self.step, event.message)
+        task = asyncio.get_running_loop().create_task(step, context=self.step_context)
+        self.taken.put_nowait((event, held, task))
+
+    async def forwarding(self) -> None:
+        """Forward or dead-letter each taken record's outcome, in the order they were taken."""
+        while True:
+            event, held, task = await self.taken.get()
+            try:
+                result = await task
+            except Exception as exc:  # noqa: BLE001  (a bad record must never stop the partition)
+                await dead_letter(self.dead_topic, event, exc)
+            else:
+                await self.forward(event.message, result)
+            self.outbox.finish(held)
+            self.starts.popleft()
+            self.watch.started = self.starts[0] if self.starts else None
+            self.watch.records += 1
+            self.slots.release()
+            self.taken.task_done()
+
+    def cancel_steps(self) -> None:
+        while not self.taken.empty():
+            self.taken.get_nowait()[2].cancel()
+
+
+async def _run_concurrently(
+    stream: faust.StreamT[Any], role: _Role, outbox: Outbox, in_flight: int, watch: _Watch
+) -> None:
+    """:func:`run_agent` with up to ``in_flight`` steps running at once.
+
+    Each record is held by the outbox from the moment it is taken (so Faust cannot commit past
+    it while its step runs) and its step starts as a task; one forwarding task takes the steps'
+    outcomes in arrival order and forwards or dead-letters each, so outputs keep the records'
+    order and the outbox lets records go in that order. An error that stops the forwarding (a
+    send that cannot be retried) stops the agent with it; when the stream ends, what was taken
+    is forwarded first.
+    """
+    records = _InOrder(role, outbox, in_flight, watch)
+    agent = asyncio.current_task()
+    forwarder = asyncio.ensure_future(records.forwarding())
+    forwarder.add_done_callback(
+        lambda done: agent.cancel() if agent and not done.cancelled() and done.exception() else None
+    )
+    try:
+        async for event in stream.events():
+            await records.take(event)
+        await records.taken.join()
+        if outbox.error is not None:
+            raise outbox.error
+    except asyncio.CancelledError:
+        error = None if not forwarder.done() or forwarder.cancelled() else forwarder.exception()
+        if error is not None:
+            raise error from None
+        raise
+    finally:
+        forwarder.cancel()
+        records.cancel_steps()
 
 
 class AgentSet:

@@ -59,10 +59,12 @@ class _Send:
 
 @dataclass
 class _Held:
-    """A record whose reference the outbox holds, and the sends it waits for."""
+    """A record whose reference the outbox holds, and the sends it waits for (once its step
+    and forward are done: ``finished``)."""
 
     message: Any
     sends: list[_Send] = field(default_factory=list)
+    finished: bool = False
 
 
 class Outbox:
@@ -92,6 +94,11 @@ class Outbox:
         """Records held: taken, their outputs not all stored yet."""
         return len(self._held)
 
+    @property
+    def error(self) -> BaseException | None:
+        """The error that stopped a redelivery (the agent must stop), if one did."""
+        return self._error
+
     async def room(self) -> None:
         """Wait until the agent may take another record: fewer than ``limit`` held and no
         failed send being redelivered. Raises the error that stopped a redelivery."""
@@ -119,10 +126,21 @@ class Outbox:
 
     def hold(self, message: Any) -> None:
         """The current record is done: hold it until the outputs sent for it are stored."""
+        self.finish(self.take(message))
+
+    def take(self, message: Any) -> _Held:
+        """Hold a record from the moment it is taken (its step may still run while later
+        records are taken): nothing from it on is let go of before it is :meth:`finish`-ed."""
         message.incref()
-        held = _Held(message, self._sends)
-        self._sends = []
+        held = _Held(message)
         self._held.append(held)
+        return held
+
+    def finish(self, held: _Held) -> None:
+        """``held``'s outputs were all handed over (the sends since the last finish are its):
+        let go of it once they are stored."""
+        held.sends, self._sends = self._sends, []
+        held.finished = True
         for sent in held.sends:
             sent.future.add_done_callback(self._on_done)
         self._release()
@@ -135,7 +153,7 @@ class Outbox:
         redelivery of the oldest's failed ones."""
         while self._held and self._redelivery is None:
             head = self._held[0]
-            if not all(sent.future.done() for sent in head.sends):
+            if not head.finished or not all(sent.future.done() for sent in head.sends):
                 break
             failed = [sent for sent in head.sends if sent.failed()]
             if failed:

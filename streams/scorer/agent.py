@@ -210,11 +210,13 @@ class ScorerAgent:
                 offset=record.offset,
             )
 
-        # overlap: the verdict (about 160 KB) is delivered while the next request is evaluated.
+        # overlap: the verdict (about 160 KB) is delivered while the next request is evaluated;
+        # one request in flight per pool process (verdicts still leave in the requests' order).
         await run_agent(
             stream,
             lambda record: self.steps.score(record, record.timestamp),
             forward,
             self.dead,
             overlap=True,
+            in_flight=self.steps.pool.processes,
         )

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from models.fhe.artifacts import ServerArtifact
 from models.fhe.server import ScoringServer
@@ -42,14 +43,24 @@ _log = get_logger(__name__)
 # --- inside each pool process ---------------------------------------------------------------
 _servers: dict[str, ScoringServer] = {}
 _keys_dir: Path | None = None
+_thread_limit: list[threadpool_limits] = []  # kept: the limit holds while its object lives
 
 
-def _init(model_dirs: Sequence[str], keys_dir: str, max_keys: int) -> None:
+def _init(model_dirs: Sequence[str], keys_dir: str, max_keys: int, threads: int) -> None:
     global _keys_dir  # noqa: PLW0603  (one set of servers per pool process)
     for model_dir in model_dirs:
         server = ScoringServer(ServerArtifact.load(Path(model_dir)), max_keys=max_keys)
         _servers[server.model_version] = server
     _keys_dir = Path(keys_dir)
+    if threads:
+        # Concrete's runtime parallelises a circuit with OpenMP (its own libomp, loaded by
+        # now): threadpoolctl sets the thread count of every OpenMP runtime in the process.
+        _thread_limit.append(threadpool_limits(limits=threads, user_api="openmp"))
+
+
+def _openmp_threads() -> list[int]:
+    """The thread count of each OpenMP runtime loaded in this pool process."""
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "openmp"]
 
 
 def _loaded(model_version: str) -> tuple[ScoringServer, Path]:
@@ -78,20 +89,25 @@ def _evaluate(envelope: bytes, key_id: str, model_version: str) -> tuple[bytes, 
 class FhePool:
     """``processes`` evaluation processes for the models in ``model_dirs`` (a folder or
     several: one version each), loading keys from ``keys_dir``; each evaluation has ``timeout``
-    seconds (a fresh process's loading of the circuits and keys included)."""
+    seconds (a fresh process's loading of the circuits and keys included). Each process runs
+    one evaluation at a time with ``threads`` OpenMP threads (0: Concrete's default, every
+    core), so ``processes`` evaluations run at once."""
 
     def __init__(
         self,
         model_dirs: Path | Sequence[Path],
         keys_dir: Path,
         processes: int,
+        *,
         max_keys: int = 16,
         timeout: float = 120.0,
+        threads: int = 0,
     ) -> None:
         """Nothing starts until :meth:`warm_up` or the first :meth:`evaluate`."""
         self.model_dirs = (model_dirs,) if isinstance(model_dirs, Path) else tuple(model_dirs)
         self.keys_dir = keys_dir
         self.processes = processes
+        self.threads = threads
         self.max_keys = max_keys
         self.timeout = timeout
         self.ready = False
@@ -106,7 +122,12 @@ class FhePool:
             self._executor = ProcessPool(
                 max_workers=self.processes,
                 initializer=_init,
-                initargs=([str(d) for d in self.model_dirs], str(self.keys_dir), self.max_keys),
+                initargs=(
+                    [str(d) for d in self.model_dirs],
+                    str(self.keys_dir),
+                    self.max_keys,
+                    self.threads,
+                ),
                 context=multiprocessing.get_context("spawn"),
             )
         return self._executor
@@ -128,6 +149,11 @@ class FhePool:
         versions = await asyncio.gather(*(self._run(_warm_up) for _ in range(self.processes)))
         self.ready = True
         return list(versions[0])
+
+    async def openmp_threads(self) -> list[int]:
+        """The OpenMP thread counts of a pool process (one per OpenMP runtime it loaded)."""
+        counts: list[int] = await self._run(_openmp_threads)
+        return counts
 
     async def evaluate(
         self, envelope: bytes, key_id: str, model_version: str

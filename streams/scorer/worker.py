@@ -53,6 +53,7 @@ def build_scorer_app(settings: ScorerSettings) -> faust.App:
         keys.directory,
         settings.scorer_processes,
         timeout=settings.fhe_timeout,
+        threads=settings.scorer_threads,
     )
     steps = ScorerSteps(
         model_dirs,

@@ -72,8 +72,9 @@ def running(
     tiny_model: TinyModel,
     partner_keys: dict[str, PartnerKeys],
 ) -> Iterator[Running]:
-    """One scorer and two partner gateways on fresh topics, shared by this module's tests. The
-    scorer runs with an audit hook recording every file it opens and module it imports."""
+    """One scorer (two evaluations at once) and two partner gateways on fresh topics, shared by
+    this module's tests. The scorer runs with an audit hook recording every file it opens and
+    module it imports."""
     root = f"t{uuid.uuid4().hex[:10]}"
     work = tmp_path_factory.mktemp("pipeline")
     settings = Settings(
@@ -85,6 +86,10 @@ def running(
         model_dir=tiny_model.directory,
         partners=PARTNERS,
         key_wait=3.0,
+        # Two requests evaluated at once (one thread each): every test of this module runs
+        # through the scorer's concurrent path, where verdicts leave in the requests' order.
+        scorer_processes=2,
+        scorer_threads=1,
     )
     names = TopicNames(root)
     client = kafka_python_config(settings)

@@ -76,6 +76,7 @@ FRAUD_OTHER_MODEL_DIRS: {{ join "," $v.otherModelDirs | quote }}
 FRAUD_KEY_WAIT: {{ $v.scorer.keyWait | toString | quote }}
 FRAUD_FHE_TIMEOUT: {{ $v.scorer.fheTimeout | toString | quote }}
 FRAUD_SCORER_PROCESSES: {{ $v.scorer.processes | quote }}
+FRAUD_SCORER_THREADS: {{ $v.scorer.threads | quote }}
 FRAUD_SCORER_KEY_FILE: {{ printf "/etc/fraudstream/scorer-key/%s" $v.scorer.signingKey.key | quote }}
 FRAUD_REQUEST_MAX_AGE: {{ $v.scorer.requestMaxAge | toString | quote }}
 {{- else if eq .role "partner" }}
