@@ -23,6 +23,7 @@ from streams.qa.bench import BenchRuns, run_pipeline_bench
 from streams.qa.data_bench import run_data_bench
 from streams.qa.fuzz import run_fuzz
 from streams.qa.key_memory import measure_key_memory
+from streams.qa.pool_bench import measure_pool
 
 __all__ = ["bench"]
 
@@ -221,20 +222,75 @@ def bench_memory(model_dir: Path, counts: str, doc: Path | None) -> None:
     then a fresh process loads the circuit and the key sets one by one, evaluating one request
     under each. The scorer's main process keeps keys as files; its memory does not grow with
     partners."""
-    try:
-        wanted = sorted({int(part) for part in counts.split(",") if part.strip()})
-    except ValueError as exc:
-        msg = f"--keys takes numbers separated by commas, not {counts!r}"
-        raise click.BadParameter(msg) from exc
-    if not wanted or wanted[0] < 1 or wanted[-1] > 64:
-        msg = f"--keys: each count must be 1..64, not {counts!r}"
-        raise click.BadParameter(msg)
+    wanted = sorted(_numbers("--keys", counts, 1, 64))
     result = measure_key_memory(require_model(model_dir), wanted, say)
     console.print(result.markdown(), highlight=False)
     if doc is not None:
         listed = ",".join(map(str, wanted))
         command = f"fraudstream bench memory --model {model_dir} --keys {listed}"
         write_measured(doc, "memory", command, result.markdown())
+
+
+def _numbers(option: str, text: str, low: int, high: int) -> list[int]:
+    """``text``'s comma-separated numbers, each in ``low..high``; a clear error otherwise."""
+    try:
+        numbers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        numbers = []
+    if not numbers or not all(low <= n <= high for n in numbers):
+        msg = f"{option} takes numbers {low}..{high} separated by commas, not {text!r}"
+        raise click.BadParameter(msg)
+    return list(dict.fromkeys(numbers))
+
+
+@bench.command("pool")
+@model_option
+@click.option(
+    "--processes",
+    default="1,2",
+    show_default=True,
+    metavar="N,N,…",
+    help="FHE pool process counts to measure (FRAUD_SCORER_PROCESSES; evaluations in flight).",
+)
+@click.option(
+    "--threads",
+    default="0,1",
+    show_default=True,
+    metavar="N,N,…",
+    help="OpenMP threads per process to measure (FRAUD_SCORER_THREADS; 0: every core).",
+)
+@click.option(
+    "--evaluations",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="Timed evaluations per combination, after one warm-up evaluation per process.",
+)
+@click.option(
+    "--doc",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the result into this Markdown file's pool block (docs/benchmarks.md).",
+)
+def bench_pool(
+    model_dir: Path, processes: str, threads: str, evaluations: int, doc: Path | None
+) -> None:
+    """A scorer's evaluation capacity for each combination of FHE pool processes and OpenMP
+    threads per process (every --processes with every --threads): the scorer's own pool
+    evaluates the same encrypted requests with one in flight per process, no broker. Prints
+    evaluations per second, per core, one evaluation's median time, and bootstraps per second
+    per core (compare with the pipeline in `bench pipeline`)."""
+    counts = _numbers("--processes", processes, 1, 64)
+    per_process = _numbers("--threads", threads, 0, 256)
+    combinations = [(p, t) for p in counts for t in per_process]
+    result = measure_pool(require_model(model_dir), combinations, evaluations, say)
+    console.print(result.markdown(), highlight=False)
+    if doc is not None:
+        command = (
+            f"fraudstream bench pool --model {model_dir} --processes {processes} "
+            f"--threads {threads} --evaluations {evaluations}"
+        )
+        write_measured(doc, "pool", command, result.markdown())
 
 
 bench.add_command(bench_faults)

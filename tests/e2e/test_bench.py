@@ -3,7 +3,9 @@ session's tiny model, small sizes (about ten FHE evaluations in all)."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,4 +91,39 @@ def test_bench_memory_reports_the_evaluation_process_by_key_sets_held(
 def test_bench_memory_refuses_counts_it_cannot_measure(tmp_path: Path) -> None:
     result = fraudstream("bench", "memory", "--keys", "0,4", cwd=tmp_path)
     assert result.returncode == 2
-    assert "each count must be 1..64" in result.stderr
+    assert "--keys takes numbers 1..64 separated by commas" in result.stderr
+
+
+def test_bench_pool_measures_every_combination_of_processes_and_threads(
+    tiny_model: TinyModel, tmp_path: Path
+) -> None:
+    """`bench pool` runs the scorer's pool for each processes x threads asked and writes one
+    row each, with the model's bootstraps, into the doc's pool block."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model.directory, model)
+    card = json.loads((model / "model_card.json").read_text())
+    card["circuit"] = {"programmable_bootstraps": 21}  # as `model train` records it
+    (model / "model_card.json").write_text(json.dumps(card))
+    doc = tmp_path / "benchmarks.md"
+    result = fraudstream(
+        "bench", "pool", "--model", str(model), "--processes", "1,2",
+        "--threads", "1", "--evaluations", "3", "--doc", str(doc), cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = re.findall(
+        r"^\| (\d+) x (\w+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+|-) \|$",
+        result.stdout,
+        re.M,
+    )
+    assert [(p, t) for p, t, *_ in rows] == [("1", "1"), ("2", "1")]
+    assert all(float(per_second) > 0 for _, _, per_second, *_ in rows)
+    assert "(21 programmable bootstraps per evaluation)" in result.stdout
+    for *_, per_core, _, rate in rows:
+        assert abs(int(rate) - float(per_core) * 21) <= 1  # per core is shown rounded
+    assert "fraudstream bench pool --model" in doc.read_text()
+
+
+def test_bench_pool_refuses_a_bad_list(tmp_path: Path) -> None:
+    result = fraudstream("bench", "pool", "--threads", "one", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--threads takes numbers 0..256 separated by commas, not 'one'" in result.stderr
