@@ -20,7 +20,6 @@ would change them).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import time
 from collections import deque
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import faust
+from mode import CrashingSupervisor
 
 from streams.runtime.dead_letters import dead_letter
 from streams.runtime.delivery import ACTIVE_OUTBOX
@@ -95,25 +95,55 @@ async def run_agent(
         msg = "an agent has at least one record in flight"
         raise ValueError(msg)
     watch = _WATCH.get() or _Watch()
-    outbox = Outbox(stream.app.consumer, stream.app.sensors) if overlap or in_flight > 1 else None
+    agent = asyncio.current_task()
+    outbox = None
+    if overlap or in_flight > 1:
+        # A redelivery that cannot succeed stops the agent even while no record comes.
+        outbox = Outbox(stream.app.consumer, stream.app.sensors, on_error=_canceller(agent))
     ACTIVE_OUTBOX.set(outbox)
-    if outbox is not None and in_flight > 1:
-        await _run_concurrently(stream, (step, forward, dead_topic), outbox, in_flight, watch)
-        return
+    try:
+        if outbox is not None and in_flight > 1:
+            await _run_concurrently(stream, (step, forward, dead_topic), outbox, in_flight, watch)
+        else:
+            await _run_serially(stream, (step, forward, dead_topic), outbox, watch)
+    except asyncio.CancelledError:
+        if outbox is not None and outbox.error is not None:
+            raise outbox.error from None
+        raise
+
+
+def _canceller(task: asyncio.Task[Any] | None) -> Callable[[], None]:
+    def cancel() -> None:
+        if task is not None:
+            task.cancel()
+
+    return cancel
+
+
+async def _run_serially(
+    stream: faust.StreamT[Any], role: _Role, outbox: Outbox | None, watch: _Watch
+) -> None:
+    """:func:`run_agent`, one record at a time. Each record carries one more reference while
+    it is processed: an error that escapes (a send that cannot be retried) leaves it
+    uncommitted, where Faust's iterator would otherwise acknowledge it on the way out."""
+    step, forward, dead_topic = role
+    consumer, sensors = stream.app.consumer, stream.app.sensors
     async for event in stream.events():
         message = event.message
+        message.incref()
         watch.started = time.monotonic()
         if outbox is not None:
             await outbox.room()
         try:
-            outcome = step(message)
-            result: _Result = await outcome if inspect.isawaitable(outcome) else outcome
+            result = await _stepped(step, message)
         except Exception as exc:  # noqa: BLE001  (a bad record must never stop the partition)
             await dead_letter(dead_topic, event, exc)
         else:
             await forward(message, result)
         if outbox is not None:
             outbox.hold(message)
+        if message.ack(consumer) and sensors is not None:  # our reference; the stream has one
+            sensors.on_message_out(message.tp, message.offset, message)
         watch.started = None
         watch.records += 1
 
@@ -121,6 +151,13 @@ async def run_agent(
 async def _stepped(step: Callable[[Any], Any], message: Any) -> Any:
     outcome = step(message)
     return await outcome if inspect.isawaitable(outcome) else outcome
+
+
+async def _stepped_alone(step: Callable[[Any], Any], message: Any) -> Any:
+    """A step run as its own task, with no outbox: a send from it waits for the broker rather
+    than be counted as the outputs of whichever record is forwarded next."""
+    ACTIVE_OUTBOX.set(None)
+    return await _stepped(step, message)
 
 
 class _InOrder:
@@ -133,28 +170,34 @@ class _InOrder:
         self.slots = asyncio.Semaphore(in_flight)
         self.taken: asyncio.Queue[tuple[Any, Any, asyncio.Task[Any]]] = asyncio.Queue()
         self.starts: deque[float] = deque()
-        # Steps run with no outbox: a send from a step would wait for the broker rather than
-        # be counted as the outputs of whichever record is forwarded next.
-        self.step_context = contextvars.copy_context()
-        self.step_context.run(ACTIVE_OUTBOX.set, None)
+        self.current: asyncio.Task[Any] | None = None
 
     async def take(self, event: Any) -> None:
-        """Wait for a free slot, hold ``event``'s record and start its step."""
-        await self.slots.acquire()
-        await self.outbox.room()
+        """Hold ``event``'s record at once (nothing from it on is committed, whatever
+        happens while it waits), wait for a free slot, and start its step. The wait counts in
+        the agent's age: a full outbox (a broker that stopped answering) shows as stuck."""
         held = self.outbox.take(event.message)
         self.starts.append(time.monotonic())
         self.watch.started = self.starts[0]
-        step = _stepped(self.step, event.message)
-        task = asyncio.get_running_loop().create_task(step, context=self.step_context)
+        await self.slots.acquire()
+        await self.outbox.room()
+        task = asyncio.ensure_future(_stepped_alone(self.step, event.message))
         self.taken.put_nowait((event, held, task))
 
     async def forwarding(self) -> None:
         """Forward or dead-letter each taken record's outcome, in the order they were taken."""
         while True:
             event, held, task = await self.taken.get()
+            self.current = task
             try:
-                result = await task
+                result = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise  # the forwarding itself is cancelled: the agent stops
+                # The step was cancelled from outside (its pool shutting down): stop the agent
+                # with the record uncommitted, to be processed again after the restart.
+                msg = f"the step of offset {event.message.offset} was cancelled"
+                raise RuntimeError(msg) from None
             except Exception as exc:  # noqa: BLE001  (a bad record must never stop the partition)
                 await dead_letter(self.dead_topic, event, exc)
             else:
@@ -167,6 +210,8 @@ class _InOrder:
             self.taken.task_done()
 
     def cancel_steps(self) -> None:
+        if self.current is not None:
+            self.current.cancel()
         while not self.taken.empty():
             self.taken.get_nowait()[2].cancel()
 
@@ -231,7 +276,12 @@ class AgentSet:
             _WATCH.set(watch)
             await function(stream)
 
-        self.agents[name] = app.agent(source, name=name, concurrency=1)(watched)
+        # An error that escapes an agent (never a bad record: those are dead-lettered) stops
+        # the worker, to be restarted and go on from the last commit. Faust's default would
+        # restart the agent in place, past the records it held.
+        self.agents[name] = app.agent(
+            source, name=name, concurrency=1, supervisor_strategy=CrashingSupervisor
+        )(watched)
 
     def record_ages(self) -> dict[str, float]:
         """Seconds each agent has spent on its current record (0 between records)."""

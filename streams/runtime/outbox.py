@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,8 +75,16 @@ class Outbox:
     (Faust's ``on_message_out``), as when a stream lets go of it last.
     """
 
-    def __init__(self, consumer: Any, sensors: Any = None, *, limit: int = 64) -> None:
-        """Hold at most ``limit`` records."""
+    def __init__(
+        self,
+        consumer: Any,
+        sensors: Any = None,
+        *,
+        limit: int = 64,
+        on_error: Callable[[], None] | None = None,
+    ) -> None:
+        """Hold at most ``limit`` records; call ``on_error`` when a redelivery fails for good
+        (the agent must stop: :meth:`room` raises the error too)."""
         if limit < 1:
             msg = "an outbox holds at least one record"
             raise ValueError(msg)
@@ -88,6 +96,7 @@ class Outbox:
         self._changed = asyncio.Event()
         self._redelivery: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
+        self._on_error = on_error
 
     @property
     def in_flight(self) -> int:
@@ -179,6 +188,8 @@ class Outbox:
         except BaseException as exc:  # noqa: BLE001  (the agent raises it at its next record)
             self._error = exc
             self._changed.set()
+            if self._on_error is not None:
+                self._on_error()
             return
         self._redelivery = None
         self._release()

@@ -1,6 +1,7 @@
-"""An agent with several records in flight: at most that many steps run at once, outputs and
-dead letters keep the records' order, records are let go of in order once their outputs are
-stored, and an error that stops the forwarding stops the agent.
+"""How agents run: with several records in flight, at most that many steps run at once, outputs
+and dead letters keep the records' order, records are let go of in order once their outputs are
+stored; in every mode an error that escapes stops the agent (and the worker) with the record it
+was on uncommitted, even while no record comes.
 
 Faust's own message class and reference counts, and the project's real dead-letter and outbox
 code; the stream and topics are stand-ins (the scorer's pipeline tests run it on the broker).
@@ -12,11 +13,13 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import faust
 import pytest
 from aiokafka.errors import UnsupportedForMessageFormatError
 from faust.types.tuples import TP, ConsumerMessage
+from mode import CrashingSupervisor
 
-from streams.runtime.agents import _WATCH, _Watch, run_agent
+from streams.runtime.agents import _WATCH, AgentSet, _Watch, run_agent
 from streams.runtime.delivery import deliver
 
 
@@ -57,10 +60,11 @@ class Stream:
     """What run_agent reads of a Faust stream: the app's consumer, and events whose message
     the stream lets go of when the loop asks for the next one (as Faust does)."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, *, then_idle: bool = False) -> None:
         self.consumer = Consumer()
         self.app = SimpleNamespace(consumer=self.consumer, sensors=None)
         self.count = count
+        self.then_idle = then_idle
 
     async def events(self) -> Any:
         for offset in range(self.count):
@@ -68,11 +72,19 @@ class Stream:
                 "in", 0, offset, 0.0, 0, [], f"k{offset}".encode(), b"v", None, tp=TP("in", 0)
             )
             message.incref()
-            yield SimpleNamespace(message=message)
-            message.ack(self.consumer)  # the stream's own reference; the outbox holds another
+            try:
+                yield SimpleNamespace(message=message)
+            finally:
+                # The stream's own reference, given back when the loop moves on or leaves
+                # (Faust's iterator does so even when the agent raised).
+                message.ack(self.consumer)
+        if self.then_idle:
+            await asyncio.Event().wait()  # no more records for now
 
 
-def run(stream: Stream, step: Any, out: Topic, dead: Topic, in_flight: int) -> _Watch:
+def run(
+    stream: Stream, step: Any, out: Topic, dead: Topic, in_flight: int, *, overlap: bool = True
+) -> _Watch:
     watch = _Watch()
 
     async def forward(message: Any, result: int) -> None:
@@ -80,7 +92,14 @@ def run(stream: Stream, step: Any, out: Topic, dead: Topic, in_flight: int) -> _
 
     async def main() -> None:
         _WATCH.set(watch)
-        await run_agent(stream, step, forward, dead, in_flight=in_flight)  # type: ignore[arg-type]
+        await run_agent(
+            stream,  # type: ignore[arg-type]
+            step,
+            forward,
+            dead,
+            overlap=overlap,
+            in_flight=in_flight,
+        )
 
     asyncio.run(main())
     return watch
@@ -151,3 +170,60 @@ def test_an_agent_has_at_least_one_record_in_flight() -> None:
 
     with pytest.raises(ValueError, match="at least one"):
         run(Stream(1), step, Topic("out"), Topic("dead"), in_flight=0)
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_one_at_a_time_a_send_that_cannot_be_retried_leaves_its_record_uncommitted(
+    overlap: bool,
+) -> None:
+    """The waiting way (the decryptor's) and the overlapping one: the error stops the agent,
+    and the record whose output failed is not acknowledged on the way out."""
+    stream = Stream(3)
+
+    async def step(message: Any) -> int:
+        return int(message.offset)
+
+    with pytest.raises(UnsupportedForMessageFormatError):
+        run(stream, step, Topic("out", broken=True), Topic("dead"), in_flight=1, overlap=overlap)
+    assert stream.consumer.acked == []
+
+
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_a_failed_redelivery_stops_an_agent_that_waits_for_records(in_flight: int) -> None:
+    """No next record comes to notice the outbox's error: the agent is stopped anyway."""
+    stream = Stream(1, then_idle=True)
+
+    async def step(message: Any) -> int:
+        return 0
+
+    with pytest.raises(UnsupportedForMessageFormatError):
+        run(stream, step, Topic("out", broken=True), Topic("dead"), in_flight=in_flight)
+    assert stream.consumer.acked == []
+
+
+def test_a_step_cancelled_from_outside_stops_the_agent_with_its_record_uncommitted() -> None:
+    stream = Stream(3)
+
+    async def step(message: Any) -> int:
+        if message.offset == 1:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()  # as a pool shutting down cancels what it was running
+            await asyncio.sleep(1)
+        return 0
+
+    with pytest.raises(RuntimeError, match="step of offset 1 was cancelled"):
+        run(stream, step, Topic("out"), Topic("dead"), in_flight=2)
+    assert stream.consumer.acked == [0]
+
+
+def test_an_error_that_escapes_an_agent_stops_the_worker() -> None:
+    """Faust's default supervisor would restart the agent in place, past what it held."""
+    app = faust.App("crash-test", broker="kafka://localhost:1", web_enabled=False)
+    agents = AgentSet()
+
+    async def scorer(stream: Any) -> None:
+        return None
+
+    agents.add(app, scorer, app.topic("t"))
+    assert agents.agents["scorer"].supervisor_strategy is CrashingSupervisor

@@ -9,6 +9,7 @@ from typing import Any
 
 import faust
 import pytest
+from faust.types.tuples import TP, ConsumerMessage
 from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.runtime.agents import _WATCH, AgentSet, _Watch, run_agent
@@ -16,14 +17,20 @@ from streams.runtime.web import _RecordAges
 
 
 class _Stream:
-    """What run_agent reads of a Faust stream: its events."""
+    """What run_agent reads of a Faust stream: its app's consumer, and events."""
 
     def __init__(self, values: list[int]) -> None:
         self.values = values
+        consumer = SimpleNamespace(ack=lambda _message: True)
+        self.app = SimpleNamespace(consumer=consumer, sensors=None)
 
     async def events(self) -> Any:
-        for value in self.values:
-            yield SimpleNamespace(message=SimpleNamespace(value=value))
+        for offset, value in enumerate(self.values):
+            tp = TP("in", 0)
+            message = ConsumerMessage("in", 0, offset, 0.0, 0, [], b"k", value, None, tp=tp)
+            message.incref()
+            yield SimpleNamespace(message=message)
+            message.ack(self.app.consumer)
 
 
 def test_a_record_in_process_has_an_age_and_a_finished_one_none(
