@@ -21,11 +21,12 @@ Latencies are those of a backlog (everything sent at once): queueing dominates t
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,134 +42,20 @@ from streams.core.errors import ConfigError, FraudStreamError
 from streams.core.messages import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
+from streams.qa.bench_report import BenchResult, BenchRuns
+from streams.qa.cpu_use import CpuMeter
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
 from streams.qa.recorder import RecordPlan, record_messages
 from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
 
+# The results live in bench_report; they are exported here too, next to what makes them.
 __all__ = ["BENCH_LOG_ROOT", "BenchResult", "BenchRuns", "run_pipeline_bench"]
 
 BENCH_DAY = date(2018, 8, 9)
 #: Where each run's worker logs go, in a folder named after its start time (UTC).
 BENCH_LOG_ROOT = Path(".fraudstream/bench")
 STAGES = ("features_ms", "encrypt_ms", "queued_ms", "fhe_ms", "transport_ms", "decrypt_ms")
-
-
-@dataclass(frozen=True)
-class BenchResult:
-    """Both measurements and the latency breakdown of the pipeline run."""
-
-    model_version: str
-    transactions: int
-    bare_seconds: float
-    pipeline_seconds: float
-    latencies: dict[str, tuple[float, float]]  # stage → (p50, p99) milliseconds
-    #: Transactions per second offered in (b) (open loop), or None: all sent at once (backlog).
-    rate: float | None = None
-    #: Bytes (keys and values) each transaction put on each topic of (b), by topic.
-    topic_bytes: dict[str, float] = field(default_factory=dict)
-
-    def bytes_markdown(self) -> str:
-        """Bytes per transaction on each topic, and the verdict's as one line a script reads."""
-        if not self.topic_bytes:
-            return ""
-        rows = ["| topic | bytes per transaction |", "|---|---|"]
-        rows += [f"| {topic} | {size:,.0f} |" for topic, size in self.topic_bytes.items()]
-        verdict = self.topic_bytes.get("verdicts", 0.0)
-        return "\n".join([*rows, "", f"verdict bytes per transaction: {verdict:.0f}"])
-
-    @property
-    def bare_throughput(self) -> float:
-        """Transactions per second of the bare evaluation loop."""
-        return self.transactions / self.bare_seconds
-
-    @property
-    def pipeline_throughput(self) -> float:
-        """Transactions per second through the broker and every stage."""
-        return self.transactions / self.pipeline_seconds
-
-    @property
-    def ratio(self) -> float:
-        """Pipeline throughput over bare-loop throughput."""
-        return self.pipeline_throughput / self.bare_throughput
-
-    def markdown(self) -> str:
-        """The result as the Markdown block of docs/benchmarks.md."""
-        rows = [
-            "| measure | value |",
-            "|---|---|",
-            f"| model | `{self.model_version}` |",
-            f"| transactions (after warm-up) | {self.transactions} |",
-            f"| (a) bare loop of evaluations | {self.bare_throughput:.3f} tx/s "
-            f"({self.bare_seconds / self.transactions:.3f} s/tx) |",
-            f"| (b) whole pipeline through the broker | {self.pipeline_throughput:.3f} tx/s "
-            f"({self.pipeline_seconds / self.transactions:.3f} s/tx) |",
-        ]
-        if self.rate is None:
-            rows += [
-                f"| **ratio (b)/(a)** | **{self.ratio:.3f}** (target ≥ 0.95) |",
-                "",
-                "| stage (ms, backlog of all N) | p50 | p99 |",
-            ]
-        else:
-            rows += [
-                f"| offered load (open loop) | {self.rate:.3f} tx/s, "
-                f"{self.rate / self.bare_throughput:.0%} of (a) |",
-                "",
-                f"| stage (ms, open loop at {self.rate:.3f} tx/s) | p50 | p99 |",
-            ]
-        rows.append("|---|---|---|")
-        rows += [
-            f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
-            for stage, (p50, p99) in self.latencies.items()
-        ]
-        sizes = self.bytes_markdown()
-        return "\n".join(rows + (["", sizes] if sizes else []))
-
-
-@dataclass(frozen=True)
-class BenchRuns:
-    """Several independent runs of the bench (each its own broker, pipeline and bare loop)."""
-
-    runs: tuple[BenchResult, ...]
-
-    def ratio_line(self) -> str:
-        """Every run's ratio, in run order, as one line a script can read."""
-        return "pipeline/bare ratio runs: " + ", ".join(f"{r.ratio:.2f}" for r in self.runs)
-
-    def markdown(self) -> str:
-        """One run: its block; several: a row per run, the ratio line, then the latency table
-        of the run with the median ratio."""
-        if len(self.runs) == 1:
-            return self.runs[0].markdown()
-        rows = [
-            "| run | model | (a) bare tx/s | (b) pipeline tx/s | ratio (b)/(a) |",
-            "|---|---|---|---|---|",
-        ]
-        rows += [
-            f"| {n} | `{r.model_version}` | {r.bare_throughput:.3f} | "
-            f"{r.pipeline_throughput:.3f} | {r.ratio:.3f} |"
-            for n, r in enumerate(self.runs, 1)
-        ]
-        median = sorted(self.runs, key=lambda r: r.ratio)[len(self.runs) // 2]
-        number = self.runs.index(median) + 1
-        rows += [
-            "",
-            "Every run's ratio (target: each ≥ 0.95):",
-            "",
-            self.ratio_line(),
-            "",
-            f"Run {number} (the median ratio), {median.transactions} transactions after warm-up:",
-            "",
-            "| stage (ms, backlog of all N) | p50 | p99 |",
-            "|---|---|---|",
-        ]
-        rows += [
-            f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
-            for stage, (p50, p99) in median.latencies.items()
-        ]
-        sizes = median.bytes_markdown()
-        return "\n".join(rows + (["", sizes] if sizes else []))
 
 
 def _percentiles(values: Sequence[float]) -> tuple[float, float]:
@@ -220,7 +107,7 @@ def run_pipeline_bench(
         work = Path(tmp)
         keys = PartnerKeys.generate(ClientArtifact.load(model_dir), work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
-        scores, sizes = _pipeline_run(
+        scores, sizes, cpu = _pipeline_run(
             settings,
             model_dir,
             _Run(keys.key_dir, guarantee, wait_s, rate),
@@ -238,7 +125,15 @@ def run_pipeline_bench(
         features = [list(s.features) for s, _ in scores]
         bare_seconds = _bare_loop(model_dir, keys, features, warmup, say)
     return BenchResult(
-        keys.client.version, transactions, bare_seconds, pipeline_seconds, latencies, rate, sizes
+        keys.client.version,
+        transactions,
+        bare_seconds,
+        pipeline_seconds,
+        latencies,
+        rate,
+        sizes,
+        {name: seconds / transactions for name, seconds in cpu.items()},
+        len(os.sched_getaffinity(0)),
     )
 
 
@@ -265,9 +160,10 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
     work: Path,
     log_dir: Path,
     say: Callable[[str], None],
-) -> tuple[list[tuple[Score, float]], dict[str, float]]:
+) -> tuple[list[tuple[Score, float]], dict[str, float], dict[str, float]]:
     """Scores of ``chosen`` through the pipeline, in send order, with their send times (ms);
-    the bytes per transaction on each topic."""
+    the bytes per transaction on each topic; the CPU seconds of each process over the timed
+    phase."""
     partner = settings.partners[0]
     kafka = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
     kafka.start(say=lambda _: None)
@@ -291,8 +187,17 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             log_dir,
             logs_in_errors=False,
             role_env=lambda role, partner: {GUARANTEE_SWITCH: options.guarantee},
-        ):
-            sent_ms, scores = _send_phases(settings, options, chosen, warmup, say)
+        ) as pipeline:
+            meter = CpuMeter(
+                {
+                    "scorer (with its FHE pool)": pipeline.scorers[0].pid,
+                    "partner gateway and decryptor": pipeline.partners[partner].pid,
+                    "broker": kafka.status().pid,
+                    "this bench (sending, reading scores)": os.getpid(),
+                }
+            )
+            sent_ms, scores = _send_phases(settings, options, chosen, warmup, say, meter=meter)
+            cpu = meter.stop()
             sizes = _bytes_per_transaction(settings, len(sent_ms))
     finally:
         kafka.stop()
@@ -303,7 +208,7 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             f"transactions sent within {options.wait_s:g} s; the workers' logs say why: {log_dir}"
         )
         raise FraudStreamError(msg)
-    return [scores[tx.transaction_id] for tx in chosen], sizes
+    return [scores[tx.transaction_id] for tx in chosen], sizes, cpu
 
 
 def _bytes_per_transaction(settings: Settings, sent: int) -> dict[str, float]:
@@ -331,15 +236,20 @@ def _send_phases(
     chosen: list[HandbookTransaction],
     warmup: int,
     say: Callable[[str], None],
+    *,
+    meter: CpuMeter,
 ) -> tuple[dict[int, float], dict[int, tuple[Score, float]]]:
-    """Send the warm-up, wait for its scores, then the timed ones; stop at a phase whose scores
-    did not all come within the wait. Send times and scores by transaction id."""
+    """Send the warm-up, wait for its scores, then the timed ones (``meter`` started as they
+    go); stop at a phase whose scores did not all come within the wait. Send times and scores
+    by transaction id."""
     partner = settings.partners[0]
     names, client = TopicNames(settings.topic_root), kafka_python_config(settings)
     sent_ms: dict[int, float] = {}
     scores: dict[int, tuple[Score, float]] = {}
     for phase, part in (("warm-up", chosen[:warmup]), ("timed", chosen[warmup:])):
         paced = options.rate if phase == "timed" else None
+        if phase == "timed":
+            meter.start()
         pace = f" at {paced:g} per second" if paced else ""
         say(f"(b) sending {len(part)} {phase} transactions{pace}")
         send_records(client, _sending(names, partner, part, sent_ms, paced))

@@ -62,6 +62,11 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
     assert verdict, out
     assert int(verdict.group(1)) > 10_000
     assert re.search(r"^\| scoring requests \| [\d,]+ \|$", out, re.MULTILINE)
+    # Where (b)'s CPU went: the scorer with its pool did the evaluations, so it used some.
+    scorer_cpu = re.search(r"^\| scorer \(with its FHE pool\) \| (\d+\.\d+) \| \d+% \|$", out, re.M)
+    assert scorer_cpu, out
+    assert float(scorer_cpu.group(1)) > 0
+    assert re.search(r"^\| all \| \d+\.\d+ \| \d+% \|$", out, re.MULTILINE)
     block = "pipeline" if guarantee == "at_least_once" else "pipeline-exactly-once"
     written = doc.read_text()
     assert f"<!-- {block}:begin -->" in written

@@ -34,6 +34,21 @@ def test_the_table_has_a_row_per_run_and_the_median_runs_latencies() -> None:
     assert "| end to end | 100.0 | 200.0 |" in text
 
 
+def test_the_cpu_of_each_process_is_shown_against_what_the_machine_had() -> None:
+    """40 transactions in 40 s on 2 cores: 2 core-seconds per transaction were there."""
+    measured = BenchResult(
+        "abc123", 40, 30.0, 40.0, {"fhe_ms": (1.0, 2.0)},
+        cpu_seconds={"scorer (with its FHE pool)": 1.6, "broker": 0.1}, cores=2,
+    )  # fmt: skip
+    text = measured.markdown()
+    assert "| process of (b) | CPU s per transaction | share of the 2 cores |" in text
+    assert "| scorer (with its FHE pool) | 1.600 | 80% |" in text
+    assert "| broker | 0.100 | 5% |" in text
+    assert "| all | 1.700 | 85% |" in text
+    runs = BenchRuns((measured, measured)).markdown()
+    assert "| all | 1.700 | 85% |" in runs
+
+
 def test_one_run_is_reported_as_before() -> None:
     one = result(40, 41, 1.0)
     assert BenchRuns((one,)).markdown() == one.markdown()

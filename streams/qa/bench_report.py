@@ -1,0 +1,142 @@
+"""The pipeline bench's results as docs/benchmarks.md shows them: one run, or several."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["BenchResult", "BenchRuns"]
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Both measurements and the latency breakdown of the pipeline run."""
+
+    model_version: str
+    transactions: int
+    bare_seconds: float
+    pipeline_seconds: float
+    latencies: dict[str, tuple[float, float]]  # stage → (p50, p99) milliseconds
+    #: Transactions per second offered in (b) (open loop), or None: all sent at once (backlog).
+    rate: float | None = None
+    #: Bytes (keys and values) each transaction put on each topic of (b), by topic.
+    topic_bytes: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds per timed transaction of each process of (b) (with its child processes).
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    #: Cores of the machine (for the CPU table's share of it).
+    cores: int = 1
+
+    def cpu_markdown(self) -> str:
+        """Where (b)'s CPU went, per transaction, against what the machine had."""
+        if not self.cpu_seconds:
+            return ""
+        had = self.pipeline_seconds / self.transactions * self.cores
+        rows = [
+            f"| process of (b) | CPU s per transaction | share of the {self.cores} cores |",
+            "|---|---|---|",
+        ]
+        rows += [f"| {name} | {s:.3f} | {s / had:.0%} |" for name, s in self.cpu_seconds.items()]
+        used = sum(self.cpu_seconds.values())
+        rows.append(f"| all | {used:.3f} | {used / had:.0%} |")
+        return "\n".join(rows)
+
+    def bytes_markdown(self) -> str:
+        """Bytes per transaction on each topic, and the verdict's as one line a script reads."""
+        if not self.topic_bytes:
+            return ""
+        rows = ["| topic | bytes per transaction |", "|---|---|"]
+        rows += [f"| {topic} | {size:,.0f} |" for topic, size in self.topic_bytes.items()]
+        verdict = self.topic_bytes.get("verdicts", 0.0)
+        return "\n".join([*rows, "", f"verdict bytes per transaction: {verdict:.0f}"])
+
+    @property
+    def bare_throughput(self) -> float:
+        """Transactions per second of the bare evaluation loop."""
+        return self.transactions / self.bare_seconds
+
+    @property
+    def pipeline_throughput(self) -> float:
+        """Transactions per second through the broker and every stage."""
+        return self.transactions / self.pipeline_seconds
+
+    @property
+    def ratio(self) -> float:
+        """Pipeline throughput over bare-loop throughput."""
+        return self.pipeline_throughput / self.bare_throughput
+
+    def markdown(self) -> str:
+        """The result as the Markdown block of docs/benchmarks.md."""
+        rows = [
+            "| measure | value |",
+            "|---|---|",
+            f"| model | `{self.model_version}` |",
+            f"| transactions (after warm-up) | {self.transactions} |",
+            f"| (a) bare loop of evaluations | {self.bare_throughput:.3f} tx/s "
+            f"({self.bare_seconds / self.transactions:.3f} s/tx) |",
+            f"| (b) whole pipeline through the broker | {self.pipeline_throughput:.3f} tx/s "
+            f"({self.pipeline_seconds / self.transactions:.3f} s/tx) |",
+        ]
+        if self.rate is None:
+            rows += [
+                f"| **ratio (b)/(a)** | **{self.ratio:.3f}** (target ≥ 0.95) |",
+                "",
+                "| stage (ms, backlog of all N) | p50 | p99 |",
+            ]
+        else:
+            rows += [
+                f"| offered load (open loop) | {self.rate:.3f} tx/s, "
+                f"{self.rate / self.bare_throughput:.0%} of (a) |",
+                "",
+                f"| stage (ms, open loop at {self.rate:.3f} tx/s) | p50 | p99 |",
+            ]
+        rows.append("|---|---|---|")
+        rows += [
+            f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
+            for stage, (p50, p99) in self.latencies.items()
+        ]
+        extra = [part for part in (self.cpu_markdown(), self.bytes_markdown()) if part]
+        return "\n".join(rows + [line for part in extra for line in ("", part)])
+
+
+@dataclass(frozen=True)
+class BenchRuns:
+    """Several independent runs of the bench (each its own broker, pipeline and bare loop)."""
+
+    runs: tuple[BenchResult, ...]
+
+    def ratio_line(self) -> str:
+        """Every run's ratio, in run order, as one line a script can read."""
+        return "pipeline/bare ratio runs: " + ", ".join(f"{r.ratio:.2f}" for r in self.runs)
+
+    def markdown(self) -> str:
+        """One run: its block; several: a row per run, the ratio line, then the latency table
+        of the run with the median ratio."""
+        if len(self.runs) == 1:
+            return self.runs[0].markdown()
+        rows = [
+            "| run | model | (a) bare tx/s | (b) pipeline tx/s | ratio (b)/(a) |",
+            "|---|---|---|---|---|",
+        ]
+        rows += [
+            f"| {n} | `{r.model_version}` | {r.bare_throughput:.3f} | "
+            f"{r.pipeline_throughput:.3f} | {r.ratio:.3f} |"
+            for n, r in enumerate(self.runs, 1)
+        ]
+        median = sorted(self.runs, key=lambda r: r.ratio)[len(self.runs) // 2]
+        number = self.runs.index(median) + 1
+        rows += [
+            "",
+            "Every run's ratio (target: each ≥ 0.95):",
+            "",
+            self.ratio_line(),
+            "",
+            f"Run {number} (the median ratio), {median.transactions} transactions after warm-up:",
+            "",
+            "| stage (ms, backlog of all N) | p50 | p99 |",
+            "|---|---|---|",
+        ]
+        rows += [
+            f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
+            for stage, (p50, p99) in median.latencies.items()
+        ]
+        extra = [part for part in (median.cpu_markdown(), median.bytes_markdown()) if part]
+        return "\n".join(rows + [line for part in extra for line in ("", part)])
