@@ -102,6 +102,9 @@ def bench_pipeline(
     Starts its own broker on free loopback ports, one scorer and one partner gateway; about
     (warmup + transactions) x 2 FHE evaluations per run.
     """
+    if runs > 1 and rate is not None:
+        msg = "--runs repeats the ratio of a backlog; with --rate, run the command once per rate"
+        raise click.BadParameter(msg, param_hint="--runs")
     settings = load_settings()
     results = []
     for run in range(1, runs + 1):

@@ -132,3 +132,9 @@ def test_bench_pool_refuses_a_bad_list(tmp_path: Path) -> None:
     result = fraudstream("bench", "pool", "--threads", "one", cwd=tmp_path)
     assert result.returncode == 2
     assert "--threads takes numbers 0..256 separated by commas, not 'one'" in result.stderr
+
+
+def test_bench_pipeline_refuses_several_runs_of_an_open_loop(tmp_path: Path) -> None:
+    result = fraudstream("bench", "pipeline", "--runs", "3", "--rate", "0.5", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "with --rate, run the command once per rate" in " ".join(result.stderr.split())
