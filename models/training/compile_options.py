@@ -1,12 +1,12 @@
 """One model compiled with different Concrete options: bootstraps per second per core.
 
-The model (one spec, fitted once per rounding setting) is compiled with each option set, saved,
-and evaluated in real FHE through the deployment path (:func:`models.training.measure.measure_fhe`,
-one warm-up first). Reported per option set: the circuit's bit width and programmable
-bootstraps, the median evaluation time, bootstraps per second per core (bootstraps over the
-median time, over the cores: an evaluation uses every core) and the AP of FHE simulation on the
-test week (p_error changes results, not only speed). An option set Concrete refuses on this
-build is reported with its reason, not measured.
+For each option set the model is fitted (same spec and seed: the same trees) and compiled,
+then saved and evaluated in real FHE through the deployment path
+(:func:`models.training.measure.measure_fitted`, one warm-up first). Reported per option set:
+the circuit's bit width and programmable bootstraps, the median evaluation time, bootstraps per
+second per core (bootstraps over the median time, over the cores: an evaluation uses every core)
+and the AP of FHE simulation on the test week (p_error changes results, not only speed). An
+option set Concrete refuses on this build is reported with its reason, not measured.
 
 The option sets: Concrete's defaults (loop parallelism on); loop parallelism off (one thread);
 dataflow parallelism (needs a Concrete build with its dataflow runtime); a per-bootstrap error
@@ -19,17 +19,14 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.fhe.artifacts import save_artifacts
 from models.training.fitting import ModelSpec, ProtocolData, compile_model, fit_model
-from models.training.measure import measure_fhe
+from models.training.measure import measure_fitted
 from models.training.protocol import score_metrics
 from models.training.report import simulate_in_chunks
 
@@ -123,16 +120,8 @@ def _measure_one(
             return OptionResult(option, refused=f"{type(exc).__name__}: {exc}"[:160])
         simulated = simulate_in_chunks(fitted, data.x_test)
         metrics = score_metrics(data.split.test, simulated)
-        with tempfile.TemporaryDirectory(prefix="compile-options-") as scratch:
-            version_dir = save_artifacts(
-                fitted.model,
-                fitted.binning,
-                fitted.threshold,
-                {"spec": spec.to_json(), "compile_options": option.name},
-                Path(scratch),
-                spec=data.spec,
-            )
-            measured = measure_fhe(version_dir, data.x_test[rows])
+        card = {"spec": spec.to_json(), "compile_options": option.name}
+        measured = measure_fitted(fitted, data, data.x_test[rows], card)
     return OptionResult(
         option,
         bit_width=cost.max_bit_width,

@@ -12,15 +12,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from models.fhe.artifacts import ClientArtifact, ServerArtifact
+from models.fhe.artifacts import ClientArtifact, ServerArtifact, save_artifacts
 from models.fhe.client.keys import PartnerKeys
 from models.fhe.server import ScoringServer
 
-__all__ = ["FheMeasurement", "measure_fhe"]
+if TYPE_CHECKING:
+    from models.training.fitting import FittedModel, ProtocolData
+
+__all__ = ["FheMeasurement", "measure_fhe", "measure_fitted"]
 
 Tick = Callable[[int, int], None]
 
@@ -56,6 +60,23 @@ class FheMeasurement:
             "evaluation_key_bytes": self.evaluation_key_bytes,
             "keygen_seconds": self.keygen_seconds,
         }
+
+
+def measure_fitted(
+    fitted: FittedModel, data: ProtocolData, x_clear: npt.NDArray[np.float64], card: dict[str, Any]
+) -> FheMeasurement:
+    """Save ``fitted`` (its card's extra entries ``card``) in a scratch folder and measure the
+    rows ``x_clear`` in real FHE through the saved artifacts (sweeps, option sets)."""
+    with tempfile.TemporaryDirectory(prefix="fhe-measure-") as scratch:
+        version_dir = save_artifacts(
+            fitted.model,
+            fitted.binning,
+            fitted.threshold,
+            card,
+            Path(scratch),
+            spec=data.spec,
+        )
+        return measure_fhe(version_dir, x_clear)
 
 
 def measure_fhe(

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import statistics
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.fhe.artifacts import save_artifacts
 from models.training.fitting import ModelSpec, ProtocolData, compile_model, fit_model
-from models.training.measure import measure_fhe
+from models.training.measure import measure_fitted
 from models.training.protocol import score_metrics
 from models.training.report import simulate_in_chunks
 
@@ -102,16 +100,7 @@ def run_sweep(
         cost = compile_model(fitted, data, say=lambda _: None)
         simulated = simulate_in_chunks(fitted, data.x_test)
         metrics = score_metrics(data.split.test, simulated)
-        with tempfile.TemporaryDirectory(prefix="sweep-") as scratch:
-            version_dir = save_artifacts(
-                fitted.model,
-                fitted.binning,
-                fitted.threshold,
-                {"spec": spec.to_json()},
-                Path(scratch),
-                spec=data.spec,
-            )
-            measured = measure_fhe(version_dir, data.x_test[rows])
+        measured = measure_fitted(fitted, data, data.x_test[rows], {"spec": spec.to_json()})
         result = SweepResult(
             spec=spec,
             max_bit_width=cost.max_bit_width,

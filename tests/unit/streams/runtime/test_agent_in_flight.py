@@ -21,18 +21,7 @@ from mode import CrashingSupervisor
 
 from streams.runtime.agents import _WATCH, AgentSet, _Watch, run_agent
 from streams.runtime.delivery import deliver
-
-
-class Consumer:
-    """Records the offsets let go of, as Faust's consumer would commit them."""
-
-    def __init__(self) -> None:
-        self.acked: list[int] = []
-
-    def ack(self, message: ConsumerMessage) -> bool:
-        message.acked = True
-        self.acked.append(message.offset)
-        return True
+from tests.support.faust_fakes import Consumer
 
 
 class Topic:

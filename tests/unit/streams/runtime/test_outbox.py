@@ -16,18 +16,7 @@ from faust.types.tuples import TP, ConsumerMessage
 
 from streams.runtime.delivery import ACTIVE_OUTBOX, deliver
 from streams.runtime.outbox import Outbox
-
-
-class Consumer:
-    """Records the offsets acknowledged to it, as Faust's consumer would commit them."""
-
-    def __init__(self) -> None:
-        self.acked: list[int] = []
-
-    def ack(self, message: ConsumerMessage) -> bool:
-        message.acked = True
-        self.acked.append(message.offset)
-        return True
+from tests.support.faust_fakes import Consumer
 
 
 class Topic:
