@@ -103,6 +103,8 @@ class ClientArtifact:
     feature_names: tuple[str, ...]
     #: The feature spec the model was trained with: the gateway computes exactly these.
     spec: FeatureSpec
+    #: Whether the circuit sums the trees itself (one output ciphertext, `model train --fhe-sum`).
+    trees_summed_in_fhe: bool = False
 
     @classmethod
     def load(cls, version_dir: Path) -> ClientArtifact:
@@ -126,7 +128,13 @@ class ClientArtifact:
             raise ArtifactError(msg)
         binning = Binning.from_json(meta["binning"]) if meta.get("binning") else None
         return cls(
-            client, _read_version(version_dir), binning, float(meta["threshold"]), names, spec
+            client,
+            _read_version(version_dir),
+            binning,
+            float(meta["threshold"]),
+            names,
+            spec,
+            bool(meta.get("trees_summed_in_fhe", False)),
         )
 
 
@@ -188,6 +196,10 @@ def save_artifacts(
             "binning": binning.to_json() if binning else None,
             "threshold": threshold,
             "feature_spec": spec.to_json(),
+            # Trees summed inside FHE: the client must not sum the decrypted output again.
+            # Concrete-ML 1.9's deployment client does not carry the switch over; see
+            # models.fhe.client.keys._fhe_client.
+            "trees_summed_in_fhe": bool(getattr(model, "_fhe_ensembling", False)),
         }
         (staging / "client" / "preprocessing.json").write_text(json.dumps(preprocessing))
         # For assessment only (the fitted quantized model, to re-run it in the clear or in

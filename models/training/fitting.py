@@ -280,8 +280,8 @@ def estimators_for(spec: ModelSpec) -> tuple[Any, Any]:
         )
         float_model = FloatForest(n_estimators=spec.trees, n_jobs=2, **common)
     # Concrete-ML 1.9 (the latest release) sums an ensemble's trees in the clear after
-    # decryption unless this private switch is set before compiling; it is saved with the
-    # model's metadata, so the client post-processes accordingly.
+    # decryption unless this private switch is set before compiling. Its deployment client does
+    # not carry the switch over: save_artifacts records it, the partner's client sets it.
     model._fhe_ensembling = spec.fhe_sum
     return model, float_model
 

@@ -79,7 +79,12 @@ def _fhe_client(client: ClientArtifact) -> Any:
     # new ones. The key set is saved and loaded as one file instead.
     from concrete.ml.deployment import FHEModelClient  # noqa: PLC0415
 
-    return FHEModelClient(str(client.directory))
+    fhe = FHEModelClient(str(client.directory))
+    if client.trees_summed_in_fhe:
+        # Concrete-ML 1.9's client builds a fresh model that sums the tree outputs in the clear;
+        # the circuit summed them already (one ciphertext), so that sum must not run again.
+        fhe.model._fhe_ensembling = True
+    return fhe
 
 
 def _lock_down(directory: Path) -> None:

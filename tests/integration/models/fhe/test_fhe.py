@@ -25,7 +25,7 @@ from models.fhe.client.keys import KeyRing, PartnerKeys, assert_private, secret_
 from models.fhe.client.seed import KeySeed
 from models.fhe.envelope import open_envelope, seal
 from models.fhe.server import ScoringServer
-from models.training.fitting import ProtocolData
+from models.training.fitting import ModelSpec, ProtocolData
 from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -323,3 +323,29 @@ def test_keys_derived_twice_from_one_seed_serve_each_other(
     other_model = KeySeed("alpha", "ffffffffffff", 7)
     with pytest.raises(KeyMismatchError, match="for model ffffffffffff"):
         PartnerKeys.derive(client, other_model, tmp_path / "other")
+
+
+@pytest.mark.parametrize("kind", ["xgb", "rf"])
+def test_trees_summed_in_fhe_decrypt_to_the_clear_score(
+    kind: str,
+    protocol_data: ProtocolData,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`--fhe-sum` through the deployment path: one output ciphertext per verdict, and the
+    partner's client (which Concrete-ML 1.9 would have sum the trees again) gets the clear
+    model's score."""
+    from tests.conftest import _compiled  # noqa: PLC0415  (the session's way to build a model)
+
+    spec = ModelSpec(kind=kind, n_bits=2, depth=2, trees=3, fhe_sum=True)  # type: ignore[arg-type]
+    summed = _compiled(spec, protocol_data, tmp_path_factory)
+    assert ClientArtifact.load(summed.directory).trees_summed_in_fhe
+    keys = PartnerKeys.generate(
+        ClientArtifact.load(summed.directory), tmp_path_factory.mktemp("summed-keys"), "alpha"
+    )
+    scoring = ScoringServer(ServerArtifact.load(summed.directory))
+    scoring.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
+    rows = sample_rows(protocol_data, n_frauds=2, n_legit=2)
+    expected = summed.fitted.predict_clear(rows)
+    for x_clear, score_clear in zip(rows, expected, strict=True):
+        verdict = scoring.evaluate(keys.encrypt(x_clear))
+        assert keys.decrypt(verdict.envelope).score == pytest.approx(score_clear, abs=1e-12)
