@@ -38,7 +38,6 @@ from streams.cli._common import (
 )
 from streams.cli._data import DataChoice, data_options, protocol_options
 from streams.cli._model_steps import load_data, point_latest, step, steps
-from streams.cli.model_options import compile_options
 from streams.cli.model_sweep import sweep
 
 __all__ = ["model"]
@@ -249,4 +248,3 @@ model.add_command(
 
 
 model.add_command(sweep)
-model.add_command(compile_options)

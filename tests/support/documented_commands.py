@@ -172,11 +172,6 @@ DOCUMENTED: dict[str, Covered] = {
         "tests/e2e/test_bench.py::test_bench_pool_measures_every_combination_of_processes_and_threads",
         "--threads 1 --evaluations 3 with the tiny model (--model)",
     ),
-    "fraudstream model compile-options": Covered(
-        "tests/integration/streams/cli/test_cli_model.py::"
-        "test_compile_options_measures_each_option_set_asked",
-        "a tiny XGBoost (--trees 2 --depth 2 --n-bits 2), two option sets, one evaluation each",
-    ),
     "fraudstream model train --partners alpha,bravo": Covered(_TRAIN, _SIZES),
     "fraudstream model assess --model artifacts/latest": Covered(
         _ASSESS,
