@@ -66,7 +66,7 @@ def measure_fitted(
     fitted: FittedModel, data: ProtocolData, x_clear: npt.NDArray[np.float64], card: dict[str, Any]
 ) -> FheMeasurement:
     """Save ``fitted`` (its card's extra entries ``card``) in a scratch folder and measure the
-    rows ``x_clear`` in real FHE through the saved artifacts (sweeps, option sets)."""
+    rows ``x_clear`` in real FHE through the saved artifacts (what a sweep measures)."""
     with tempfile.TemporaryDirectory(prefix="fhe-measure-") as scratch:
         version_dir = save_artifacts(
             fitted.model,

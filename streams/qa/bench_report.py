@@ -89,12 +89,16 @@ class BenchResult:
                 f"| stage (ms, open loop at {self.rate:.3f} tx/s) | p50 | p99 |",
             ]
         rows.append("|---|---|---|")
-        rows += [
+        return "\n".join(rows + self.stage_and_appendix_rows())
+
+    def stage_and_appendix_rows(self) -> list[str]:
+        """The latency table's rows (after its header), then the CPU and bytes tables."""
+        rows = [
             f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
             for stage, (p50, p99) in self.latencies.items()
         ]
         extra = [part for part in (self.cpu_markdown(), self.bytes_markdown()) if part]
-        return "\n".join(rows + [line for part in extra for line in ("", part)])
+        return rows + [line for part in extra for line in ("", part)]
 
 
 @dataclass(frozen=True)
@@ -134,9 +138,4 @@ class BenchRuns:
             "| stage (ms, backlog of all N) | p50 | p99 |",
             "|---|---|---|",
         ]
-        rows += [
-            f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
-            for stage, (p50, p99) in median.latencies.items()
-        ]
-        extra = [part for part in (median.cpu_markdown(), median.bytes_markdown()) if part]
-        return "\n".join(rows + [line for part in extra for line in ("", part)])
+        return "\n".join(rows + median.stage_and_appendix_rows())

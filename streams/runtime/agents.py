@@ -33,7 +33,7 @@ from mode import CrashingSupervisor
 
 from streams.runtime.dead_letters import dead_letter
 from streams.runtime.delivery import ACTIVE_OUTBOX
-from streams.runtime.outbox import Outbox
+from streams.runtime.outbox import Outbox, let_go
 
 __all__ = ["AgentSet", "Encoded", "raw_topic", "run_agent"]
 
@@ -142,8 +142,7 @@ async def _run_serially(
             await forward(message, result)
         if outbox is not None:
             outbox.hold(message)
-        if message.ack(consumer) and sensors is not None:  # our reference; the stream has one
-            sensors.on_message_out(message.tp, message.offset, message)
+        let_go(message, consumer, sensors)  # our reference; the stream still holds its own
         watch.started = None
         watch.records += 1
 

@@ -39,7 +39,15 @@ from typing import Any
 
 from streams.runtime.delivery import deliver_waiting, handed_over
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "let_go"]
+
+
+def let_go(message: Any, consumer: Any, sensors: Any) -> None:
+    """Give back one reference to ``message`` (Faust's ``Message.ack``); when it was the last,
+    the consumer may commit it and ``sensors`` hear it left the worker (``on_message_out``),
+    as when a stream lets go of a message last."""
+    if message.ack(consumer) and sensors is not None:
+        sensors.on_message_out(message.tp, message.offset, message)
 
 
 @dataclass
@@ -169,12 +177,8 @@ class Outbox:
                 self._redelivery = asyncio.ensure_future(self._redeliver(head, failed))
                 break
             self._held.popleft()
-            self._let_go(head.message)
+            let_go(head.message, self.consumer, self.sensors)
         self._changed.set()
-
-    def _let_go(self, message: Any) -> None:
-        if message.ack(self.consumer) and self.sensors is not None:
-            self.sensors.on_message_out(message.tp, message.offset, message)
 
     async def _redeliver(self, head: _Held, failed: list[_Send]) -> None:
         try:
