@@ -323,15 +323,23 @@ class CircuitCost:
 
 
 def compile_model(
-    fitted: FittedModel, data: ProtocolData, say: Progress = print, inputset_rows: int = 5000
+    fitted: FittedModel,
+    data: ProtocolData,
+    say: Progress = print,
+    inputset_rows: int = 5000,
+    configuration: Any = None,
 ) -> CircuitCost:
-    """Compile the FHE circuit on (a sample of) the training features."""
+    """Compile the FHE circuit on (a sample of) the training features (with Concrete's
+    ``configuration``, a ``concrete.fhe.Configuration``, when one is given; None leaves
+    Concrete-ML's choice)."""
     rng = np.random.default_rng(fitted.spec.seed)
     x_train = data.x_train
     rows = rng.choice(len(x_train), size=min(inputset_rows, len(x_train)), replace=False)
     inputset = fitted.prepare(x_train[np.sort(rows)])
     started = time.perf_counter()
-    kwargs = {} if fitted.spec.p_error is None else {"p_error": fitted.spec.p_error}
+    kwargs: dict[str, Any] = {} if fitted.spec.p_error is None else {"p_error": fitted.spec.p_error}
+    if configuration is not None:
+        kwargs["configuration"] = configuration
     circuit = fitted.model.compile(inputset, **kwargs)
     seconds = time.perf_counter() - started
     cost = CircuitCost(

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from models.training.fitting import ModelSpec, ProtocolData, compile_model, fit_model
 from models.training.measure import measure_fitted
@@ -88,34 +89,49 @@ def run_sweep(
     *,
     fhe_transactions: int = 3,
     on_result: Callable[[SweepResult], None] = lambda _: None,
+    on_failure: Callable[[ModelSpec, Exception], None] | None = None,
     tick: Tick | None = None,
 ) -> list[SweepResult]:
-    """Measure every spec; ``on_result`` sees each result as soon as it exists."""
+    """Measure every spec; ``on_result`` sees each result as soon as it exists.
+
+    A point that fails (a circuit too wide to compile, a model that cannot fit the data) is
+    handed to ``on_failure`` and the sweep goes on; without ``on_failure`` the error stops it."""
     grid = list(specs)
     results = []
     frauds = np.flatnonzero(data.split.test["label"].to_numpy() == 1)
     rows = np.concatenate([frauds[:1], np.arange(fhe_transactions)])  # warm-up + timed rows
     for done, spec in enumerate(grid, start=1):
-        fitted = fit_model(spec, data, say=lambda _: None)
-        cost = compile_model(fitted, data, say=lambda _: None)
-        simulated = simulate_in_chunks(fitted, data.x_test)
-        metrics = score_metrics(data.split.test, simulated)
-        measured = measure_fitted(fitted, data, data.x_test[rows], {"spec": spec.to_json()})
-        result = SweepResult(
-            spec=spec,
-            max_bit_width=cost.max_bit_width,
-            programmable_bootstraps=cost.programmable_bootstraps,
-            fhe_seconds=statistics.median(measured.server_seconds[1:]),
-            average_precision=metrics.average_precision,
-            card_precision_100=metrics.card_precision_100,
-            auc_roc=metrics.auc_roc,
-            verdict_bytes=measured.verdict_bytes,
-        )
-        results.append(result)
-        on_result(result)
+        try:
+            result = measure_point(spec, data, rows)
+        except Exception as exc:
+            if on_failure is None:
+                raise
+            on_failure(spec, exc)
+        else:
+            results.append(result)
+            on_result(result)
         if tick:
             tick(done, len(grid))
     return results
+
+
+def measure_point(spec: ModelSpec, data: ProtocolData, rows: npt.NDArray[np.int64]) -> SweepResult:
+    """Fit, compile, simulate and time one grid point (``rows[0]`` is the warm-up)."""
+    fitted = fit_model(spec, data, say=lambda _: None)
+    cost = compile_model(fitted, data, say=lambda _: None)
+    simulated = simulate_in_chunks(fitted, data.x_test)
+    metrics = score_metrics(data.split.test, simulated)
+    measured = measure_fitted(fitted, data, data.x_test[rows], {"spec": spec.to_json()})
+    return SweepResult(
+        spec=spec,
+        max_bit_width=cost.max_bit_width,
+        programmable_bootstraps=cost.programmable_bootstraps,
+        fhe_seconds=statistics.median(measured.server_seconds[1:]),
+        average_precision=metrics.average_precision,
+        card_precision_100=metrics.card_precision_100,
+        auc_roc=metrics.auc_roc,
+        verdict_bytes=measured.verdict_bytes,
+    )
 
 
 def sweep_markdown(results: list[SweepResult], reference_ap: float) -> str:

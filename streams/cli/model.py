@@ -38,6 +38,7 @@ from streams.cli._common import (
 )
 from streams.cli._data import DataChoice, data_options, protocol_options
 from streams.cli._model_steps import load_data, point_latest, step, steps
+from streams.cli.model_options import compile_options
 from streams.cli.model_sweep import sweep
 
 __all__ = ["model"]
@@ -58,8 +59,20 @@ _KNOBS = [
         show_default=True,
         help="Bits per quantized input and leaf: the circuit's precision.",
     ),
-    click.option("--depth", type=click.IntRange(1, 10), default=2, show_default=True),
-    click.option("--trees", type=click.IntRange(1, 500), default=10, show_default=True),
+    click.option(
+        "--depth",
+        type=click.IntRange(1, 10),
+        default=2,
+        show_default=True,
+        help="Depth of each tree: each level adds bootstraps to every evaluation.",
+    ),
+    click.option(
+        "--trees",
+        type=click.IntRange(1, 500),
+        default=10,
+        show_default=True,
+        help="Trees of the ensemble (rf, xgb): bootstraps and verdict size grow with them.",
+    ),
     click.option(
         "--p-error",
         type=float,
@@ -248,3 +261,4 @@ model.add_command(
 
 
 model.add_command(sweep)
+model.add_command(compile_options)

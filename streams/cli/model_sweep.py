@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from models.training.fitting import ModelSpec, ProtocolChoice, ProtocolData
 from models.training.protocol import score_metrics
@@ -73,6 +74,7 @@ def sweep(
     """
     stream = doc.with_name(doc.stem + "_sweep.json")
     reference_file = doc.with_name(doc.stem + "_reference.json")
+    failed: list[ModelSpec] = []
     if from_json:
         try:
             results = load_results(stream)
@@ -85,16 +87,23 @@ def sweep(
         if not grid:
             msg = f"no grid point is labelled {', '.join(only)}"
             raise click.BadParameter(msg)
-        kept = [r for r in _previous(stream) if only and r.spec.label() not in only]
+        previous = _previous(stream)
+        kept = [r for r in previous if only and r.spec.label() not in only]
         data = load_data(source, protocol, source.spec())
-        results, reference = _measure_grid(
+        results, reference, failed = _measure_grid(
             data, grid, fhe_transactions, stream, reference_file, kept
         )
+        # A point that failed keeps its previous result, as the points --only leaves out do.
+        results += [r for r in previous if r.spec in failed]
     plot = doc.with_name(doc.stem + "_frontier.png")
     frontier_plot(results, reference, plot)
     replace_block(doc, "sweep", sweep_markdown(results, reference))
     console.print(sweep_markdown(results, reference), highlight=False)
     console.print(f"[green]written[/] {doc} (sweep block), {plot}")
+    if failed:
+        labels = ", ".join(spec.label() for spec in failed)
+        msg = f"{len(failed)} grid point(s) failed and keep their previous result: {labels}"
+        raise click.ClickException(msg)
 
 
 def _previous(stream: Path) -> list[SweepResult]:
@@ -112,10 +121,10 @@ def _measure_grid(
     stream: Path,
     reference_file: Path,
     kept: list[SweepResult],
-) -> tuple[list[SweepResult], float]:
+) -> tuple[list[SweepResult], float, list[ModelSpec]]:
     """Measure each grid point, streaming each result to ``stream`` as it comes, after the
     ``kept`` results of earlier runs (and the plaintext reference AP to ``reference_file``);
-    every result and that reference."""
+    every result, that reference and the points that failed (the sweep goes on past them)."""
     (reference_scores,) = baseline_scores(data, BASELINES[:1]).values()
     reference = score_metrics(data.split.test, reference_scores).average_precision
     say(f"plaintext XGBoost reference AP {reference:.3f}; {len(grid)} models to measure")
@@ -132,8 +141,19 @@ def _measure_grid(
             f"CP@100 {result.card_precision_100:.3f}"
         )
 
+    failed: list[ModelSpec] = []
+
+    def fail(spec: ModelSpec, exc: Exception) -> None:
+        failed.append(spec)
+        say(f"[red]{spec.label()} failed[/]: {escape(f'{type(exc).__name__}: {exc}')}")
+
     with step("models measured") as tick:
         results = run_sweep(
-            data, grid, fhe_transactions=fhe_transactions, on_result=record, tick=tick
+            data,
+            grid,
+            fhe_transactions=fhe_transactions,
+            on_result=record,
+            on_failure=fail,
+            tick=tick,
         )
-    return kept + results, reference
+    return kept + results, reference, failed

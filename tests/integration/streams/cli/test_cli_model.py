@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,33 @@ def test_keys_scorer_makes_a_key_and_shows_it(tmp_path: Path) -> None:
     loose = fraudstream("keys", "scorer", "keys/scorer.key", "--show", cwd=tmp_path)
     assert loose.returncode == 1
     assert "chmod 600" in loose.stdout
+
+
+def test_compile_options_measures_each_option_set_asked(tmp_path: Path) -> None:
+    """`model compile-options` on a tiny XGBoost (one training and one test day): one row per
+    option set asked, with real FHE seconds and bootstraps per second per core, written into the
+    doc's block; p_error 0.1 compiles to no more bootstraps than the defaults."""
+    doc = tmp_path / "benchmarks.md"
+    result = fraudstream(
+        "model", "compile-options", "--trees", "2", "--depth", "2", "--n-bits", "2",
+        "--train-days", "1", "--test-days", "1", "--only", "defaults,p-error",
+        "--evaluations", "1", "--doc", str(doc), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = re.findall(
+        r"^\| (.+?) \| (\d+) \| (\d+) \| ([\d.]+) \| (\d+) \| ([\d.]+) \|$", result.stdout, re.M
+    )
+    assert [name for name, *_ in rows] == ["Concrete's defaults (loop parallelism)", "p_error 0.1"]
+    (_, _, pbs_default, seconds, rate, _), (_, _, pbs_p_error, *_) = rows
+    assert int(pbs_p_error) <= int(pbs_default)
+    assert float(seconds) > 0
+    assert int(rate) > 0
+    assert "fraudstream model compile-options --trees 2" in doc.read_text()
+
+
+def test_compile_options_refuses_an_unknown_option_set(tmp_path: Path) -> None:
+    result = fraudstream("model", "compile-options", "--only", "turbo", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--only takes some of defaults, serial, dataflow, p-error, no-rounding" in (
+        result.stderr
+    )
