@@ -18,6 +18,9 @@ def kafka_python_config(settings: KafkaSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,
         "security_protocol": settings.security_protocol,
+        # How long a client waits for its first connection: a broker that is down is reported
+        # in seconds, not after kafka-python's 30 s default.
+        "bootstrap_timeout_ms": int(settings.connect_timeout_s * 1000),
     }
     # The settings refuse TLS files with a protocol that does not use TLS.
     if settings.ssl_cafile:

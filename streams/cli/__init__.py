@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "A fraud team's own transactions: check them against a feature spec, or write the "
         "worked example's.",
     ),
+    "deadletters": (
+        "streams.cli.deadletters:deadletters",
+        "List a scope's dead letters, or send them back to be processed again.",
+    ),
     "demo": (
         "streams.cli.demo:demo",
         "The main job on this machine, from nothing to alerts.",
@@ -70,6 +74,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "streams.cli.replay:replay",
         "Send RECORDING, or a slice of transactions (--data files, or with --data-from alone the "
         "bundled ones), into topics.",
+    ),
+    "schemas": (
+        "streams.cli.schemas:schemas",
+        "Write the JSON Schemas (draft 2020-12) of the records on a partner's scores and alerts "
+        "topics: every field with its type, unit and meaning (docs/alerts.md).",
     ),
     "shadow": (
         "streams.cli.shadow:shadow",
@@ -138,10 +147,37 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _show_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    """``--version``: this package's version and the versions that decide compatibility (keys
+    and circuits are Concrete's; the wire is Faust's and Kafka's clients')."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    click.echo(f"fraudstream {of('fraudstream')}")
+    for package in ("concrete-ml", "concrete-python", "faust-streaming", "kafka-python"):
+        click.echo(f"  {package} {of(package)}")
+    ctx.exit()
+
+
 @click.group(
     cls=LazyGroup,
     lazy_subcommands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version (and of Concrete, Faust and the Kafka client) and exit.",
 )
 def cli() -> None:
     """Privacy-preserving fraud scoring on Kafka.

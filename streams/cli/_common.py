@@ -9,7 +9,7 @@ Every command module builds its commands with these classes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ __all__ = [
     "Group",
     "broker_option",
     "console",
+    "err_console",
     "load_settings",
     "model_option",
     "replace_block",
@@ -37,8 +38,13 @@ __all__ = [
     "write_measured",
 ]
 
-#: The one console every command prints to (stdout).
+#: The one console every command prints to (stdout). Into a pipe or a file, lines are never
+#: wrapped (Rich would wrap at 80 columns): each record stays one line for grep and scripts.
 console = Console()
+console.soft_wrap = not console.is_terminal
+#: Where notes go when stdout carries data (``--json``): stderr, never wrapped either.
+err_console = Console(stderr=True)
+err_console.soft_wrap = not err_console.is_terminal
 
 
 def say(message: str) -> None:
@@ -55,6 +61,9 @@ def load_settings(settings_type: type[_S] | None = None, **overrides: Any) -> Se
     the environment, with command-line overrides (None: not given); a clear usage error (exit
     code 2) naming each invalid ``FRAUD_*`` variable."""
     kind: type[Settings] | type[_S] = Settings if settings_type is None else settings_type
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and _CONNECT_TIMEOUT in ctx.meta:  # --connect-timeout
+        overrides = {"connect_timeout_s": ctx.meta[_CONNECT_TIMEOUT], **overrides}
     try:
         return kind(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
@@ -104,8 +113,29 @@ class Group(click.Group):
 
 
 # --- shared options -------------------------------------------------------------------------
-#: ``--broker``: overrides FRAUD_BROKER for the run (pass it to :func:`load_settings`).
-broker_option = click.option("--broker", help="Bootstrap servers (default: FRAUD_BROKER).")
+_CONNECT_TIMEOUT = "fraudstream.connect_timeout_s"
+
+
+def _keep_connect_timeout(ctx: click.Context, _: click.Parameter, value: float | None) -> None:
+    if value is not None:
+        ctx.meta[_CONNECT_TIMEOUT] = value
+
+
+def broker_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--broker`` (overrides FRAUD_BROKER for the run: pass it to :func:`load_settings`) and
+    ``--connect-timeout`` (overrides FRAUD_CONNECT_TIMEOUT_S; :func:`load_settings` applies it
+    by itself)."""
+    command = click.option(
+        "--connect-timeout",
+        type=click.FloatRange(min=0, min_open=True, max=300),
+        metavar="SECONDS",
+        expose_value=False,
+        callback=_keep_connect_timeout,
+        help="Stop with an error when the broker cannot be reached in this time "
+        "(default: FRAUD_CONNECT_TIMEOUT_S, 3).",
+    )(command)
+    return click.option("--broker", help="Bootstrap servers (default: FRAUD_BROKER).")(command)
+
 
 #: ``--model``: a model version folder; FRAUD_MODEL_DIR, else the settings' default, when not
 #: given. Check it with :func:`require_model`.

@@ -8,7 +8,7 @@ import threading
 import click
 
 from streams.broker.connection import kafka_python_config
-from streams.cli._common import Command, broker_option, console, load_settings
+from streams.cli._common import Command, broker_option, console, err_console, load_settings
 from streams.core.topics import TopicNames
 from streams.partner.alert_follower import ALERT_COLUMNS, alert_row, follow_records
 
@@ -16,7 +16,11 @@ __all__ = ["alerts"]
 
 
 @click.command(cls=Command)
-@click.option("--partner", required=True, help="Whose alerts (the partner's own topic).")
+@click.option(
+    "--partner",
+    required=True,
+    help="Whose alerts (the partner's own topic): one of FRAUD_PARTNERS.",
+)
 @click.option("--follow", "-f", is_flag=True, help="Keep waiting for new alerts (Ctrl-C stops).")
 @click.option(
     "--from-now",
@@ -24,8 +28,16 @@ __all__ = ["alerts"]
     help="Only alerts that arrive from now on (default: from the start).",
 )
 @click.option("--scores", is_flag=True, help="Every score, not only alerts.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line, as on the topic (schemas/score.v1.json), instead of a table.",
+)
 @broker_option
-def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str | None) -> None:
+def alerts(
+    partner: str, follow: bool, from_now: bool, scores: bool, as_json: bool, broker: str | None
+) -> None:
     """Show a partner's fraud alerts as a table, for its fraud team.
 
     Reads <root>.<partner>.alerts.v1 (or .scores.v1 with --scores) without joining a consumer
@@ -33,9 +45,11 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
     plaintext.
     """
     settings = load_settings(broker=broker)
+    if partner not in settings.partners:
+        msg = f"{partner!r} is not a partner here: one of {', '.join(settings.partners)}"
+        raise click.BadParameter(msg + " (FRAUD_PARTNERS)", param_hint="--partner")
     names = TopicNames(settings.topic_root)
     topic = names.scores(partner) if scores else names.alerts(partner)
-    console.print("  ".join(f"{title:>{width}}" for title, width in ALERT_COLUMNS), style="bold")
     shown = 0
     # Ctrl-C ends the view between two records (never in the middle of one: the count at the
     # end is exactly the rows shown); a second Ctrl-C ends it at once.
@@ -46,6 +60,11 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
             raise KeyboardInterrupt
         interrupted.set()
 
+    def header() -> None:  # once the topic is found: an error comes alone
+        if not as_json:
+            titles = "  ".join(f"{title:>{width}}" for title, width in ALERT_COLUMNS)
+            console.print(titles, style="bold")
+
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         for record in follow_records(
@@ -53,15 +72,22 @@ def alerts(partner: str, follow: bool, from_now: bool, scores: bool, broker: str
             topic,
             follow=follow,
             from_beginning=not from_now,
-            on_bad=lambda where: console.print(f"[yellow]skipped[/] {where}", highlight=False),
+            on_bad=lambda where: err_console.print(f"[yellow]skipped[/] {where}", highlight=False),
             stopped=interrupted.is_set,
+            on_ready=header,
         ):
-            cells = alert_row(record)
-            line = "  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, ALERT_COLUMNS, strict=True))
-            console.print(line, style="red" if record.alert else None, highlight=False)
+            if as_json:
+                click.echo(record.model_dump_json())
+            else:
+                cells = alert_row(record)
+                line = "  ".join(
+                    f"{c:>{w}}" for c, (_, w) in zip(cells, ALERT_COLUMNS, strict=True)
+                )
+                console.print(line, style="red" if record.alert else None, highlight=False)
             shown += 1
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGINT, previous)
-    console.print(f"{shown} {'scores' if scores else 'alerts'} from {topic}", style="dim")
+    summary = f"{shown} {'scores' if scores else 'alerts'} from {topic}"
+    (err_console if as_json else console).print(summary, style="dim")

@@ -185,7 +185,13 @@ def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None) -> None
     show_default=True,
     help="Rows of the larger file (copies of the bundled transactions, the last cut short).",
 )
-@click.option("--repeats", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option(
+    "--repeats",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Times each read is repeated (the median is reported).",
+)
 @click.option(
     "--doc",
     type=click.Path(path_type=Path, dir_okay=False),

@@ -126,7 +126,10 @@ def keys_generate(
 @keys.command("export")
 @model_option
 @click.option(
-    "--key-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True
+    "--key-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    required=True,
+    help="The partner's key folder (`keys generate`); only its evaluation keys are read out.",
 )
 @click.option(
     "--out",

@@ -10,9 +10,9 @@ import click
 
 from streams.broker.connection import kafka_python_config
 from streams.cli._common import Command, broker_option, console, load_settings
+from streams.core.times import format_ms
 from streams.core.topics import TopicNames
 from streams.qa.recorder import RecordPlan, expand_topic, record_to_file
-from streams.qa.replay import format_ms
 
 __all__ = ["record"]
 

@@ -9,6 +9,7 @@ the scorer, the alert follower, verify, bench, demo), so a field is named in one
                          └▶ ScoringRequest (scoring requests: ciphertext, addressing in headers)
     scorer ─▶ Verdict (verdicts: encrypted, addressing and timings in headers)
     pending + verdicts ─ decrypt ─▶ Score (scores) and, at or over the threshold, Alert (alerts)
+                                   (in :mod:`streams.core.outputs`, with their JSON Schemas)
 
 The JSON records (:class:`Message` subclasses) are pydantic models: ``to_bytes()`` writes JSON
 (timestamps in UTC, RFC 3339 with ``Z``), ``from_bytes()`` reads it back and checks it. The
@@ -44,7 +45,6 @@ from streams.core.headers import (
 
 __all__ = [
     "MAX_ID",
-    "Alert",
     "FieldValue",
     "Id",
     "Label",
@@ -52,8 +52,6 @@ __all__ = [
     "PendingRequest",
     "RawRecord",
     "RequestTimings",
-    "Score",
-    "ScoreTimings",
     "ScoringRequest",
     "Transaction",
     "Validated",
@@ -226,53 +224,6 @@ class PendingRequest(Message):
     shared_fallback_buckets: int = Field(default=0, ge=0)
     #: A candidate model's request (shadow scoring): its score never alerts.
     shadow: bool = False
-
-
-class ScoreTimings(Message):
-    """Where the time of one score went (ms). ``None``: the scorer sent no such header."""
-
-    features_ms: float
-    encrypt_ms: float
-    queued_ms: float | None
-    fhe_ms: float | None
-    decrypt_ms: float
-    #: Whatever is left: broker hops to and from the scorer, the verdict's transfer.
-    transport_ms: float | None
-    end_to_end_ms: float
-
-
-class Score(Message):
-    """On ``scores`` (key card id): a decrypted score with its transaction, for the partner.
-    ``fields`` are the transaction's fields beyond the core ones (those its model's feature spec
-    declares, e.g. ``terminal_id``); ``features`` are the plaintext features the model saw, in
-    its spec's order."""
-
-    transaction_id: Id
-    timestamp: datetime
-    card_id: Id
-    amount: float
-    fields: dict[str, FieldValue] = Field(default_factory=dict)
-    score: float
-    threshold: float
-    alert: bool
-    model_version: str
-    key_id: str
-    request_id: str
-    features: tuple[float, ...]
-    timings: ScoreTimings
-    #: When the decryptor finished (ms since the epoch).
-    scored_at_ms: float
-    #: Buckets of the shared label windows (``[shared_counts]``) counted from the partner's own
-    #: transactions, the cross-partner sums of their hour not having come (0: none).
-    shared_fallback_buckets: int = Field(default=0, ge=0)
-    #: A candidate model's score (shadow scoring: on ``shadow-scores`` only, never alerted).
-    shadow: bool = False
-
-
-class Alert(Score):
-    """On ``alerts`` (key card id): a score at or over the partner's threshold."""
-
-    alert: Literal[True]
 
 
 # --- crossing the trust boundary: ciphertexts, addressing in headers ------------------------

@@ -88,6 +88,13 @@ class KafkaSettings(BaseSettings):
         default=None,
         description="Private key (PEM) of FRAUD_SSL_CERTFILE, unless that file holds it too.",
     )
+    connect_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=300,
+        description="Seconds a Kafka client waits to reach the broker before it stops with an "
+        "error; workers wait at least 30 s (a broker may still be starting).",
+    )
 
     @field_validator("sasl_username", "sasl_password", mode="after")
     @classmethod

@@ -12,7 +12,7 @@ from typing import Any
 
 from streams.broker.admin import assigned_consumer
 from streams.core.errors import SchemaError
-from streams.core.messages import Score
+from streams.core.outputs import Score
 
 __all__ = ["ALERT_COLUMNS", "alert_row", "follow_records"]
 
@@ -66,11 +66,13 @@ def follow_records(
     from_beginning: bool = True,
     on_bad: Callable[[str], None] = lambda _: None,
     stopped: Callable[[], bool] = lambda: False,
+    on_ready: Callable[[], None] = lambda: None,
 ) -> Iterator[Score]:
     """The score records of ``topic`` (an alerts or a scores topic); stops at its end unless
     ``follow``, and when ``stopped()`` holds (checked before each record and every half
     second). A record that is not a score is skipped and described to ``on_bad`` (where it is
-    and why, never its values): one bad record must not end the fraud team's view."""
+    and why, never its values): one bad record must not end the fraud team's view. ``on_ready``
+    is called once the topic is found, before the first record."""
     consumer = assigned_consumer(
         client_config,
         [topic],
@@ -80,6 +82,7 @@ def follow_records(
     try:
         partitions = list(consumer.assignment())
         ends = consumer.end_offsets(partitions)
+        on_ready()
         while not stopped():
             batch = consumer.poll(timeout_ms=500)
             for records in batch.values():

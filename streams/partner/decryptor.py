@@ -29,7 +29,8 @@ from typing import Any
 import faust
 
 from models.fhe.envelope import open_envelope
-from streams.core.messages import PendingRequest, RawRecord, Score, ScoreTimings, Verdict
+from streams.core.messages import PendingRequest, RawRecord, Verdict
+from streams.core.outputs import Score, ScoreTimings
 from streams.core.signatures import VerdictClaim, digest_of, verify
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext

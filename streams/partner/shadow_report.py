@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.core.messages import Score
+from streams.core.outputs import Score
 
 __all__ = ["ShadowComparison", "compare_shadow"]
 

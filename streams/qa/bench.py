@@ -39,7 +39,7 @@ from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
 from streams.core.errors import ConfigError, FraudStreamError
-from streams.core.messages import Score
+from streams.core.outputs import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
 from streams.qa.bench_report import BenchResult, BenchRuns

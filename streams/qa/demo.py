@@ -30,7 +30,8 @@ from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
-from streams.core.messages import Score
+from streams.core.dead_letters import read_headers
+from streams.core.outputs import Score
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.data_feed import OutgoingRecord
@@ -39,7 +40,6 @@ from streams.qa.replay import send_replay, wait_for_gateways
 from streams.qa.replay_plan import ReplayMessage, plan_data_slice
 from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
-from streams.runtime.dead_letters import read_headers
 
 __all__ = ["DEMO_DAY", "DEMO_LOG_ROOT", "DemoPlan", "plan_demo", "run_demo"]
 

@@ -35,8 +35,10 @@ from models.fhe.client.keys import PartnerKeys
 from models.fhe.server import ScoringServer
 from streams.broker.admin import ensure_declared_topics, wait_consumed
 from streams.broker.connection import kafka_python_config
+from streams.core.dead_letters import read_headers
 from streams.core.errors import BrokerError, ConfigError
-from streams.core.messages import Score, ScoringRequest
+from streams.core.messages import ScoringRequest
+from streams.core.outputs import Score
 from streams.core.settings import Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames, faust_app_id
 from streams.qa.bad_inputs import FAMILIES, BadInput, Forger
@@ -49,7 +51,6 @@ from streams.qa.data_feed import (
 from streams.qa.fuzz_report import FuzzReport, damaged_recordings, project_error_names
 from streams.qa.supervisor import Pipeline, new_log_dir, running_pipeline
 from streams.qa.testing import consume_records, temporary_broker
-from streams.runtime.dead_letters import read_headers
 
 __all__ = ["FUZZ_LOG_ROOT", "run_fuzz"]
 

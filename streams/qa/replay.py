@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaProducer
@@ -22,6 +21,7 @@ from kafka.errors import KafkaError
 
 from streams.broker.admin import admin_client, wait_consumed
 from streams.core.errors import FraudStreamError, ReplayError
+from streams.core.times import format_ms
 from streams.core.topics import TopicNames, faust_app_id
 from streams.qa.replay_plan import ReplayMessage
 
@@ -57,11 +57,6 @@ class ReplayReport:
         ]
         lines += [f"  {count:>7}  {topic}" for topic, count in sorted(self.per_topic.items())]
         return lines
-
-
-def format_ms(ms: int) -> str:
-    """Milliseconds since the epoch as a UTC date and time, to the second."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def send_replay(

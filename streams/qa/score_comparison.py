@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.core.errors import FraudStreamError, VerifyError
-from streams.core.messages import Score
+from streams.core.outputs import Score
 from streams.qa.recording_file import (
     RecordedMessage,
     RecordingHeader,

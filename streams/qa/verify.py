@@ -25,7 +25,7 @@ from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import admin_client, assigned_consumer, ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.core.errors import FraudStreamError, VerifyError
-from streams.core.messages import Score
+from streams.core.outputs import Score
 from streams.core.settings import Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames
 from streams.qa.recorder import recorded_message

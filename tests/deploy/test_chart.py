@@ -29,7 +29,7 @@ from tests.deploy.tools import (
     pod_specs,
     render,
 )
-from tests.deploy.values_reference import current_section, table
+from tests.deploy.values_reference import DOCS, current_section, table
 
 CI = CHART / "ci"
 MINIMAL = CI / "minimal-values.yaml"
@@ -352,7 +352,11 @@ def test_production_values_have_a_pdb_service_monitors_and_network_policies(
         assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert {p["metadata"]["namespace"] for p in by_kind["NetworkPolicy"]} == namespaces
     for policy in by_kind["NetworkPolicy"]:
-        dns, kafka = policy["spec"]["egress"]
+        dns, kafka, *helm_test = policy["spec"]["egress"]
+        # Only in the scorer's namespace: the `helm test` pod may ask the scorer's web port.
+        scorer_ns = policy["metadata"]["namespace"] == "fraud-scoring"
+        assert len(helm_test) == int(scorer_ns)
+        assert len(policy["spec"]["ingress"]) == 1 + int(scorer_ns)
         assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
         assert kafka["to"] == [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
@@ -479,7 +483,71 @@ def test_workers_use_as_many_threads_as_their_cpu_limit(
 
 
 def test_the_values_reference_in_the_docs_is_current() -> None:
-    """docs/deploy.md's table is the schema's: regenerate with
+    """docs/deploy.md's table and the chart README's are the schema's: regenerate with
     `python -m tests.deploy.values_reference --write`."""
-    assert current_section() == table()
+    for document in DOCS:
+        assert current_section(document) == table(), document
     assert "|  |\n" not in table(), "every value has a description in values.schema.json"
+
+
+def test_image_digest_names_overrides_pod_metadata_and_extra_env() -> None:
+    """image.digest pins every container by content (the tag ignored); nameOverride and
+    fullnameOverride name the resources; podAnnotations and podLabels reach every pod (the
+    chart's own labels win); extraEnv reaches the workers' main containers."""
+    digest = "sha256:" + "ab" * 32
+    objects = render(
+        [PRODUCTION],
+        f"image.digest={digest}",
+        "image.tag=ignored",
+        "nameOverride=fs",
+        "podAnnotations.example\\.com/owner=fraud-team",
+        "podLabels.team=fraud",
+        "podLabels.app\\.kubernetes\\.io/component=mine",
+        "extraEnv[0].name=HTTPS_PROXY",
+        "extraEnv[0].value=http://proxy:3128",
+    )
+    repository = yaml.safe_load(PRODUCTION.read_text())["image"]["repository"]
+    workloads = pod_specs(objects)
+    for workload, pod in workloads:
+        assert workload["metadata"]["name"].startswith("fraud-fs-"), workload["metadata"]["name"]
+        meta = workload["spec"]["template"]["metadata"]
+        assert meta["labels"]["team"] == "fraud"
+        assert meta["labels"]["app.kubernetes.io/name"] == "fs"
+        assert meta["labels"]["app.kubernetes.io/component"] != "mine"
+        assert meta["annotations"]["example.com/owner"] == "fraud-team"
+        for container in containers(pod):
+            assert container["image"] == f"{repository}@{digest}"
+        if workload["kind"] != "Job":
+            (main,) = pod["containers"]
+            assert {"name": "HTTPS_PROXY", "value": "http://proxy:3128"} in main["env"]
+    full = render([MINIMAL], "fullnameOverride=bank-scoring")
+    assert {w["metadata"]["name"] for w, _ in pod_specs(full)} >= {"bank-scoring-scorer"}
+
+
+def test_a_digest_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    extra = tmp_path / "digest.yaml"
+    extra.write_text("image: {digest: latest}\n")
+    result = helm(
+        "template", "fraud", str(CHART), "--kube-version", KUBE_VERSION,
+        "-f", str(MINIMAL), "-f", str(extra),
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "/image/digest" in result.stderr
+
+
+def test_helm_test_asks_the_scorers_readiness_and_holds_nothing() -> None:
+    """`helm test` runs one pod in the scorer's namespace that asks the scorer's Service for
+    /ready; it mounts no Secret and no volume, has no token and runs locked down."""
+    objects = render([PRODUCTION])
+    (pod,) = [o for o in objects if o["kind"] == "Pod"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["metadata"]["namespace"] == RELEASE_NAMESPACE
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert "volumes" not in spec
+    assert secret_names(spec) == set()
+    (container,) = spec["containers"]
+    assert f"http://fraud-scorer.{RELEASE_NAMESPACE}.svc:6066/ready" in container["args"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert not [o for o in render([CI / "partner-only-values.yaml"]) if o["kind"] == "Pod"]

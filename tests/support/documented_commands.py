@@ -160,6 +160,18 @@ DOCUMENTED: dict[str, Covered] = {
         f"{_DOCUMENTED}::test_alerts_follow_shows_new_alerts_until_ctrl_c",
         "FRAUD_BROKER and FRAUD_TOPIC_ROOT at the session broker; ended by SIGINT (Ctrl-C)",
     ),
+    "fraudstream alerts --partner alpha --scores --json": Covered(
+        "tests/integration/streams/test_pipeline.py::test_alerts_command_shows_the_partners_scores",
+        "FRAUD_BROKER, FRAUD_TOPIC_ROOT and FRAUD_PARTNERS at the test's pipeline",
+    ),
+    "fraudstream deadletters list --scope alpha": Covered(
+        "tests/integration/streams/partner/test_partner_worker.py::"
+        "test_deadletters_lists_and_resends_what_the_worker_refused",
+        "FRAUD_BROKER, FRAUD_TOPIC_ROOT and FRAUD_PARTNERS at the test's worker; with --json",
+    ),
+    "fraudstream schemas --check": Covered(
+        "tests/unit/streams/core/test_outputs.py::test_schemas_check_passes_on_this_checkout"
+    ),
     "fraudstream bench pipeline --transactions 40": Covered(
         "tests/e2e/test_bench.py::test_bench_pipeline_prints_the_result_and_no_log_line",
         "--transactions 2 --warmup 1 with the tiny model (FRAUD_MODEL_DIR), default FRAUD_PARTNERS",
@@ -171,6 +183,12 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream bench pool --processes 1,2": Covered(
         "tests/e2e/test_bench.py::test_bench_pool_measures_every_combination_of_processes_and_threads",
         "--threads 1 --evaluations 3 with the tiny model (--model)",
+    ),
+    "fraudstream model compile-options": Covered(
+        "tests/integration/streams/cli/test_cli_model.py::"
+        "test_compile_options_measures_each_option_set_asked",
+        "a tiny XGBoost (--trees 2 --depth 2 --n-bits 2) on one training and one test day, "
+        "two option sets, one evaluation each",
     ),
     "fraudstream model train --partners alpha,bravo": Covered(_TRAIN, _SIZES),
     "fraudstream model assess --model artifacts/latest": Covered(

@@ -30,7 +30,7 @@ from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka, free_port
 from streams.cli.shadow import shadow as cli_shadow
-from streams.core.messages import Score
+from streams.core.outputs import Score
 from streams.core.settings import Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames
 from streams.partner.shadow_report import compare_shadow

@@ -31,6 +31,7 @@ from models.training.fitting import ProtocolData
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka
+from streams.core.dead_letters import read_headers
 from streams.core.headers import (
     NONCE_HEADER,
     PARTNER_HEADER,
@@ -38,6 +39,7 @@ from streams.core.headers import (
     SIGNATURE_HEADER,
     SIGNED_AT_HEADER,
 )
+from streams.core.outputs import Score
 from streams.core.settings import Settings
 from streams.core.signatures import RequestClaim, digest_of, sign
 from streams.core.topics import PARTNER_TABLES, TopicNames
@@ -45,7 +47,6 @@ from streams.partner.key_publisher import publish_evaluation_keys
 from streams.qa.data_feed import OutgoingRecord, by_partner, send_records, transaction_record
 from streams.qa.supervisor import Pipeline, WorkerProcess, running_pipeline, wait_ready
 from streams.qa.testing import consume_records
-from streams.runtime.dead_letters import read_headers
 from tests.support.commands import fraudstream
 from tests.support.models import TinyModel
 from tests.support.paths import AUDIT_HOOK_DIR
@@ -546,7 +547,11 @@ def test_alerts_command_shows_the_partners_scores(running: Running) -> None:
         )
     ]
     assert scored
-    env = {"FRAUD_BROKER": running.settings.broker, "FRAUD_TOPIC_ROOT": running.names.root}
+    env = {
+        "FRAUD_BROKER": running.settings.broker,
+        "FRAUD_TOPIC_ROOT": running.names.root,
+        "FRAUD_PARTNERS": ",".join([*running.settings.partners, "zulu"]),
+    }
     result = fraudstream("alerts", "--partner", "alpha", "--scores", env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "transaction time" in result.stdout
@@ -555,6 +560,16 @@ def test_alerts_command_shows_the_partners_scores(running: Running) -> None:
     assert f"{len(scored)} scores from" in result.stdout
     alerts = fraudstream("alerts", "--partner", "alpha", env=env, timeout=120)
     assert f"{sum(s['alert'] for s in scored)} alerts from" in alerts.stdout
+    as_json = fraudstream("alerts", "--partner", "alpha", "--scores", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    rows = [Score.model_validate_json(line) for line in as_json.stdout.splitlines()]
+    assert sorted(r.transaction_id for r in rows) == sorted(s["transaction_id"] for s in scored)
+    assert f"{len(scored)} scores from" in as_json.stderr
+    # zulu is a partner of the settings, but no topic of it exists; yankee is not a partner.
     missing = fraudstream("alerts", "--partner", "zulu", env=env, timeout=120)
     assert missing.returncode == 1
     assert "does not exist" in missing.stdout
+    assert "transaction time" not in missing.stdout  # no table header before the error
+    unknown = fraudstream("alerts", "--partner", "yankee", env=env, timeout=120)
+    assert unknown.returncode == 2
+    assert "'yankee' is not a partner here" in unknown.stderr

@@ -16,7 +16,8 @@ from models.errors import KeyMaterialError
 from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import KeyRing, PartnerKeys
 from streams.core.events import EventLimits
-from streams.core.messages import PendingRequest, Score, ScoringRequest
+from streams.core.messages import PendingRequest, ScoringRequest
+from streams.core.outputs import Score
 from streams.core.topics import TopicNames
 from streams.partner.context import PartnerContext
 from streams.partner.decryptor import DecryptorSteps

@@ -2,12 +2,42 @@
 Names, labels and the one place where values become FRAUD_* settings.
 */}}
 
+{{/* The prefix of every resource name: fullnameOverride, else the release's name (with
+nameOverride after it when given), cut to leave room for "-partner-<id>". */}}
 {{- define "fraudstream.name" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else if .Values.nameOverride -}}
+{{- printf "%s-%s" .Release.Name .Values.nameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
 {{- .Release.Name | trunc 40 | trimSuffix "-" -}}
 {{- end -}}
+{{- end -}}
 
+{{/* The app.kubernetes.io/name label: nameOverride, else fraudstream. */}}
+{{- define "fraudstream.appName" -}}
+{{- default "fraudstream" .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* repository@digest when a digest is given (the tag is then ignored), else repository:tag. */}}
 {{- define "fraudstream.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A pod template's labels and annotations, with podLabels and podAnnotations; call with the
+labels context and the pod's own annotations: (dict "ctx" $ctx "annotations" (dict ...)). */}}
+{{- define "fraudstream.podMetadata" -}}
+{{- $root := .ctx.root -}}
+{{- $labels := merge (include "fraudstream.labels" .ctx | fromYaml) (deepCopy $root.Values.podLabels) }}
+labels: {{- toYaml $labels | nindent 2 }}
+{{- $annotations := merge (deepCopy (default (dict) .annotations)) (deepCopy $root.Values.podAnnotations) }}
+{{- with $annotations }}
+annotations: {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end -}}
 
 {{- define "fraudstream.scorerNamespace" -}}
@@ -24,7 +54,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end -}}
 
 {{- define "fraudstream.selectorLabels" -}}
-app.kubernetes.io/name: fraudstream
+app.kubernetes.io/name: {{ include "fraudstream.appName" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
@@ -48,6 +78,7 @@ Job's env, which runs before any ConfigMap exists).
 {{- $v := .root.Values -}}
 FRAUD_BROKER: {{ required "kafka.bootstrapServers is required: the brokers' host:port list" $v.kafka.bootstrapServers | quote }}
 FRAUD_SECURITY_PROTOCOL: {{ $v.kafka.securityProtocol | quote }}
+FRAUD_CONNECT_TIMEOUT_S: {{ $v.kafka.connectTimeout | toString | quote }}
 {{- if include "fraudstream.usesSasl" .root }}
 FRAUD_SASL_MECHANISM: {{ $v.kafka.sasl.mechanism | quote }}
 {{- end }}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from streams.broker.connection import kafka_python_config
-from streams.core.messages import Alert, ScoreTimings
+from streams.core.outputs import Alert, ScoreTimings
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.data_feed import OutgoingRecord, send_records

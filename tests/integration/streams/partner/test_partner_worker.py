@@ -5,6 +5,7 @@ One worker subprocess (exactly as deployed: ``python -m streams worker``) per te
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import wait_for_group
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import free_port
+from streams.core.dead_letters import read_headers
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.supervisor import WorkerProcess
 from streams.qa.testing import consume_records
-from streams.runtime.dead_letters import read_headers
+from tests.support.commands import fraudstream
 from tests.support.models import TinyModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -214,3 +216,55 @@ def test_labels_are_validated_and_bad_ones_dead_lettered(
     assert letter.topic == names.labels("alpha")
     assert "timestamp: Field required" in letter.reason
     assert dead.value == bad
+
+
+def test_deadletters_lists_and_resends_what_the_worker_refused(
+    partner_worker: tuple[Settings, TopicNames, WorkerProcess],
+) -> None:
+    """`fraudstream deadletters`: the worker's dead letters are listed by reason (JSON lines,
+    no values); a re-send puts the original record, with its own headers, back on its topic; the
+    worker refuses it again, and the new dead letter names the one it was re-sent from."""
+    settings, names, _ = partner_worker
+    client = kafka_python_config(settings)
+    producer = KafkaProducer(**client, acks="all")
+    bad = event(0, amount=-9876.54)
+    producer.send(names.transactions("alpha"), key=b"596", value=bad,
+                  headers=[("fraud.trace", b"t-1")]).get(30)  # fmt: skip
+    producer.send(names.transactions("alpha"), key=b"596", value=b"").get(30)
+    producer.close()
+    assert len(list(consume_records(client, [names.deadletter("alpha")], expected=2))) == 2
+    env = {
+        "FRAUD_BROKER": settings.broker,
+        "FRAUD_TOPIC_ROOT": names.root,
+        "FRAUD_PARTNERS": ",".join(settings.partners),
+    }
+
+    listed = fraudstream("deadletters", "list", "--scope", "alpha", "--json", env=env)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["error_class"] for r in rows] == ["SchemaError", "MalformedEventError"]
+    assert rows[0]["source_topic"] == names.transactions("alpha")
+    assert rows[0]["value_bytes"] == len(bad)
+    assert "9876.54" not in listed.stdout
+    only = fraudstream("deadletters", "list", "--scope", "alpha", "--reason", "empty", env=env)
+    assert "MalformedEventError: empty value" in only.stdout
+    assert "1 dead letters in" in only.stdout
+
+    resent = fraudstream("deadletters", "resend", "--scope", "alpha", "--reason",
+                         "greater than or equal", env=env)  # fmt: skip
+    assert resent.returncode == 0, resent.stdout + resent.stderr
+    assert f"re-sent 1 to {names.transactions('alpha')}" in resent.stdout
+    dead = list(consume_records(client, [names.deadletter("alpha")], expected=3))
+    again = dead[2]
+    assert again.value == bad
+    assert read_headers(again.headers).error_class == "SchemaError"
+    headers = dict(again.headers)
+    assert headers["fraud.trace"] == b"t-1"
+    assert headers["fraudstream.resent_from"] == f"{dead[0].topic}:0@{dead[0].offset}".encode()
+
+    unfiltered = fraudstream("deadletters", "resend", "--scope", "alpha", env=env)
+    assert unfiltered.returncode == 2
+    assert "--all" in unfiltered.stderr
+    unknown = fraudstream("deadletters", "list", "--scope", "zulu", env=env)
+    assert unknown.returncode == 2
+    assert "'zulu' is not a scope here" in unknown.stderr

@@ -97,6 +97,35 @@ def test_every_command_has_the_error_handler() -> None:
             assert command.error_exit_code == expected, command.name
 
 
+def test_version_names_this_package_and_what_decides_compatibility() -> None:
+    """`fraudstream --version`: the package's version, then Concrete's (keys and circuits),
+    Faust's and the Kafka client's."""
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert re.fullmatch(r"fraudstream \d+\.\d+\.\d+.*", lines[0])
+    assert [line.split()[0] for line in lines[1:]] == [
+        "concrete-ml",
+        "concrete-python",
+        "faust-streaming",
+        "kafka-python",
+    ]
+
+
+def test_every_option_says_what_it_does() -> None:
+    """`--help` explains every option of every command (an option without help shows only its
+    name, which says nothing about units, defaults or effect)."""
+    root = full_cli()
+    ctx = click.Context(root)
+    bare = [
+        f"{command.name} {param.opts[0]}"
+        for command in _walk(root, ctx)
+        for param in command.params
+        if isinstance(param, click.Option) and not param.help
+    ]
+    assert bare == []
+
+
 def test_project_error_is_one_red_line_and_exit_code_1() -> None:
     """A FraudStreamError (the runtime's or models') ends the command with `error: ...` on one
     line and exit code 1, no traceback; a command may document another exit code."""

@@ -11,12 +11,9 @@ import pytest
 from streams.core.errors import SchemaError, SignatureError
 from streams.core.headers import FHE_MS_HEADER, PARTNER_HEADER, QUEUED_MS_HEADER, REQUEST_HEADER
 from streams.core.messages import (
-    Alert,
     Label,
     PendingRequest,
     RequestTimings,
-    Score,
-    ScoreTimings,
     ScoringRequest,
     Transaction,
     ValidatedLabel,
@@ -24,6 +21,7 @@ from streams.core.messages import (
     Verdict,
     parse_validated,
 )
+from streams.core.outputs import Alert, Score, ScoreTimings
 
 WHEN = datetime(2018, 8, 8, 0, 1, 14, tzinfo=UTC)
 LABEL = Label(transaction_id=1, timestamp=WHEN, partner_id="a", fields={"terminal_id": 7})

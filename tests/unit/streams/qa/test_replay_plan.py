@@ -10,7 +10,7 @@ import pytest
 
 from streams.core.errors import ReplayError, VerifyError
 from streams.core.headers import BACKFILL_HEADER, EVENT_TIME_HEADER
-from streams.core.messages import Score, ScoreTimings
+from streams.core.outputs import Score, ScoreTimings
 from streams.core.topics import TopicNames
 from streams.qa.recorder import RecordPlan, expand_topic
 from streams.qa.recording_file import RecordedMessage, RecordingHeader, write_recording

@@ -8,8 +8,9 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+from streams.core.dead_letters import original_headers, read_headers
 from streams.core.errors import SchemaError
-from streams.runtime.dead_letters import dead_letter, read_headers
+from streams.runtime.dead_letters import dead_letter
 
 
 @dataclass
@@ -20,6 +21,7 @@ class FakeMessage:
     timestamp: float = 1533686400.0
     key: bytes = b"596"
     value: bytes = b'{"amount": 4321.98}'
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 @dataclass
@@ -69,3 +71,18 @@ def test_an_unexpected_error_is_dead_lettered_without_its_message() -> None:
     assert letter.error_class == "ValueError"
     assert letter.reason == "unexpected error"
     assert "4321.98" not in repr(logs)
+
+
+def test_the_originals_headers_come_along_but_not_an_earlier_refusal() -> None:
+    """A backfill flag stays on the dead letter (a re-send must not score history); the error
+    headers of an earlier dead-lettering of the same record are replaced, not stacked."""
+    topic = RecordingTopic()
+    earlier = [("fraud.backfill", b"1"), ("__connect.errors.exception.message", b"old")]
+    event = FakeEvent(FakeMessage(headers=earlier))
+    asyncio.run(dead_letter(topic, event, SchemaError("amount: too large")))
+    headers = topic.sent[0]["headers"]
+    assert ("fraud.backfill", b"1") in headers
+    assert [v for k, v in headers if k == "__connect.errors.exception.message"] == [
+        b"amount: too large"
+    ]
+    assert original_headers(headers) == [("fraud.backfill", b"1")]

@@ -1,0 +1,173 @@
+"""``fraudstream deadletters list|resend``: a scope's dead letters, found and re-sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from streams.broker.connection import kafka_python_config
+from streams.cli._common import Group, broker_option, console, err_console, load_settings
+from streams.core.settings import Settings
+from streams.core.times import format_ms
+from streams.core.topics import SCORING_SCOPE, TopicNames
+from streams.qa.dead_letter_queue import (
+    DeadLetterFilter,
+    StoredDeadLetter,
+    read_dead_letters,
+    resend,
+)
+
+__all__ = ["deadletters"]
+
+_TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options both subcommands take: the scope and which of its dead letters."""
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+        click.option(
+            "--scope",
+            required=True,
+            help=f"Whose dead letters: a partner of FRAUD_PARTNERS (its gateway's and "
+            f"decryptor's), or {SCORING_SCOPE} (the scorer's).",
+        ),
+        click.option(
+            "--reason",
+            metavar="TEXT",
+            help="Only dead letters whose error class or reason contains TEXT (any case), "
+            "e.g. SchemaError or 'amount'.",
+        ),
+        click.option(
+            "--since",
+            type=click.DateTime(_TIMES),
+            metavar="TIME",
+            help="Only those dead-lettered at or after this time (UTC).",
+        ),
+        click.option(
+            "--until",
+            type=click.DateTime(_TIMES),
+            metavar="TIME",
+            help="Only those dead-lettered before this time (UTC).",
+        ),
+        click.option(
+            "--source-topic",
+            metavar="TOPIC",
+            help="Only those refused on this topic (e.g. <root>.<partner>.transactions.v1).",
+        ),
+        broker_option,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _setup(
+    scope: str, reason: str | None, since: datetime | None, until: datetime | None, **rest: Any
+) -> tuple[Settings, str, DeadLetterFilter]:
+    """The settings, the scope's dead-letter topic and the filter (the scope is checked before
+    anything connects)."""
+    settings = load_settings(broker=rest["broker"])
+    scopes = [*settings.partners, SCORING_SCOPE]
+    if scope not in scopes:
+        msg = f"{scope!r} is not a scope here: one of {', '.join(scopes)} (FRAUD_PARTNERS)"
+        raise click.BadParameter(msg, param_hint="--scope")
+    wanted = DeadLetterFilter(
+        reason=reason,
+        since_ms=_ms(since),
+        until_ms=_ms(until),
+        source_topic=rest["source_topic"],
+    )
+    return settings, TopicNames(settings.topic_root).deadletter(scope), wanted
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def _skipped(where: str) -> None:
+    err_console.print(f"[yellow]skipped[/] (not a dead letter) {escape(where)}", highlight=False)
+
+
+@click.group(cls=Group)
+def deadletters() -> None:
+    """List a scope's dead letters, or send them back to be processed again.
+
+    A record a worker refused is kept whole on its scope's dead-letter topic
+    (<root>.<scope>.deadletter.v1) with the reason in Kafka Connect's headers (see
+    docs/architecture.md). These commands read that topic without a consumer group (nobody's
+    offsets move) and show where each record came from and why it was refused, never its
+    values. Run them inside the scope's boundary: a partner's dead letters are its plaintext.
+    """
+
+
+@deadletters.command("list")
+@_filters
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per line instead of a table."
+)
+def list_(as_json: bool, **options: Any) -> None:
+    """List dead letters: when, where from, the error and the reason."""
+    settings, topic, wanted = _setup(**options)
+    count = 0
+    for stored in read_dead_letters(kafka_python_config(settings), topic, wanted, _skipped):
+        count += 1
+        if as_json:
+            click.echo(json.dumps(stored.to_json()))
+        else:
+            console.print(_row(stored), highlight=False, soft_wrap=True)
+    (err_console if as_json else console).print(f"{count} dead letters in {topic}", style="dim")
+
+
+def _row(stored: StoredDeadLetter) -> str:
+    letter = stored.letter
+    size = (
+        f"{letter.value_omitted_bytes} B (not kept)"
+        if letter.value_omitted_bytes is not None
+        else f"{len(stored.value or b'')} B"
+    )
+    return (
+        f"{format_ms(stored.dead_lettered_ms)}  {stored.source}  {size}  "
+        f"{escape(letter.error_class)}: {escape(letter.reason)}"
+    )
+
+
+@deadletters.command("resend")
+@_filters
+@click.option(
+    "--to",
+    "to_topic",
+    metavar="TOPIC",
+    help="Send to this topic instead of the one each record was refused on.",
+)
+@click.option("--all", "every", is_flag=True, help="Re-send every dead letter (no filter given).")
+@click.option("--dry-run", is_flag=True, help="Only list what would be re-sent.")
+def resend_(to_topic: str | None, every: bool, dry_run: bool, **options: Any) -> None:
+    """Send dead letters' records back to the topics they were refused on.
+
+    Each goes with its original key and headers and a fraudstream.resent_from header naming
+    the dead letter. The worker checks it again like any record: one still bad is dead-lettered
+    again. A dead letter whose value was too large to keep is skipped and named. Give a filter,
+    or --all for every dead letter of the scope.
+    """
+    settings, topic, wanted = _setup(**options)
+    if wanted == DeadLetterFilter() and not every:
+        msg = "give a filter (--reason, --since, --until, --source-topic) or --all"
+        raise click.UsageError(msg)
+    config = kafka_python_config(settings)
+    chosen = list(read_dead_letters(config, topic, wanted, _skipped))
+    for stored in chosen:
+        console.print(_row(stored), highlight=False, soft_wrap=True)
+    if dry_run:
+        console.print(f"{len(chosen)} dead letters would be re-sent (dry run)", style="dim")
+        return
+    report = resend(config, chosen, to_topic=to_topic)
+    for stored, why in report.skipped:
+        console.print(f"[yellow]not re-sent[/] {stored.where}: {why}", highlight=False)
+    for name, count in sorted(report.sent.per_topic.items()):
+        console.print(f"[green]re-sent[/] {count} to {name}", highlight=False)
+    console.print(f"{report.sent.sent} re-sent, {len(report.skipped)} skipped", style="dim")
