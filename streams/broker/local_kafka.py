@@ -37,13 +37,20 @@ KAFKA_VERSION = "4.4.0"
 _JAVA_OPTS = ("-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true")
 
 
+#: What the local broker's errors advise when it cannot run here.
+_ELSEWHERE = (
+    " (the local broker is a development and test tool: in the container image, or anywhere "
+    "a cluster exists, set FRAUD_BROKER to its brokers)"
+)
+
+
 def deploy_dir() -> Path:
     """The ``deploy/kafka`` folder of this checkout (POM and Log4j2 configuration)."""
     here = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
     if not (here / "pom.xml").is_file():
         msg = (
             f"{here}/pom.xml not found: the local broker runs from a source checkout "
-            "(pip install -e .), not from an installed wheel"
+            f"(pip install -e .), not from an installed wheel or the container image{_ELSEWHERE}"
         )
         raise BrokerError(msg)
     return here
@@ -190,7 +197,10 @@ class LocalKafka:
     def _java(self) -> str:
         java = shutil.which("java")
         if not java:
-            msg = "Java 17 or newer is needed to run the Kafka broker; none was found on PATH"
+            msg = (
+                "Java 17 or newer is needed to run the local Kafka broker; none was found on "
+                f"PATH{_ELSEWHERE}"
+            )
             raise BrokerError(msg)
         return java
 
@@ -261,8 +271,10 @@ class LocalKafka:
             if not self._port_free(port):
                 msg = f"port {port} on 127.0.0.1 is already in use; choose another (--port)"
                 raise BrokerError(msg)
-        libs = fetch_jars(self.version, self.cache_dir, say)
+        # What the local broker needs, before anything is fetched or written.
+        deploy_dir()
         java = self._java()
+        libs = fetch_jars(self.version, self.cache_dir, say)
         late_users = self._prepare_storage(java, libs)
         process = self._launch(java, libs)
         say(f"starting Kafka {self.version} (KRaft) at {self.bootstrap}, pid {process.pid}")

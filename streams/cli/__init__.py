@@ -70,6 +70,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Record topics to OUT (gzip JSON lines: a header line, then one line per message with "
         "topic, partition, offset, timestamp, key, headers and value; bytes in base64).",
     ),
+    "recording": (
+        "streams.cli.recording:recording",
+        "Read a recording (`fraudstream record`): show its messages with their JSON values "
+        "decoded, or convert it to and from kcat's -J JSON lines.",
+    ),
     "replay": (
         "streams.cli.replay:replay",
         "Send RECORDING, or a slice of transactions (--data files, or with --data-from alone the "

@@ -32,6 +32,7 @@ __all__ = [
     "err_console",
     "load_settings",
     "model_option",
+    "moment_ms",
     "replace_block",
     "require_model",
     "say",
@@ -110,6 +111,21 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         with _reported(ctx, 1):
             return super().invoke(ctx)
+
+
+def moment_ms(value: str | None) -> int | None:
+    """An ISO date or date-time (UTC unless it says otherwise) → ms since the epoch (None stays
+    None); a usage error with an example otherwise."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        msg = f"{value!r} is not an ISO date or date-time (e.g. 2026-11-29T10:00:00Z)"
+        raise click.BadParameter(msg) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 # --- shared options -------------------------------------------------------------------------

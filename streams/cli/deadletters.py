@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 from rich.markup import escape
 
 from streams.broker.connection import kafka_python_config
-from streams.cli._common import Group, broker_option, console, err_console, load_settings
+from streams.cli._common import (
+    Group,
+    broker_option,
+    console,
+    err_console,
+    load_settings,
+    moment_ms,
+)
 from streams.core.settings import Settings
 from streams.core.times import format_ms
 from streams.core.topics import SCORING_SCOPE, TopicNames
@@ -23,8 +29,6 @@ from streams.qa.dead_letter_queue import (
 )
 
 __all__ = ["deadletters"]
-
-_TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
 def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -44,15 +48,14 @@ def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--since",
-            type=click.DateTime(_TIMES),
             metavar="TIME",
-            help="Only those dead-lettered at or after this time (UTC).",
+            help="Only those dead-lettered at or after this ISO date or time (UTC unless it "
+            "says otherwise, e.g. 2026-12-03T10:00:00Z).",
         ),
         click.option(
             "--until",
-            type=click.DateTime(_TIMES),
             metavar="TIME",
-            help="Only those dead-lettered before this time (UTC).",
+            help="Only those dead-lettered before this ISO date or time.",
         ),
         click.option(
             "--source-topic",
@@ -67,7 +70,7 @@ def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _setup(
-    scope: str, reason: str | None, since: datetime | None, until: datetime | None, **rest: Any
+    scope: str, reason: str | None, since: str | None, until: str | None, **rest: Any
 ) -> tuple[Settings, str, DeadLetterFilter]:
     """The settings, the scope's dead-letter topic and the filter (the scope is checked before
     anything connects)."""
@@ -78,15 +81,11 @@ def _setup(
         raise click.BadParameter(msg, param_hint="--scope")
     wanted = DeadLetterFilter(
         reason=reason,
-        since_ms=_ms(since),
-        until_ms=_ms(until),
+        since_ms=moment_ms(since),
+        until_ms=moment_ms(until),
         source_topic=rest["source_topic"],
     )
     return settings, TopicNames(settings.topic_root).deadletter(scope), wanted
-
-
-def _ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def _skipped(where: str) -> None:

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import signal
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from streams.broker.connection import kafka_python_config
-from streams.cli._common import Command, broker_option, console, load_settings
+from streams.cli._common import Command, broker_option, console, load_settings, moment_ms
 from streams.core.times import format_ms
 from streams.core.topics import TopicNames
 from streams.qa.recorder import RecordPlan, expand_topic, record_to_file
 
 __all__ = ["record"]
-
-
-def _moment(value: str | None) -> int | None:
-    """An ISO date or date-time (UTC unless it says otherwise) → ms since the epoch."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        msg = f"{value!r} is not an ISO date or date-time (e.g. 2026-11-29T10:00:00Z)"
-        raise click.BadParameter(msg) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 @click.command(cls=Command)
@@ -96,9 +81,9 @@ def record(
     plan = RecordPlan(
         topics=tuple(expand_topic(names, t) for t in topics),
         from_offset=from_offset,
-        from_time_ms=_moment(from_time),
+        from_time_ms=moment_ms(from_time),
         count=count,
-        until_time_ms=_moment(until_time),
+        until_time_ms=moment_ms(until_time),
         follow=follow,
         idle_timeout=idle_timeout,
     )

@@ -169,6 +169,10 @@ DOCUMENTED: dict[str, Covered] = {
         "test_deadletters_lists_and_resends_what_the_worker_refused",
         "FRAUD_BROKER, FRAUD_TOPIC_ROOT and FRAUD_PARTNERS at the test's worker; with --json",
     ),
+    "fraudstream recording show golden.rec.gz": Covered(
+        "tests/unit/streams/qa/test_kcat_format.py::test_import_then_show_and_export_round_trip",
+        "on a recording imported from a kcat capture, with --limit 1",
+    ),
     "fraudstream schemas --check": Covered(
         "tests/unit/streams/core/test_outputs.py::test_schemas_check_passes_on_this_checkout"
     ),
