@@ -121,16 +121,18 @@ def _measure_one(
 
     with _tree_rounding(option.rounding):
         fitted = fit_model(replace(spec, p_error=option.p_error), data, say=lambda _: None)
-        # No keywords: Concrete-ML's own choice (None), exactly what `model train` compiles with.
-        configuration = fhe.Configuration(**option.configuration) if option.configuration else None
         try:
+            # No keywords: Concrete-ML's own choice (None), what `model train` compiles with.
+            configuration = (
+                fhe.Configuration(**option.configuration) if option.configuration else None
+            )
             cost = compile_model(fitted, data, say=lambda _: None, configuration=configuration)
+            simulated = simulate_in_chunks(fitted, data.x_test)
+            card = {"spec": spec.to_json(), "compile_options": option.name}
+            measured = measure_fitted(fitted, data, data.x_test[rows], card)
         except Exception as exc:  # noqa: BLE001  (what this Concrete build refuses is reported)
             return OptionResult(option, refused=f"{type(exc).__name__}: {exc}"[:160])
-        simulated = simulate_in_chunks(fitted, data.x_test)
         metrics = score_metrics(data.split.test, simulated)
-        card = {"spec": spec.to_json(), "compile_options": option.name}
-        measured = measure_fitted(fitted, data, data.x_test[rows], card)
     return OptionResult(
         option,
         bit_width=cost.max_bit_width,

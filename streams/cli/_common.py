@@ -84,7 +84,9 @@ def _reported(ctx: click.Context, exit_code: int) -> Iterator[None]:
     try:
         yield
     except FraudStreamError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        # With --json, stdout carries records only: the error goes to stderr.
+        shown = err_console if ctx.params.get("as_json") else console
+        shown.print(f"[red]error:[/] {exc}", highlight=False)
         ctx.exit(exit_code)
 
 

@@ -32,7 +32,8 @@ __all__ = ["alerts"]
     "--json",
     "as_json",
     is_flag=True,
-    help="One JSON object per line, as on the topic (schemas/score.v1.json), instead of a table.",
+    help="One JSON object per line, as on the topic (docs/schemas/score.v1.json; "
+    "alert.v1.json for alerts), instead of a table.",
 )
 @broker_option
 def alerts(

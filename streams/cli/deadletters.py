@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -79,6 +80,9 @@ def _setup(
     if scope not in scopes:
         msg = f"{scope!r} is not a scope here: one of {', '.join(scopes)} (FRAUD_PARTNERS)"
         raise click.BadParameter(msg, param_hint="--scope")
+    if reason is not None and not reason.strip():
+        msg = "an empty text matches every dead letter: give some, or leave --reason out"
+        raise click.BadParameter(msg, param_hint="--reason")
     wanted = DeadLetterFilter(
         reason=reason,
         since_ms=moment_ms(since),
@@ -123,6 +127,7 @@ def list_(as_json: bool, **options: Any) -> None:
 
 
 def _row(stored: StoredDeadLetter) -> str:
+    """One dead letter in a line: when, where from, size, error and reason (and if re-sent)."""
     letter = stored.letter
     size = (
         f"{letter.value_omitted_bytes} B (not kept)"
@@ -132,6 +137,7 @@ def _row(stored: StoredDeadLetter) -> str:
     return (
         f"{format_ms(stored.dead_lettered_ms)}  {stored.source}  {size}  "
         f"{escape(letter.error_class)}: {escape(letter.reason)}"
+        + ("  (re-sent)" if stored.resent else "")
     )
 
 
@@ -141,22 +147,36 @@ def _row(stored: StoredDeadLetter) -> str:
     "--to",
     "to_topic",
     metavar="TOPIC",
-    help="Send to this topic instead of the one each record was refused on.",
+    help="Send to this topic of the scope (<root>.<scope>.…) instead of the one each record was "
+    "refused on.",
 )
 @click.option("--all", "every", is_flag=True, help="Re-send every dead letter (no filter given).")
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Also re-send dead letters an earlier resend sent already (they would be scored and "
+    "counted twice).",
+)
 @click.option("--dry-run", is_flag=True, help="Only list what would be re-sent.")
-def resend_(to_topic: str | None, every: bool, dry_run: bool, **options: Any) -> None:
+def resend_(to_topic: str | None, every: bool, again: bool, dry_run: bool, **options: Any) -> None:
     """Send dead letters' records back to the topics they were refused on.
 
     Each goes with its original key and headers and a fraudstream.resent_from header naming
     the dead letter. The worker checks it again like any record: one still bad is dead-lettered
-    again. A dead letter whose value was too large to keep is skipped and named. Give a filter,
-    or --all for every dead letter of the scope.
+    again. A dead letter whose value was too large to keep is skipped and named. Each one sent
+    is then marked on the dead-letter topic, and a later resend skips it unless --again. Give
+    a filter, or --all for every dead letter of the scope.
     """
     settings, topic, wanted = _setup(**options)
     if wanted == DeadLetterFilter() and not every:
         msg = "give a filter (--reason, --since, --until, --source-topic) or --all"
         raise click.UsageError(msg)
+    scope_prefix = topic.removesuffix("deadletter.v1")
+    if to_topic is not None and not to_topic.startswith(scope_prefix):
+        msg = f"{to_topic} is not a topic of this scope ({scope_prefix}…): its records stay in it"
+        raise click.BadParameter(msg, param_hint="--to")
+    if not again:
+        wanted = replace(wanted, resent=False)
     config = kafka_python_config(settings)
     chosen = list(read_dead_letters(config, topic, wanted, _skipped))
     for stored in chosen:

@@ -93,16 +93,23 @@ def sweep(
         results, reference, failed = _measure_grid(
             data, grid, fhe_transactions, stream, reference_file, kept
         )
-        # A point that failed keeps its previous result, as the points --only leaves out do.
-        results += [r for r in previous if r.spec in failed]
+        # A point that failed keeps its previous result, as the points --only leaves out do,
+        # in the table and in the results file (a later --from-json or --only reads it).
+        kept_failed = [r for r in previous if r.spec in failed]
+        results += kept_failed
+        with stream.open("a") as handle:
+            handle.writelines(json.dumps(r.to_json()) + "\n" for r in kept_failed)
     plot = doc.with_name(doc.stem + "_frontier.png")
     frontier_plot(results, reference, plot)
     replace_block(doc, "sweep", sweep_markdown(results, reference))
     console.print(sweep_markdown(results, reference), highlight=False)
     console.print(f"[green]written[/] {doc} (sweep block), {plot}")
     if failed:
-        labels = ", ".join(spec.label() for spec in failed)
-        msg = f"{len(failed)} grid point(s) failed and keep their previous result: {labels}"
+        had = {r.spec for r in results}
+        labels = ", ".join(
+            spec.label() + ("" if spec in had else " (no previous result)") for spec in failed
+        )
+        msg = f"{len(failed)} grid point(s) failed (a previous result is kept): {labels}"
         raise click.ClickException(msg)
 
 

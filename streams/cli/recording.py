@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -65,17 +67,41 @@ def show(path: Path, topics: tuple[str, ...], limit: int | None) -> None:
 
 @recording.command("export")
 @click.argument("path", type=_RECORDING)
-@click.argument("out", type=click.File("wb"), default="-")
-def export(path: Path, out: IO[bytes]) -> None:
-    """Write the recording's messages as kcat -J JSON lines to OUT (default: stdout), for
+@click.argument("out", default="-")
+@click.option("--topic", "topics", multiple=True, help="Only this topic's messages (repeat).")
+def export(path: Path, out: str, topics: tuple[str, ...]) -> None:
+    """Write the recording's messages as kcat -J JSON lines to OUT (default "-": stdout), for
     tools that read kcat's output. Only text converts: a message with binary bytes (a
-    ciphertext) stops the export, named."""
-    count = 0
-    for item in read_recording(path):
-        if isinstance(item, RecordedMessage):
-            out.write(to_kcat(item) + b"\n")
-            count += 1
+    ciphertext) stops the export, named, and no OUT file is left (--topic picks the plaintext
+    topics of a recording that holds both)."""
+    lines = (
+        to_kcat(item) + b"\n"
+        for item in read_recording(path)
+        if isinstance(item, RecordedMessage) and (not topics or item.topic in topics)
+    )
+    if out == "-":
+        stdout = click.get_binary_stream("stdout")
+        count = sum(stdout.write(line) > 0 for line in lines)
+    else:
+        count = _write_whole(Path(out), lines)
     err_console.print(f"{count} messages exported", style="dim")
+
+
+def _write_whole(target: Path, lines: Iterator[bytes]) -> int:
+    """Write ``lines`` to ``target`` through a temporary file renamed at the end: an error part
+    way leaves no half-written file. Returns how many lines."""
+    count = 0
+    with tempfile.NamedTemporaryFile("wb", dir=target.resolve().parent, delete=False) as handle:
+        try:
+            for line in lines:
+                handle.write(line)
+                count += 1
+        except BaseException:
+            handle.close()
+            Path(handle.name).unlink()
+            raise
+    Path(handle.name).replace(target)
+    return count
 
 
 @recording.command("import")

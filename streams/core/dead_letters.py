@@ -86,7 +86,10 @@ def read_headers(headers: Headers) -> DeadLetter:
     """Parse the headers written by :func:`dead_letter_headers` (or by this project before it
     took Connect's names) for tools and tests."""
     items = headers.items() if isinstance(headers, Mapping) else (headers or [])
-    by_header = {k: v.decode() for k, v in items}
+    wanted = {*_HEADERS.values(), *(_LEGACY_PREFIX + name for name in _HEADERS)}
+    # Only the error headers are read: the original's own headers (kept beside them) may be
+    # binary or null, and must not make a dead letter unreadable.
+    by_header = {k: _text(v) for k, v in items if k in wanted}
     found: dict[str, str] = {}
     for name, header in _HEADERS.items():
         value = by_header.get(header, by_header.get(_LEGACY_PREFIX + name))
@@ -115,11 +118,15 @@ def original_headers(headers: Headers) -> list[tuple[str, bytes]]:
     """``headers`` without the ones that describe a dead letter: what the record carried before
     it was refused (what a re-send sends again)."""
     items = headers.items() if isinstance(headers, Mapping) else (headers or [])
-    return [(k, v) for k, v in items if not _describes_error(k)]
+    return [(k, b"" if v is None else v) for k, v in items if not _describes_error(k)]
 
 
 def _describes_error(header: str) -> bool:
     return header.startswith((CONNECT_PREFIX, _OWN_PREFIX, _LEGACY_PREFIX))
+
+
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode(errors="replace")
 
 
 def _optional_int(text: str | None) -> int | None:

@@ -5,8 +5,10 @@ value and headers, with the error in Kafka Connect's headers. Listing reads the 
 topic from its beginning to the end it had when the listing started, without a consumer group
 (nobody's offsets move), and describes each dead letter by where it came from and why, never by
 its values. Re-sending sends the original key, value and headers back to the topic it was read
-from (or another), marked with the dead letter it came from; the worker then checks it again
-like any record, so a record still bad is dead-lettered again, and a scoring request whose nonce
+from (or another topic of the scope), marked with the dead letter it came from, then writes a
+marker on the dead-letter topic so that a later re-send skips it (a transaction sent twice
+would be scored twice and counted twice in its card's windows). The worker checks a re-sent
+record like any other: one still bad is dead-lettered again, and a scoring request whose nonce
 the scorer has already seen is refused as a replay.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from streams.broker.admin import assigned_consumer
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESENT_FROM_HEADER",
+    "RESENT_MARK_HEADER",
     "DeadLetterFilter",
     "ResendReport",
     "StoredDeadLetter",
@@ -36,6 +39,9 @@ __all__ = [
 
 #: On a re-sent record: the dead letter it came from (``topic:partition@offset``).
 RESENT_FROM_HEADER = "fraudstream.resent_from"
+#: On a marker record of the dead-letter topic, written once a re-send is stored: the dead
+#: letter that was re-sent (so a second ``resend`` does not send it again).
+RESENT_MARK_HEADER = "fraudstream.resent"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class StoredDeadLetter:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    #: Whether a ``resend`` already sent it back (a marker follows it on the topic).
+    resent: bool = False
 
     @property
     def where(self) -> str:
@@ -77,7 +85,8 @@ class StoredDeadLetter:
             "reason": self.letter.reason,
             "value_bytes": len(self.value or b""),
             "value_omitted_bytes": self.letter.value_omitted_bytes,
-            "resent_from": dict(self.headers).get(RESENT_FROM_HEADER, b"").decode() or None,
+            "resent_from": _text(dict(self.headers).get(RESENT_FROM_HEADER)) or None,
+            "resent": self.resent,
         }
 
 
@@ -92,6 +101,8 @@ class DeadLetterFilter:
     until_ms: int | None = None
     #: The topic the refused record was read from.
     source_topic: str | None = None
+    #: Only those already re-sent (True) or not yet (False); None: both.
+    resent: bool | None = None
 
     def matches(self, stored: StoredDeadLetter) -> bool:
         """Whether ``stored`` passes every condition."""
@@ -102,6 +113,7 @@ class DeadLetterFilter:
             and (self.since_ms is None or stored.dead_lettered_ms >= self.since_ms)
             and (self.until_ms is None or stored.dead_lettered_ms < self.until_ms)
             and (self.source_topic is None or letter.topic == self.source_topic)
+            and (self.resent is None or stored.resent == self.resent)
         )
 
 
@@ -113,9 +125,28 @@ def read_dead_letters(
     idle_timeout: float = 30.0,
 ) -> Iterator[StoredDeadLetter]:
     """The dead letters of ``topic`` that ``wanted`` lets through, oldest first per partition,
-    up to the end the topic had when reading started. A record that is not a dead letter is
-    described to ``on_bad`` (where and why) and skipped; no record for ``idle_timeout`` seconds
-    while some are left is a :class:`BrokerError`."""
+    up to the end the topic had when reading started, each marked when a re-send's marker names
+    it. A record that is neither a dead letter nor a marker is described to ``on_bad`` (where
+    and why) and skipped; no record for ``idle_timeout`` seconds while some are left is a
+    :class:`BrokerError`."""
+    found: list[StoredDeadLetter] = []
+    marked: set[str] = set()
+    for record in _records(client_config, topic, idle_timeout):
+        mark = dict(record.headers or ()).get(RESENT_MARK_HEADER)
+        if mark is not None:
+            marked.add(_text(mark))
+            continue
+        stored = _stored(record, on_bad)
+        if stored is not None:
+            found.append(stored)
+    for letter in found:
+        stored = replace(letter, resent=letter.where in marked)
+        if wanted.matches(stored):
+            yield stored
+
+
+def _records(client_config: dict[str, Any], topic: str, idle_timeout: float) -> Iterator[Any]:
+    """Every record of ``topic`` up to the end it had when reading started."""
     consumer = assigned_consumer(
         client_config,
         [topic],
@@ -140,11 +171,13 @@ def read_dead_letters(
                 for record in records:
                     if record.offset >= ends[tp]:
                         continue
-                    stored = _stored(record, on_bad)
-                    if stored is not None and wanted.matches(stored):
-                        yield stored
+                    yield record
     finally:
         consumer.close()
+
+
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode(errors="replace")
 
 
 def _stored(record: Any, on_bad: Callable[[str], None]) -> StoredDeadLetter | None:
@@ -183,15 +216,16 @@ def resend(
     progress: Callable[[int, int], None] = lambda sent, total: None,
 ) -> ResendReport:
     """Send each dead letter's original record back to the topic it was read from (or to
-    ``to_topic``), with its original key and headers and :data:`RESENT_FROM_HEADER`; returns
-    once the broker stored them all. A dead letter whose value was too large to keep cannot be
-    re-sent: it is skipped, and the report says so (the original is at its source offset until
-    that topic's retention)."""
+    ``to_topic``), with its original key and headers and :data:`RESENT_FROM_HEADER`, then mark
+    each as re-sent on its dead-letter topic (:data:`RESENT_MARK_HEADER`); returns once the
+    broker stored them all. A dead letter whose value was too large to keep cannot be re-sent:
+    it is skipped, and the report says so (the original is at its source offset until that
+    topic's retention)."""
     # Loaded here: the replay's planning loads pandas, which listing does not need.
     from streams.qa.replay import send_replay  # noqa: PLC0415
     from streams.qa.replay_plan import ReplayMessage  # noqa: PLC0415
 
-    messages, skipped = [], []
+    messages, marks, skipped = [], [], []
     for stored in letters:
         if stored.letter.value_omitted_bytes is not None:
             why = f"its {stored.letter.value_omitted_bytes}-byte value was not kept"
@@ -201,6 +235,9 @@ def resend(
         messages.append(
             ReplayMessage(to_topic or stored.letter.topic, stored.key, stored.value, headers)
         )
+        marks.append(
+            ReplayMessage(stored.topic, None, b"", ((RESENT_MARK_HEADER, stored.where.encode()),))
+        )
     report = send_replay(
         client_config,
         [],
@@ -209,4 +246,12 @@ def resend(
         max_request_size=max_request_size,
         progress=progress,
     )
+    try:
+        send_replay(client_config, [], marks, speed=None)
+    except FraudStreamError as exc:
+        msg = (
+            f"the {report.sent} records were re-sent, but marking them on the dead-letter topic "
+            f"failed, so a later resend would send them again: {exc}"
+        )
+        raise BrokerError(msg) from exc
     return ResendReport(report, skipped)

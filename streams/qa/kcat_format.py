@@ -33,7 +33,7 @@ def _text(data: bytes | None, what: str, message: RecordedMessage) -> str | None
         where = f"{message.topic}:{message.partition}@{message.offset}"
         msg = (
             f"{where}: its {what} is binary ({len(data)} bytes, not UTF-8), which kcat's JSON "
-            "cannot hold; export the plaintext topics only (e.g. record -t alpha.scores)"
+            "cannot hold; export the plaintext topics only (--topic)"
         )
         raise RecordingError(msg) from exc
 

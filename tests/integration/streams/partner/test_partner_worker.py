@@ -254,13 +254,31 @@ def test_deadletters_lists_and_resends_what_the_worker_refused(
                          "greater than or equal", env=env)  # fmt: skip
     assert resent.returncode == 0, resent.stdout + resent.stderr
     assert f"re-sent 1 to {names.transactions('alpha')}" in resent.stdout
-    dead = list(consume_records(client, [names.deadletter("alpha")], expected=3))
-    again = dead[2]
+    # On the dead-letter topic now: the two dead letters, the marker of the re-send, and the
+    # re-sent record refused again (the last two in either order).
+    dead = list(consume_records(client, [names.deadletter("alpha")], expected=4))
+    (mark,) = [r for r in dead if "fraudstream.resent" in dict(r.headers)]
+    assert (
+        dict(mark.headers)["fraudstream.resent"] == f"{dead[0].topic}:0@{dead[0].offset}".encode()
+    )
+    again = [r for r in dead if r is not mark][2]
     assert again.value == bad
     assert read_headers(again.headers).error_class == "SchemaError"
     headers = dict(again.headers)
     assert headers["fraud.trace"] == b"t-1"
     assert headers["fraudstream.resent_from"] == f"{dead[0].topic}:0@{dead[0].offset}".encode()
+    # A second resend skips the one already sent back (it would be scored twice); the refusal
+    # of the re-sent record is a dead letter of its own, sent back unless asked otherwise.
+    twice = fraudstream("deadletters", "resend", "--scope", "alpha", "--reason",
+                        "greater than or equal", "--dry-run", env=env)  # fmt: skip
+    assert "1 dead letters would be re-sent" in twice.stdout, twice.stdout
+    assert "(re-sent)" not in twice.stdout
+    shown = fraudstream("deadletters", "list", "--scope", "alpha", env=env)
+    assert shown.stdout.count("(re-sent)") == 1
+    outside = fraudstream("deadletters", "resend", "--scope", "alpha", "--all", "--to",
+                          "fraud.scoring.requests.v1", env=env)  # fmt: skip
+    assert outside.returncode == 2
+    assert "is not a topic of this scope" in outside.stderr
 
     unfiltered = fraudstream("deadletters", "resend", "--scope", "alpha", env=env)
     assert unfiltered.returncode == 2

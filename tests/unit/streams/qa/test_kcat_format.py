@@ -94,3 +94,4 @@ def test_export_of_a_recording_with_ciphertexts_stops_with_a_clear_error(tmp_pat
     result = CliRunner().invoke(recording, ["export", str(path), str(tmp_path / "out.jsonl")])
     assert result.exit_code == 1
     assert "is binary" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["verdicts.rec.gz"]  # nothing half-written
