@@ -73,8 +73,9 @@ def compile_options(
     Concrete's options tried: its defaults (loop parallelism), no loop parallelism (serial),
     dataflow parallelism, p_error 0.1, and trees without rounding. For each: bit width,
     bootstraps, the median FHE seconds of one evaluation, bootstraps per second per core, and
-    the AP of FHE simulation (an option that changes precision changes results). About 10
-    minutes on 2 cores for the default model."""
+    the AP of FHE simulation (an option that changes precision changes results). About 45
+    minutes on 2 cores for the default model (9 per option set, most of it simulating the test
+    week; --only picks some)."""
     by_key = {o.key: o for o in OPTION_SETS}
     wanted = [k.strip() for k in keys.split(",") if k.strip()]
     unknown = [k for k in wanted if k not in by_key]
