@@ -66,6 +66,7 @@ def alerts(
             titles = "  ".join(f"{title:>{width}}" for title, width in ALERT_COLUMNS)
             console.print(titles, style="bold")
 
+    notes = err_console if as_json else console  # with --json, stdout carries records only
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         for record in follow_records(
@@ -73,7 +74,7 @@ def alerts(
             topic,
             follow=follow,
             from_beginning=not from_now,
-            on_bad=lambda where: err_console.print(f"[yellow]skipped[/] {where}", highlight=False),
+            on_bad=lambda where: notes.print(f"[yellow]skipped[/] {where}", highlight=False),
             stopped=interrupted.is_set,
             on_ready=header,
         ):
@@ -91,4 +92,4 @@ def alerts(
     finally:
         signal.signal(signal.SIGINT, previous)
     summary = f"{shown} {'scores' if scores else 'alerts'} from {topic}"
-    (err_console if as_json else console).print(summary, style="dim")
+    notes.print(summary, style="dim")
