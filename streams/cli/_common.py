@@ -33,6 +33,7 @@ __all__ = [
     "load_settings",
     "model_option",
     "moment_ms",
+    "read_block",
     "replace_block",
     "require_model",
     "say",
@@ -188,6 +189,16 @@ def write_measured(document: Path, name: str, command: str, markdown: str) -> No
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     replace_block(document, name, f"Measured {stamp} with `{command}`:\n\n{markdown}")
     console.print(f"[green]written[/] {document} ({name} block)")
+
+
+def read_block(document: Path, name: str) -> str | None:
+    """The text between ``document``'s ``name`` markers (what :func:`replace_block` wrote), or
+    None when the document or its markers are missing."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = document.read_text() if document.is_file() else ""
+    if begin not in text or end not in text:
+        return None
+    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
 
 
 def replace_block(document: Path, name: str, content: str) -> None:

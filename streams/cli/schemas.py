@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from models.features.spec import handbook_spec
-from streams.cli._common import Command, console, replace_block
+from streams.cli._common import Command, console, read_block, replace_block
 from streams.core.outputs import published_schemas
 
 __all__ = ["schemas"]
@@ -99,7 +99,7 @@ def schemas(out: Path, doc: Path, check: bool) -> None:
         console.print(f"[green]written[/] {path}", highlight=False)
     fields = fields_markdown()
     if check:
-        if _block(doc, "fields") != fields:
+        if read_block(doc, "fields") != fields:
             stale.append(f"{doc} (fields block)")
     else:
         replace_block(doc, "fields", fields)
@@ -111,12 +111,3 @@ def schemas(out: Path, doc: Path, check: bool) -> None:
         raise SystemExit(1)
     if check:
         console.print("schemas match the code", highlight=False)
-
-
-def _block(document: Path, name: str) -> str | None:
-    """The text of ``document``'s ``name`` block (None when there is none)."""
-    text = document.read_text() if document.is_file() else ""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    if begin not in text or end not in text:
-        return None
-    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")

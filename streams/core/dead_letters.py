@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from streams.core.errors import FraudStreamError
-from streams.core.headers import Headers
+from streams.core.headers import Headers, header_map
 
 __all__ = [
     "CONNECT_PREFIX",
@@ -85,11 +85,9 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
 def read_headers(headers: Headers) -> DeadLetter:
     """Parse the headers written by :func:`dead_letter_headers` (or by this project before it
     took Connect's names) for tools and tests."""
-    items = headers.items() if isinstance(headers, Mapping) else (headers or [])
-    wanted = {*_HEADERS.values(), *(_LEGACY_PREFIX + name for name in _HEADERS)}
-    # Only the error headers are read: the original's own headers (kept beside them) may be
-    # binary or null, and must not make a dead letter unreadable.
-    by_header = {k: _text(v) for k, v in items if k in wanted}
+    # The original's own headers (kept beside the error's) may be binary or null: header_map
+    # drops those, so they cannot make a dead letter unreadable.
+    by_header = header_map(headers)
     found: dict[str, str] = {}
     for name, header in _HEADERS.items():
         value = by_header.get(header, by_header.get(_LEGACY_PREFIX + name))
@@ -123,10 +121,6 @@ def original_headers(headers: Headers) -> list[tuple[str, bytes]]:
 
 def _describes_error(header: str) -> bool:
     return header.startswith((CONNECT_PREFIX, _OWN_PREFIX, _LEGACY_PREFIX))
-
-
-def _text(value: bytes | None) -> str:
-    return "" if value is None else value.decode(errors="replace")
 
 
 def _optional_int(text: str | None) -> int | None:

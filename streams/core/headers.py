@@ -49,13 +49,13 @@ Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
 
 
 def header_map(headers: Headers) -> dict[str, str]:
-    """Kafka headers as a str-to-str dict (undecodable values are dropped)."""
+    """Kafka headers as a str-to-str dict (null and undecodable values are dropped)."""
     items = headers.items() if isinstance(headers, Mapping) else (headers or [])
     found: dict[str, str] = {}
     for name, value in items:
         try:
             found[name] = bytes(value).decode()
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, TypeError):  # TypeError: a null value (Kafka allows it)
             continue
     return found
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from streams.broker.admin import assigned_consumer
 from streams.core.dead_letters import DeadLetter, original_headers, read_headers
 from streams.core.errors import BrokerError, FraudStreamError
+from streams.core.headers import header_map
 from streams.core.times import format_ms
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class StoredDeadLetter:
             "reason": self.letter.reason,
             "value_bytes": len(self.value or b""),
             "value_omitted_bytes": self.letter.value_omitted_bytes,
-            "resent_from": _text(dict(self.headers).get(RESENT_FROM_HEADER)) or None,
+            "resent_from": header_map(self.headers).get(RESENT_FROM_HEADER),
             "resent": self.resent,
         }
 
@@ -132,9 +133,9 @@ def read_dead_letters(
     found: list[StoredDeadLetter] = []
     marked: set[str] = set()
     for record in _records(client_config, topic, idle_timeout):
-        mark = dict(record.headers or ()).get(RESENT_MARK_HEADER)
+        mark = header_map(record.headers).get(RESENT_MARK_HEADER)
         if mark is not None:
-            marked.add(_text(mark))
+            marked.add(mark)
             continue
         stored = _stored(record, on_bad)
         if stored is not None:
@@ -174,10 +175,6 @@ def _records(client_config: dict[str, Any], topic: str, idle_timeout: float) -> 
                     yield record
     finally:
         consumer.close()
-
-
-def _text(value: bytes | None) -> str:
-    return "" if value is None else value.decode(errors="replace")
 
 
 def _stored(record: Any, on_bad: Callable[[str], None]) -> StoredDeadLetter | None:

@@ -54,3 +54,9 @@ def test_a_header_that_is_not_a_number_is_named() -> None:
     letter["__connect.errors.offset"] = b"x"
     with pytest.raises(FraudStreamError, match="not a number"):
         read_headers(letter)
+
+
+def test_a_binary_or_null_header_of_the_original_leaves_the_dead_letter_readable() -> None:
+    letter = DeadLetter("SchemaError", "bad", "t", 0, 9)
+    headers = [("trace", b"\xff\xfe"), ("empty", None), *dead_letter_headers(letter)]
+    assert read_headers(headers) == letter  # type: ignore[arg-type]
