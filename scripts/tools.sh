@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The deployment checks' tools, cached outside the repository (the test command runs this first):
 #   helm, built from the Go module proxy;
+#   Prometheus' promtool, built from the Go module proxy (it checks and tests the chart's alert
+#   rules);
 #   the Compose specification's JSON schema (Go module compose-go);
 #   the CRDs of KEDA (ScaledObject) and of the Prometheus operator (ServiceMonitor), whose
 #   schemas validate the chart's custom resources (Kubernetes' own schemas come from the
@@ -12,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 HELM_VERSION="v3.22.0"
+# Prometheus' Go module version (Prometheus 3.x tags its module v0.3xx.y).
+PROMETHEUS_VERSION="v0.316.0"
 COMPOSE_GO_VERSION="v2.16.2"
 KEDA_VERSION="v2.21.0"
 PROMETHEUS_OPERATOR_VERSION="v0.85.0"
@@ -33,6 +37,15 @@ if [ ! -x "$BIN/helm-$HELM_VERSION" ]; then
   mv "$BIN/helm" "$BIN/helm-$HELM_VERSION"
 fi
 ln -sf "helm-$HELM_VERSION" "$BIN/helm"
+
+if [ ! -x "$BIN/promtool-$PROMETHEUS_VERSION" ]; then
+  say "building promtool ($PROMETHEUS_VERSION) from the Go module proxy (once, about 10 minutes)"
+  mkdir -p "$BIN"
+  # remove_all_sd leaves out the service-discovery plugins (cloud SDKs): rules need none.
+  GOBIN="$BIN" CGO_ENABLED=0 go install -tags remove_all_sd \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
+  mv "$BIN/promtool" "$BIN/promtool-$PROMETHEUS_VERSION"
+fi
 
 module_dir() {  # the unpacked folder of a Go module version (downloaded once)
   go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)",/\1/p'
@@ -57,6 +70,7 @@ fi
 mkdir -p .fraudstream
 cat > .fraudstream/tools.env <<ENV
 HELM=$BIN/helm-$HELM_VERSION
+PROMTOOL=$BIN/promtool-$PROMETHEUS_VERSION
 COMPOSE_SCHEMA=$COMPOSE_DIR/schema/compose-spec.json
 KEDA_CRDS=$KEDA_DIR/config/crd/bases
 PROMETHEUS_CRDS=$PROM_DIR/example/prometheus-operator-crd
@@ -65,4 +79,4 @@ ENV
 while IFS='=' read -r name path; do
   [ -e "$path" ] || { echo "$name: $path is missing" >&2; exit 1; }
 done < .fraudstream/tools.env
-say "helm $("$BIN/helm" version --short), Compose schema $COMPOSE_GO_VERSION, KEDA $KEDA_VERSION, Prometheus operator $PROMETHEUS_OPERATOR_VERSION and Strimzi $STRIMZI_VERSION CRDs (.fraudstream/tools.env)"
+say "helm $("$BIN/helm" version --short), promtool $PROMETHEUS_VERSION, Compose schema $COMPOSE_GO_VERSION, KEDA $KEDA_VERSION, Prometheus operator $PROMETHEUS_OPERATOR_VERSION and Strimzi $STRIMZI_VERSION CRDs (.fraudstream/tools.env)"

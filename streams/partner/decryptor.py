@@ -35,6 +35,7 @@ from streams.core.signatures import VerdictClaim, digest_of, verify
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext
 from streams.partner.join_table import MAX_HALVES, JoinEntry, WaitingVerdict, read_entry
+from streams.partner.metrics import PartnerMetrics
 from streams.partner.output_check import OutputCheck
 from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
@@ -55,10 +56,13 @@ class DecryptorSteps:
         pending_topic: str,
         joins: MutableMapping[str, Any],
         ttl_s: float = 86_400.0,
+        metrics: PartnerMetrics | None = None,
     ) -> None:
         """Decrypt with ``context``'s keys; ``joins`` is the join table (JSON-ready entries,
-        :mod:`streams.partner.join_table`), whose entries expire after ``ttl_s``."""
+        :mod:`streams.partner.join_table`), whose entries expire after ``ttl_s``; count scores
+        in ``metrics``."""
         self.context = context
+        self.metrics = metrics or PartnerMetrics()
         self.pending_topic = pending_topic
         self.joins = joins
         self.ttl_ms = ttl_s * 1000
@@ -119,6 +123,7 @@ class DecryptorSteps:
             queued_ms=verdict.queued_ms,
             fhe_ms=verdict.fhe_ms,
             arrived_ms=now_ms,
+            stored_ms=_stored_ms(record),
         )
 
     def _stored(self, request_id: str) -> JoinEntry | None:
@@ -183,6 +188,9 @@ class DecryptorSteps:
             transport_ms = round(arrived - sent.sent_ms - queued - fhe, 1)
         tx = details.transaction
         score = float(decrypted.score)
+        stored = verdict.stored_ms
+        to_verdict_s = None if stored is None else (stored - sent.received_ms) / 1000
+        self.metrics.scored(model_version, to_verdict_s)
         return Score(
             transaction_id=tx.transaction_id,
             timestamp=tx.timestamp,
@@ -211,6 +219,13 @@ class DecryptorSteps:
         )
 
 
+def _stored_ms(record: RawRecord) -> float | None:
+    """When a Faust message was stored (its timestamp is in seconds), in epoch ms; ``None``
+    for a record without a timestamp."""
+    stamp = getattr(record, "timestamp", None)
+    return float(stamp) * 1000 if isinstance(stamp, int | float) and stamp > 0 else None
+
+
 class Decryptor:
     """The decryptor's topics, join table and agent on a partner's Faust app."""
 
@@ -223,6 +238,7 @@ class Decryptor:
         ttl_s: float = 86_400.0,
         *,
         client_config: dict[str, Any],
+        metrics: PartnerMetrics | None = None,
     ) -> None:
         """Declare the topics and the join table on ``app``; ``client_config`` reads the
         outputs back after a takeover (:mod:`streams.partner.output_check`)."""
@@ -248,6 +264,7 @@ class Decryptor:
             names.pending(partner),
             app.Table(PARTNER_TABLES[1], partitions=partitions),
             ttl_s,
+            metrics,
         )
 
     def install(self, app: faust.App, agents: AgentSet) -> None:

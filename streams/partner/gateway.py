@@ -44,6 +44,7 @@ from streams.core.messages import (
 from streams.core.signatures import digest_of
 from streams.core.topics import PARTNER_TABLES, TopicNames
 from streams.partner.context import PartnerContext, request_id_of
+from streams.partner.metrics import PartnerMetrics
 from streams.partner.state_sweep import StateSweep
 from streams.runtime.agents import AgentSet, Encoded, raw_topic, run_agent
 from streams.runtime.delivery import deliver
@@ -253,9 +254,13 @@ class Gateway:
         partitions: int,
         limits: EventLimits,
         context: PartnerContext,
+        *,
+        metrics: PartnerMetrics | None = None,
     ) -> None:
-        """Declare the topics and the entity state table on ``app``."""
+        """Declare the topics and the entity state table on ``app``; count the requests sent
+        in ``metrics``."""
         partner = context.partner
+        self.metrics = metrics or PartnerMetrics()
         self.partner = partner
         # allow_empty: an empty record is malformed: dead-letter it, do not skip it.
         self.transactions = raw_topic(app, names.transactions(partner), allow_empty=True)
@@ -326,6 +331,7 @@ class Gateway:
                     value=request.envelope,
                     headers=request.headers(),
                 )
+                self.metrics.requested(self._model_of(pending.item))
                 _log.info(
                     "score_requested",
                     partner=self.partner,
@@ -336,3 +342,9 @@ class Gateway:
                 )
 
         await run_agent(stream, self.steps.request, forward, self.dead, overlap=True)
+
+    def _model_of(self, pending: PendingRequest) -> str:
+        """The model a request was made for (the candidate's, for a shadow request)."""
+        shadow = self.steps.context.shadow
+        keys = shadow if pending.shadow and shadow is not None else self.steps.context.ring.current
+        return keys.client.version

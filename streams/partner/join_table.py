@@ -45,6 +45,8 @@ class WaitingVerdict(Message):
     queued_ms: float | None = None
     fhe_ms: float | None = None
     arrived_ms: float | None = None
+    #: When the verdict was stored on the verdicts topic (its record's timestamp, epoch ms).
+    stored_ms: float | None = None
 
 
 class JoinEntry(Message):

@@ -31,8 +31,10 @@ from typing import Any, Generic, TypeVar
 import faust
 from mode import CrashingSupervisor
 
+from streams.core.dead_letters import DeadLetter
 from streams.runtime.dead_letters import dead_letter
 from streams.runtime.delivery import ACTIVE_OUTBOX
+from streams.runtime.metrics import WorkerMetrics
 from streams.runtime.outbox import Outbox, let_go
 
 __all__ = ["AgentSet", "Encoded", "raw_topic", "run_agent"]
@@ -63,6 +65,13 @@ class _Watch:
     #: Whether its timings may reveal a decrypted result (a partner's decryptor: an alert takes
     #: one send more), so that /metrics leaves it out.
     private: bool = False
+    #: Where its dead letters are counted.
+    metrics: WorkerMetrics | None = None
+
+    def dead_lettered(self, letter: DeadLetter) -> None:
+        """Count a dead letter of this agent's."""
+        if self.metrics is not None:
+            self.metrics.dead_lettered(letter)
 
 
 #: The watch of the agent running in this task (set by :meth:`AgentSet.add`).
@@ -137,7 +146,7 @@ async def _run_serially(
         try:
             result = await _stepped(step, message)
         except Exception as exc:  # noqa: BLE001  (a bad record must never stop the partition)
-            await dead_letter(dead_topic, event, exc)
+            watch.dead_lettered(await dead_letter(dead_topic, event, exc))
         else:
             await forward(message, result)
         if outbox is not None:
@@ -198,7 +207,7 @@ class _InOrder:
                 msg = f"the step of offset {event.message.offset} was cancelled"
                 raise RuntimeError(msg) from None
             except Exception as exc:  # noqa: BLE001  (a bad record must never stop the partition)
-                await dead_letter(self.dead_topic, event, exc)
+                self.watch.dead_lettered(await dead_letter(self.dead_topic, event, exc))
             else:
                 await self.forward(event.message, result)
             self.outbox.finish(held)
@@ -252,10 +261,12 @@ async def _run_concurrently(
 class AgentSet:
     """The agents of one worker, by name; ready when all of them run."""
 
-    def __init__(self) -> None:
-        """No agents yet."""
+    def __init__(self, metrics: WorkerMetrics | None = None) -> None:
+        """No agents yet; their dead letters are counted in ``metrics`` (a fresh
+        :class:`WorkerMetrics` by default), which /metrics shows."""
         self.agents: dict[str, faust.types.AgentT[Any]] = {}
         self.watches: dict[str, _Watch] = {}
+        self.metrics = metrics or WorkerMetrics()
 
     def add(
         self,
@@ -269,7 +280,7 @@ class AgentSet:
         """Attach ``function`` to ``source`` as the agent ``<function name>[.<scope>]``; a
         ``private`` one's record age is left out of a partner's /metrics."""
         name = function.__name__ + (f".{scope}" if scope else "")
-        watch = self.watches[name] = _Watch(private=private)
+        watch = self.watches[name] = _Watch(private=private, metrics=self.metrics)
 
         async def watched(stream: faust.StreamT[Any]) -> None:
             _WATCH.set(watch)

@@ -5,9 +5,11 @@
   saying what it waits for (the readiness probe);
 - ``GET /live``: 200 while the worker's event loop answers (the liveness probe);
 - ``GET /metrics``: Prometheus metrics from Faust's sensor (messages received and sent per
-  topic, event latency, commit latency, table operations, rebalances) and each agent's current
-  record age (``fraudstream_agent_record_age_seconds``: a stuck partition's grows). Counts and
-  timings only: no payload, key or score is ever a label.
+  topic, event latency, commit latency, table operations, rebalances), the project's own
+  (:mod:`streams.runtime.metrics`: dead letters; the scorer's verdicts, FHE time, keys held; the
+  partner's requests, scores and end-to-end time) and each agent's current record age
+  (``fraudstream_agent_record_age_seconds``: a stuck partition's grows). Counts and timings
+  only: no payload, key or score is ever a label.
 
 A partner's worker serves only what does not depend on a decrypted result (``private_topics``):
 nothing it sends (how many records go to its alerts topic *is* the number of alerts, and every
@@ -28,10 +30,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from streams.runtime.agents import AgentSet
+from streams.runtime.metrics import PREFIX
 
 __all__ = ["add_web_pages"]
 
-_PREFIX = "fraudstream"
 #: Faust's metric families that count or time what a worker sends, or time its events.
 _RESULT_DEPENDENT = (
     "topic_messages_sent",
@@ -48,7 +50,7 @@ class _Private:
 
     def __init__(self, source: CollectorRegistry, private_topics: Collection[str]) -> None:
         self.source = source
-        self.hidden = {f"{_PREFIX}_{name}" for name in _RESULT_DEPENDENT}
+        self.hidden = {f"{PREFIX}_{name}" for name in _RESULT_DEPENDENT}
         self.private_topics = tuple(private_topics)
 
     def collect(self) -> Iterator[Metric]:
@@ -72,7 +74,7 @@ class _RecordAges:
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
-            f"{_PREFIX}_agent_record_age_seconds",
+            f"{PREFIX}_agent_record_age_seconds",
             "Seconds the agent has spent on its current record (0 between records).",
             labels=["agent"],
         )
@@ -106,12 +108,11 @@ def add_web_pages(
     # registry refuses a metric registered twice. (faust's setup_prometheus_sensors, without the
     # page it adds: ours may filter.)
     sensor = CollectorRegistry()
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(sensor, _PREFIX))
-    shown = sensor
-    if private_topics is not None:
-        shown = CollectorRegistry(auto_describe=True)
-        shown.register(_Private(sensor, private_topics))
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(sensor, PREFIX))
+    shown = CollectorRegistry(auto_describe=True)
+    shown.register(sensor if private_topics is None else _Private(sensor, private_topics))
     if agents is not None:
+        shown.register(agents.metrics.registry)
         shown.register(_RecordAges(agents, private=private_topics is not None))
 
     async def metrics(web: Any, request: Any) -> Any:

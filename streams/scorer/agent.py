@@ -37,6 +37,7 @@ from streams.runtime.logs import get_logger
 from streams.scorer.admission import RequestGuard
 from streams.scorer.fhe_pool import FhePool
 from streams.scorer.key_follower import KeySource, KnownKey
+from streams.scorer.metrics import ScorerMetrics
 
 __all__ = ["ScorerAgent", "ScorerSteps"]
 
@@ -57,9 +58,10 @@ class ScorerSteps:
         *,
         signer: Signer,
         guard: RequestGuard,
+        metrics: ScorerMetrics | None = None,
     ) -> None:
         """Serve ``partners`` with the models ``model_versions`` (those ``pool`` holds); sign
-        verdicts with ``signer``; admit requests through ``guard``."""
+        verdicts with ``signer``; admit requests through ``guard``; count in ``metrics``."""
         if isinstance(model_versions, str):  # a str is a collection of characters
             msg = "model_versions is a collection of version ids, not one str"
             raise TypeError(msg)
@@ -70,6 +72,10 @@ class ScorerSteps:
         self.key_wait = key_wait
         self.signer = signer
         self.guard = guard
+        self.metrics = metrics or ScorerMetrics()
+        self.metrics.watch(
+            lambda: len(self.keys.known_key_ids()), lambda: self.pool.health()["in_flight"]
+        )
 
     def readiness(self) -> dict[str, Any]:
         """What ``/ready`` shows: ready once the evaluation processes are up and the keys
@@ -113,6 +119,10 @@ class ScorerSteps:
         verdict_enc, fhe_seconds = await self.pool.evaluate(
             request.envelope, envelope.key_id, model
         )
+        queued_ms = picked_ms - timestamp_s * 1000 if timestamp_s else None
+        self.metrics.scored(
+            request.partner, model, fhe_seconds, None if queued_ms is None else queued_ms / 1000
+        )
         claim = VerdictClaim(
             request.partner,
             request.request_id,
@@ -126,7 +136,7 @@ class ScorerSteps:
             partner=request.partner,
             request_id=request.request_id,
             envelope=verdict_enc,
-            queued_ms=picked_ms - timestamp_s * 1000 if timestamp_s else 0.0,
+            queued_ms=queued_ms or 0.0,
             fhe_ms=fhe_seconds * 1000,
             key_id=envelope.key_id,
             request_digest=claim.request_digest,

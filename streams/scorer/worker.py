@@ -26,6 +26,7 @@ from streams.scorer.admission import RequestGuard
 from streams.scorer.agent import ScorerAgent, ScorerSteps
 from streams.scorer.fhe_pool import FhePool
 from streams.scorer.key_follower import KeyFollower
+from streams.scorer.metrics import ScorerMetrics
 from streams.scorer.signing_key import ScorerKey
 
 __all__ = ["build_scorer_app", "run_scorer_worker"]
@@ -63,8 +64,9 @@ def build_scorer_app(settings: ScorerSettings) -> faust.App:
         settings.key_wait,
         signer=signer,
         guard=RequestGuard(settings.request_max_age),
+        metrics=ScorerMetrics(),
     )
-    agents = AgentSet()
+    agents = AgentSet(steps.metrics)
     ScorerAgent(app, names, steps).install(app, agents)
     add_web_pages(
         app,

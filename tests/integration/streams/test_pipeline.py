@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 import pytest
 from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from models.data.handbook import HandbookTransaction, read_transactions
 from models.errors import CiphertextError, KeyMismatchError
@@ -510,6 +511,17 @@ def web_page(worker: WorkerProcess, path: str) -> str:
         return str(response.read().decode())
 
 
+def _own_metrics(text: str) -> dict[str, float]:
+    """The project's own families on a /metrics page: a counter's total, a histogram's count,
+    a gauge's value (summed over labels)."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in {family.name, f"{family.name}_total", f"{family.name}_count"}:
+                found[family.name] = found.get(family.name, 0.0) + sample.value
+    return found
+
+
 def test_every_worker_answers_its_probes_and_metrics(running: Running) -> None:
     """The pages the Helm chart's probes and ServiceMonitor use: /ready, /live, /metrics; none of
     Faust's table or router pages (a gateway's tables hold its plaintext history); and nothing in
@@ -520,9 +532,19 @@ def test_every_worker_answers_its_probes_and_metrics(running: Running) -> None:
         assert json.loads(web_page(worker, "/live")) == {"alive": True}
         metrics = web_page(worker, "/metrics")
         assert "fraudstream_messages_received_total " in metrics
+        own = _own_metrics(metrics)
+        assert "# TYPE fraudstream_dead_letters_total counter" in metrics
         if worker.role == "scorer":
             assert "fraudstream_topic_messages_sent_total{" in metrics
+            assert own["fraudstream_verdicts"] > 0
+            assert own["fraudstream_fhe_evaluation_seconds"] == own["fraudstream_verdicts"]
+            assert own["fraudstream_request_wait_seconds"] == own["fraudstream_verdicts"]
+            assert own["fraudstream_evaluation_keys_held"] >= len(PARTNERS)
             continue
+        assert own["fraudstream_scoring_requests"] > 0
+        assert own["fraudstream_scores"] > 0
+        assert own["fraudstream_end_to_end_seconds"] == own["fraudstream_scores"]
+        assert not [name for name in own if "alert" in name]
         assert "fraudstream_messages_received_per_topic_total{" in metrics
         for hidden in ("messages_sent", "sent_messages", "send_latency", "events_runtime"):
             assert hidden not in metrics, hidden
