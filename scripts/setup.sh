@@ -3,7 +3,8 @@
 #   - uv (pinned) in ~/.cache/fraudstream/tools, from PyPI;
 #   - .venv (Python 3.11) synced to requirements.lock; skipped when the lock's hash is unchanged,
 #     and fast otherwise because uv's wheel cache (~/.cache/uv) survives between clones;
-#   - the Apache Kafka broker's jars from Maven Central, in ~/.cache/fraudstream/kafka.
+#   - the Apache Kafka broker's jars from Maven Central, in ~/.cache/fraudstream/kafka;
+#   - Debian's headless Chromium (apt-get, as root), which the web page tests drive.
 # Idempotent: run it as often as you like.
 set -euo pipefail
 
@@ -36,6 +37,21 @@ for tool in java mvn; do
     exit 1
   }
 done
+
+# The web page tests drive Debian's headless Chromium (tests/support/browser.py) through
+# Playwright, which never downloads a browser of its own.
+CHROMIUM=/usr/bin/chromium-headless-shell
+if [ ! -x "$CHROMIUM" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium-headless-shell (Debian's headless Chromium, for the page tests)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      chromium-headless-shell >/dev/null
+  else
+    echo "$CHROMIUM is missing: the live alerts page's tests need it. Install it as root:" >&2
+    echo "  apt-get install --no-install-recommends chromium-headless-shell" >&2
+  fi
+fi
 
 if [ ! -x "$TOOLS/bin/uv" ] || [ "$("$TOOLS/bin/uv" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
   say "installing uv $UV_VERSION into $TOOLS"

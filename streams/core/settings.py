@@ -293,6 +293,20 @@ class PartnerSettings(WorkerSettings):
         min_length=1,
         description="Partner role: the member name whose signed sums the gateway accepts.",
     )
+    # --- The live alerts page (docs/alerts.md) ----------------------------------------------
+    alerts_page_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Partner role: port of the fraud team's live alerts page, on FRAUD_WEB_HOST "
+        "(never the web port, which monitoring reaches); unset, no page.",
+    )
+    alerts_page_scores: int = Field(
+        default=500, ge=1, le=10_000, description="Latest scores the alerts page shows."
+    )
+    alerts_page_alerts: int = Field(
+        default=200, ge=1, le=10_000, description="Latest alerts the alerts page shows."
+    )
 
     @field_validator("scorer_public_keys", mode="before")
     @classmethod

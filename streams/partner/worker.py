@@ -5,7 +5,9 @@ loads the partner's keys (``FRAUD_KEY_DIR``, plus ``FRAUD_PREVIOUS_KEY_DIRS`` af
 or a model change, each with its model from ``FRAUD_OTHER_MODEL_DIRS``, and a candidate's
 ``FRAUD_SHADOW_KEY_DIR``), publishes their evaluation keys on its keys topic unless a key id is
 there already, then runs the gateway (:mod:`streams.partner.gateway`) and the decryptor
-(:mod:`streams.partner.decryptor`) in one Faust app, one consumer group per partner.
+(:mod:`streams.partner.decryptor`) in one Faust app, one consumer group per partner; with
+``FRAUD_ALERTS_PAGE_PORT``, the fraud team's live alerts page too
+(:mod:`streams.partner.alerts_page`), on that port of its own.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from streams.core.events import EventLimits
 from streams.core.settings import PartnerSettings
 from streams.core.signatures import parse_public_keys
 from streams.core.topics import TopicNames
+from streams.partner.alerts_page import AlertsPage, attach
 from streams.partner.context import PartnerContext
 from streams.partner.decryptor import Decryptor
 from streams.partner.gateway import Gateway
 from streams.partner.key_publisher import publish_evaluation_keys
+from streams.partner.metrics import PartnerMetrics
 from streams.partner.sums_follower import SumsFollower
 from streams.runtime.agents import AgentSet
 from streams.runtime.app import create_app, run_app, start_logging
@@ -76,8 +80,10 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
         max_amount=settings.max_amount,
         max_clock_skew_s=settings.max_clock_skew,
     )
-    agents = AgentSet()
-    Gateway(app, names, settings.topic_partitions, limits, context).install(app, agents)
+    metrics = PartnerMetrics()
+    agents = AgentSet(metrics)
+    gateway = Gateway(app, names, settings.topic_partitions, limits, context, metrics=metrics)
+    gateway.install(app, agents)
     Decryptor(
         app,
         names,
@@ -85,6 +91,7 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
         context,
         settings.join_ttl,
         client_config=kafka_python_config(settings),
+        metrics=metrics,
     ).install(app, agents)
     add_web_pages(
         app,
@@ -102,6 +109,31 @@ def build_partner_app(settings: PartnerSettings, partner: str) -> faust.App:
         agents=agents,
     )
     return app
+
+
+def _alerts_page(settings: PartnerSettings, partner: str) -> AlertsPage | None:
+    """The fraud team's live alerts page (None without ``FRAUD_ALERTS_PAGE_PORT``), on a port of
+    its own: never the web port, which the monitoring namespace reaches (the page shows
+    decrypted results)."""
+    if settings.alerts_page_port is None:
+        return None
+    if settings.alerts_page_port == settings.web_port:
+        msg = (
+            f"FRAUD_ALERTS_PAGE_PORT={settings.alerts_page_port} is the web port: the page "
+            "shows decrypted results and needs a port of its own"
+        )
+        raise ConfigError(msg)
+    names = TopicNames(settings.topic_root)
+    return AlertsPage(
+        kafka_python_config(settings),
+        partner,
+        names.scores(partner),
+        names.alerts(partner),
+        host=settings.web_host,
+        port=settings.alerts_page_port,
+        max_scores=settings.alerts_page_scores,
+        max_alerts=settings.alerts_page_alerts,
+    )
 
 
 def _publish_keys(settings: PartnerSettings, names: TopicNames, held: list[PartnerKeys]) -> None:
@@ -237,4 +269,8 @@ def _request_secret(settings: PartnerSettings, app_id: str) -> bytes:
 def run_partner_worker(settings: PartnerSettings, partner: str) -> None:
     """Run ``partner``'s worker in the foreground until SIGTERM or SIGINT."""
     start_logging(settings)
-    run_app(build_partner_app(settings, partner), settings, role="partner", partner=partner)
+    page = _alerts_page(settings, partner)  # a wrong port fails before anything starts
+    app = build_partner_app(settings, partner)
+    if page is not None:
+        attach(app, page)  # served while the app runs
+    run_app(app, settings, role="partner", partner=partner)

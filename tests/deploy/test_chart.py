@@ -5,6 +5,7 @@ module, test_chart_kafka.py."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +269,11 @@ def test_the_production_values_set_every_setting_the_code_reads(
     assert gateway["FRAUD_THRESHOLD"] == "0.45"
     assert gateway["FRAUD_FEDERATION_MEMBERS"] == "/etc/fraudstream/federation/members.json"
     assert gateway["FRAUD_AGGREGATOR"] == "consortium-aggregator"
+    assert gateway["FRAUD_ALERTS_PAGE_PORT"] == "8443"
+    assert (gateway["FRAUD_ALERTS_PAGE_SCORES"], gateway["FRAUD_ALERTS_PAGE_ALERTS"]) == (
+        "1000",
+        "300",
+    )
     assert scorer["FRAUD_SASL_PASSWORD"] == "<from a Secret>"  # noqa: S105
 
 
@@ -356,7 +362,8 @@ def test_production_values_have_a_pdb_service_monitors_and_network_policies(
         # Only in the scorer's namespace: the `helm test` pod may ask the scorer's web port.
         scorer_ns = policy["metadata"]["namespace"] == "fraud-scoring"
         assert len(helm_test) == int(scorer_ns)
-        assert len(policy["spec"]["ingress"]) == 1 + int(scorer_ns)
+        # A partner's namespace lets alertsPage.allowFrom reach its alerts page.
+        assert len(policy["spec"]["ingress"]) == 2
         assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
         assert kafka["to"] == [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
@@ -407,12 +414,17 @@ WRONG = {
         "at '/networkPolicy/kafkaPeers': minItems: got 0, want 1",
     ),
     "nothing to deploy": ("scorer: {enabled: false}\npartners: []", "nothing to deploy"),
+    "alerts page on the web port": (
+        "alertsPage: {enabled: true, port: 6066}",
+        "alertsPage.port is webPort",
+    ),
     "no partner at all": ("partners: []", "no partner at all"),
 }
 
 
 LAYOUT_RULES = {
     "a pod can mount any Secret of its namespace",
+    "alertsPage.port is webPort",
     "choose one",
     "nothing to deploy",
     "no partner at all",
@@ -551,3 +563,111 @@ def test_helm_test_asks_the_scorers_readiness_and_holds_nothing() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert not [o for o in render([CI / "partner-only-values.yaml"]) if o["kind"] == "Pod"]
+
+
+def page_ingress(objects: list[dict[str, Any]], port: int) -> dict[str, list[dict[str, Any]]]:
+    """The NetworkPolicy ingress rules to ``port``, by namespace."""
+    return {
+        o["metadata"]["namespace"]: [
+            rule for rule in o["spec"]["ingress"] if any(p["port"] == port for p in rule["ports"])
+        ]
+        for o in objects
+        if o["kind"] == "NetworkPolicy"
+    }
+
+
+def test_the_alerts_page_is_off_unless_enabled_and_then_on_its_own_port() -> None:
+    """Off by default: no page setting, port or network rule. Enabled: each partner's gateway
+    gets FRAUD_ALERTS_PAGE_PORT and an `alerts-page` container port (the scorer neither), and
+    no NetworkPolicy lets anyone reach it (only a port-forward does) until allowFrom names
+    peers, which then reach that port only, in the partners' namespaces only."""
+    keda = CI / "keda-values.yaml"  # two partners, network policies on
+    off = render([keda])
+    for env in chart_settings(off).values():
+        assert not [k for k in env if k.startswith("FRAUD_ALERTS_PAGE")]
+    for _, pod in pod_specs(off):
+        ports = [p["name"] for c in containers(pod) for p in c.get("ports", [])]
+        assert "alerts-page" not in ports
+    assert not any(page_ingress(off, 8080).values())
+
+    on = render([keda], "alertsPage.enabled=true", "alertsPage.port=8443")
+    for name, env in chart_settings(on).items():
+        page = {k: v for k, v in env.items() if k.startswith("FRAUD_ALERTS_PAGE")}
+        if name.endswith("/gateway"):
+            assert page == {
+                "FRAUD_ALERTS_PAGE_PORT": "8443",
+                "FRAUD_ALERTS_PAGE_SCORES": "500",
+                "FRAUD_ALERTS_PAGE_ALERTS": "200",
+            }
+        else:
+            assert not page, name
+    for workload, pod in pod_specs(on):
+        ports = {
+            p["name"]: p["containerPort"] for c in pod["containers"] for p in c.get("ports", [])
+        }
+        if workload["kind"] == "StatefulSet":
+            assert ports == {"web": 6066, "alerts-page": 8443}
+        else:
+            assert "alerts-page" not in ports
+    assert not any(page_ingress(on, 8443).values())
+
+    proxy = {"podSelector": {"matchLabels": {"app": "fraud-desk-proxy"}}}
+    allowed = render(
+        [keda],
+        "alertsPage.enabled=true",
+        "alertsPage.port=8443",
+        "alertsPage.allowFrom[0].podSelector.matchLabels.app=fraud-desk-proxy",
+    )
+    partner_namespaces = {w["metadata"]["namespace"] for w, _ in pod_specs(allowed)} - {
+        RELEASE_NAMESPACE
+    }
+    for namespace, rules in page_ingress(allowed, 8443).items():
+        if namespace in partner_namespaces:
+            assert rules == [{"from": [proxy], "ports": [{"protocol": "TCP", "port": 8443}]}]
+        else:
+            assert rules == [], namespace
+    assert len(partner_namespaces) == 2
+
+
+def notes(tmp_path: Path, *sets: str) -> str:
+    """The chart's NOTES.txt as `helm install` prints it (helm template leaves it out: a copy
+    of the chart renders it as a plain template)."""
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    text = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes_shown.tpl").write_text(
+        '{{- define "notes.shown" -}}\n' + text + "{{- end -}}\n"
+    )
+    (chart / "templates" / "notes-shown.yaml").write_text(
+        'notes: |\n{{ include "notes.shown" . | indent 2 }}\n'
+    )
+    args = ["template", "fraud", str(chart), "-n", RELEASE_NAMESPACE, "-f", str(PRODUCTION)]
+    args += ["--kube-version", KUBE_VERSION, "--show-only", "templates/notes-shown.yaml"]
+    for item in sets:
+        args += ["--set", item]
+    result = helm(*args)
+    assert result.returncode == 0, result.stderr
+    shown: str = yaml.safe_load(result.stdout)["notes"]
+    return shown
+
+
+def test_the_notes_point_the_fraud_team_to_the_page_not_into_the_key_holding_pod(
+    tmp_path: Path,
+) -> None:
+    """NOTES.txt never says to exec into a partner's pod (it holds the secret key): it shows
+    each partner's alerts page through a port-forward when the page is on, and `fraudstream
+    alerts` from the fraud team's own machine either way."""
+    shown = notes(tmp_path)  # the production values: page on, port 8443
+    assert " exec " not in shown
+    for partner in ("alpha", "bravo"):
+        assert (
+            f"kubectl -n fraud-{partner} port-forward statefulset/fraud-partner-{partner} 8080:8443"
+        ) in shown
+        assert f"fraudstream alerts --partner {partner} --follow" in shown
+    assert shown.count("then open http://localhost:8080/") == 2
+
+    off = notes(tmp_path / "off", "alertsPage.enabled=false")
+    assert " exec " not in off
+    assert "port-forward" not in off
+    assert "fraudstream alerts --partner alpha --follow" in off
+    assert "alertsPage.enabled" in off

@@ -86,8 +86,8 @@ DOCUMENTED: dict[str, Covered] = {
     "fraudstream bench faults --model ../soak-model/latest --doc docs/reliability.md": Covered(
         "tests/e2e/test_bench_faults.py::test_a_short_fault_run_loses_nothing_and_scores_nothing_twice",
         "in its short form: --partners alpha,bravo --per-partner 12, every fault kind once, "
-        "--span 120 --pause 8, the tiny model and a temporary doc (the long run takes about "
-        "25 min; its output is docs/reliability.md)",
+        "--span 120 --pause 8, the tiny model, a temporary doc and --json (the long run takes "
+        "about 25 min; its output is docs/reliability.md)",
     ),
     "fraudstream bench pipeline --model ../soak-model/latest --doc docs/reliability.md": Covered(
         "tests/e2e/test_bench.py::test_bench_pipeline_prints_the_result_and_no_log_line",
@@ -109,7 +109,8 @@ DOCUMENTED: dict[str, Covered] = {
         "tests/e2e/test_bench_soak.py::test_a_short_soak_samples_every_process_and_loses_nothing",
         "in its short form: --partners alpha,bravo --minutes 0.5 --sample 3 --start 2018-06-19 "
         "--history-days 1 --drain 120, the tiny model (FRAUD_MODEL_DIR), a temporary --png and "
-        "doc (the real run takes about 90 minutes; its output is docs/reliability.md)",
+        "doc, and --json (the real run takes about 90 minutes; its output is "
+        "docs/reliability.md)",
     ),
     # --- README.md: the two commands ------------------------------------------------------------
     "make run": Covered(
@@ -160,6 +161,12 @@ DOCUMENTED: dict[str, Covered] = {
         f"{_DOCUMENTED}::test_alerts_follow_shows_new_alerts_until_ctrl_c",
         "FRAUD_BROKER and FRAUD_TOPIC_ROOT at the session broker; ended by SIGINT (Ctrl-C)",
     ),
+    "fraudstream alerts --partner alpha --serve 8080": Covered(
+        "tests/integration/streams/partner/test_alerts_page.py"
+        "::test_a_browser_shows_the_page_and_a_new_alert_without_a_reload",
+        "with --serve 127.0.0.1:<a free port>, FRAUD_BROKER and FRAUD_TOPIC_ROOT at the session "
+        "broker; opened in headless chromium, ended by SIGINT (Ctrl-C)",
+    ),
     "fraudstream alerts --partner alpha --scores --json": Covered(
         "tests/integration/streams/test_pipeline.py::test_alerts_command_shows_the_partners_scores",
         "FRAUD_BROKER, FRAUD_TOPIC_ROOT and FRAUD_PARTNERS at the test's pipeline",
@@ -182,7 +189,7 @@ DOCUMENTED: dict[str, Covered] = {
     ),
     "fraudstream bench memory --keys 1,4,16": Covered(
         "tests/e2e/test_bench.py::test_bench_memory_reports_the_evaluation_process_by_key_sets_held",
-        "--keys 2,1 with the tiny model (--model)",
+        "--keys 2,1 with the tiny model (--model), and --json (its table is checked in the doc)",
     ),
     "fraudstream bench pool --processes 1,2": Covered(
         "tests/e2e/test_bench.py::test_bench_pool_measures_every_combination_of_processes_and_threads",
@@ -279,11 +286,11 @@ DOCUMENTED: dict[str, Covered] = {
     f"fraudstream model train {_EXAMPLE_DATA} --spec example/merchants.toml --train-start "
     "2018-07-04 --out example/artifacts": Covered(_DATA_EXAMPLE, _SIZES),
     f"fraudstream model assess --model example/artifacts/latest {_EXAMPLE_DATA} --train-start "
-    "2018-07-04": Covered(_DATA_EXAMPLE, "with --fhe-sample 2"),
+    "2018-07-04": Covered(_DATA_EXAMPLE, "with --fhe-sample 2 and --json (its JSON lines read)"),
     f"fraudstream replay {_EXAMPLE_DATA} --spec example/merchants.toml --data-from 2018-07-18 "
     "--partner alpha --fraud-cards 2 --legit-cards 4 --save example/input.rec.gz": Covered(
         _DATA_EXAMPLE, "as written"
     ),
     "fraudstream verify example/input.rec.gz --model example/artifacts/latest --batch "
-    "--local-broker": Covered(_DATA_EXAMPLE, "as written"),
+    "--local-broker": Covered(_DATA_EXAMPLE, "with --json (its JSON lines read)"),
 }

@@ -132,6 +132,11 @@ FRAUD_SHADOW_KEY_DIR: {{ printf "%s/shadow" (include "fraudstream.keyRoot" .root
 {{- if not (kindIs "invalid" .partner.threshold) }}
 FRAUD_THRESHOLD: {{ .partner.threshold | toString | quote }}
 {{- end }}
+{{- if $v.alertsPage.enabled }}
+FRAUD_ALERTS_PAGE_PORT: {{ $v.alertsPage.port | quote }}
+FRAUD_ALERTS_PAGE_SCORES: {{ $v.alertsPage.scores | quote }}
+FRAUD_ALERTS_PAGE_ALERTS: {{ $v.alertsPage.alerts | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

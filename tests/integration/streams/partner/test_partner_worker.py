@@ -6,6 +6,9 @@ One worker subprocess (exactly as deployed: ``python -m streams worker``) per te
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,10 +23,12 @@ from streams.broker.local_kafka import free_port
 from streams.core.dead_letters import read_headers
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
+from streams.qa.data_feed import OutgoingRecord, send_records
 from streams.qa.supervisor import WorkerProcess
 from streams.qa.testing import consume_records
 from tests.support.commands import fraudstream
 from tests.support.models import TinyModel
+from tests.support.scores import a_score
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -81,9 +86,10 @@ def partner_worker(
     tiny_model: TinyModel,
     partner_keys: dict[str, PartnerKeys],
 ) -> Iterator[tuple[Settings, TopicNames, WorkerProcess]]:
-    """A running partner worker for ``alpha`` on fresh topics."""
+    """A running partner worker for ``alpha`` on fresh topics, its live alerts page on."""
     settings = make_settings(
         web_port=free_port(),
+        alerts_page_port=free_port(),
         model_dir=tiny_model.directory,
         key_dir=partner_keys["alpha"].key_dir,
     )
@@ -216,6 +222,35 @@ def test_labels_are_validated_and_bad_ones_dead_lettered(
     assert letter.topic == names.labels("alpha")
     assert "timestamp: Field required" in letter.reason
     assert dead.value == bad
+
+
+def test_the_worker_serves_the_alerts_page_on_its_own_port(
+    partner_worker: tuple[Settings, TopicNames, WorkerProcess],
+) -> None:
+    """With FRAUD_ALERTS_PAGE_PORT the worker serves the live alerts page there (not on its web
+    port): it reads the partner's scores topic, a score written there shows up."""
+    settings, names, _ = partner_worker
+    page = f"http://{settings.web_host}:{settings.alerts_page_port}/"
+    send_records(
+        kafka_python_config(settings),
+        [OutgoingRecord(names.scores("alpha"), b"42", a_score(4001, 0.25).to_bytes())],
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(page + "recent.json", timeout=5) as response:  # noqa: S310
+                window = json.loads(response.read())
+        except OSError:
+            window = {"scores": []}
+        if window["scores"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert [row["cells"][1] for row in window["scores"]] == ["4001"]
+    with urllib.request.urlopen(page, timeout=5) as response:
+        assert b"Alerts of partner alpha" in response.read()
+    web = f"http://{settings.web_host}:{settings.web_port}/recent.json"
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        urllib.request.urlopen(web, timeout=5)
 
 
 def test_deadletters_lists_and_resends_what_the_worker_refused(
