@@ -9,8 +9,10 @@ from typing import Any
 import click
 
 from models.features.spec import handbook_spec
-from streams.cli._common import Command, console, read_block, replace_block
-from streams.core.outputs import published_schemas
+from streams.cli._common import Command, console, load_settings, read_block, replace_block
+from streams.cli.schema_registry import register, value_subject
+from streams.core.outputs import SCHEMA_VERSION, published_schemas
+from streams.core.topics import TopicNames
 
 __all__ = ["schemas"]
 
@@ -81,11 +83,42 @@ def _type(spec: dict[str, Any]) -> str:
     is_flag=True,
     help="Write nothing: exit 1 if a file is missing or differs from the code's schema.",
 )
-def schemas(out: Path, doc: Path, check: bool) -> None:
+@click.option(
+    "--register",
+    "registry",
+    metavar="URL",
+    help="Write nothing: register the schemas with the Schema Registry at URL, as JSON Schema "
+    "subjects <topic>-value of each partner's scores and alerts topics; print their ids.",
+)
+@click.option(
+    "--partner",
+    "partners",
+    multiple=True,
+    help="With --register: whose topics (repeatable; default: every partner of FRAUD_PARTNERS).",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="With --register: seconds to wait for the registry to connect and to answer.",
+)
+def schemas(
+    out: Path,
+    doc: Path,
+    check: bool,
+    registry: str | None,
+    partners: tuple[str, ...],
+    connect_timeout: float,
+) -> None:
     """Write the JSON Schemas (draft 2020-12) of the records on a partner's scores and alerts
     topics: every field with its type, unit and meaning (docs/alerts.md). A Kafka Connect
     sink or a case tool validates against them; --check tells whether the files match this
-    version of the code."""
+    version of the code; --register publishes them to a Schema Registry (docs/alerts.md, Kafka
+    Connect sinks)."""
+    if registry is not None:
+        _register(registry, partners, connect_timeout)
+        return
     stale = []
     for name, schema in published_schemas().items():
         path = out / name
@@ -111,3 +144,29 @@ def schemas(out: Path, doc: Path, check: bool) -> None:
         raise SystemExit(1)
     if check:
         console.print("schemas match the code", highlight=False)
+
+
+def registry_subjects(names: TopicNames, partners: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Each subject to register and the schema file it gets: for every partner, its scores
+    topic's values (``score``) and its alerts topic's values (``alert``)."""
+    return [
+        (value_subject(topic), f"{kind}.v{SCHEMA_VERSION}.json")
+        for partner in partners
+        for topic, kind in ((names.scores(partner), "score"), (names.alerts(partner), "alert"))
+    ]
+
+
+def _register(url: str, partners: tuple[str, ...], timeout_s: float) -> None:
+    """Register the schemas of ``partners``' topics (every partner by default) at ``url``."""
+    settings = load_settings()
+    unknown = [p for p in partners if p not in settings.partners]
+    if unknown:
+        msg = f"{', '.join(unknown)}: not a partner here, one of {', '.join(settings.partners)}"
+        raise click.BadParameter(msg + " (FRAUD_PARTNERS)", param_hint="--partner")
+    published = published_schemas()
+    chosen = partners or tuple(settings.partners)
+    for subject, name in registry_subjects(TopicNames(settings.topic_root), chosen):
+        done = register(url, subject, published[name], timeout_s)
+        console.print(
+            f"[green]registered[/] {subject} ({name}): schema id {done.schema_id}", highlight=False
+        )
