@@ -73,10 +73,16 @@ def check_library_versions(zip_path: Path) -> dict[str, str]:
         with zipfile.ZipFile(zip_path) as archive, archive.open("versions.json") as handle:
             recorded: dict[str, str] = json.load(handle)
     except FileNotFoundError as exc:
-        msg = f"{zip_path} is missing: fetch the model artifact again"
+        msg = (
+            f"{zip_path} is missing: {zip_path.parent} is not a whole model folder; copy the "
+            "whole version folder (as `fraudstream model train` wrote it) or train one"
+        )
         raise ArtifactError(msg) from exc
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
-        msg = f"{zip_path} is corrupt or not a Concrete-ML artifact ({exc}); fetch it again"
+        msg = (
+            f"{zip_path} is corrupt or not a Concrete-ML artifact ({exc}): copy the model's "
+            "version folder again, or train one with `fraudstream model train`"
+        )
         raise ArtifactError(msg) from exc
     wrong = []
     for package in ("concrete-python", "concrete-ml"):
