@@ -1,21 +1,24 @@
 """What every ``fraudstream`` command shares, declared once.
 
-The console, the settings (``FRAUD_*`` variables, with command-line overrides), the ``--broker``
-and ``--model`` options, the model folder check, and the error handler: the command classes
-below turn the project's errors (:class:`~streams.core.errors.FraudStreamError`, which models'
-errors derive from too) into one red ``error: ...`` line and an exit code, never a traceback.
-Every command module builds its commands with these classes.
+The console, the settings (``FRAUD_*`` variables, with command-line overrides), the ``--broker``,
+``--model`` and ``--json`` options (with ``--json``, stdout carries JSON lines only), the model
+folder check, and the error handler: the command classes below turn the project's errors
+(:class:`~streams.core.errors.FraudStreamError`, which models' errors derive from too) into one
+red ``error: ...`` line and an exit code, never a traceback. Every command module builds its
+commands with these classes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import click
+import orjson
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -27,9 +30,12 @@ _S = TypeVar("_S", bound=KafkaSettings)
 __all__ = [
     "Command",
     "Group",
+    "JsonLine",
     "broker_option",
     "console",
     "err_console",
+    "json_lines",
+    "json_option",
     "load_settings",
     "model_option",
     "moment_ms",
@@ -37,6 +43,7 @@ __all__ = [
     "replace_block",
     "require_model",
     "say",
+    "show_result",
     "write_measured",
 ]
 
@@ -52,6 +59,51 @@ err_console.soft_wrap = not err_console.is_terminal
 def say(message: str) -> None:
     """Print a progress message of a long step, indented under the step."""
     console.print(f"  {message}", highlight=False)
+
+
+# --- --json: JSON lines on stdout, everything else on stderr ---------------------------------
+#: Prints one JSON object as one line of the command's stdout (what :func:`json_lines` yields).
+JsonLine = Callable[[Mapping[str, Any]], None]
+
+
+def json_option(records: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--json`` (the ``as_json`` parameter, which the error handler reads too), for a command
+    whose JSON lines are one object per ``records``, then a summary object."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help=f"Print the result as JSON lines on stdout: one object per {records}, then a "
+        '"summary" object (each has a "record" field naming which); progress, notes and '
+        "errors go to stderr.",
+    )
+
+
+@contextmanager
+def json_lines(as_json: bool) -> Iterator[JsonLine | None]:
+    """With ``--json`` (``as_json``): yield what prints a JSON line on stdout, while everything
+    else printed meanwhile (the console's progress, tables and notes; any ``print``) goes to
+    stderr, so that stdout carries JSON lines only. Without: yield None, print as usual."""
+    if not as_json:
+        yield None
+        return
+    stdout = sys.stdout
+
+    def emit(record: Mapping[str, Any]) -> None:
+        click.echo(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY).decode(), file=stdout)
+
+    with redirect_stdout(sys.stderr):
+        yield emit
+
+
+def show_result(emit: JsonLine | None, text: str, records: Iterable[Mapping[str, Any]]) -> None:
+    """A command's result: ``records`` as JSON lines (``emit``, from :func:`json_lines`), or
+    without ``--json`` (``emit`` None) ``text`` on the console."""
+    if emit is None:
+        console.print(text, highlight=False)
+        return
+    for record in records:
+        emit(record)
 
 
 @overload

@@ -1,20 +1,22 @@
-"""What the ``model`` commands share: progress bars for long steps, and reading the data they
-train, assess or sweep on."""
+"""What the ``model`` commands share: progress bars for long steps, reading the data they
+train, assess or sweep on, and ``model assess --json``'s records."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from models.features.spec import FeatureSpec
+from models.training.assessment import Assessment
 from models.training.fitting import ProtocolChoice, ProtocolData, load_protocol_data
 from streams.cli._common import console, say
 from streams.cli._data import DataChoice
 
-__all__ = ["Tick", "load_data", "point_latest", "step", "steps"]
+__all__ = ["Tick", "assessment_records", "load_data", "point_latest", "step", "steps"]
 
 #: Reports progress: (done, total).
 Tick = Callable[[int, int], None]
@@ -88,3 +90,21 @@ def point_latest(out: Path, version_dir: Path) -> Path:
     staged.symlink_to(version_dir.name)
     staged.replace(latest)
     return latest
+
+
+def assessment_records(assessment: Assessment, written: Sequence[Path]) -> Iterator[dict[str, Any]]:
+    """``model assess --json``: one ``row`` record per row of the table (a plaintext baseline,
+    the model's float twin, quantized in the clear, FHE simulation, real FHE; its metrics named
+    as in assessment.json), then the ``summary``: the version, the FHE sample, how many of its
+    real FHE scores equal the quantized clear model's, the median server-side FHE time, and
+    the files ``written``."""
+    for row in assessment.rows:
+        yield {"record": "row", **row.to_json()}
+    yield {
+        "record": "summary",
+        "version": assessment.version,
+        "fhe_sample": assessment.sample_size,
+        "fhe_equals_clear": assessment.agreeing,
+        "fhe_server_s_median": assessment.fhe_seconds_median,
+        "written": [str(path) for path in written],
+    }

@@ -7,13 +7,23 @@ from pathlib import Path
 
 import click
 
+from streams.cli._bench_records import (
+    data_records,
+    fuzz_records,
+    memory_records,
+    pipeline_records,
+    pool_records,
+)
 from streams.cli._common import (
     Group,
     console,
+    json_lines,
+    json_option,
     load_settings,
     model_option,
     require_model,
     say,
+    show_result,
     write_measured,
 )
 from streams.cli.bench_faults import bench_faults
@@ -86,6 +96,7 @@ def bench() -> None:
     help="Send (b)'s timed transactions at this many per second (open loop: the latency a "
     "fraud team plans with, at e.g. 50 % or 80 % of (a)'s throughput) instead of all at once.",
 )
+@json_option("run")
 def bench_pipeline(
     model_dir: Path,
     transactions: int,
@@ -95,6 +106,7 @@ def bench_pipeline(
     wait: float,
     runs: int,
     rate: float | None,
+    as_json: bool,
 ) -> None:
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
     local broker, over the same transactions, their ratio, and the pipeline's latencies.
@@ -106,39 +118,34 @@ def bench_pipeline(
         msg = "--runs repeats the ratio of a backlog; with --rate, run the command once per rate"
         raise click.BadParameter(msg, param_hint="--runs")
     settings = load_settings()
-    results = []
-    for run in range(1, runs + 1):
-        if runs > 1:
-            say(f"run {run} of {runs}")
-        results.append(
-            run_pipeline_bench(
-                settings,
-                require_model(model_dir),
-                transactions=transactions,
-                warmup=warmup,
-                say=say,
-                guarantee=guarantee,
-                wait_s=wait,
-                rate=rate,
+    with json_lines(as_json) as emit:
+        results = []
+        for run in range(1, runs + 1):
+            if runs > 1:
+                say(f"run {run} of {runs}")
+            results.append(
+                run_pipeline_bench(
+                    settings, require_model(model_dir), transactions=transactions,
+                    warmup=warmup, say=say, guarantee=guarantee, wait_s=wait, rate=rate,
+                )
+            )  # fmt: skip
+        result = BenchRuns(tuple(results))
+        show_result(emit, result.markdown(), pipeline_records(result))
+        if emit is None and runs == 1 and rate is None:  # several: the line is in the table
+            console.print(result.ratio_line(), highlight=False, soft_wrap=True)
+        if doc is not None:
+            command = (
+                f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "
+                f"--warmup {warmup}" + (f" --runs {runs}" if runs > 1 else "")
             )
-        )
-    result = BenchRuns(tuple(results))
-    console.print(result.markdown(), highlight=False)
-    if runs == 1 and rate is None:  # several runs: the line is in the table's text
-        console.print(result.ratio_line(), highlight=False, soft_wrap=True)
-    if doc is not None:
-        command = (
-            f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "
-            f"--warmup {warmup}" + (f" --runs {runs}" if runs > 1 else "")
-        )
-        block = "pipeline"
-        if rate is not None:
-            command += f" --rate {rate:g}"
-            block = f"pipeline-rate-{rate:g}"
-        if guarantee != "at_least_once":
-            command += f" --guarantee {guarantee}"
-            block = "pipeline-exactly-once"
-        write_measured(doc, block, command, result.markdown())
+            block = "pipeline"
+            if rate is not None:
+                command += f" --rate {rate:g}"
+                block = f"pipeline-rate-{rate:g}"
+            if guarantee != "at_least_once":
+                command += f" --guarantee {guarantee}"
+                block = "pipeline-exactly-once"
+            write_measured(doc, block, command, result.markdown())
 
 
 @bench.command("fuzz")
@@ -157,7 +164,8 @@ def bench_pipeline(
     default=None,
     help="Also write the report into this Markdown file's fuzz block (docs/threat-model.md).",
 )
-def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None) -> None:
+@json_option("family of bad inputs")
+def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None, as_json: bool) -> None:
     """Send COUNT generated bad inputs through the real agents (malformed, out-of-range,
     mis-dated events and labels; unsigned, forged, stale, replayed requests and broken
     envelopes; forged or altered verdicts; bad key-registry records) and check that every one
@@ -168,11 +176,12 @@ def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None) -> None
     fresh keys. Exit code 1 when the run finds anything.
     """
     settings = load_settings()
-    report = run_fuzz(settings, require_model(model_dir), count=count, seed=seed, say=say)
-    console.print(report.markdown(), highlight=False)
-    if doc is not None:
-        command = f"fraudstream bench fuzz --count {count} --seed {seed}"
-        write_measured(doc, "fuzz", command, report.markdown())
+    with json_lines(as_json) as emit:
+        report = run_fuzz(settings, require_model(model_dir), count=count, seed=seed, say=say)
+        show_result(emit, report.markdown(), fuzz_records(report))
+        if doc is not None:
+            command = f"fraudstream bench fuzz --count {count} --seed {seed}"
+            write_measured(doc, "fuzz", command, report.markdown())
     if not report.ok:
         raise SystemExit(1)
 
@@ -198,15 +207,17 @@ def bench_fuzz(model_dir: Path, count: int, seed: int, doc: Path | None) -> None
     default=None,
     help="Also write the result into this Markdown file's data block (docs/benchmarks.md).",
 )
-def bench_data(rows: int, repeats: int, doc: Path | None) -> None:
+@json_option("file read")
+def bench_data(rows: int, repeats: int, doc: Path | None, as_json: bool) -> None:
     """Reading transactions and computing their features: the bundled file against a larger
     one made from it, per row."""
-    with tempfile.TemporaryDirectory(prefix="bench-data-") as work:
-        result = run_data_bench(Path(work), rows=rows, repeats=repeats, say=say)
-    console.print(result.markdown(), highlight=False)
-    if doc is not None:
-        command = f"fraudstream bench data --rows {rows} --repeats {repeats}"
-        write_measured(doc, "data", command, result.markdown())
+    with json_lines(as_json) as emit:
+        with tempfile.TemporaryDirectory(prefix="bench-data-") as work:
+            result = run_data_bench(Path(work), rows=rows, repeats=repeats, say=say)
+        show_result(emit, result.markdown(), data_records(result))
+        if doc is not None:
+            command = f"fraudstream bench data --rows {rows} --repeats {repeats}"
+            write_measured(doc, "data", command, result.markdown())
 
 
 @bench.command("memory")
@@ -225,19 +236,21 @@ def bench_data(rows: int, repeats: int, doc: Path | None) -> None:
     default=None,
     help="Also write the result into this Markdown file's memory block (docs/benchmarks.md).",
 )
-def bench_memory(model_dir: Path, counts: str, doc: Path | None) -> None:
+@json_option("number of key sets held")
+def bench_memory(model_dir: Path, counts: str, doc: Path | None, as_json: bool) -> None:
     """Resident memory of one FHE evaluation process (a scorer pool process) holding the
     evaluation keys of 1, 4 and 16 partners (--keys): keys are made for the largest count,
     then a fresh process loads the circuit and the key sets one by one, evaluating one request
     under each. The scorer's main process keeps keys as files; its memory does not grow with
     partners."""
     wanted = sorted(_numbers("--keys", counts, 1, 64))
-    result = measure_key_memory(require_model(model_dir), wanted, say)
-    console.print(result.markdown(), highlight=False)
-    if doc is not None:
-        listed = ",".join(map(str, wanted))
-        command = f"fraudstream bench memory --model {model_dir} --keys {listed}"
-        write_measured(doc, "memory", command, result.markdown())
+    with json_lines(as_json) as emit:
+        result = measure_key_memory(require_model(model_dir), wanted, say)
+        show_result(emit, result.markdown(), memory_records(result))
+        if doc is not None:
+            listed = ",".join(map(str, wanted))
+            command = f"fraudstream bench memory --model {model_dir} --keys {listed}"
+            write_measured(doc, "memory", command, result.markdown())
 
 
 def _numbers(option: str, text: str, low: int, high: int) -> list[int]:
@@ -281,8 +294,14 @@ def _numbers(option: str, text: str, low: int, high: int) -> list[int]:
     default=None,
     help="Also write the result into this Markdown file's pool block (docs/benchmarks.md).",
 )
+@json_option("combination of processes and threads")
 def bench_pool(
-    model_dir: Path, processes: str, threads: str, evaluations: int, doc: Path | None
+    model_dir: Path,
+    processes: str,
+    threads: str,
+    evaluations: int,
+    doc: Path | None,
+    as_json: bool,
 ) -> None:
     """A scorer's evaluation capacity for each combination of FHE pool processes and OpenMP
     threads per process (every --processes with every --threads): the scorer's own pool
@@ -292,14 +311,15 @@ def bench_pool(
     counts = _numbers("--processes", processes, 1, 64)
     per_process = _numbers("--threads", threads, 0, 256)
     combinations = [(p, t) for p in counts for t in per_process]
-    result = measure_pool(require_model(model_dir), combinations, evaluations, say)
-    console.print(result.markdown(), highlight=False)
-    if doc is not None:
-        command = (
-            f"fraudstream bench pool --model {model_dir} --processes {processes} "
-            f"--threads {threads} --evaluations {evaluations}"
-        )
-        write_measured(doc, "pool", command, result.markdown())
+    with json_lines(as_json) as emit:
+        result = measure_pool(require_model(model_dir), combinations, evaluations, say)
+        show_result(emit, result.markdown(), pool_records(result))
+        if doc is not None:
+            command = (
+                f"fraudstream bench pool --model {model_dir} --processes {processes} "
+                f"--threads {threads} --evaluations {evaluations}"
+            )
+            write_measured(doc, "pool", command, result.markdown())
 
 
 bench.add_command(bench_faults)

@@ -6,13 +6,16 @@ from pathlib import Path
 
 import click
 
+from streams.cli._bench_records import fault_records
 from streams.cli._common import (
     Command,
-    console,
+    json_lines,
+    json_option,
     load_settings,
     model_option,
     require_model,
     say,
+    show_result,
     write_measured,
 )
 from streams.qa.fault_run import FAULT_KINDS, run_faults
@@ -70,6 +73,7 @@ def _counts(text: str) -> dict[str, int]:
     default=None,
     help="Also write the report into this Markdown file's faults block (docs/reliability.md).",
 )
+@json_option("kind of fault injected")
 def bench_faults(
     model_dir: Path,
     partners: str,
@@ -79,6 +83,7 @@ def bench_faults(
     span: float,
     pause: float,
     doc: Path | None,
+    as_json: bool,
 ) -> None:
     """Send a day's transactions of several partners through a real pipeline on its own broker
     while workers are killed at exact points of their work and the broker is killed, restarted
@@ -88,17 +93,18 @@ def bench_faults(
     counts = _counts(faults)
     ids = tuple(p.strip() for p in partners.split(",") if p.strip())
     settings = load_settings(partners=",".join(ids))
-    report = run_faults(
-        settings, require_model(model_dir), partners=ids, per_partner=per_partner, seed=seed,
-        counts=counts, span_s=span, pause_s=pause, say=say,
-    )  # fmt: skip
-    console.print(report.markdown(), highlight=False)
-    if doc is not None:
-        command = (
-            f"fraudstream bench faults --model {model_dir} --partners {','.join(ids)} "
-            f"--per-partner {per_partner} "
-            f"--faults {faults} --seed {seed} --span {span:g} --pause {pause:g}"
-        )
-        write_measured(doc, "faults", command, report.markdown())
+    with json_lines(as_json) as emit:
+        report = run_faults(
+            settings, require_model(model_dir), partners=ids, per_partner=per_partner,
+            seed=seed, counts=counts, span_s=span, pause_s=pause, say=say,
+        )  # fmt: skip
+        show_result(emit, report.markdown(), fault_records(report))
+        if doc is not None:
+            command = (
+                f"fraudstream bench faults --model {model_dir} --partners {','.join(ids)} "
+                f"--per-partner {per_partner} "
+                f"--faults {faults} --seed {seed} --span {span:g} --pause {pause:g}"
+            )
+            write_measured(doc, "faults", command, report.markdown())
     if not report.ok:
         raise SystemExit(1)

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import click
 
+from streams.cli._bench_records import soak_records
 from streams.cli._common import (
     Command,
-    console,
+    json_lines,
+    json_option,
     load_settings,
     model_option,
     require_model,
     say,
+    show_result,
     write_measured,
 )
 from streams.qa.soak_report import SoakPlan
@@ -94,6 +97,7 @@ _DEFAULT_PNG = Path(".fraudstream/soak/soak_rss.png")
     help="Also write the report into this Markdown file's soak block (docs/reliability.md), "
     "with the curve's image.",
 )
+@json_option("process sampled")
 def bench_soak(
     model_dir: Path,
     partners: str,
@@ -106,6 +110,7 @@ def bench_soak(
     ttl: float,
     png: Path,
     doc: Path | None,
+    as_json: bool,
 ) -> None:
     """Run a pipeline on its own broker for --minutes of fast live scoring, after a month of
     history that fills the feature state, while the RSS of every worker, of its child processes
@@ -117,16 +122,17 @@ def bench_soak(
     settings = load_settings(partners=",".join(ids))
     plan = SoakPlan(ids, minutes, sample, in_flight, date.fromordinal(start.toordinal()),
                     history_days, drain, ttl)  # fmt: skip
-    report = run_soak(settings, require_model(model_dir), plan, png=png, say=say)
-    console.print(report.markdown(), highlight=False)
-    if doc is not None:
-        command = (
-            f"fraudstream bench soak --model {model_dir} --partners {','.join(ids)} "
-            f"--minutes {minutes:g} --sample {sample:g} --in-flight {in_flight} "
-            f"--start {plan.start} --history-days {history_days} --drain {drain:g} "
-            f"--ttl {ttl:g} --png {png}"
-        )
-        image = os.path.relpath(png.resolve(), doc.resolve().parent)
-        write_measured(doc, "soak", command, report.markdown(image))
+    with json_lines(as_json) as emit:
+        report = run_soak(settings, require_model(model_dir), plan, png=png, say=say)
+        show_result(emit, report.markdown(), soak_records(report))
+        if doc is not None:
+            command = (
+                f"fraudstream bench soak --model {model_dir} --partners {','.join(ids)} "
+                f"--minutes {minutes:g} --sample {sample:g} --in-flight {in_flight} "
+                f"--start {plan.start} --history-days {history_days} --drain {drain:g} "
+                f"--ttl {ttl:g} --png {png}"
+            )
+            image = os.path.relpath(png.resolve(), doc.resolve().parent)
+            write_measured(doc, "soak", command, report.markdown(image))
     if not report.ok:
         raise SystemExit(1)

@@ -31,13 +31,16 @@ from streams.cli._common import (
     Command,
     Group,
     console,
+    json_lines,
+    json_option,
     model_option,
     replace_block,
     require_model,
     say,
+    show_result,
 )
 from streams.cli._data import DataChoice, data_options, protocol_options
-from streams.cli._model_steps import load_data, point_latest, step, steps
+from streams.cli._model_steps import assessment_records, load_data, point_latest, step, steps
 from streams.cli.model_options import compile_options
 from streams.cli.model_sweep import sweep
 
@@ -212,12 +215,14 @@ def _model_spec(knobs: dict[str, Any]) -> ModelSpec:
     help="Also write the card and assessment blocks of this Markdown file (e.g. docs/model.md) "
     "and copy the plot beside it.",
 )
+@json_option("row of the table (a baseline or the model: float, clear, simulated, real FHE)")
 def assess(
     model_dir: Path,
     source: DataChoice,
     protocol: ProtocolChoice,
     fhe_sample: int,
     doc: Path | None,
+    as_json: bool,
 ) -> None:
     """Compare a saved model with plaintext baselines on a protocol.
 
@@ -228,24 +233,27 @@ def assess(
     the model folder.
     """
     version_dir = require_model(model_dir)
-    data = load_data(source, protocol, source.spec(default=ClientArtifact.load(version_dir).spec))
-    with steps() as add:
-        assessment = assess_version(
-            version_dir,
-            data,
-            fhe_sample,
-            simulate_tick=add("FHE simulation of the test week (chunks)"),
-            fhe_tick=add(f"real FHE execution of {fhe_sample}+ test transactions"),
-            say=say,
-        )
-    console.print(assessment.markdown(), highlight=False)
-    console.print(f"[green]written[/] {model_dir}/{', '.join(ASSESSMENT_FILES)}")
-    if doc is not None:
-        card = (model_dir / "model_card.md").read_text().split("\n", 1)[1]
-        replace_block(doc, "card", f"Version `{assessment.version}`:\n{card}")
-        replace_block(doc, "assessment", assessment.markdown())
-        shutil.copyfile(model_dir / "pr_curve.png", doc.with_name(doc.stem + "_pr_curve.png"))
-        console.print(f"[green]written[/] {doc} (card and assessment blocks)")
+    spec = ClientArtifact.load(version_dir).spec
+    with json_lines(as_json) as emit:
+        data = load_data(source, protocol, source.spec(default=spec))
+        with steps() as add:
+            assessment = assess_version(
+                version_dir,
+                data,
+                fhe_sample,
+                simulate_tick=add("FHE simulation of the test week (chunks)"),
+                fhe_tick=add(f"real FHE execution of {fhe_sample}+ test transactions"),
+                say=say,
+            )
+        written = [model_dir / name for name in ASSESSMENT_FILES]
+        show_result(emit, assessment.markdown(), assessment_records(assessment, written))
+        console.print(f"[green]written[/] {model_dir}/{', '.join(ASSESSMENT_FILES)}")
+        if doc is not None:
+            card = (model_dir / "model_card.md").read_text().split("\n", 1)[1]
+            replace_block(doc, "card", f"Version `{assessment.version}`:\n{card}")
+            replace_block(doc, "assessment", assessment.markdown())
+            shutil.copyfile(model_dir / "pr_curve.png", doc.with_name(doc.stem + "_pr_curve.png"))
+            console.print(f"[green]written[/] {doc} (card and assessment blocks)")
 
 
 # The command's name until issue 12: "evaluate" now means FHE evaluation only.

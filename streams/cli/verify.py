@@ -13,11 +13,14 @@ from streams.cli._common import (
     Command,
     broker_option,
     console,
+    json_lines,
+    json_option,
     load_settings,
     model_option,
     require_model,
     say,
 )
+from streams.cli._verify_records import BatchFeatures, verify_records, verify_verdict
 from streams.core.settings import Settings
 from streams.qa.batch_scores import batch_scores
 from streams.qa.replay_plan import load_recording
@@ -67,7 +70,11 @@ __all__ = ["verify"]
     help="Write the scores of this run (of --model) as a recording: golden verdicts.",
 )
 @click.option(
-    "--show", type=click.IntRange(0), default=40, show_default=True, help="Differences listed."
+    "--show",
+    type=click.IntRange(0),
+    default=40,
+    show_default=True,
+    help="Differences listed in the table (--json lists every one).",
 )
 @click.option(
     "--speed",
@@ -85,6 +92,7 @@ __all__ = ["verify"]
     type=click.Path(path_type=Path, file_okay=False),
     help="Keep the run's keys and worker logs in this folder.",
 )
+@json_option("pipeline run and per transaction whose verdict differs")
 def verify(
     recording: Path,
     expected: Path | None,
@@ -98,6 +106,7 @@ def verify(
     broker: str | None,
     local_broker: bool,
     keep: Path | None,
+    as_json: bool,
 ) -> None:
     """Replay RECORDING through a fresh pipeline and check its verdicts.
 
@@ -113,6 +122,8 @@ def verify(
     With --batch: compares with the batch path of the same model (features as training
       computes them, scores in the clear): features and scores must agree; exit code 1 when not.
     With --save-scores: writes this run's scores as a recording, to use as --expected later.
+    With --json: JSON lines on stdout (the runs, the differences, then a summary with the
+      counts and the verdict: pass, fail or report); progress and notes go to stderr.
     Exit codes: 0 same (or a report), 1 differences, 2 the check could not run.
     """
     if sum((expected is not None, compare_model is not None, batch)) > 1:
@@ -121,23 +132,47 @@ def verify(
     settings = load_settings(broker=broker)
     models = [require_model(model_dir), *([compare_model.resolve()] if compare_model else [])]
     golden = read_outcomes(expected) if expected is not None else None  # fail before running
-    runs = _run(settings, recording, models, speed=speed, local_broker=local_broker, keep=keep)
-    if save_scores is not None:
-        header = write_scores(save_scores, runs[0].scores, runs[0].model_version, str(recording))
-        console.print(f"[green]saved[/] {header.messages} scores to {save_scores}")
-    if compare_model is not None:
+    with json_lines(as_json) as emit:
+        runs = _run(settings, recording, models, speed=speed, local_broker=local_broker, keep=keep)
+        if save_scores is not None:
+            header = write_scores(
+                save_scores, runs[0].scores, runs[0].model_version, str(recording)
+            )
+            console.print(f"[green]saved[/] {header.messages} scores to {save_scores}")
+        check, comparison, features = _compare(runs, recording, models[0], golden, batch, tolerance)
+        if features is not None and not features.ok:
+            console.print("[red]features differ from the batch path[/]")
+        if emit is not None:
+            for record in verify_records(models, runs, check, comparison, features, tolerance):
+                emit(record)
+        elif features is not None and not features.ok:
+            sys.exit(1)  # before the differences: the features explain them
+        elif comparison is not None:
+            _print_differences(comparison, show)
+            console.print(comparison.summary(), highlight=False)
+    if verify_verdict(check, comparison, features) == "fail":
+        sys.exit(1)
+
+
+def _compare(
+    runs: list[PipelineRun],
+    recording: Path,
+    model_dir: Path,
+    golden: dict[tuple[str, int], Outcome] | None,
+    batch: bool,
+    tolerance: float,
+) -> tuple[str | None, Comparison | None, BatchFeatures | None]:
+    """What the options ask to check (None: nothing; two runs: --compare-model), and what it
+    found: the verdicts compared, and with --batch the features too."""
+    if len(runs) > 1:
         comparison = compare_outcomes(runs[0].outcomes, runs[1].outcomes, tolerance=tolerance)
         console.print(f"--compare-model against --model ({runs[0].model_version}):")
-    elif golden is not None:
-        comparison = compare_outcomes(golden, runs[0].outcomes, tolerance=tolerance)
-    elif batch:
-        comparison = _against_batch(runs[0], recording, models[0], tolerance)
-    else:
-        return
-    _print_differences(comparison, show)
-    console.print(comparison.summary(), highlight=False)
-    if compare_model is None and not comparison.ok:
-        sys.exit(1)
+        return "compare_model", comparison, None
+    if golden is not None:
+        return "expected", compare_outcomes(golden, runs[0].outcomes, tolerance=tolerance), None
+    if batch:
+        return "batch", *_against_batch(runs[0], recording, model_dir, tolerance)
+    return None, None, None
 
 
 def _run(
@@ -177,10 +212,10 @@ def _run(
 
 def _against_batch(
     run: PipelineRun, recording: Path, model_dir: Path, tolerance: float
-) -> Comparison:
-    """The run's verdicts against the batch path's (``--batch``), with its features checked
-    too: a feature that differs by more than ``tolerance`` (relative, at least one unit)
-    counts its transaction as changed."""
+) -> tuple[Comparison, BatchFeatures]:
+    """The run's verdicts against the batch path's (``--batch``), and its features checked
+    too: each must be within ``tolerance`` of the batch path's (relative, to at least one
+    unit)."""
     thresholds = {outcome.threshold for outcome in run.outcomes.values()}
     with console.status("computing the batch features and clear scores…"):
         messages, _ = input_messages(load_recording(recording)[1])
@@ -200,10 +235,7 @@ def _against_batch(
         f"relative difference {worst:.3g}",
         highlight=False,
     )
-    if worst > tolerance:
-        console.print("[red]features differ from the batch path[/]")
-        sys.exit(1)
-    return comparison
+    return comparison, BatchFeatures(len(run.features), worst, tolerance)
 
 
 def _print_differences(comparison: Comparison, show: int) -> None:

@@ -56,7 +56,15 @@ from streams.qa.replay_plan import ReplayMessage
 from streams.qa.supervisor import Pipeline, WorkerProcess, new_log_dir, running_pipeline
 from streams.qa.testing import consume_records, temporary_broker
 
-__all__ = ["FAULTS_LOG_ROOT", "FAULT_KINDS", "Fault", "FaultReport", "run_faults", "schedule"]
+__all__ = [
+    "FAULTS_LOG_ROOT",
+    "FAULT_KINDS",
+    "Fault",
+    "FaultReport",
+    "p50_p99",
+    "run_faults",
+    "schedule",
+]
 
 FAULTS_LOG_ROOT = Path(".fraudstream/faults")
 FAULT_KINDS = ("gateway", "decryptor", "scorer", "broker-kill", "broker-pause", "slow-partner")
@@ -140,7 +148,7 @@ class FaultReport:
             times = sorted(self.recovery_s.get(kind, []))
             if count and times:
                 each = ", ".join(f"{t:.1f}" for t in times)
-                p50, p99 = _p50_p99(times)
+                p50, p99 = p50_p99(times)
                 lines.append(f"| {kind} | {count} | {p50:.1f} | {p99:.1f} | {each} |")
             elif count:
                 lines.append(f"| {kind} | {count} | - | - | (no score came after it) |")
@@ -151,7 +159,7 @@ class FaultReport:
         return "\n".join(lines)
 
 
-def _p50_p99(ordered: list[float]) -> tuple[float, float]:
+def p50_p99(ordered: list[float]) -> tuple[float, float]:
     """Median and 99th percentile (nearest rank) of sorted values."""
     rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
     return statistics.median(ordered), ordered[rank]

@@ -77,17 +77,25 @@ def test_bench_memory_reports_the_evaluation_process_by_key_sets_held(
     tiny_model: TinyModel, tmp_path: Path
 ) -> None:
     """`bench memory` makes the keys, measures a fresh evaluation process with 0 and each
-    asked number of key sets, and writes its table into the doc's memory block."""
+    asked number of key sets, and writes its table into the doc's memory block; with --json,
+    stdout carries one JSON object per number of key sets and a summary, progress goes to
+    stderr."""
     doc = tmp_path / "benchmarks.md"
     result = fraudstream(
         "bench", "memory", "--model", str(tiny_model.directory), "--keys", "2,1", "--doc", str(doc),
-        cwd=tmp_path, timeout=600,
+        "--json", cwd=tmp_path, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    rows = re.findall(r"^\| (\d+) \| (\d+) \| (-?\d+) \| ([-\d.]+) \|$", result.stdout, re.M)
-    assert [int(held) for held, *_ in rows] == [0, 1, 2]
-    assert all(int(rss) > 100 for _, rss, _, _ in rows)  # a process with the circuit loaded
-    written = doc.read_text()
+    *held, summary = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["record"], r["key_sets"]) for r in held] == [("key_sets", n) for n in (0, 1, 2)]
+    assert all(r["rss_mb"] > 100 for r in held)  # a process with the circuit loaded
+    assert held[2]["per_key_set_mb"] == held[2]["above_no_keys_mb"] / 2
+    assert summary["record"] == "summary"
+    assert summary["key_set_bytes"] > 1_000_000
+    assert "2 key sets held: " in result.stderr
+    written = doc.read_text()  # the table, as without --json
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| (-?\d+) \| ([-\d.]+) \|$", written, re.M)
+    assert [int(count) for count, *_ in rows] == [0, 1, 2]
     assert "<!-- memory:begin -->" in written
     assert "fraudstream bench memory --model" in written
     assert "--keys 1,2" in written

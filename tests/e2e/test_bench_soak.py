@@ -4,6 +4,7 @@ model. The hour-long run's table and curve are docs/reliability.md's."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -23,14 +24,15 @@ def test_a_short_soak_samples_every_process_and_loses_nothing(
 ) -> None:
     """A minute of live scoring after a day of history: every transaction is scored; every
     worker, the scorer's pool and the broker have RSS samples in the CSV and a row with a slope
-    in the report written into the doc's block; the curve is a PNG the doc links to."""
+    in the report written into the doc's block; the curve is a PNG the doc links to. With
+    --json, stdout carries a JSON object per process and the summary (the table is the doc's)."""
     doc = tmp_path / "reliability.md"
     doc.write_text("# R\n\n<!-- soak:begin -->\n<!-- soak:end -->\n")
     png = tmp_path / "img" / "soak.png"
     result = fraudstream(
         "bench", "soak", "--partners", "alpha,bravo", "--minutes", "0.5", "--sample", "3",
         "--start", "2018-06-19", "--history-days", "1", "--drain", "120",
-        "--png", str(png), "--doc", str(doc),
+        "--png", str(png), "--doc", str(doc), "--json",
         env={"FRAUD_MODEL_DIR": str(tiny_model.directory)},
         cwd=tmp_path,
         timeout=840,
@@ -56,3 +58,9 @@ def test_a_short_soak_samples_every_process_and_loses_nothing(
         assert image.format == "PNG"
         assert image.size[0] > 500
     assert "](img/soak.png)" in text
+    *processes, summary = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {p["process"] for p in processes} == set(_SERIES)
+    assert all(p["record"] == "process" and p["samples"] >= 5 for p in processes)
+    assert summary["record"] == "summary"
+    assert summary["sent"] == summary["scored"] == int(counts[1].replace(",", ""))
+    assert (summary["lost"], summary["verdict"]) == (0, "pass")

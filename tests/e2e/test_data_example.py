@@ -5,7 +5,9 @@ the stream's features and scores and the batch path's.
 
 Every ``$ fraudstream …`` line of the document runs in order in a fresh folder. Sizes are
 shrunk through documented options: ``data example`` gets ``--sample 0.05`` (a twentieth of the
-cards), ``model train`` the tiny model's knobs, ``model assess`` a small FHE sample.
+cards), ``model train`` the tiny model's knobs, ``model assess`` a small FHE sample. ``model
+assess`` and ``verify`` also get ``--json``: what they found is read from their JSON lines
+(their tables: tests/e2e/test_replay_doc.py, tests/unit/streams/cli/test_json_output.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -30,8 +33,17 @@ SHRINK = {
     ("model", "train"): [
         "--n-bits", "2", "--depth", "2", "--trees", "3", "--fhe-sample", "0", "--no-simulate",
     ],
-    ("model", "assess"): ["--fhe-sample", "2"],
+    ("model", "assess"): ["--fhe-sample", "2", "--json"],
+    ("verify", "example/input.rec.gz"): ["--json"],
 }  # fmt: skip
+
+
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    """A ``--json`` run's stdout: JSON objects only, one a line, the summary last."""
+    records = [orjson.loads(line) for line in stdout.splitlines()]
+    assert records, stdout
+    assert records[-1]["record"] == "summary"
+    return records
 
 
 def doc_commands() -> list[list[str]]:
@@ -50,14 +62,15 @@ def test_the_worked_example_runs_as_documented(tmp_path: Path) -> None:
         ["replay", "--data"],
         ["verify", "example/input.rec.gz"],
     ]
-    outputs = []
+    outputs, stdouts = [], []
     for command in commands:
         args = [*command, *SHRINK.get((command[0], command[1]), [])]
         run = fraudstream(*args, cwd=tmp_path, timeout=1200)
         assert run.returncode == 0, f"{shlex.join(args)}:\n{run.stdout}\n{run.stderr}"
         assert "Traceback" not in run.stderr, run.stderr
         outputs.append(" ".join(run.stdout.split()))
-    example, check, train, assess, replay, verify = outputs
+        stdouts.append(run.stdout)
+    example, check, train, _, replay, _ = outputs
 
     assert "labels.csv" in example
     assert "ok:" in check
@@ -68,7 +81,12 @@ def test_the_worked_example_runs_as_documented(tmp_path: Path) -> None:
     assert "test 2018-07-18..2018-07-24" in train
     assert "plaintext XGBoost" in train
     assert "feature spec: merchants" in train
-    assert "real FHE execution" in assess
+    *rows, assessed = json_lines(stdouts[3])
+    assert rows[0]["name"].startswith("plaintext XGBoost")
+    assert {"auc_roc", "average_precision", "card_precision_100", "n_frauds"} <= set(rows[0])
+    assert any("real FHE execution" in row["name"] for row in rows)
+    assert assessed["fhe_sample"] >= 2
+    assert 0 <= assessed["fhe_equals_clear"] <= assessed["fhe_sample"]
     assert "saved" in replay
 
     # What the gateway was sent: the bank's events in the spec's schema, no terminal.
@@ -83,12 +101,13 @@ def test_the_worked_example_runs_as_documented(tmp_path: Path) -> None:
         "partner_id",
     }  # fmt: skip
 
-    verdicts = re.search(r"(\d+) verdicts compared: (\d+) same, (\d+) different", verify)
-    assert verdicts, verify
-    compared, same, different = map(int, verdicts.groups())
-    assert compared > 0
-    assert (same, different) == (compared, 0), verify
-    assert "0 dead-lettered" in verify
-    worst = re.search(r"largest relative difference (\S+)", verify)
-    assert worst, verify
-    assert float(worst.group(1)) <= 1e-9
+    pipeline_run, features, verified = json_lines(stdouts[5])
+    assert (pipeline_run["record"], features["record"]) == ("run", "features")
+    assert verified["check"] == "batch"
+    assert verified["compared"] > 0
+    assert (verified["same"], verified["different"]) == (verified["compared"], 0), verified
+    assert verified["verdict"] == "pass"
+    assert pipeline_run["dead_lettered"] == 0
+    assert pipeline_run["verdicts"] == verified["compared"]
+    assert features["largest_relative_difference"] <= 1e-9
+    assert features["same"] is True
