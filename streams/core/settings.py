@@ -298,8 +298,14 @@ class PartnerSettings(WorkerSettings):
         default=None,
         ge=1,
         le=65535,
-        description="Partner role: port of the fraud team's live alerts page, on FRAUD_WEB_HOST "
-        "(never the web port, which monitoring reaches); unset, no page.",
+        description="Partner role: port of the fraud team's live alerts page, on "
+        "FRAUD_ALERTS_PAGE_HOST (never the web port, which monitoring reaches); unset, no page.",
+    )
+    alerts_page_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Partner role: address the alerts page listens on: loopback by default "
+        "(reached through `kubectl port-forward` only); 0.0.0.0 lets the network reach it.",
     )
     alerts_page_scores: int = Field(
         default=500, ge=1, le=10_000, description="Latest scores the alerts page shows."

@@ -129,7 +129,7 @@ def _alerts_page(settings: PartnerSettings, partner: str) -> AlertsPage | None:
         partner,
         names.scores(partner),
         names.alerts(partner),
-        host=settings.web_host,
+        host=settings.alerts_page_host,
         port=settings.alerts_page_port,
         max_scores=settings.alerts_page_scores,
         max_alerts=settings.alerts_page_alerts,

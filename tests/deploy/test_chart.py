@@ -596,6 +596,7 @@ def test_the_alerts_page_is_off_unless_enabled_and_then_on_its_own_port() -> Non
         if name.endswith("/gateway"):
             assert page == {
                 "FRAUD_ALERTS_PAGE_PORT": "8443",
+                "FRAUD_ALERTS_PAGE_HOST": "127.0.0.1",  # the pod's loopback: port-forward only
                 "FRAUD_ALERTS_PAGE_SCORES": "500",
                 "FRAUD_ALERTS_PAGE_ALERTS": "200",
             }
@@ -627,6 +628,20 @@ def test_the_alerts_page_is_off_unless_enabled_and_then_on_its_own_port() -> Non
         else:
             assert rules == [], namespace
     assert len(partner_namespaces) == 2
+    hosts = {
+        env["FRAUD_ALERTS_PAGE_HOST"]
+        for name, env in chart_settings(allowed).items()
+        if name.endswith("/gateway")
+    }
+    assert hosts == {"0.0.0.0"}  # noqa: S104  (reachable by the allowed peers, behind the policy)
+    # Peers without a NetworkPolicy would be every pod of the cluster: refused.
+    args = ["template", "fraud", str(CHART), "-f", str(keda), "--kube-version", KUBE_VERSION]
+    for item in ("alertsPage.enabled=true", "networkPolicy.enabled=false"):
+        args += ["--set", item]
+    args += ["--set", "alertsPage.allowFrom[0].podSelector.matchLabels.app=fraud-desk-proxy"]
+    refused = helm(*args)
+    assert refused.returncode != 0
+    assert "alertsPage.allowFrom needs networkPolicy.enabled" in refused.stderr
 
 
 def notes(tmp_path: Path, *sets: str) -> str:

@@ -176,3 +176,24 @@ def test_a_wrong_rule_value_is_refused(value: str) -> None:
     assert result.returncode != 0
     name = value.split("=", maxsplit=1)[0]
     assert f"/metrics/prometheusRule/{name}" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("release", "alerts"),
+    [
+        ("scorer-only-values", {"FraudstreamFheSlow", "FraudstreamScorerWithoutKeys"}),
+        ("partner-only-values", {"FraudstreamEndToEndSlow"}),
+    ],
+)
+def test_a_release_gets_the_rules_of_the_workers_it_runs(release: str, alerts: set[str]) -> None:
+    """A scorer-only release has no partner-side rule and a partner-only release no scorer-side
+    one; neither has FraudstreamNoVerdicts, which needs both sides' metrics."""
+    values = next(path for path in VALUES_FILES if path.stem == release)
+    (rule,) = [
+        o
+        for o in render([values], "metrics.prometheusRule.enabled=true")
+        if o["kind"] == "PrometheusRule"
+    ]
+    found = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]}
+    common = {"FraudstreamWorkerDown", "FraudstreamAgentStuck", "FraudstreamDeadLetters"}
+    assert found == common | alerts

@@ -134,6 +134,15 @@ FRAUD_THRESHOLD: {{ .partner.threshold | toString | quote }}
 {{- end }}
 {{- if $v.alertsPage.enabled }}
 FRAUD_ALERTS_PAGE_PORT: {{ $v.alertsPage.port | quote }}
+{{- /* Loopback (port-forward only) unless peers may reach it, and then only behind a policy. */}}
+{{- if $v.alertsPage.allowFrom }}
+{{- if not $v.networkPolicy.enabled }}
+{{- fail "alertsPage.allowFrom needs networkPolicy.enabled: without a NetworkPolicy every pod of the cluster would reach the page's decrypted results" }}
+{{- end }}
+FRAUD_ALERTS_PAGE_HOST: "0.0.0.0"
+{{- else }}
+FRAUD_ALERTS_PAGE_HOST: "127.0.0.1"
+{{- end }}
 FRAUD_ALERTS_PAGE_SCORES: {{ $v.alertsPage.scores | quote }}
 FRAUD_ALERTS_PAGE_ALERTS: {{ $v.alertsPage.alerts | quote }}
 {{- end }}
