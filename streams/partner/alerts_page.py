@@ -8,14 +8,18 @@ reaches for ``/metrics``. The partner's worker serves it with its Faust app (:fu
 (:func:`serve_page`). Routes:
 
 - ``GET /`` (or ``/alerts``): the page (no external asset; docs/alerts.md);
-- ``GET /events``: Server-Sent Events, the window first, then one update per record read;
+- ``GET /events``: Server-Sent Events, the window first, then one update per batch of records
+  read (one poll of the topics);
 - ``GET /recent.json``: the window now.
 
 A kafka-python consumer without a group (nobody's offsets move) reads the partner's scores and
 alerts topics in a thread, from the last records of each partition (the window's size), and
-hands each record to the event loop. A record that is not a score is counted and skipped,
-never shown or logged. Reading from the topics, not from the decryptor, makes the page the same
-whichever replica decrypted what, and gives it its history after a restart.
+hands what each poll read to the event loop as one batch. The handoff is bounded: at most
+:data:`_IN_FLIGHT` batches wait for the loop, and the reader waits beyond (the loop is the
+partner worker's, which also serves its agents, its Kafka heartbeats and ``/live``). A record
+that is not a score, or whose score, threshold or time is not a finite number, is counted and
+skipped, never shown or logged. Reading from the topics, not from the decryptor, makes the page
+the same whichever replica decrypted what, and gives it its history after a restart.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from streams.broker.admin import assigned_consumer
 from streams.core.errors import BrokerError, SchemaError
 from streams.core.outputs import Score
 from streams.partner.alerts_page_html import CONTENT_SECURITY_POLICY, page_html
-from streams.partner.alerts_window import AlertsWindow, Kind, host_allowed
+from streams.partner.alerts_window import AlertsWindow, Kind, host_allowed, shown
 from streams.runtime.logs import get_logger
 
 __all__ = ["AlertsPage", "attach", "serve_page"]
@@ -46,8 +50,14 @@ __all__ = ["AlertsPage", "attach", "serve_page"]
 _log = get_logger(__name__)
 #: Seconds between two comments on an idle event stream (a closed browser is noticed).
 _HEARTBEAT_S = 15.0
-#: Seconds before the reader tries again after the broker or a topic failed it.
+#: Seconds before the reader tries again after the broker, a topic or anything else failed it.
 _RETRY_S = 5.0
+#: Records one poll reads at most: one batch, one update to the browsers.
+_BATCH = 500
+#: Batches handed to the event loop and not yet added, at most: beyond, the reader waits.
+_IN_FLIGHT = 2
+#: Seconds between two looks at whether the page stopped, while the reader waits for the loop.
+_WAIT_S = 0.5
 #: Updates one browser may lag behind before its stream is ended (it reconnects afresh).
 _BACKLOG = 1000
 _HEADERS = {
@@ -79,6 +89,7 @@ class AlertsPage:
         self._html = page_html(partner, max_scores, max_alerts).encode()
         self._clients: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._stopped = threading.Event()
+        self._handoff = threading.BoundedSemaphore(_IN_FLIGHT)
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -151,9 +162,7 @@ class AlertsPage:
             self._clients.discard(queue)
         return response
 
-    def _publish(self, update: dict[str, Any] | None) -> None:
-        if update is None:
-            return
+    def _publish(self, update: dict[str, Any]) -> None:
         for queue in list(self._clients):
             try:
                 queue.put_nowait(update)
@@ -161,11 +170,14 @@ class AlertsPage:
                 self._clients.discard(queue)
                 _end(queue)
 
-    def _add(self, kind: Kind, score: Score) -> None:
-        self._publish(self.window.add(kind, score))
-
-    def _skip(self) -> None:
-        self._publish(self.window.skip())
+    def _add(self, batch: list[tuple[Kind, Score | None]]) -> None:
+        """Add one poll's records to the window and send the browsers one update (on the loop)."""
+        try:
+            self._publish(self.window.add_batch(batch))
+        except Exception as exc:  # noqa: BLE001 - the page goes on; never a record's content
+            _log.error("alerts_page_batch_failed", error=type(exc).__name__, records=len(batch))
+        finally:
+            self._handoff.release()
 
     # --- the Kafka side (the reader thread) -----------------------------------------------------
 
@@ -176,6 +188,10 @@ class AlertsPage:
                 self._follow(positions)
             except (BrokerError, KafkaError, OSError) as exc:
                 _log.warning("alerts_page_reader_failed", reason=str(exc), retry_s=_RETRY_S)
+                self._stopped.wait(_RETRY_S)
+            except Exception as exc:  # noqa: BLE001 - a dead reader would freeze the page
+                # The class only: an unexpected error's message may quote a record.
+                _log.error("alerts_page_reader_failed", error=type(exc).__name__, retry_s=_RETRY_S)
                 self._stopped.wait(_RETRY_S)
 
     def _follow(self, positions: dict[TopicPartition, int]) -> None:
@@ -191,27 +207,50 @@ class AlertsPage:
                 back = ends[tp] - self.window.limits[self.kinds[tp.topic]]
                 consumer.seek(tp, positions.get(tp, max(starts[tp], back)))
             while not self._stopped.is_set():
-                for tp, records in consumer.poll(timeout_ms=500).items():
-                    for record in records:
-                        self._hand_over(self.kinds[tp.topic], record)
-                        positions[tp] = record.offset + 1
+                polled = consumer.poll(timeout_ms=500, max_records=_BATCH)
+                batch = [
+                    (self.kinds[tp.topic], _score(record))
+                    for tp, records in polled.items()
+                    for record in records
+                ]
+                if batch and not self._hand_over(batch):
+                    return  # the page is stopping
+                for tp, records in polled.items():
+                    if records:
+                        positions[tp] = records[-1].offset + 1
         finally:
             consumer.close()
 
-    def _hand_over(self, kind: Kind, record: Any) -> None:
-        try:
-            score = Score.from_bytes(record.value or b"")  # a tombstone is no score either
-        except SchemaError as exc:
-            where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-            _log.warning("alerts_page_record_skipped", error=type(exc).__name__, **where)
-            self._call(self._skip)
-            return
-        self._call(self._add, kind, score)
+    def _hand_over(self, batch: list[tuple[Kind, Score | None]]) -> bool:
+        """Have the event loop add ``batch``, once fewer than ``_IN_FLIGHT`` batches wait for it
+        (the reader waits meanwhile); False if the page stopped first, or its loop closed."""
+        while not self._handoff.acquire(timeout=_WAIT_S):
+            if self._stopped.is_set():
+                return False
+        with contextlib.suppress(RuntimeError):  # the loop closed: the page is stopping
+            if self._loop is not None:  # known before the reader starts
+                self._loop.call_soon_threadsafe(self._add, batch)
+                return True
+        self._handoff.release()
+        self._stopped.set()
+        return False
 
-    def _call(self, function: Callable[..., None], *args: Any) -> None:
-        if self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed: the page is stopping
-                self._loop.call_soon_threadsafe(function, *args)
+
+def _score(record: Any) -> Score | None:
+    """The score ``record`` holds; None (logged by its position only) if it holds none the
+    page can show: not a score (a tombstone neither), or a score, threshold or time that is
+    not a finite number."""
+    try:
+        score = Score.from_bytes(record.value or b"")
+    except SchemaError as exc:
+        error = type(exc).__name__
+    else:
+        if shown(score):
+            return score
+        error = "NotFinite"
+    where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+    _log.warning("alerts_page_record_skipped", error=error, **where)
+    return None
 
 
 def _event(update: dict[str, Any]) -> bytes:

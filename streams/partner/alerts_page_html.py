@@ -2,8 +2,8 @@
 from elsewhere (it works offline, and its Content-Security-Policy forbids any other source).
 
 The script opens ``events`` (Server-Sent Events): a snapshot of the window first, then one
-update per record read. Every value from a record reaches the page as text (``textContent``),
-never as markup.
+update per batch of records read (the rows kept, newest first, and the histogram and counts).
+Every value from a record reaches the page as text (``textContent``), never as markup.
 """
 
 from __future__ import annotations
@@ -56,11 +56,10 @@ function fill(table, rows, limit) {
     return row;
   }));
 }
-function insert(list, record, limit) {
-  let at = 0;
-  while (at < list.length && list[at].scored_at_ms >= record.scored_at_ms) at += 1;
-  list.splice(at, 0, record);
-  list.length = Math.min(list.length, limit);
+function merge(list, records, limit) {
+  // Newest first; the sort is stable, so a new record follows a kept one of the same time.
+  const merged = list.concat(records).sort((a, b) => b.scored_at_ms - a.scored_at_ms);
+  return merged.slice(0, limit);
 }
 function shape(name, attributes, text) {
   const element = document.createElementNS(SVG, name);
@@ -113,12 +112,12 @@ function snapshot(update) {
 }
 function apply(update) {
   if (update.type === "snapshot") snapshot(update);
-  if (update.type === "alert") {
-    insert(state.alerts, update.row, state.limits.alert);
+  if (update.type === "records" && update.alerts.length > 0) {
+    state.alerts = merge(state.alerts, update.alerts, state.limits.alert);
     fill(byId("alerts"), state.alerts, state.limits.alert);
   }
-  if (update.type === "score") {
-    insert(state.scores, update.row, state.limits.score);
+  if (update.type === "records" && update.scores.length > 0) {
+    state.scores = merge(state.scores, update.scores, state.limits.score);
     fill(byId("scores"), state.scores, SHOWN_SCORES);
   }
   summary(update);
