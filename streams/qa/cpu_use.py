@@ -22,8 +22,7 @@ def _cpu_seconds(pid: int | None, others: frozenset[int] = frozenset()) -> float
         root = psutil.Process(pid)
         family = [root]
         for child in root.children(recursive=True):
-            lineage = {child.pid, *(p.pid for p in child.parents())}
-            if not lineage & others:
+            if not _below(child, pid) & others:
                 family.append(child)
     except psutil.Error:
         return 0.0
@@ -35,6 +34,17 @@ def _cpu_seconds(pid: int | None, others: frozenset[int] = frozenset()) -> float
             continue
         total += times.user + times.system
     return total
+
+
+def _below(child: psutil.Process, root: int) -> set[int]:
+    """``child`` and its ancestors up to ``root``, ``root`` left out: whether another measured
+    process stands between them (``root``'s own ancestors, a bench above its scorer, do not)."""
+    lineage = {child.pid}
+    for parent in child.parents():
+        if parent.pid == root:
+            break
+        lineage.add(parent.pid)
+    return lineage
 
 
 class CpuMeter:
