@@ -32,7 +32,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from streams.runtime.agents import AgentSet
 from streams.runtime.metrics import PREFIX
 
-__all__ = ["add_web_pages"]
+__all__ = ["add_web_pages", "metrics_registry"]
 
 #: Faust's metric families that count or time what a worker sends, or time its events.
 _RESULT_DEPENDENT = (
@@ -104,6 +104,20 @@ def add_web_pages(
 
     app.page("/ready")(ready)
     app.page("/live")(live)
+    shown = metrics_registry(app, private_topics, agents)
+
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(shown), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.page("/metrics")(metrics)
+
+
+def metrics_registry(
+    app: faust.App, private_topics: Collection[str] | None, agents: AgentSet | None
+) -> CollectorRegistry:
+    """Install Faust's Prometheus sensor on ``app`` and return what ``/metrics`` shows: the
+    sensor's families (less the result-dependent ones with ``private_topics``), the project's
+    own and the agents' record ages."""
     # One registry per app: several apps may live in one process (tests) and the default
     # registry refuses a metric registered twice. (faust's setup_prometheus_sensors, without the
     # page it adds: ours may filter.)
@@ -114,8 +128,4 @@ def add_web_pages(
     if agents is not None:
         shown.register(agents.metrics.registry)
         shown.register(_RecordAges(agents, private=private_topics is not None))
-
-    async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(shown), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    app.page("/metrics")(metrics)
+    return shown
