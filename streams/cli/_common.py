@@ -32,6 +32,7 @@ __all__ = [
     "Group",
     "JsonLine",
     "broker_option",
+    "check_partners",
     "console",
     "err_console",
     "json_lines",
@@ -220,6 +221,16 @@ model_option = click.option(
     show_envvar=True,
     help="Model version folder.",
 )
+
+
+def check_partners(settings: Settings, partners: Iterable[str]) -> None:
+    """A usage error (exit code 2) on ``--partner`` naming each of ``partners`` that is not one
+    of FRAUD_PARTNERS, before anything connects."""
+    unknown = [repr(p) for p in partners if p not in settings.partners]
+    if unknown:
+        verb = "is not a partner" if len(unknown) == 1 else "are not partners"
+        msg = f"{', '.join(unknown)} {verb} here: one of {', '.join(settings.partners)}"
+        raise click.BadParameter(msg + " (FRAUD_PARTNERS)", param_hint="--partner")
 
 
 def require_model(model_dir: Path) -> Path:

@@ -9,7 +9,14 @@ import click
 
 from streams.broker.admin import assigned_consumer
 from streams.broker.connection import kafka_python_config
-from streams.cli._common import Command, broker_option, console, err_console, load_settings
+from streams.cli._common import (
+    Command,
+    broker_option,
+    check_partners,
+    console,
+    err_console,
+    load_settings,
+)
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.partner.alert_follower import ALERT_COLUMNS, alert_row, follow_records
@@ -62,9 +69,7 @@ def alerts(
     plaintext. With --serve, a web page shows both topics live (docs/alerts.md).
     """
     settings = load_settings(broker=broker)
-    if partner not in settings.partners:
-        msg = f"{partner!r} is not a partner here: one of {', '.join(settings.partners)}"
-        raise click.BadParameter(msg + " (FRAUD_PARTNERS)", param_hint="--partner")
+    check_partners(settings, [partner])
     names = TopicNames(settings.topic_root)
     if serve is not None:
         if follow or from_now or scores or as_json:

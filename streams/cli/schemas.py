@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from models.features.spec import handbook_spec
-from streams.cli._common import Command, console, load_settings, read_block, replace_block
+from streams.cli._common import (
+    Command,
+    check_partners,
+    console,
+    load_settings,
+    read_block,
+    replace_block,
+)
 from streams.cli.schema_registry import register, value_subject
 from streams.core.outputs import SCHEMA_VERSION, published_schemas
 from streams.core.topics import TopicNames
@@ -159,10 +166,7 @@ def registry_subjects(names: TopicNames, partners: tuple[str, ...]) -> list[tupl
 def _register(url: str, partners: tuple[str, ...], timeout_s: float) -> None:
     """Register the schemas of ``partners``' topics (every partner by default) at ``url``."""
     settings = load_settings()
-    unknown = [p for p in partners if p not in settings.partners]
-    if unknown:
-        msg = f"{', '.join(unknown)}: not a partner here, one of {', '.join(settings.partners)}"
-        raise click.BadParameter(msg + " (FRAUD_PARTNERS)", param_hint="--partner")
+    check_partners(settings, partners)
     published = published_schemas()
     chosen = partners or tuple(settings.partners)
     for subject, name in registry_subjects(TopicNames(settings.topic_root), chosen):

@@ -94,10 +94,6 @@ class AlertsWindow:
         entry = self._keep(kind, score)
         return None if entry is None else entry[2]
 
-    def skip(self) -> None:
-        """Count a record that is not a score."""
-        self.skipped += 1
-
     def add_batch(self, records: Iterable[tuple[Kind, Score | None]]) -> dict[str, Any]:
         """Add the records one poll read (None: a record that is not a score, skipped); the
         one update to send the page: the rows kept, newest first, the histogram and counts."""

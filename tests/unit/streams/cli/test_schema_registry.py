@@ -112,4 +112,4 @@ def test_an_unknown_partner_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) ->
     args = ["--register", "http://127.0.0.1:1", "--partner", "zeta"]
     result = CliRunner().invoke(schemas, args)
     assert result.exit_code == 2
-    assert "zeta: not a partner here" in result.output
+    assert "'zeta' is not a partner here: one of alpha" in result.output
