@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streams.qa.score_comparison import Comparison, Outcome
+from streams.qa.score_comparison import DIFFERENCE_KINDS, Comparison, Outcome
 from streams.qa.verify import PipelineRun
 
-__all__ = ["DIFFERENCE_KINDS", "BatchFeatures", "verify_records", "verify_verdict"]
-
-#: The kinds of difference, in the order of the summary line.
-DIFFERENCE_KINDS = ("alert gained", "alert lost", "score changed", "missing", "unexpected")
+__all__ = ["BatchFeatures", "verify_records", "verify_verdict"]
 
 Record = dict[str, Any]
 

@@ -23,6 +23,7 @@ from streams.qa.recording_file import (
 )
 
 __all__ = [
+    "DIFFERENCE_KINDS",
     "Comparison",
     "Difference",
     "Outcome",
@@ -31,6 +32,9 @@ __all__ = [
     "read_outcomes",
     "save_scores",
 ]
+
+#: The kinds of difference between two verdicts of a transaction, in the summary line's order.
+DIFFERENCE_KINDS = ("alert gained", "alert lost", "score changed", "missing", "unexpected")
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,7 @@ class Comparison:
     def summary(self) -> str:
         """One line: what was compared and what differs."""
         counts = self.counts()
-        kinds = ("alert gained", "alert lost", "score changed", "missing", "unexpected")
-        parts = ", ".join(f"{counts[k]} {k}" for k in kinds)
+        parts = ", ".join(f"{counts[k]} {k}" for k in DIFFERENCE_KINDS)
         return (
             f"{self.compared} verdicts compared: {self.same} same, {len(self.differences)} "
             f"different ({parts}; score tolerance {self.tolerance:g})"
