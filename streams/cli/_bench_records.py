@@ -70,6 +70,7 @@ def _pipeline_run(run: BenchResult) -> Record:
         "bare_tx_per_s": run.bare_throughput,
         "pipeline_tx_per_s": run.pipeline_throughput,
         "bare_s_per_tx": run.bare_seconds / run.transactions,
+        "bare_cpu_s_per_tx": run.bare_cpu_seconds,
         "pipeline_s_per_tx": run.pipeline_seconds / run.transactions,
         "ratio": run.ratio,
         # Open loop (--rate): the offered load, and its share of (a)'s throughput.

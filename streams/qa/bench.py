@@ -123,7 +123,7 @@ def run_pipeline_bench(
         latencies = {stage: _stage(timed, stage) for stage in STAGES}
         latencies["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
         features = [list(s.features) for s, _ in scores]
-        bare_seconds = _bare_loop(model_dir, keys, features, warmup, say)
+        bare_seconds, bare_cpu = _bare_loop(model_dir, keys, features, warmup, say)
     return BenchResult(
         keys.client.version,
         transactions,
@@ -134,6 +134,7 @@ def run_pipeline_bench(
         sizes,
         {name: seconds / transactions for name, seconds in cpu.items()},
         len(os.sched_getaffinity(0)),
+        bare_cpu / transactions,
     )
 
 
@@ -291,15 +292,16 @@ def _bare_loop(
     features: list[list[float]],
     warmup: int,
     say: Callable[[str], None],
-) -> float:
-    """Seconds of the timed evaluations, one after the other, in this process."""
+) -> tuple[float, float]:
+    """Seconds of the timed evaluations, one after the other, in this process, and the CPU
+    seconds they took (every thread of this process: the circuit's OpenMP threads)."""
     server = ScoringServer(ServerArtifact.load(model_dir))
     server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
     requests = [keys.encrypt(row) for row in features]
     say(f"(a) bare loop: {warmup} warm-up then {len(requests) - warmup} timed evaluations")
     for request in requests[:warmup]:
         server.evaluate(request)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for request in requests[warmup:]:
         server.evaluate(request)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started

@@ -27,6 +27,8 @@ class BenchResult:
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     #: Cores of the machine (for the CPU table's share of it).
     cores: int = 1
+    #: CPU seconds per timed transaction of (a), the bare loop (every thread of its process).
+    bare_cpu_seconds: float | None = None
 
     def cpu_markdown(self) -> str:
         """Where (b)'s CPU went, per transaction, against what the machine had."""
@@ -40,6 +42,14 @@ class BenchResult:
         rows += [f"| {name} | {s:.3f} | {s / had:.0%} |" for name, s in self.cpu_seconds.items()]
         used = sum(self.cpu_seconds.values())
         rows.append(f"| all | {used:.3f} | {used / had:.0%} |")
+        if self.bare_cpu_seconds:
+            bare_had = self.bare_seconds / self.transactions * self.cores
+            rows += [
+                "",
+                f"(a), for comparison: the bare loop used {self.bare_cpu_seconds:.3f} CPU s per "
+                f"transaction ({self.bare_cpu_seconds / bare_had:.0%} of the {self.cores} cores "
+                f"while it ran); (b) in all used {used / self.bare_cpu_seconds - 1:+.0%} of that.",
+            ]
         return "\n".join(rows)
 
     def bytes_markdown(self) -> str:

@@ -67,6 +67,10 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
     assert scorer_cpu, out
     assert float(scorer_cpu.group(1)) > 0
     assert re.search(r"^\| all \| \d+\.\d+ \| \d+% \|$", out, re.MULTILINE)
+    # ... and against the CPU of the bare evaluation, measured in (a) on all its threads.
+    bare_cpu = re.search(r"^\(a\), for comparison: the bare loop used (\d+\.\d+) CPU s", out, re.M)
+    assert bare_cpu, out
+    assert float(bare_cpu.group(1)) > 0
     block = "pipeline" if guarantee == "at_least_once" else "pipeline-exactly-once"
     written = doc.read_text()
     assert f"<!-- {block}:begin -->" in written

@@ -46,6 +46,21 @@ def test_the_cpu_of_each_process_is_shown_against_what_the_machine_had() -> None
     assert "| all | 1.700 | 85% |" in text
     runs = BenchRuns((measured, measured)).markdown()
     assert "| all | 1.700 | 85% |" in runs
+    assert "bare loop used" not in text  # not measured: no comparison
+
+
+def test_the_pipelines_cpu_is_compared_with_the_bare_loops() -> None:
+    """(a): 40 evaluations in 30 s on 2 cores, 1.2 CPU s each (80 % of the 1.5 there were);
+    (b) in all 1.5 CPU s per transaction, a quarter more."""
+    measured = BenchResult(
+        "abc123", 40, 30.0, 40.0, {"fhe_ms": (1.0, 2.0)},
+        cpu_seconds={"scorer (with its FHE pool)": 1.4, "broker": 0.1}, cores=2,
+        bare_cpu_seconds=1.2,
+    )  # fmt: skip
+    assert (
+        "(a), for comparison: the bare loop used 1.200 CPU s per transaction (80% of the 2 "
+        "cores while it ran); (b) in all used +25% of that."
+    ) in measured.markdown()
 
 
 def test_one_run_is_reported_as_before() -> None:
