@@ -7,7 +7,9 @@
 - on both: :mod:`models.fhe.artifacts` (the versioned client and server parts of a model),
   :mod:`models.fhe.envelope` (what travels around each ciphertext), :mod:`models.fhe.proof`
   (signatures binding a key id to its evaluation keys) and :mod:`models.fhe.binning` (the
-  partner's plaintext pre-processing, stored in the client artifact).
+  partner's plaintext pre-processing, stored in the client artifact);
+- for any process that evaluates: :mod:`models.fhe.exit_status` (a failing process keeps its exit
+  status, which Concrete's exit handler would overwrite with 0).
 
 Nothing here loads a training library (pandas, scikit-learn, xgboost, matplotlib) or
 :mod:`models.training` / :mod:`models.data`: import-linter contracts check both boundaries.

@@ -203,5 +203,22 @@ def full_cli() -> click.Group:
 
 
 def main() -> None:
-    """Entry point of the ``fraudstream`` console script (and of ``python -m streams``)."""
-    cli()
+    """Entry point of the ``fraudstream`` console script (and of ``python -m streams``). A
+    failing command exits with its status even after an FHE evaluation in this process
+    (:mod:`models.fhe.exit_status`)."""
+    try:
+        cli()
+    except SystemExit as done:
+        if done.code not in (0, None):
+            _keep_failing_status()
+        raise
+    except BaseException:
+        _keep_failing_status()
+        raise
+
+
+def _keep_failing_status() -> None:
+    # Imported only on failure, so that --help and the commands' start stay light.
+    from models.fhe.exit_status import keep_failing_status  # noqa: PLC0415
+
+    keep_failing_status()
