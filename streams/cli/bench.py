@@ -55,9 +55,10 @@ def bench() -> None:
 @click.option(
     "--warmup",
     type=click.IntRange(1, 100),
-    default=3,
+    default=20,
     show_default=True,
-    help="Untimed first ones.",
+    help="Untimed first ones: they warm up the fresh broker's JIT compiler and the workers "
+    "(docs/benchmarks.md).",
 )
 @click.option(
     "--doc",
@@ -111,8 +112,9 @@ def bench_pipeline(
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
     local broker, over the same transactions, their ratio, and the pipeline's latencies.
 
-    Starts its own broker on free loopback ports, one scorer and one partner gateway; about
-    (warmup + transactions) x 2 FHE evaluations per run.
+    (a) runs before and after (b) and the ratio uses their mean, so the machine's drift
+    between them cancels. Starts its own broker on free loopback ports, one scorer and one
+    partner gateway; about (warmup + transactions) x 3 FHE evaluations per run.
     """
     if runs > 1 and rate is not None:
         msg = "--runs repeats the ratio of a backlog; with --rate, run the command once per rate"

@@ -3,7 +3,10 @@
 On the same model, machine and run, over the same N transactions:
 
 (a) a bare loop of server-side evaluations (``ScoringServer.evaluate``, one after the other, in
-    this process, inputs encrypted beforehand);
+    this process, inputs encrypted beforehand), once before (b) and once after, their mean
+    being (a)'s time (the machine's speed drifts between minutes; the loop before (b) evaluates
+    random rows of the same shape, which costs the same: a circuit's operations do not depend
+    on its inputs);
 (b) the whole pipeline through a real broker: one partner gateway (features, encryption), one
     scorer (FHE in its process pool), the decryptor; all N transactions sent at once, timed from
     the send to the last score.
@@ -30,6 +33,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
 from models.fhe.artifacts import ClientArtifact, ServerArtifact
@@ -66,6 +71,21 @@ def _percentiles(values: Sequence[float]) -> tuple[float, float]:
     return statistics.median(ordered), cuts[98]
 
 
+def _enough_transactions(
+    warmup: int, transactions: int, partner: str, partners: Sequence[str]
+) -> list[HandbookTransaction]:
+    """``warmup + transactions`` of the bench day's transactions of ``partner``, or a clear
+    error saying how many there are."""
+    chosen = _transactions(warmup + transactions, partner, partners)
+    if len(chosen) < warmup + transactions:
+        msg = (
+            f"{BENCH_DAY} has only {len(chosen)} transactions of {partner}: ask for at most "
+            f"{len(chosen) - warmup} (after {warmup} warm-up)"
+        )
+        raise ConfigError(msg)
+    return chosen
+
+
 def _transactions(n: int, partner: str, partners: Sequence[str]) -> list[HandbookTransaction]:
     found = []
     for tx in read_transactions(start=BENCH_DAY, end=BENCH_DAY):
@@ -88,25 +108,24 @@ def run_pipeline_bench(
     wait_s: float = 600.0,
     rate: float | None = None,
 ) -> BenchResult:
-    """Measure (b) then (a) over the same transactions; see the module docstring. The workers'
+    """Measure (a), (b), then (a) again; see the module docstring. The workers'
     logs go to a new folder under ``log_root``; ``guarantee`` is Faust's processing guarantee
     for every worker of (b) (scores are read committed only). A phase of (b) whose scores have
     not all come after ``wait_s`` seconds ends the run with an error saying so. With ``rate``,
     (b)'s timed transactions are sent at that many per second (open loop) instead of at once."""
     partner = settings.partners[0]
-    chosen = _transactions(warmup + transactions, partner, settings.partners)
-    if len(chosen) < warmup + transactions:
-        msg = (
-            f"{BENCH_DAY} has only {len(chosen)} transactions of {partner}: ask for at most "
-            f"{len(chosen) - warmup} (after {warmup} warm-up)"
-        )
-        raise ConfigError(msg)
+    chosen = _enough_transactions(warmup, transactions, partner, settings.partners)
     # The broker, keys and worker state are temporary; the logs are kept (they explain a failure).
     log_dir = new_log_dir(log_root)
     with tempfile.TemporaryDirectory(prefix="fraudstream-bench-") as tmp:
         work = Path(tmp)
-        keys = PartnerKeys.generate(ClientArtifact.load(model_dir), work / "keys", partner)
+        client = ClientArtifact.load(model_dir)
+        keys = PartnerKeys.generate(client, work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
+        # (a) on both sides of (b), so the machine's drift cancels. Before (b) no features exist
+        # yet: random rows cost the same (a circuit's operations do not depend on its inputs).
+        rows = np.random.default_rng(0).uniform(0, 200, (len(chosen), len(client.feature_names)))
+        before = _bare_loop(model_dir, keys, rows.tolist(), warmup, say, when="before (b)")
         scores, sizes, cpu = _pipeline_run(
             settings,
             model_dir,
@@ -123,18 +142,19 @@ def run_pipeline_bench(
         latencies = {stage: _stage(timed, stage) for stage in STAGES}
         latencies["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
         features = [list(s.features) for s, _ in scores]
-        bare_seconds, bare_cpu = _bare_loop(model_dir, keys, features, warmup, say)
+        after = _bare_loop(model_dir, keys, features, warmup, say, when="after (b)")
     return BenchResult(
         keys.client.version,
         transactions,
-        bare_seconds,
+        (before[0] + after[0]) / 2,
         pipeline_seconds,
         latencies,
         rate,
         sizes,
         {name: seconds / transactions for name, seconds in cpu.items()},
         len(os.sched_getaffinity(0)),
-        bare_cpu / transactions,
+        (before[1] + after[1]) / 2 / transactions,
+        (before[0], after[0]),
     )
 
 
@@ -292,13 +312,15 @@ def _bare_loop(
     features: list[list[float]],
     warmup: int,
     say: Callable[[str], None],
+    *,
+    when: str,
 ) -> tuple[float, float]:
     """Seconds of the timed evaluations, one after the other, in this process, and the CPU
     seconds they took (every thread of this process: the circuit's OpenMP threads)."""
     server = ScoringServer(ServerArtifact.load(model_dir))
     server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
     requests = [keys.encrypt(row) for row in features]
-    say(f"(a) bare loop: {warmup} warm-up then {len(requests) - warmup} timed evaluations")
+    say(f"(a) bare loop {when}: {warmup} warm-up then {len(requests) - warmup} timed evaluations")
     for request in requests[:warmup]:
         server.evaluate(request)
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -29,6 +29,8 @@ class BenchResult:
     cores: int = 1
     #: CPU seconds per timed transaction of (a), the bare loop (every thread of its process).
     bare_cpu_seconds: float | None = None
+    #: Seconds of each bare loop (before and after (b)); ``bare_seconds`` is their mean.
+    bare_loops: tuple[float, ...] = ()
 
     def cpu_markdown(self) -> str:
         """Where (b)'s CPU went, per transaction, against what the machine had."""
@@ -51,6 +53,13 @@ class BenchResult:
                 f"while it ran); (b) in all used {used / self.bare_cpu_seconds - 1:+.0%} of that.",
             ]
         return "\n".join(rows)
+
+    def _loops_text(self) -> str:
+        """``; before (b) P tx/s, after (b) Q tx/s`` when (a) ran on both sides of (b)."""
+        if len(self.bare_loops) != 2:  # before and after
+            return ""
+        before, after = (self.transactions / seconds for seconds in self.bare_loops)
+        return f"; mean of {before:.3f} tx/s before (b) and {after:.3f} after"
 
     def bytes_markdown(self) -> str:
         """Bytes per transaction on each topic, and the verdict's as one line a script reads."""
@@ -84,7 +93,7 @@ class BenchResult:
             f"| model | `{self.model_version}` |",
             f"| transactions (after warm-up) | {self.transactions} |",
             f"| (a) bare loop of evaluations | {self.bare_throughput:.3f} tx/s "
-            f"({self.bare_seconds / self.transactions:.3f} s/tx) |",
+            f"({self.bare_seconds / self.transactions:.3f} s/tx{self._loops_text()}) |",
             f"| (b) whole pipeline through the broker | {self.pipeline_throughput:.3f} tx/s "
             f"({self.pipeline_seconds / self.transactions:.3f} s/tx) |",
         ]
@@ -136,12 +145,14 @@ class BenchRuns:
         if len(self.runs) == 1:
             return self.runs[0].markdown()
         rows = [
-            "| run | model | (a) bare tx/s | (b) pipeline tx/s | ratio (b)/(a) |",
-            "|---|---|---|---|---|",
+            "| run | model | (a) bare tx/s | (a) before / after (b) | (b) pipeline tx/s "
+            "| ratio (b)/(a) |",
+            "|---|---|---|---|---|---|",
         ]
         rows += [
             f"| {n} | `{r.model_version}` | {r.bare_throughput:.3f} | "
-            f"{r.pipeline_throughput:.3f} | {r.ratio:.3f} |"
+            + (" / ".join(f"{r.transactions / s:.3f}" for s in r.bare_loops) or "-")
+            + f" | {r.pipeline_throughput:.3f} | {r.ratio:.3f} |"
             for n, r in enumerate(self.runs, 1)
         ]
         number = self.median_run

@@ -56,7 +56,7 @@ def bench_result(bare_s: float, pipeline_s: float, rate: float | None = None) ->
     return BenchResult(
         "abc123", 40, bare_s, pipeline_s, {"fhe_ms": (1.5, 3.0), "end_to_end_ms": (100.0, 200.0)},
         rate, {"verdicts": 40_000.0, "scoring requests": 9_000.0},
-        {"scorer (with its FHE pool)": 1.6, "broker": 0.1}, 2, 1.5,
+        {"scorer (with its FHE pool)": 1.6, "broker": 0.1}, 2, 1.5, (bare_s - 1, bare_s + 1),
     )  # fmt: skip
 
 
@@ -76,6 +76,7 @@ def test_pipeline_has_a_record_per_run_and_the_ratio_line_in_the_summary() -> No
     # 40 transactions in 50 s on 2 cores: 2.5 core-seconds per transaction were there.
     assert second["cpu_s_per_tx"]["all"] == pytest.approx(1.7)
     assert second["bare_cpu_s_per_tx"] == 1.5
+    assert second["bare_loops_s"] == [39, 41]
     assert round(second["cpu_share_of_cores"]["scorer (with its FHE pool)"], 3) == 0.64
     assert second["verdict_bytes_per_tx"] == 40_000.0
     assert second["offered_tx_per_s"] is None

@@ -27,7 +27,7 @@ def test_every_ratio_is_on_one_line_in_run_order() -> None:
 def test_the_table_has_a_row_per_run_and_the_median_runs_latencies() -> None:
     runs = BenchRuns((result(40, 41, 1.0), result(40, 50, 2.0), result(40, 40.5, 3.0)))
     text = runs.markdown()
-    assert "| 2 | `abc123` | 1.000 | 0.800 | 0.800 |" in text
+    assert "| 2 | `abc123` | 1.000 | - | 0.800 | 0.800 |" in text
     assert "Run 1 (the median ratio)" in text  # ratios 0.98, 0.80, 0.99: the median is run 1
     assert "| fhe | 1.0 | 2.0 |" in text
     assert "| end to end | 100.0 | 200.0 |" in text
@@ -102,3 +102,19 @@ def test_bytes_per_topic_end_with_the_verdict_line() -> None:
     text = sized.markdown()
     assert "| scoring requests | 812 |" in text
     assert text.splitlines()[-1] == "verdict bytes per transaction: 54322"
+
+
+def test_a_bare_loop_on_each_side_of_the_pipeline_is_shown_with_their_mean() -> None:
+    """(a) took 40 s before (b) and 50 s after: 1.000 and 0.800 tx/s; the ratio uses their mean,
+    45 s (0.889 tx/s), against (b)'s 45 s."""
+    bracketed = BenchResult(
+        "abc123", 40, 45.0, 45.0, {"fhe_ms": (1.0, 2.0)}, bare_loops=(40.0, 50.0),
+    )  # fmt: skip
+    assert bracketed.ratio == 1.0
+    text = bracketed.markdown()
+    assert (
+        "| (a) bare loop of evaluations | 0.889 tx/s (1.125 s/tx; mean of 1.000 tx/s before (b) "
+        "and 0.800 after) |"
+    ) in text
+    runs = BenchRuns((bracketed, bracketed)).markdown()
+    assert "| 1 | `abc123` | 0.889 | 1.000 / 0.800 | 0.889 | 1.000 |" in runs
