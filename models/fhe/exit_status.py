@@ -21,9 +21,9 @@ __all__ = ["keep_failing_status"]
 
 
 def keep_failing_status() -> None:
-    """Let a failing exit keep its status: drop Concrete's exit handler if it was loaded (its
-    runtime only needs terminating when it ran the dataflow mode, which no command here keeps
-    running; otherwise it only overwrites the status)."""
+    """Let a failing exit keep its status: drop Concrete's exit handler if it was loaded. The
+    handler ends the dataflow runtime it started (after an evaluation it is running, hence the
+    ``exit(0)``); a failing process skips that and exits through Python's own path."""
     compiler = sys.modules.get("concrete.compiler")
     if compiler is None:
         return  # never imported: its handler is not registered

@@ -44,22 +44,25 @@ class BenchResult:
         rows += [f"| {name} | {s:.3f} | {s / had:.0%} |" for name, s in self.cpu_seconds.items()]
         used = sum(self.cpu_seconds.values())
         rows.append(f"| all | {used:.3f} | {used / had:.0%} |")
-        if self.bare_cpu_seconds:
+        # Under a backlog only: in open loop (b)'s CPU per transaction also holds the idle work
+        # of the gaps between transactions, which the bare loop has none of.
+        if self.bare_cpu_seconds and self.rate is None:
             bare_had = self.bare_seconds / self.transactions * self.cores
             rows += [
                 "",
                 f"(a), for comparison: the bare loop used {self.bare_cpu_seconds:.3f} CPU s per "
                 f"transaction ({self.bare_cpu_seconds / bare_had:.0%} of the {self.cores} cores "
-                f"while it ran); (b) in all used {used / self.bare_cpu_seconds - 1:+.0%} of that.",
+                f"while it ran); (b) in all used {used / self.bare_cpu_seconds - 1:.0%} more.",
             ]
         return "\n".join(rows)
 
     def _loops_text(self) -> str:
-        """``; before (b) P tx/s, after (b) Q tx/s`` when (a) ran on both sides of (b)."""
+        """``; times averaged from P tx/s before (b) and Q after`` when (a) ran on both sides
+        of (b) (the throughput shown is that of the mean time, not the mean of P and Q)."""
         if len(self.bare_loops) != 2:  # before and after
             return ""
         before, after = (self.transactions / seconds for seconds in self.bare_loops)
-        return f"; mean of {before:.3f} tx/s before (b) and {after:.3f} after"
+        return f"; times averaged from {before:.3f} tx/s before (b) and {after:.3f} after"
 
     def bytes_markdown(self) -> str:
         """Bytes per transaction on each topic, and the verdict's as one line a script reads."""

@@ -15,6 +15,8 @@ import pytest
 
 from tests.support.models import TinyModel
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 _SCRIPT = """
 import sys
 from pathlib import Path
