@@ -34,8 +34,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
 from models.fhe.artifacts import ClientArtifact, ServerArtifact
 from models.fhe.client.keys import PartnerKeys
@@ -50,6 +48,7 @@ from streams.core.topics import TopicNames
 from streams.qa.bench_report import BenchResult, BenchRuns
 from streams.qa.cpu_use import CpuMeter
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
+from streams.qa.pool_bench import random_rows
 from streams.qa.recorder import RecordPlan, record_messages
 from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
@@ -123,9 +122,9 @@ def run_pipeline_bench(
         keys = PartnerKeys.generate(client, work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
         # (a) on both sides of (b), so the machine's drift cancels. Before (b) no features exist
-        # yet: random rows cost the same (a circuit's operations do not depend on its inputs).
-        rows = np.random.default_rng(0).uniform(0, 200, (len(chosen), len(client.feature_names)))
-        before = _bare_loop(model_dir, keys, rows.tolist(), warmup, say, when="before (b)")
+        # yet: random rows cost the same.
+        rows = random_rows(client, len(chosen))
+        before = _bare_loop(model_dir, keys, rows, warmup, say, when="before (b)")
         scores, sizes, cpu = _pipeline_run(
             settings,
             model_dir,

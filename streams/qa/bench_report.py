@@ -61,7 +61,7 @@ class BenchResult:
         of (b) (the throughput shown is that of the mean time, not the mean of P and Q)."""
         if len(self.bare_loops) != 2:  # before and after
             return ""
-        before, after = (self.transactions / seconds for seconds in self.bare_loops)
+        before, after = self.bare_loop_throughputs
         return f"; times averaged from {before:.3f} tx/s before (b) and {after:.3f} after"
 
     def bytes_markdown(self) -> str:
@@ -77,6 +77,11 @@ class BenchResult:
     def bare_throughput(self) -> float:
         """Transactions per second of the bare evaluation loop."""
         return self.transactions / self.bare_seconds
+
+    @property
+    def bare_loop_throughputs(self) -> tuple[float, ...]:
+        """Transactions per second of each bare loop (before and after (b))."""
+        return tuple(self.transactions / seconds for seconds in self.bare_loops)
 
     @property
     def pipeline_throughput(self) -> float:
@@ -154,7 +159,7 @@ class BenchRuns:
         ]
         rows += [
             f"| {n} | `{r.model_version}` | {r.bare_throughput:.3f} | "
-            + (" / ".join(f"{r.transactions / s:.3f}" for s in r.bare_loops) or "-")
+            + (" / ".join(f"{tx_per_s:.3f}" for tx_per_s in r.bare_loop_throughputs) or "-")
             + f" | {r.pipeline_throughput:.3f} | {r.ratio:.3f} |"
             for n, r in enumerate(self.runs, 1)
         ]

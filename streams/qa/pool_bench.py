@@ -28,7 +28,7 @@ from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
 from streams.scorer.fhe_pool import FhePool
 
-__all__ = ["PoolPoint", "PoolSweep", "measure_pool"]
+__all__ = ["PoolPoint", "PoolSweep", "measure_pool", "random_rows"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,13 @@ async def _measure(
     return time.perf_counter() - started, list(fhe)
 
 
+def random_rows(client: ClientArtifact, n: int) -> list[list[float]]:
+    """``n`` random rows of the model's features (the same for every call): they cost what real
+    transactions cost, since an FHE circuit runs the same operations whatever its inputs."""
+    rows = np.random.default_rng(0).uniform(0, 200, size=(n, len(client.feature_names)))
+    return [list(map(float, row)) for row in rows]
+
+
 def measure_pool(
     model_dir: Path,
     combinations: Sequence[tuple[int, int]],
@@ -120,7 +127,7 @@ def measure_pool(
     """Measure ``evaluations`` evaluations for each (processes, threads) in ``combinations``
     (threads 0: Concrete's default)."""
     client = ClientArtifact.load(model_dir)
-    rows = np.random.default_rng(0).uniform(0, 200, size=(evaluations, len(client.feature_names)))
+    rows = random_rows(client, evaluations)
     points = []
     with tempfile.TemporaryDirectory(prefix="fraudstream-pool-bench-") as tmp:
         work = Path(tmp)
@@ -128,7 +135,7 @@ def measure_pool(
         keys_dir = work / "keys"
         keys_dir.mkdir()
         (keys_dir / f"{keys.key_id}.keys").write_bytes(keys.evaluation_keys())
-        requests = [keys.encrypt(row.tolist()) for row in rows]
+        requests = [keys.encrypt(row) for row in rows]
         for processes, threads in combinations:
             shown = "all" if threads == 0 else threads
             say(f"{processes} process(es) x {shown} thread(s): {evaluations} evaluations…")
