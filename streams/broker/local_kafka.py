@@ -29,7 +29,6 @@ __all__ = [
     "default_cache_dir",
     "deploy_dir",
     "fetch_jars",
-    "free_port",
 ]
 
 #: The pinned broker version; deploy/kafka/pom.xml takes it as ``-Dkafka.version``.
@@ -59,14 +58,6 @@ def deploy_dir() -> Path:
 def default_cache_dir() -> Path:
     """``~/.cache/fraudstream``: outside the repository, shared by every clone on the machine."""
     return Path.home() / ".cache" / "fraudstream"
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def fetch_jars(

@@ -40,7 +40,8 @@ from models.fhe.client.keys import PartnerKeys
 from models.fhe.server import ScoringServer
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
-from streams.broker.local_kafka import LocalKafka, free_port
+from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 from streams.core.errors import ConfigError, FraudStreamError
 from streams.core.outputs import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings

@@ -29,7 +29,8 @@ from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
-from streams.broker.local_kafka import LocalKafka, free_port
+from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 from streams.core.dead_letters import read_headers
 from streams.core.outputs import Score
 from streams.core.settings import Settings

@@ -46,7 +46,8 @@ from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
-from streams.broker.local_kafka import LocalKafka, free_port
+from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames

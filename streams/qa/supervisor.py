@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from streams.broker.admin import wait_for_group
 from streams.broker.connection import kafka_python_config
-from streams.broker.local_kafka import free_port
+from streams.broker.ports import free_port
 from streams.core.errors import BrokerError
 from streams.core.settings import Settings
 from streams.core.topics import faust_app_id
@@ -194,8 +194,15 @@ class Pipeline:
         return [*self.scorers, *self.partners.values()]
 
     def logs(self, tail: int = 3000) -> str:
-        """The end of every worker's log, for error messages."""
-        return "\n".join(f"--- {w.log_path.name}\n{w.log_text()[-tail:]}" for w in self.workers)
+        """The end of every worker's log, for error messages: workers that exited last (where a
+        shortened report still shows them), each with its exit status."""
+        ordered = sorted(self.workers, key=lambda w: w.returncode is not None)
+        return "\n".join(
+            f"--- {w.log_path.name}"
+            + ("" if w.returncode is None else f" (exited {w.returncode})")
+            + f"\n{w.log_text()[-tail:]}"
+            for w in ordered
+        )
 
 
 def _wait_until_serving(pipeline: Pipeline, client: dict[str, Any], timeout: float) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from streams.broker.admin import assigned_consumer
-from streams.broker.local_kafka import LocalKafka, free_port
+from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 
 __all__ = ["consume_records", "temporary_broker"]
 

@@ -55,6 +55,7 @@ def create_app(settings: WorkerSettings, *, role: str, partner: str | None = Non
         consumer_max_fetch_size=settings.max_message_bytes,
         web_port=settings.web_port,
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # Faust would bind every interface (0.0.0.0) otherwise
         # Faust serves /table/<table>/<key>/ and /router/ by default: table values are a
         # partner's plaintext (card and terminal history). Only /ready, /live, /metrics are ours.
         web_enabled=True,

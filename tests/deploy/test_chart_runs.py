@@ -27,9 +27,10 @@ import pytest
 from models.data.handbook import read_transactions
 from models.fhe.client.seed import KeySeed
 from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 from streams.core.topics import TopicNames
 from streams.qa.data_feed import by_partner, send_records, transaction_record
-from streams.qa.testing import consume_records, free_port
+from streams.qa.testing import consume_records
 from streams.scorer.signing_key import ScorerKey
 from tests.deploy.tools import VALUES_FILES, pod_specs, render
 from tests.support.commands import fraudstream

@@ -24,7 +24,8 @@ from models.data.handbook import read_transactions
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
-from streams.broker.local_kafka import LocalKafka, free_port
+from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.batch_scores import batch_scores

@@ -29,7 +29,8 @@ from pydantic import SecretStr
 from models.data.handbook import HandbookTransaction, read_transactions
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.acls import described_grants
-from streams.broker.local_kafka import LocalKafka, free_port
+from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 from streams.core.access import all_grants, partner_grants
 from streams.core.settings import KafkaSettings, Settings
 from streams.core.topics import SCORING_SCOPE, TopicNames, faust_app_id

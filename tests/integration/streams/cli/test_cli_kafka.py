@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker.local_kafka import LocalKafka, free_port
+from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 from streams.core.settings import Settings
 from streams.qa.supervisor import settings_env
 from tests.support.commands import fraudstream

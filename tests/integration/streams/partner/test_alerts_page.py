@@ -21,7 +21,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from streams.broker.connection import kafka_python_config
-from streams.broker.local_kafka import free_port
+from streams.broker.ports import free_port
 from streams.core.outputs import Score
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames

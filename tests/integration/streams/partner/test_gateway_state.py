@@ -18,7 +18,7 @@ from models.features.spec import handbook_spec
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import wait_for_group
 from streams.broker.connection import kafka_python_config
-from streams.broker.local_kafka import free_port
+from streams.broker.ports import free_port
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.data_feed import handbook_row, send_records, transaction_record

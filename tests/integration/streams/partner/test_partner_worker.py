@@ -13,18 +13,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
+import psutil
 import pytest
 from kafka import KafkaProducer
 
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import wait_for_group
 from streams.broker.connection import kafka_python_config
-from streams.broker.local_kafka import free_port
+from streams.broker.ports import free_port
 from streams.core.dead_letters import read_headers
 from streams.core.settings import Settings
 from streams.core.topics import TopicNames
 from streams.qa.data_feed import OutgoingRecord, send_records
-from streams.qa.supervisor import WorkerProcess
+from streams.qa.supervisor import WorkerProcess, wait_ready
 from streams.qa.testing import consume_records
 from tests.support.commands import fraudstream
 from tests.support.models import TinyModel
@@ -251,6 +252,24 @@ def test_the_worker_serves_the_alerts_page_on_its_own_port(
     web = f"http://{settings.web_host}:{settings.web_port}/recent.json"
     with pytest.raises(urllib.error.HTTPError, match="404"):
         urllib.request.urlopen(web, timeout=5)
+
+
+def test_the_worker_listens_on_its_web_host_only(
+    partner_worker: tuple[Settings, TopicNames, WorkerProcess],
+) -> None:
+    """Its web server (probes, /metrics) and its alerts page listen on FRAUD_WEB_HOST (here
+    127.0.0.1, the default), never on every interface (Faust's own default)."""
+    settings, _, worker = partner_worker
+    wait_ready(worker, timeout=90)
+    assert worker.pid is not None
+    listening = {
+        (conn.laddr.ip, conn.laddr.port)
+        for proc in [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(True)]
+        for conn in proc.net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN
+    }
+    assert {port for _, port in listening} >= {settings.web_port, settings.alerts_page_port}
+    assert {ip for ip, _ in listening} == {"127.0.0.1"}, listening
 
 
 def test_deadletters_lists_and_resends_what_the_worker_refused(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker.local_kafka import LocalKafka, free_port
+from streams.broker.local_kafka import LocalKafka
+from streams.broker.ports import free_port
 from streams.core.errors import BrokerError
 
 
