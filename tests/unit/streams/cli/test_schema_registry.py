@@ -6,11 +6,11 @@ request itself, the error mapping, and a registry that is not there."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 from click.testing import CliRunner
 
+from streams.broker.ports import free_port
 from streams.cli.schema_registry import (
     CONTENT_TYPE,
     SchemaRegistryError,
@@ -22,14 +22,6 @@ from streams.cli.schema_registry import (
 from streams.cli.schemas import registry_subjects, schemas
 from streams.core.outputs import published_schemas
 from streams.core.topics import TopicNames
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_the_request_posts_the_schema_as_a_json_string_to_the_subjects_versions() -> None:
@@ -94,14 +86,14 @@ def test_a_refusal_whose_body_is_not_json_is_still_explained() -> None:
 
 
 def test_a_registry_that_is_not_there_is_unreachable() -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(SchemaRegistryError, match=f"Schema Registry at {url} is unreachable"):
         register(url, "s-value", {"type": "object"}, timeout_s=2.0)
 
 
 def test_the_command_exits_1_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAUD_PARTNERS", "alpha")
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(schemas, ["--register", url, "--connect-timeout", "2"])
     assert result.exit_code == 1
     assert "is unreachable" in result.output
