@@ -1,0 +1,79 @@
+"""A process that has evaluated circuits burns no CPU while it waits for the next request.
+
+Concrete's runtime starts busy-waiting thread pools at the first evaluation (HPX and OpenMP,
+models/fhe/idle_threads.py); :class:`~models.fhe.server.ScoringServer` sets them to sleep. Each
+case runs in a fresh interpreter, since the runtimes read their settings when they start.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.fhe.idle_threads import QUIET_IDLE
+from tests.support.models import TinyModel
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+#: Seconds of idling measured: long enough for HPX's once-a-second wake-ups to show.
+IDLE_SECONDS = 6.0
+
+_SCRIPT = """
+import sys, time
+from pathlib import Path
+from models.fhe.artifacts import ClientArtifact, ServerArtifact
+from models.fhe.client.keys import PartnerKeys
+from models.fhe.server import ScoringServer
+
+model, keys_dir, idle = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+client = ClientArtifact.load(model)
+keys = PartnerKeys.generate(client, keys_dir, "alpha")
+server = ScoringServer(ServerArtifact.load(model))
+server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
+for _ in range(3):
+    server.evaluate(keys.encrypt([1.0] * len(client.feature_names)))
+time.sleep(1.0)  # past the spin that follows an evaluation
+cpu = time.process_time()
+time.sleep(idle)
+print(time.process_time() - cpu)
+"""
+
+
+def _idle_cpu_seconds(tiny_model: TinyModel, keys_dir: Path, env: dict[str, str]) -> float:
+    """CPU seconds a fresh process used in IDLE_SECONDS of waiting after three evaluations."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _SCRIPT,
+            str(tiny_model.directory),
+            str(keys_dir),
+            f"{IDLE_SECONDS}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=Path(__file__).resolve().parents[4],
+        env={**{k: v for k, v in os.environ.items() if k not in QUIET_IDLE}, **env},
+    )
+    return float(done.stdout.split()[-1])
+
+
+def test_an_idle_evaluating_process_sleeps(tiny_model: TinyModel, tmp_path: Path) -> None:
+    """With the settings ScoringServer makes: under 0.5 % of a core (tick-sized noise). With the
+    runtimes' own defaults given explicitly (the user's setting wins): HPX's spinning shows,
+    which is why they are changed (when a release stops spinning, that case fails and the
+    settings can go)."""
+    quiet = _idle_cpu_seconds(tiny_model, tmp_path / "quiet", {})
+    spinning = _idle_cpu_seconds(
+        tiny_model,
+        tmp_path / "spinning",
+        {"HPX_MAX_IDLE_LOOP_COUNT": "200000", "KMP_BLOCKTIME": "200"},
+    )
+    assert quiet < 0.005 * IDLE_SECONDS, quiet
+    assert spinning > 0.005 * IDLE_SECONDS, spinning
