@@ -12,8 +12,10 @@ evaluation, and both busy-wait when idle by default:
   every evaluation is followed by 200 ms of every core spinning, taken from whatever else runs
   (a partner's decryption, the broker, on a small machine).
 
-Both are read from the environment when each runtime starts, so :func:`quiet_idle_threads` sets
-them in the process environment (where the user has not) before anything is evaluated.
+Both are read from the environment when each runtime starts (OpenMP's at the first key
+generation, encryption or evaluation), so :func:`quiet_idle_threads` sets them in the process
+environment, where the user has not: when :mod:`models.fhe` is imported, and again where a
+process starts evaluating or compiling (:class:`~models.fhe.server.ScoringServer`, training).
 Measured effects and the command: docs/benchmarks.md ("Idle CPU of an evaluating process").
 """
 

@@ -39,10 +39,10 @@ class ScoringServer:
         recently used is dropped first and can be added again from the key registry. Sets the
         FHE runtime's idle settings (:mod:`models.fhe.idle_threads`) in the process first.
         """
+        # Before Concrete is loaded and its runtimes start: their idle threads must not spin.
+        quiet_idle_threads()
         from concrete.ml.deployment import FHEModelServer  # noqa: PLC0415
 
-        # Before the runtimes start (first evaluation): their idle threads must not spin.
-        quiet_idle_threads()
         if max_keys < 1:
             msg = "max_keys must be at least 1"
             raise ValueError(msg)

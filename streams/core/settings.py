@@ -176,7 +176,8 @@ class WorkerSettings(KafkaSettings):
         "(and the worker not ready); /metrics shows each agent's current record age.",
     )
     web_host: str = Field(
-        default="127.0.0.1", description="Bind address of the worker's web server (probes)."
+        default="127.0.0.1",
+        description="Bind address of the worker's web server (probes, /metrics).",
     )
     web_port: int = Field(default=6066, ge=1, le=65535, description="Worker's web server port.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

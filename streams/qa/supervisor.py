@@ -196,12 +196,12 @@ class Pipeline:
     def logs(self, tail: int = 3000) -> str:
         """The end of every worker's log, for error messages: workers that exited last (where a
         shortened report still shows them), each with its exit status."""
-        ordered = sorted(self.workers, key=lambda w: w.returncode is not None)
+        status = [(w, w.returncode) for w in self.workers]  # one look: a worker may exit now
         return "\n".join(
             f"--- {w.log_path.name}"
-            + ("" if w.returncode is None else f" (exited {w.returncode})")
+            + ("" if code is None else f" (exited {code})")
             + f"\n{w.log_text()[-tail:]}"
-            for w in ordered
+            for w, code in sorted(status, key=lambda pair: pair[1] is not None)
         )
 
 
