@@ -32,7 +32,6 @@ from models.federation.terminal_sums import Tick, secure_bucket_sums
 from models.federation.trainer import LocalRows, PartnerTrainer
 from models.federation.trees import TreeParams, bin_inputset
 from models.federation.wire import MemberKey, Members
-from models.fhe.idle_threads import quiet_idle_threads
 from models.training.fitting import (
     ModelSpec,
     ProtocolData,
@@ -184,7 +183,6 @@ def _federated(
 ) -> _Federated:
     result = federated_run(data, spec, names, strategy, say)
     model = result.concrete_model()
-    quiet_idle_threads()  # before Concrete's runtimes start (simulation too)
     model.compile(bin_inputset(result.binning))
     scores = _scores(model, result.binning.transform(data.x_test), fhe)
     card = result.card()

@@ -20,7 +20,6 @@ from models.features.spec import FeatureSpec
 from models.federation.coordinator import FederatedModel
 from models.federation.trees import bin_inputset
 from models.fhe.artifacts import save_artifacts
-from models.fhe.idle_threads import quiet_idle_threads
 
 __all__ = ["federated_card_markdown", "save_federated"]
 
@@ -29,7 +28,6 @@ def save_federated(result: FederatedModel, spec: FeatureSpec, out: Path) -> Path
     """Compile ``result`` on a grid of bin indices and save it under ``out``; its folder."""
     model = result.concrete_model()
     started = time.perf_counter()
-    quiet_idle_threads()  # before Concrete's runtimes start (simulation too)
     circuit = model.compile(bin_inputset(result.binning))
     plan = result.plan
     card: dict[str, Any] = {

@@ -14,8 +14,8 @@ evaluation, and both busy-wait when idle by default:
 
 Both are read from the environment when each runtime starts (OpenMP's at the first key
 generation, encryption or evaluation), so :func:`quiet_idle_threads` sets them in the process
-environment, where the user has not: when :mod:`models.fhe` is imported, and again where a
-process starts evaluating or compiling (:class:`~models.fhe.server.ScoringServer`, training).
+environment, where the user has not, when :mod:`models.fhe` is imported: every module that
+generates keys, encrypts, evaluates or compiles (training, federation) imports from it first.
 Measured effects and the command: docs/benchmarks.md ("Idle CPU of an evaluating process").
 """
 

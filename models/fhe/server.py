@@ -15,7 +15,6 @@ from typing import Any
 from models.errors import CiphertextError, InferenceError, KeyMaterialError
 from models.fhe.artifacts import ServerArtifact
 from models.fhe.envelope import open_envelope, seal
-from models.fhe.idle_threads import quiet_idle_threads
 
 __all__ = ["ScoringServer", "Verdict"]
 
@@ -36,11 +35,9 @@ class ScoringServer:
         """Load the circuit (checked for library versions by :class:`ServerArtifact`).
 
         At most ``max_keys`` deserialized key sets are held (tens of MB each); the least
-        recently used is dropped first and can be added again from the key registry. Sets the
-        FHE runtime's idle settings (:mod:`models.fhe.idle_threads`) in the process first.
+        recently used is dropped first and can be added again from the key registry. (Importing
+        :mod:`models.fhe` has set the FHE runtime's idle settings: :mod:`models.fhe.idle_threads`.)
         """
-        # Before Concrete is loaded and its runtimes start: their idle threads must not spin.
-        quiet_idle_threads()
         from concrete.ml.deployment import FHEModelServer  # noqa: PLC0415
 
         if max_keys < 1:

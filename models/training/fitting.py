@@ -24,7 +24,6 @@ from models.features.batch import compute_features
 from models.features.shared import SharedCounts
 from models.features.spec import FeatureSpec, handbook_spec
 from models.fhe.binning import Binning
-from models.fhe.idle_threads import quiet_idle_threads
 from models.training.binning_fit import fit_binning
 from models.training.protocol import (
     PROTOCOL,
@@ -341,7 +340,6 @@ def compile_model(
     kwargs: dict[str, Any] = {} if fitted.spec.p_error is None else {"p_error": fitted.spec.p_error}
     if configuration is not None:
         kwargs["configuration"] = configuration
-    quiet_idle_threads()  # before Concrete's runtimes start (simulation too)
     circuit = fitted.model.compile(inputset, **kwargs)
     seconds = time.perf_counter() - started
     cost = CircuitCost(
