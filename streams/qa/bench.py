@@ -146,7 +146,7 @@ def run_pipeline_bench(
     return BenchResult(
         keys.client.version,
         transactions,
-        (before[0] + after[0]) / 2,
+        (before[0], after[0]),
         pipeline_seconds,
         latencies,
         rate,
@@ -154,7 +154,6 @@ def run_pipeline_bench(
         {name: seconds / transactions for name, seconds in cpu.items()},
         len(os.sched_getaffinity(0)),
         (before[1] + after[1]) / 2 / transactions,
-        (before[0], after[0]),
     )
 
 

@@ -16,7 +16,8 @@ class BenchResult:
 
     model_version: str
     transactions: int
-    bare_seconds: float
+    #: Seconds of each bare loop of (a) (before and after (b)); ``bare_seconds`` is their mean.
+    bare_loops: tuple[float, ...]
     pipeline_seconds: float
     latencies: dict[str, tuple[float, float]]  # stage → (p50, p99) milliseconds
     #: Transactions per second offered in (b) (open loop), or None: all sent at once (backlog).
@@ -29,8 +30,11 @@ class BenchResult:
     cores: int = 1
     #: CPU seconds per timed transaction of (a), the bare loop (every thread of its process).
     bare_cpu_seconds: float | None = None
-    #: Seconds of each bare loop (before and after (b)); ``bare_seconds`` is their mean.
-    bare_loops: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.bare_loops:
+            msg = "a bench result needs at least one bare loop's seconds"
+            raise ValueError(msg)
 
     def cpu_markdown(self) -> str:
         """Where (b)'s CPU went, per transaction, against what the machine had."""
@@ -72,6 +76,11 @@ class BenchResult:
         rows += [f"| {topic} | {size:,.0f} |" for topic, size in self.topic_bytes.items()]
         verdict = self.topic_bytes.get("verdicts", 0.0)
         return "\n".join([*rows, "", f"verdict bytes per transaction: {verdict:.0f}"])
+
+    @property
+    def bare_seconds(self) -> float:
+        """Seconds of (a): the mean of its bare loops, so that the drift between them cancels."""
+        return sum(self.bare_loops) / len(self.bare_loops)
 
     @property
     def bare_throughput(self) -> float:
@@ -159,7 +168,12 @@ class BenchRuns:
         ]
         rows += [
             f"| {n} | `{r.model_version}` | {r.bare_throughput:.3f} | "
-            + (" / ".join(f"{tx_per_s:.3f}" for tx_per_s in r.bare_loop_throughputs) or "-")
+            # One loop only: its throughput is the column before; nothing to split.
+            + (
+                " / ".join(f"{tx_per_s:.3f}" for tx_per_s in r.bare_loop_throughputs)
+                if len(r.bare_loops) > 1
+                else "-"
+            )
             + f" | {r.pipeline_throughput:.3f} | {r.ratio:.3f} |"
             for n, r in enumerate(self.runs, 1)
         ]

@@ -54,9 +54,10 @@ def lines(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def bench_result(bare_s: float, pipeline_s: float, rate: float | None = None) -> BenchResult:
     return BenchResult(
-        "abc123", 40, bare_s, pipeline_s, {"fhe_ms": (1.5, 3.0), "end_to_end_ms": (100.0, 200.0)},
+        "abc123", 40, (bare_s - 1, bare_s + 1), pipeline_s,
+        {"fhe_ms": (1.5, 3.0), "end_to_end_ms": (100.0, 200.0)},
         rate, {"verdicts": 40_000.0, "scoring requests": 9_000.0},
-        {"scorer (with its FHE pool)": 1.6, "broker": 0.1}, 2, 1.5, (bare_s - 1, bare_s + 1),
+        {"scorer (with its FHE pool)": 1.6, "broker": 0.1}, 2, 1.5,
     )  # fmt: skip
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from streams.qa.bench import BenchResult, BenchRuns
 
 
@@ -12,7 +14,7 @@ def result(bare_seconds: float, pipeline_seconds: float, fhe_p50: float) -> Benc
     return BenchResult(
         "abc123",
         40,
-        bare_seconds,
+        (bare_seconds,),
         pipeline_seconds,
         {"fhe_ms": (fhe_p50, fhe_p50 * 2), "end_to_end_ms": (100.0, 200.0)},
     )
@@ -36,7 +38,7 @@ def test_the_table_has_a_row_per_run_and_the_median_runs_latencies() -> None:
 def test_the_cpu_of_each_process_is_shown_against_what_the_machine_had() -> None:
     """40 transactions in 40 s on 2 cores: 2 core-seconds per transaction were there."""
     measured = BenchResult(
-        "abc123", 40, 30.0, 40.0, {"fhe_ms": (1.0, 2.0)},
+        "abc123", 40, (30.0,), 40.0, {"fhe_ms": (1.0, 2.0)},
         cpu_seconds={"scorer (with its FHE pool)": 1.6, "broker": 0.1}, cores=2,
     )  # fmt: skip
     text = measured.markdown()
@@ -53,7 +55,7 @@ def test_the_pipelines_cpu_is_compared_with_the_bare_loops() -> None:
     """(a): 40 evaluations in 30 s on 2 cores, 1.2 CPU s each (80 % of the 1.5 there were);
     (b) in all 1.5 CPU s per transaction, a quarter more."""
     measured = BenchResult(
-        "abc123", 40, 30.0, 40.0, {"fhe_ms": (1.0, 2.0)},
+        "abc123", 40, (30.0,), 40.0, {"fhe_ms": (1.0, 2.0)},
         cpu_seconds={"scorer (with its FHE pool)": 1.4, "broker": 0.1}, cores=2,
         bare_cpu_seconds=1.2,
     )  # fmt: skip
@@ -62,7 +64,7 @@ def test_the_pipelines_cpu_is_compared_with_the_bare_loops() -> None:
         "cores while it ran); (b) in all used 25% more."
     ) in measured.markdown()
     paced = BenchResult(
-        "abc123", 40, 30.0, 80.0, {"fhe_ms": (1.0, 2.0)}, rate=0.5,
+        "abc123", 40, (30.0,), 80.0, {"fhe_ms": (1.0, 2.0)}, rate=0.5,
         cpu_seconds={"scorer (with its FHE pool)": 1.4}, cores=2, bare_cpu_seconds=1.2,
     )  # fmt: skip
     assert "bare loop used" not in paced.markdown()  # open loop: idle work in (b), none in (a)
@@ -74,7 +76,7 @@ def test_one_run_is_reported_as_before() -> None:
 
 
 def test_an_open_loop_run_reports_its_offered_load_not_a_ratio() -> None:
-    paced = BenchResult("abc123", 40, 40.0, 80.0, {"fhe_ms": (1.0, 2.0)}, rate=0.5)
+    paced = BenchResult("abc123", 40, (40.0,), 80.0, {"fhe_ms": (1.0, 2.0)}, rate=0.5)
     text = paced.markdown()
     assert "| offered load (open loop) | 0.500 tx/s, 50% of (a) |" in text
     assert "ratio" not in text
@@ -102,8 +104,9 @@ def test_open_loop_sending_spaces_the_transactions_by_the_rate() -> None:
 
 def test_bytes_per_topic_end_with_the_verdict_line() -> None:
     sized = BenchResult(
-        "abc123", 40, 40.0, 41.0, {}, topic_bytes={"scoring requests": 812.4, "verdicts": 54321.6}
-    )
+        "abc123", 40, (40.0,), 41.0, {},
+        topic_bytes={"scoring requests": 812.4, "verdicts": 54321.6},
+    )  # fmt: skip
     text = sized.markdown()
     assert "| scoring requests | 812 |" in text
     assert text.splitlines()[-1] == "verdict bytes per transaction: 54322"
@@ -113,7 +116,7 @@ def test_a_bare_loop_on_each_side_of_the_pipeline_is_shown_with_their_mean() -> 
     """(a) took 40 s before (b) and 50 s after: 1.000 and 0.800 tx/s; the ratio uses their mean,
     45 s (0.889 tx/s), against (b)'s 45 s."""
     bracketed = BenchResult(
-        "abc123", 40, 45.0, 45.0, {"fhe_ms": (1.0, 2.0)}, bare_loops=(40.0, 50.0),
+        "abc123", 40, (40.0, 50.0), 45.0, {"fhe_ms": (1.0, 2.0)},
     )  # fmt: skip
     assert bracketed.ratio == 1.0
     text = bracketed.markdown()
@@ -123,3 +126,8 @@ def test_a_bare_loop_on_each_side_of_the_pipeline_is_shown_with_their_mean() -> 
     ) in text
     runs = BenchRuns((bracketed, bracketed)).markdown()
     assert "| 1 | `abc123` | 0.889 | 1.000 / 0.800 | 0.889 | 1.000 |" in runs
+
+
+def test_a_result_without_a_bare_loop_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one bare loop"):
+        BenchResult("abc123", 40, (), 41.0, {})
