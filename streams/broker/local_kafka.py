@@ -124,6 +124,9 @@ class LocalKafka:
     max_message_bytes: int = 16 * 1024 * 1024
     secure: bool = False
     users: tuple[str, ...] = ()
+    #: More ``server.properties`` entries, over the defaults (a bench that pauses its broker
+    #: gives it a longer ``broker.session.timeout.ms``).
+    extra_properties: tuple[tuple[str, str], ...] = ()
 
     @property
     def security(self) -> SecureSetup:
@@ -183,6 +186,7 @@ class LocalKafka:
         }
         if self.secure:
             lines.update(self.security.properties(self.port, self.controller_port))
+        lines.update(self.extra_properties)
         return "".join(f"{key}={value}\n" for key, value in lines.items())
 
     def _java(self) -> str:

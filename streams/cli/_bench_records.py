@@ -66,8 +66,9 @@ def _pipeline_run(run: BenchResult) -> Record:
         "model_version": run.model_version,
         "transactions": run.transactions,
         "bare_s": run.bare_seconds,
-        # (a) before and after (b); bare_s is their mean.
+        # (a) before and after (b), bare_s their mean; or blocks around (b)'s (bench_report).
         "bare_loops_s": list(run.bare_loops),
+        "blocks": run.blocks,
         "pipeline_s": run.pipeline_seconds,
         "bare_tx_per_s": run.bare_throughput,
         "pipeline_tx_per_s": run.pipeline_throughput,

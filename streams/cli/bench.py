@@ -97,6 +97,16 @@ def bench() -> None:
     help="Send (b)'s timed transactions at this many per second (open loop: the latency a "
     "fraud team plans with, at e.g. 50 % or 80 % of (a)'s throughput) instead of all at once.",
 )
+@click.option(
+    "--blocks",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Alternate (a) and (b) in this many blocks of the timed transactions, (a) (b) (a) ... "
+    "(a), every process of (b) stopped while (a) runs, so that a slow spell of the machine falls "
+    "on both (docs/benchmarks.md). 1: (a) once before (b) and once after. Must divide "
+    "--transactions.",
+)
 @json_option("run")
 def bench_pipeline(
     model_dir: Path,
@@ -107,6 +117,7 @@ def bench_pipeline(
     wait: float,
     runs: int,
     rate: float | None,
+    blocks: int,
     as_json: bool,
 ) -> None:
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
@@ -119,6 +130,7 @@ def bench_pipeline(
     if runs > 1 and rate is not None:
         msg = "--runs repeats the ratio of a backlog; with --rate, run the command once per rate"
         raise click.BadParameter(msg, param_hint="--runs")
+    _check_blocks(blocks, transactions, rate)
     settings = load_settings()
     with json_lines(as_json) as emit:
         results = []
@@ -129,6 +141,7 @@ def bench_pipeline(
                 run_pipeline_bench(
                     settings, require_model(model_dir), transactions=transactions,
                     warmup=warmup, say=say, guarantee=guarantee, wait_s=wait, rate=rate,
+                    blocks=blocks,
                 )
             )  # fmt: skip
         result = BenchRuns(tuple(results))
@@ -139,7 +152,7 @@ def bench_pipeline(
             command = (
                 f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "
                 f"--warmup {warmup}" + (f" --runs {runs}" if runs > 1 else "")
-            )
+            ) + (f" --blocks {blocks}" if blocks > 1 else "")
             block = "pipeline"
             if rate is not None:
                 command += f" --rate {rate:g}"
@@ -148,6 +161,18 @@ def bench_pipeline(
                 command += f" --guarantee {guarantee}"
                 block = "pipeline-exactly-once"
             write_measured(doc, block, command, result.markdown())
+
+
+def _check_blocks(blocks: int, transactions: int, rate: float | None) -> None:
+    """Blocks of a backlog only, equal ones."""
+    if blocks == 1:
+        return
+    if rate is not None:
+        msg = "--blocks alternates (a) with backlogs of (b); with --rate, (b) runs without pause"
+        raise click.BadParameter(msg, param_hint="--blocks")
+    if transactions % blocks:
+        msg = f"--transactions {transactions} do not make {blocks} equal blocks"
+        raise click.BadParameter(msg, param_hint="--blocks")
 
 
 @bench.command("fuzz")

@@ -29,7 +29,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from streams.core.errors import ConfigError, FraudStreamError
 from streams.core.outputs import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
+from streams.qa.bench_blocks import PAUSE_TIMEOUTS, BareBlocks, paused
 from streams.qa.bench_report import BenchResult, BenchRuns
 from streams.qa.cpu_use import CpuMeter
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
@@ -107,12 +108,14 @@ def run_pipeline_bench(
     guarantee: str = "at_least_once",
     wait_s: float = 600.0,
     rate: float | None = None,
+    blocks: int = 1,
 ) -> BenchResult:
     """Measure (a), (b), then (a) again; see the module docstring. The workers'
     logs go to a new folder under ``log_root``; ``guarantee`` is Faust's processing guarantee
     for every worker of (b) (scores are read committed only). A phase of (b) whose scores have
     not all come after ``wait_s`` seconds ends the run with an error saying so. With ``rate``,
-    (b)'s timed transactions are sent at that many per second (open loop) instead of at once."""
+    (b)'s timed transactions are sent at that many per second (open loop) instead of at once.
+    With ``blocks`` > 1, (a) and (b) alternate in that many blocks (:mod:`.bench_blocks`)."""
     partner = settings.partners[0]
     chosen = _enough_transactions(warmup, transactions, partner, settings.partners)
     # The broker, keys and worker state are temporary; the logs are kept (they explain a failure).
@@ -122,39 +125,43 @@ def run_pipeline_bench(
         client = ClientArtifact.load(model_dir)
         keys = PartnerKeys.generate(client, work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
-        # (a) on both sides of (b), so the machine's drift cancels. Before (b) no features exist
-        # yet: random rows cost the same.
-        rows = random_rows(client, len(chosen))
-        before = _bare_loop(model_dir, keys, rows, warmup, say, when="before (b)")
+        run = _Run(keys.key_dir, guarantee, wait_s, rate)
+        if blocks > 1:
+            say(f"(a) {warmup} warm-up evaluations; (a) and (b) then alternate in blocks")
+            bare = BareBlocks.prepared(
+                model_dir, client, keys, blocks, transactions // blocks, warmup
+            )
+            run = replace(run, bare=bare)
+        else:
+            # (a) on both sides of (b), so the machine's drift cancels. Before (b) no features
+            # exist yet: random rows cost the same.
+            rows = random_rows(client, len(chosen))
+            before = _bare_loop(model_dir, keys, rows, warmup, say, when="before (b)")
         scores, sizes, cpu = _pipeline_run(
-            settings,
-            model_dir,
-            _Run(keys.key_dir, guarantee, wait_s, rate),
-            chosen,
-            warmup,
-            work,
-            log_dir,
-            say,
+            settings, model_dir, run, chosen, warmup, work, log_dir, say
         )
         timed = scores[warmup:]
-        first_sent_ms = timed[0][1]
-        pipeline_seconds = (max(s.scored_at_ms for s, _ in timed) - first_sent_ms) / 1000
-        latencies = {stage: _stage(timed, stage) for stage in STAGES}
-        latencies["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
-        features = [list(s.features) for s, _ in scores]
-        after = _bare_loop(model_dir, keys, features, warmup, say, when="after (b)")
+        if run.bare is not None:
+            sent, scored = [t for _, t in timed], [s.scored_at_ms for s, _ in timed]
+            pipeline_seconds, loops, bare_cpu = run.bare.measured(sent, scored)
+        else:
+            pipeline_seconds = (max(s.scored_at_ms for s, _ in timed) - timed[0][1]) / 1000
+            features = [list(s.features) for s, _ in scores]
+            after = _bare_loop(model_dir, keys, features, warmup, say, when="after (b)")
+            loops = (before[0], after[0])
+            bare_cpu = (before[1] + after[1]) / 2 / transactions
     return BenchResult(
-        keys.client.version,
-        transactions,
-        (before[0], after[0]),
-        pipeline_seconds,
-        latencies,
-        rate,
-        sizes,
+        keys.client.version, transactions, loops, pipeline_seconds, _latencies(timed), rate, sizes,
         {name: seconds / transactions for name, seconds in cpu.items()},
-        len(os.sched_getaffinity(0)),
-        (before[1] + after[1]) / 2 / transactions,
-    )
+        len(os.sched_getaffinity(0)), bare_cpu,
+    )  # fmt: skip
+
+
+def _latencies(timed: Sequence[tuple[Score, float]]) -> dict[str, tuple[float, float]]:
+    """p50 and p99 of each stage's milliseconds and of the end to end (from the send)."""
+    latencies = {stage: _stage(timed, stage) for stage in STAGES}
+    latencies["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
+    return latencies
 
 
 def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, float]:
@@ -169,6 +176,8 @@ class _Run:
     guarantee: str
     wait_s: float
     rate: float | None = None
+    #: (a) in blocks, interleaved with (b)'s (``--blocks``), or None: (a) before and after (b).
+    bare: BareBlocks | None = None
 
 
 def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
@@ -185,21 +194,18 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
     the bytes per transaction on each topic; the CPU seconds of each process over the timed
     phase."""
     partner = settings.partners[0]
-    kafka = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
+    paused_ok = options.bare is not None  # (b) is stopped while each block of (a) runs
+    kafka = _bench_broker(work, paused=paused_ok)
     kafka.start(say=lambda _: None)
     say(f"(b) broker up at {kafka.bootstrap}; starting a scorer and {partner}'s gateway")
     say(f"(b) worker logs in {log_dir}")
     try:
         # One partner only: a scorer is not ready until it has read the keys topic of every
         # partner of its settings, and (b) measures one gateway (verify does the same).
-        settings = settings.model_copy(
-            update={
-                "broker": kafka.bootstrap,
-                "partners": (partner,),
-                "data_dir": work / "data",
-                "model_dir": model_dir,
-            }
-        )
+        update = {"broker": kafka.bootstrap, "partners": (partner,), "data_dir": work / "data"}
+        if paused_ok:  # a pause of seconds is not a failure
+            update["session_timeout"] = PAUSE_TIMEOUTS["worker_session_timeout_s"]
+        settings = settings.model_copy(update=update | {"model_dir": model_dir})
         ensure_declared_topics(settings)
         with running_pipeline(
             settings,
@@ -208,16 +214,17 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             logs_in_errors=False,
             role_env=lambda role, partner: {GUARANTEE_SWITCH: options.guarantee},
         ) as pipeline:
-            meter = CpuMeter(
-                {
-                    "scorer (with its FHE pool)": pipeline.scorers[0].pid,
-                    "partner gateway and decryptor": pipeline.partners[partner].pid,
-                    "broker": kafka.status().pid,
-                    "this bench (sending, reading scores)": os.getpid(),
-                }
-            )
-            sent_ms, scores = _send_phases(settings, options, chosen, warmup, say, meter=meter)
-            cpu = meter.stop()
+            scorer, gateway, broker, bench = _CPU_ROWS
+            pids = {
+                scorer: pipeline.scorers[0].pid,
+                gateway: pipeline.partners[partner].pid,
+                broker: kafka.status().pid,
+            }
+            meter, sender = CpuMeter(pids | {bench: os.getpid()}), _Sender(settings, options, say)
+            # Paused in (a)'s blocks, if any: the broker first named, so last stopped.
+            stopped = [pid for pid in reversed(pids.values()) if pid is not None]
+            cpu = _send_phases(sender, chosen, warmup, meter, stopped)
+            sent_ms, scores = sender.sent_ms, sender.scores
             sizes = _bytes_per_transaction(settings, len(sent_ms))
     finally:
         kafka.stop()
@@ -229,6 +236,17 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
         )
         raise FraudStreamError(msg)
     return [scores[tx.transaction_id] for tx in chosen], sizes, cpu
+
+
+def _bench_broker(work: Path, *, paused: bool) -> LocalKafka:
+    """The run's broker, on free ports; one that is paused gets a long KRaft session timeout."""
+    timeout = str(PAUSE_TIMEOUTS["broker_session_timeout_ms"])
+    return LocalKafka(
+        work / "kafka",
+        port=free_port(),
+        controller_port=free_port(),
+        extra_properties=(("broker.session.timeout.ms", timeout),) if paused else (),
+    )
 
 
 def _bytes_per_transaction(settings: Settings, sent: int) -> dict[str, float]:
@@ -250,42 +268,80 @@ def _bytes_per_transaction(settings: Settings, sent: int) -> dict[str, float]:
     return {label: size / sent for label, size in sizes.items()}
 
 
-def _send_phases(
-    settings: Settings,
-    options: _Run,
-    chosen: list[HandbookTransaction],
-    warmup: int,
-    say: Callable[[str], None],
-    *,
-    meter: CpuMeter,
-) -> tuple[dict[int, float], dict[int, tuple[Score, float]]]:
-    """Send the warm-up, wait for its scores, then the timed ones (``meter`` started as they
-    go); stop at a phase whose scores did not all come within the wait. Send times and scores
-    by transaction id."""
-    partner = settings.partners[0]
-    names, client = TopicNames(settings.topic_root), kafka_python_config(settings)
-    sent_ms: dict[int, float] = {}
-    scores: dict[int, tuple[Score, float]] = {}
-    for phase, part in (("warm-up", chosen[:warmup]), ("timed", chosen[warmup:])):
-        paced = options.rate if phase == "timed" else None
-        if phase == "timed":
-            meter.start()
-        pace = f" at {paced:g} per second" if paced else ""
-        say(f"(b) sending {len(part)} {phase} transactions{pace}")
-        send_records(client, _sending(names, partner, part, sent_ms, paced))
+#: The rows of (b)'s CPU table, in order.
+_CPU_ROWS = (
+    "scorer (with its FHE pool)",
+    "partner gateway and decryptor",
+    "broker",
+    "this bench (sending, reading scores)",
+)
+
+
+@dataclass
+class _Sender:
+    """Sends parts of the transactions to (b) and waits for their scores; keeps every send
+    time (ms) and score by transaction id."""
+
+    settings: Settings
+    options: _Run
+    say: Callable[[str], None]
+    sent_ms: dict[int, float] = field(default_factory=dict)
+    scores: dict[int, tuple[Score, float]] = field(default_factory=dict)
+
+    def __call__(self, part: Sequence[HandbookTransaction], phase: str, rate: float | None) -> bool:
+        """Send ``part`` (at ``rate`` per second, or at once) and wait for every score sent so
+        far; False when some did not come within the wait."""
+        partner = self.settings.partners[0]
+        names, client = TopicNames(self.settings.topic_root), kafka_python_config(self.settings)
+        pace = f" at {rate:g} per second" if rate else ""
+        self.say(f"(b) sending {len(part)} {phase} transactions{pace}")
+        send_records(client, _sending(names, partner, part, self.sent_ms, rate))
         for record in consume_records(
             client,
             [names.scores(partner)],
-            expected=len(sent_ms),
-            timeout=options.wait_s,
+            expected=len(self.sent_ms),
+            timeout=self.options.wait_s,
             committed_only=True,
         ):
             score = Score.from_bytes(record.value)
-            scores[score.transaction_id] = (score, sent_ms[score.transaction_id])
-        say(f"(b) {len(scores)} of {len(sent_ms)} scored")
-        if len(scores) < len(sent_ms):
+            self.scores[score.transaction_id] = (score, self.sent_ms[score.transaction_id])
+        self.say(f"(b) {len(self.scores)} of {len(self.sent_ms)} scored")
+        return len(self.scores) == len(self.sent_ms)
+
+
+def _send_phases(
+    send: _Sender,
+    chosen: list[HandbookTransaction],
+    warmup: int,
+    meter: CpuMeter,
+    pids: list[int],
+) -> dict[str, float]:
+    """Send the warm-up, wait for its scores, then the timed ones (``meter`` measuring them);
+    stop at a phase whose scores did not all come within the wait. With ``send.options.bare``
+    the timed ones go in blocks between blocks of (a), ``pids`` stopped while (a) runs. The CPU
+    seconds of each process over the timed phase (the blocks of (b))."""
+    if not send(chosen[:warmup], "warm-up", None):
+        return {}
+    timed, bare = chosen[warmup:], send.options.bare
+    if bare is None:
+        meter.start()
+        send(timed, "timed", send.options.rate)
+        return meter.stop()
+    blocks = len(timed) // bare.per_block
+    cpu = dict.fromkeys(_CPU_ROWS, 0.0)
+    for n in range(blocks + 1):
+        send.say(f"(a) block {n + 1} of {blocks + 1}: {bare.per_block} evaluations, (b) stopped")
+        with paused(pids, send.say):
+            bare.run_next()
+        if n == blocks:
             break
-    return sent_ms, scores
+        meter.start()
+        scored = send(timed[n * bare.per_block : (n + 1) * bare.per_block], "timed", None)
+        for name, seconds in meter.stop().items():
+            cpu[name] += seconds
+        if not scored:
+            break
+    return cpu
 
 
 def _sending(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 __all__ = ["RATIO_TARGET", "BenchResult", "BenchRuns"]
@@ -16,7 +17,8 @@ class BenchResult:
 
     model_version: str
     transactions: int
-    #: Seconds of each bare loop of (a) (before and after (b)); ``bare_seconds`` is their mean.
+    #: Seconds of each bare loop of (a): before and after (b), or B + 1 blocks around B blocks
+    #: of (b) (``--blocks``), each of ``transactions`` / B evaluations.
     bare_loops: tuple[float, ...]
     pipeline_seconds: float
     latencies: dict[str, tuple[float, float]]  # stage → (p50, p99) milliseconds
@@ -63,6 +65,12 @@ class BenchResult:
     def _loops_text(self) -> str:
         """``; times averaged from P tx/s before (b) and Q after`` when (a) ran on both sides
         of (b) (the throughput shown is that of the mean time, not the mean of P and Q)."""
+        if len(self.bare_loops) > 2:  # blocks
+            low, high = min(self.bare_loop_throughputs), max(self.bare_loop_throughputs)
+            return (
+                f"; {len(self.bare_loops)} blocks of {self.transactions // self.blocks} between "
+                f"{low:.3f} and {high:.3f} tx/s, around {self.blocks} blocks of (b)"
+            )
         if len(self.bare_loops) != 2:  # before and after
             return ""
         before, after = self.bare_loop_throughputs
@@ -78,9 +86,19 @@ class BenchResult:
         return "\n".join([*rows, "", f"verdict bytes per transaction: {verdict:.0f}"])
 
     @property
+    def blocks(self) -> int:
+        """Blocks of (b), each between two loops of (a) (1: (a) before and after all of (b))."""
+        return max(1, len(self.bare_loops) - 1)
+
+    @property
     def bare_seconds(self) -> float:
-        """Seconds of (a): the mean of its bare loops, so that the drift between them cancels."""
-        return sum(self.bare_loops) / len(self.bare_loops)
+        """Seconds of (a) for all the transactions: each block of (b) is set against the mean of
+        the two loops around it, so that the machine's drift between them cancels (with one
+        block, the mean of the loops before and after (b))."""
+        loops = self.bare_loops
+        if len(loops) == 1:
+            return loops[0]
+        return sum((before + after) / 2 for before, after in itertools.pairwise(loops))
 
     @property
     def bare_throughput(self) -> float:
@@ -89,8 +107,9 @@ class BenchResult:
 
     @property
     def bare_loop_throughputs(self) -> tuple[float, ...]:
-        """Transactions per second of each bare loop (before and after (b))."""
-        return tuple(self.transactions / seconds for seconds in self.bare_loops)
+        """Transactions per second of each bare loop (before and after (b), or each block)."""
+        per_loop = self.transactions / self.blocks
+        return tuple(per_loop / seconds for seconds in self.bare_loops)
 
     @property
     def pipeline_throughput(self) -> float:
@@ -162,18 +181,13 @@ class BenchRuns:
         if len(self.runs) == 1:
             return self.runs[0].markdown()
         rows = [
-            "| run | model | (a) bare tx/s | (a) before / after (b) | (b) pipeline tx/s "
+            "| run | model | (a) bare tx/s | (a) before / after (b), or blocks | (b) pipeline tx/s "
             "| ratio (b)/(a) |",
             "|---|---|---|---|---|---|",
         ]
         rows += [
             f"| {n} | `{r.model_version}` | {r.bare_throughput:.3f} | "
-            # One loop only: its throughput is the column before; nothing to split.
-            + (
-                " / ".join(f"{tx_per_s:.3f}" for tx_per_s in r.bare_loop_throughputs)
-                if len(r.bare_loops) > 1
-                else "-"
-            )
+            + _loops_cell(r)
             + f" | {r.pipeline_throughput:.3f} | {r.ratio:.3f} |"
             for n, r in enumerate(self.runs, 1)
         ]
@@ -191,3 +205,12 @@ class BenchRuns:
             "|---|---|---|",
         ]
         return "\n".join(rows + median.stage_and_appendix_rows())
+
+
+def _loops_cell(run: BenchResult) -> str:
+    """Each loop of (a) before / after (b); with blocks, their range; one loop only: "-" (its
+    throughput is the column before)."""
+    speeds = run.bare_loop_throughputs
+    if len(speeds) > 2:
+        return f"{min(speeds):.3f}-{max(speeds):.3f} ({len(speeds)} blocks)"
+    return " / ".join(f"{tx_per_s:.3f}" for tx_per_s in speeds) if len(speeds) > 1 else "-"

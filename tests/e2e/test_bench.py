@@ -77,6 +77,27 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
     assert "**ratio (b)/(a)**" in written
 
 
+def test_bench_pipeline_in_blocks_alternates_a_and_b(tiny_model: TinyModel, tmp_path: Path) -> None:
+    """With --blocks 2, (a) runs in three blocks around (b)'s two (the pipeline stopped while
+    (a) runs, then going on: each block of (b) is scored), and the run's record says so."""
+    result = fraudstream(
+        "bench", "pipeline", "--transactions", "2", "--warmup", "1", "--blocks", "2", "--json",
+        env={"FRAUD_MODEL_DIR": str(tiny_model.directory)},
+        cwd=tmp_path,
+        timeout=840,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    said = result.stderr
+    for n in (1, 2, 3):
+        assert f"(a) block {n} of 3: 1 evaluations, (b) stopped" in said
+    assert "(b) 2 of 2 scored" in said  # the warm-up's and the first block's
+    assert "(b) 3 of 3 scored" in said
+    run, summary = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (run["record"], run["blocks"], len(run["bare_loops_s"])) == ("run", 2, 3)
+    assert run["pipeline_s"] > 0
+    assert summary["ratios"] == [run["ratio"]]
+
+
 def test_bench_memory_reports_the_evaluation_process_by_key_sets_held(
     tiny_model: TinyModel, tmp_path: Path
 ) -> None:

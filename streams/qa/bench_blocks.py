@@ -1,0 +1,144 @@
+"""``bench pipeline --blocks B``: (a) and (b) interleaved, the pipeline stopped while (a) runs.
+
+Measuring (a) once before (b) and once after cancels a steady drift of the machine's speed, not
+a slow spell inside (b): on the 2-core development machine such spells made single runs' ratios
+fall to 0.85 while every process of (b) took more CPU for the same work (docs/benchmarks.md).
+With B blocks the timed transactions go to (b) in B equal blocks, each between two blocks of as
+many bare evaluations, (a) (b) (a) ... (b) (a), so that a spell longer than a block falls on both.
+Each block of (b) is compared with the mean of the two blocks of (a) around it.
+
+While a block of (a) runs, every process of (b) (broker, scorer with its FHE pool, partner) is
+stopped with SIGSTOP and continued afterwards (psutil's ``suspend``/``resume``): the bare loop has
+the machine to itself, as when it runs before the broker starts, and no idle worker's timer
+takes a share of it. A block of (b) starts only when every score of the one before is in, so
+nothing is in flight while they are stopped; the bench gives its broker and workers session
+timeouts of a minute, so that a pause of a few seconds never looks like a failure to them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from models.fhe.artifacts import ClientArtifact, ServerArtifact
+from models.fhe.server import ScoringServer
+from streams.qa.pool_bench import random_rows
+
+__all__ = ["PAUSE_TIMEOUTS", "BareBlocks", "block_seconds", "paused"]
+
+#: Session timeouts of a bench whose (b) is paused: the broker's own (KRaft fences a broker
+#: whose heartbeats stop for 9 s by default) and the workers' consumer groups (10 s).
+PAUSE_TIMEOUTS = {"broker_session_timeout_ms": 60_000, "worker_session_timeout_s": 60.0}
+
+
+@dataclass
+class BareBlocks:
+    """(a) in blocks: one server with its keys loaded and warmed up, and the encrypted requests
+    of every block, evaluated a block at a time by :meth:`run_next`."""
+
+    server: ScoringServer
+    requests: list[Any]
+    per_block: int
+    #: Seconds of each block run so far.
+    seconds: list[float] = field(default_factory=list)
+    #: CPU seconds of every thread of this process over the blocks run so far.
+    cpu_seconds: float = 0.0
+
+    @classmethod
+    def prepared(  # noqa: PLR0917  (the blocks' shape and the keys they run under)
+        cls,
+        model_dir: Path,
+        client: ClientArtifact,
+        keys: Any,
+        blocks: int,
+        per_block: int,
+        warmup: int,
+    ) -> BareBlocks:
+        """A server for ``blocks + 1`` blocks of ``per_block`` evaluations after ``warmup``
+        untimed ones (run here). The rows are random: a circuit's operations do not depend on
+        its inputs."""
+        server = ScoringServer(ServerArtifact.load(model_dir))
+        server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
+        rows = random_rows(client, warmup + (blocks + 1) * per_block)
+        requests = [keys.encrypt(row) for row in rows]
+        for request in requests[:warmup]:
+            server.evaluate(request)
+        return cls(server, requests[warmup:], per_block)
+
+    def run_next(self) -> None:
+        """Evaluate the next block's requests, one after the other, timing them."""
+        start = len(self.seconds) * self.per_block
+        block = self.requests[start : start + self.per_block]
+        if len(block) < self.per_block:
+            msg = f"all {len(self.seconds)} blocks of (a) have run"
+            raise RuntimeError(msg)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for request in block:
+            self.server.evaluate(request)
+        self.seconds.append(time.perf_counter() - started)
+        self.cpu_seconds += time.process_time() - cpu_started
+
+    def measured(
+        self, sent_ms: list[float], scored_ms: list[float]
+    ) -> tuple[float, tuple[float, ...], float]:
+        """Seconds of (b) (its blocks' sum, each from its first send to its last score; the
+        timed transactions' send and score times in send order), the seconds of each block of
+        (a), and (a)'s CPU seconds per evaluation."""
+        blocks = len(self.seconds) - 1
+        pipeline = sum(block_seconds(sent_ms, scored_ms, blocks))
+        evaluations = len(self.seconds) * self.per_block
+        return pipeline, tuple(self.seconds), self.cpu_seconds / evaluations
+
+
+def _family(pids: Iterable[int]) -> list[psutil.Process]:
+    """The processes ``pids`` and their descendants (a scorer's FHE pool), the gone left out."""
+    found: list[psutil.Process] = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            found += [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+@contextmanager
+def paused(pids: Iterable[int], say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """``pids`` and their descendants stopped (SIGSTOP) inside the block, continued (SIGCONT)
+    when it ends, however it ends, in the reverse order (the broker, named first, last to stop
+    and first to go on)."""
+    family = _family(pids)
+    stopped: list[psutil.Process] = []
+    try:
+        for process in reversed(family):
+            try:
+                process.suspend()
+            except psutil.NoSuchProcess:
+                continue
+            stopped.append(process)
+        yield
+    finally:
+        for process in reversed(stopped):
+            try:
+                process.resume()
+            except psutil.NoSuchProcess:
+                if say is not None:
+                    say(f"process {process.pid} ended while it was stopped")
+
+
+def block_seconds(sent_ms: list[float], scored_ms: list[float], blocks: int) -> list[float]:
+    """Seconds of each block of (b): from its first send to its last score. ``sent_ms`` and
+    ``scored_ms`` are the timed transactions' in send order, ``blocks`` equal blocks of them."""
+    per = len(sent_ms) // blocks
+    if per * blocks != len(sent_ms) or len(scored_ms) != len(sent_ms):
+        msg = f"{len(sent_ms)} transactions do not make {blocks} equal blocks"
+        raise ValueError(msg)
+    return [
+        (max(scored_ms[i * per : (i + 1) * per]) - sent_ms[i * per]) / 1000 for i in range(blocks)
+    ]
