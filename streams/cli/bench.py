@@ -105,7 +105,7 @@ def bench() -> None:
     help="Alternate (a) and (b) in this many blocks of the timed transactions, (a) (b) (a) ... "
     "(a), every process of (b) stopped while (a) runs, so that a slow spell of the machine falls "
     "on both (docs/benchmarks.md). 1: (a) once before (b) and once after. Must divide "
-    "--transactions.",
+    "--transactions. Its result goes to the --doc's pipeline-blocks block.",
 )
 @json_option("run")
 def bench_pipeline(
@@ -124,8 +124,10 @@ def bench_pipeline(
     local broker, over the same transactions, their ratio, and the pipeline's latencies.
 
     (a) runs before and after (b) and the ratio uses their mean, so the machine's drift
-    between them cancels. Starts its own broker on free loopback ports, one scorer and one
-    partner gateway; about (warmup + transactions) x 3 FHE evaluations per run.
+    between them cancels; with --blocks, (a) and (b) alternate in blocks, (b) stopped while (a)
+    runs, so that a slow spell of the machine falls on both. Starts its own broker on free
+    loopback ports, one scorer and one partner gateway; about (warmup + transactions) x 3 FHE
+    evaluations per run.
     """
     if runs > 1 and rate is not None:
         msg = "--runs repeats the ratio of a backlog; with --rate, run the command once per rate"
@@ -153,7 +155,7 @@ def bench_pipeline(
                 f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "
                 f"--warmup {warmup}" + (f" --runs {runs}" if runs > 1 else "")
             ) + (f" --blocks {blocks}" if blocks > 1 else "")
-            block = "pipeline"
+            block = "pipeline-blocks" if blocks > 1 else "pipeline"
             if rate is not None:
                 command += f" --rate {rate:g}"
                 block = f"pipeline-rate-{rate:g}"

@@ -16,6 +16,9 @@ The pipeline of (b) is that of the first partner of ``FRAUD_PARTNERS`` alone, wh
 ``.fraudstream/bench/<time>/``), named in the progress lines: the screen shows progress and the
 result only.
 
+With ``blocks`` > 1 (``--blocks``), (a) and (b) alternate instead, (b)'s processes stopped while
+(a) runs (:mod:`streams.qa.bench_blocks`).
+
 Both after a warm-up (the first evaluation under a key pays for loading the keys). The ratio of
 (b)'s throughput to (a)'s says how close the pipeline comes to the bare evaluation (target 0.95).
 Latencies are those of a backlog (everything sent at once): queueing dominates them by design.

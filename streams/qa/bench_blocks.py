@@ -12,7 +12,9 @@ stopped with SIGSTOP and continued afterwards (psutil's ``suspend``/``resume``):
 the machine to itself, as when it runs before the broker starts, and no idle worker's timer
 takes a share of it. A block of (b) starts only when every score of the one before is in, so
 nothing is in flight while they are stopped; the bench gives its broker and workers session
-timeouts of a minute, so that a pause of a few seconds never looks like a failure to them.
+timeouts of a minute, so that a pause of a few seconds never looks like a failure to them. Each
+worker's log says "Thread keepalive is not responding..." once after each pause: the watchdog of
+Faust's consumer thread (mode's ``ServiceThread``) saw the stop and only logs it.
 """
 
 from __future__ import annotations

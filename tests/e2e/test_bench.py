@@ -80,8 +80,10 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
 def test_bench_pipeline_in_blocks_alternates_a_and_b(tiny_model: TinyModel, tmp_path: Path) -> None:
     """With --blocks 2, (a) runs in three blocks around (b)'s two (the pipeline stopped while
     (a) runs, then going on: each block of (b) is scored), and the run's record says so."""
+    doc = tmp_path / "benchmarks.md"
     result = fraudstream(
         "bench", "pipeline", "--transactions", "2", "--warmup", "1", "--blocks", "2", "--json",
+        "--doc", str(doc),
         env={"FRAUD_MODEL_DIR": str(tiny_model.directory)},
         cwd=tmp_path,
         timeout=840,
@@ -96,6 +98,12 @@ def test_bench_pipeline_in_blocks_alternates_a_and_b(tiny_model: TinyModel, tmp_
     assert (run["record"], run["blocks"], len(run["bare_loops_s"])) == ("run", 2, 3)
     assert run["pipeline_s"] > 0
     assert summary["ratios"] == [run["ratio"]]
+    written = doc.read_text()  # its own block: the design differs from that of (a) around (b)
+    assert "<!-- pipeline-blocks:begin -->" in written
+    assert "<!-- pipeline:begin -->" not in written
+    assert "--warmup 1 --blocks 2`" in written
+    assert "| 1 | `" not in written  # one run: the single table
+    assert "3 blocks of 1 between" in written
 
 
 def test_bench_memory_reports_the_evaluation_process_by_key_sets_held(
