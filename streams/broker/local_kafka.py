@@ -8,6 +8,7 @@ pid file, so ``up``, ``status`` and ``down`` can run from different processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -356,6 +357,8 @@ class LocalKafka:
         except PermissionError as exc:
             msg = f"not allowed to stop the broker (pid {pid}): {exc}"
             raise BrokerError(msg) from exc
+        with contextlib.suppress(ProcessLookupError):  # it may be gone already
+            os.kill(pid, signal.SIGCONT)  # a stopped broker (bench in blocks) acts on SIGTERM
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.2)

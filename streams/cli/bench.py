@@ -64,7 +64,8 @@ def bench() -> None:
     "--doc",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Also write the result into this Markdown file's pipeline block (docs/benchmarks.md).",
+    help="Also write the result into this Markdown file's pipeline block (docs/benchmarks.md; "
+    "--rate, --guarantee and --blocks say which).",
 )
 @click.option(
     "--guarantee",
@@ -127,12 +128,12 @@ def bench_pipeline(
     between them cancels; with --blocks, (a) and (b) alternate in blocks, (b) stopped while (a)
     runs, so that a slow spell of the machine falls on both. Starts its own broker on free
     loopback ports, one scorer and one partner gateway; about (warmup + transactions) x 3 FHE
-    evaluations per run.
+    evaluations per run (in blocks, one warm-up fewer and transactions / blocks more).
     """
     if runs > 1 and rate is not None:
         msg = "--runs repeats the ratio of a backlog; with --rate, run the command once per rate"
         raise click.BadParameter(msg, param_hint="--runs")
-    _check_blocks(blocks, transactions, rate)
+    _check_blocks(blocks, transactions, rate, guarantee)
     settings = load_settings()
     with json_lines(as_json) as emit:
         results = []
@@ -165,10 +166,13 @@ def bench_pipeline(
             write_measured(doc, block, command, result.markdown())
 
 
-def _check_blocks(blocks: int, transactions: int, rate: float | None) -> None:
-    """Blocks of a backlog only, equal ones."""
+def _check_blocks(blocks: int, transactions: int, rate: float | None, guarantee: str) -> None:
+    """Blocks of an at-least-once backlog only, equal ones."""
     if blocks == 1:
         return
+    if guarantee != "at_least_once":
+        msg = "--blocks pauses (b); Kafka transactions (exactly_once) are measured at once only"
+        raise click.BadParameter(msg, param_hint="--blocks")
     if rate is not None:
         msg = "--blocks alternates (a) with backlogs of (b); with --rate, (b) runs without pause"
         raise click.BadParameter(msg, param_hint="--blocks")

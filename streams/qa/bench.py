@@ -113,12 +113,15 @@ def run_pipeline_bench(
     rate: float | None = None,
     blocks: int = 1,
 ) -> BenchResult:
-    """Measure (a), (b), then (a) again; see the module docstring. The workers'
+    """Measure (a), (b), then (a) again, or in blocks; see the module docstring. The workers'
     logs go to a new folder under ``log_root``; ``guarantee`` is Faust's processing guarantee
     for every worker of (b) (scores are read committed only). A phase of (b) whose scores have
     not all come after ``wait_s`` seconds ends the run with an error saying so. With ``rate``,
     (b)'s timed transactions are sent at that many per second (open loop) instead of at once.
     With ``blocks`` > 1, (a) and (b) alternate in that many blocks (:mod:`.bench_blocks`)."""
+    if blocks > 1 and (rate is not None or transactions % blocks):
+        msg = f"{blocks} blocks need a backlog (no rate) of transactions they divide"
+        raise ValueError(msg)
     partner = settings.partners[0]
     chosen = _enough_transactions(warmup, transactions, partner, settings.partners)
     # The broker, keys and worker state are temporary; the logs are kept (they explain a failure).
@@ -136,8 +139,7 @@ def run_pipeline_bench(
             )
             run = replace(run, bare=bare)
         else:
-            # (a) on both sides of (b), so the machine's drift cancels. Before (b) no features
-            # exist yet: random rows cost the same.
+            # (a) on both sides of (b); before it no features exist: random rows cost the same.
             rows = random_rows(client, len(chosen))
             before = _bare_loop(model_dir, keys, rows, warmup, say, when="before (b)")
         scores, sizes, cpu = _pipeline_run(
@@ -330,7 +332,7 @@ def _send_phases(
         meter.start()
         send(timed, "timed", send.options.rate)
         return meter.stop()
-    blocks = len(timed) // bare.per_block
+    blocks = bare.blocks
     cpu = dict.fromkeys(_CPU_ROWS, 0.0)
     for n in range(blocks + 1):
         send.say(f"(a) block {n + 1} of {blocks + 1}: {bare.per_block} evaluations, (b) stopped")

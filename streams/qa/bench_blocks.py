@@ -12,7 +12,8 @@ stopped with SIGSTOP and continued afterwards (psutil's ``suspend``/``resume``):
 the machine to itself, as when it runs before the broker starts, and no idle worker's timer
 takes a share of it. A block of (b) starts only when every score of the one before is in, so
 nothing is in flight while they are stopped; the bench gives its broker and workers session
-timeouts of a minute, so that a pause of a few seconds never looks like a failure to them. Each
+timeouts of a minute, so that a pause (at most :data:`MAX_PAUSE_S`; longer blocks are refused)
+never looks like a failure to them. Each
 worker's log says "Thread keepalive is not responding..." once after each pause: the watchdog of
 Faust's consumer thread (mode's ``ServiceThread``) saw the stop and only logs it.
 """
@@ -30,13 +31,16 @@ import psutil
 
 from models.fhe.artifacts import ClientArtifact, ServerArtifact
 from models.fhe.server import ScoringServer
+from streams.core.errors import ConfigError
 from streams.qa.pool_bench import random_rows
 
-__all__ = ["PAUSE_TIMEOUTS", "BareBlocks", "block_seconds", "paused"]
+__all__ = ["MAX_PAUSE_S", "PAUSE_TIMEOUTS", "BareBlocks", "block_seconds", "paused"]
 
 #: Session timeouts of a bench whose (b) is paused: the broker's own (KRaft fences a broker
 #: whose heartbeats stop for 9 s by default) and the workers' consumer groups (10 s).
 PAUSE_TIMEOUTS = {"broker_session_timeout_ms": 60_000, "worker_session_timeout_s": 60.0}
+#: The longest block of (a), so the longest pause of (b), the bench runs: well under those.
+MAX_PAUSE_S = 40.0
 
 
 @dataclass
@@ -47,6 +51,7 @@ class BareBlocks:
     server: ScoringServer
     requests: list[Any]
     per_block: int
+    blocks: int
     #: Seconds of each block run so far.
     seconds: list[float] = field(default_factory=list)
     #: CPU seconds of every thread of this process over the blocks run so far.
@@ -69,9 +74,19 @@ class BareBlocks:
         server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
         rows = random_rows(client, warmup + (blocks + 1) * per_block)
         requests = [keys.encrypt(row) for row in rows]
-        for request in requests[:warmup]:
+        server.evaluate(requests[0])  # the first, under a new key, also loads the keys
+        started = time.perf_counter()
+        for request in requests[1:warmup]:
             server.evaluate(request)
-        return cls(server, requests[warmup:], per_block)
+        each = (time.perf_counter() - started) / max(1, warmup - 1)
+        if each * per_block > MAX_PAUSE_S:
+            msg = (
+                f"a block of {per_block} evaluations would stop (b) for about "
+                f"{each * per_block:.0f} s, over the {MAX_PAUSE_S:g} s its timeouts allow: "
+                "ask for more --blocks"
+            )
+            raise ConfigError(msg)
+        return cls(server, requests[warmup:], per_block, blocks)
 
     def run_next(self) -> None:
         """Evaluate the next block's requests, one after the other, timing them."""
@@ -92,8 +107,7 @@ class BareBlocks:
         """Seconds of (b) (its blocks' sum, each from its first send to its last score; the
         timed transactions' send and score times in send order), the seconds of each block of
         (a), and (a)'s CPU seconds per evaluation."""
-        blocks = len(self.seconds) - 1
-        pipeline = sum(block_seconds(sent_ms, scored_ms, blocks))
+        pipeline = sum(block_seconds(sent_ms, scored_ms, self.blocks))
         evaluations = len(self.seconds) * self.per_block
         return pipeline, tuple(self.seconds), self.cpu_seconds / evaluations
 
@@ -127,11 +141,13 @@ def paused(pids: Iterable[int], say: Callable[[str], None] | None = None) -> Ite
         _wait_stopped(stopped)
         yield
     finally:
-        for process in reversed(stopped):
+        # Every one, not only those known stopped: an interrupt may come between a suspend and
+        # its bookkeeping, and SIGCONT to a running process does nothing.
+        for process in reversed(family):
             try:
                 process.resume()
             except psutil.NoSuchProcess:
-                if say is not None:
+                if say is not None and process in stopped:
                     say(f"process {process.pid} ended while it was stopped")
 
 

@@ -64,7 +64,8 @@ class BenchResult:
 
     def _loops_text(self) -> str:
         """``; times averaged from P tx/s before (b) and Q after`` when (a) ran on both sides
-        of (b) (the throughput shown is that of the mean time, not the mean of P and Q)."""
+        of (b) (the throughput shown is that of the mean time, not the mean of P and Q); in
+        blocks, their count and range."""
         if len(self.bare_loops) > 2:  # blocks
             low, high = min(self.bare_loop_throughputs), max(self.bare_loop_throughputs)
             return (
@@ -187,9 +188,9 @@ class BenchRuns:
         of the run with the median ratio."""
         if len(self.runs) == 1:
             return self.runs[0].markdown()
+        loops = "blocks of (a)" if self.runs[0].blocks > 1 else "(a) before / after (b)"
         rows = [
-            "| run | model | (a) bare tx/s | (a) before / after (b), or blocks | (b) pipeline tx/s "
-            "| ratio (b)/(a) |",
+            f"| run | model | (a) bare tx/s | {loops} | (b) pipeline tx/s | ratio (b)/(a) |",
             "|---|---|---|---|---|---|",
         ]
         rows += [

@@ -6,6 +6,7 @@ A worker is ``python -m streams worker ...`` in its own process group, configure
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -122,6 +123,8 @@ class WorkerProcess:
         process = self._process
         if process is not None and process.poll() is None and not self._terminated:
             os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # it may be gone already
+                os.killpg(process.pid, signal.SIGCONT)  # a stopped worker (bench in blocks)
             self._terminated = True
 
     def stop(self, timeout: float = 30.0) -> int | None:

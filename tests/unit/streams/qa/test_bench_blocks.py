@@ -7,12 +7,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
 from click.testing import CliRunner
 
 from streams.cli import cli
+from streams.core.settings import Settings
+from streams.qa.bench import run_pipeline_bench
 from streams.qa.bench_blocks import block_seconds, paused
 from streams.qa.bench_report import BenchResult, BenchRuns
 
@@ -123,6 +126,10 @@ def test_before_and_after_is_one_block() -> None:
     [
         (["--transactions", "40", "--blocks", "3"], "--transactions 40 do not make 3 equal blocks"),
         (["--rate", "1", "--blocks", "2"], "with --rate, (b) runs without pause"),
+        (
+            ["--guarantee", "exactly_once", "--blocks", "2"],
+            "Kafka transactions (exactly_once) are measured at once only",
+        ),
     ],
 )
 def test_blocks_that_cannot_be_run_are_refused_before_anything_starts(
@@ -131,3 +138,15 @@ def test_blocks_that_cannot_be_run_are_refused_before_anything_starts(
     result = CliRunner().invoke(cli, ["bench", "pipeline", *args])
     assert result.exit_code == 2, result.output
     assert said in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(("transactions", "rate"), [(40, None), (30, 1.0)])
+def test_the_bench_itself_refuses_blocks_it_cannot_run(
+    transactions: int, rate: float | None
+) -> None:
+    """Not only the command: a caller of the bench gets the same refusal, before any key."""
+    with pytest.raises(ValueError, match="3 blocks need a backlog"):
+        run_pipeline_bench(
+            Settings(), Path("nowhere"), transactions=transactions, warmup=1, say=print,
+            rate=rate, blocks=3,
+        )  # fmt: skip
