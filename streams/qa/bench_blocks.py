@@ -13,9 +13,9 @@ the machine to itself, as when it runs before the broker starts, and no idle wor
 takes a share of it. A block of (b) starts only when every score of the one before is in, so
 nothing is in flight while they are stopped; the bench gives its broker and workers session
 timeouts of a minute, so that a pause (at most :data:`MAX_PAUSE_S`; longer blocks are refused)
-never looks like a failure to them. Each
-worker's log says "Thread keepalive is not responding..." once after each pause: the watchdog of
-Faust's consumer thread (mode's ``ServiceThread``) saw the stop and only logs it.
+never looks like a failure to them. Each worker's log says "Thread keepalive is not
+responding..." once after each pause: the watchdog of Faust's consumer thread (mode's
+``ServiceThread``) saw the stop and only logs it.
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def paused(pids: Iterable[int], say: Callable[[str], None] | None = None) -> Ite
         yield
     finally:
         # Every one, not only those known stopped: an interrupt may come between a suspend and
-        # its bookkeeping, and SIGCONT to a running process does nothing.
-        for process in reversed(family):
+        # its bookkeeping, and SIGCONT to a running process does nothing. The broker first.
+        for process in family:
             try:
                 process.resume()
             except psutil.NoSuchProcess:
