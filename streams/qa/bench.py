@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
-from models.fhe.artifacts import ClientArtifact, ServerArtifact
+from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
-from models.fhe.server import ScoringServer
 from streams.broker.admin import ensure_declared_topics
 from streams.broker.connection import kafka_python_config
 from streams.broker.local_kafka import LocalKafka
@@ -49,7 +48,13 @@ from streams.core.errors import ConfigError, FraudStreamError
 from streams.core.outputs import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
-from streams.qa.bench_blocks import PAUSE_TIMEOUTS, BareBlocks, paused
+from streams.qa.bench_blocks import (
+    PAUSE_TIMEOUTS,
+    BareBlocks,
+    bare_server,
+    paused,
+    timed_evaluations,
+)
 from streams.qa.bench_report import BenchResult, BenchRuns
 from streams.qa.cpu_use import CpuMeter
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
@@ -377,13 +382,9 @@ def _bare_loop(
 ) -> tuple[float, float]:
     """Seconds of the timed evaluations, one after the other, in this process, and the CPU
     seconds they took (every thread of this process: the circuit's OpenMP threads)."""
-    server = ScoringServer(ServerArtifact.load(model_dir))
-    server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
+    server = bare_server(model_dir, keys)
     requests = [keys.encrypt(row) for row in features]
     say(f"(a) bare loop {when}: {warmup} warm-up then {len(requests) - warmup} timed evaluations")
     for request in requests[:warmup]:
         server.evaluate(request)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    for request in requests[warmup:]:
-        server.evaluate(request)
-    return time.perf_counter() - started, time.process_time() - cpu_started
+    return timed_evaluations(server, requests[warmup:])

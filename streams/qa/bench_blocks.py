@@ -21,7 +21,7 @@ responding..." once after each pause: the watchdog of Faust's consumer thread (m
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,15 @@ from models.fhe.server import ScoringServer
 from streams.core.errors import ConfigError
 from streams.qa.pool_bench import random_rows
 
-__all__ = ["MAX_PAUSE_S", "PAUSE_TIMEOUTS", "BareBlocks", "block_seconds", "paused"]
+__all__ = [
+    "MAX_PAUSE_S",
+    "PAUSE_TIMEOUTS",
+    "BareBlocks",
+    "bare_server",
+    "block_seconds",
+    "paused",
+    "timed_evaluations",
+]
 
 #: Session timeouts of a bench whose (b) is paused: the broker's own (KRaft fences a broker
 #: whose heartbeats stop for 9 s by default) and the workers' consumer groups (10 s).
@@ -70,8 +78,7 @@ class BareBlocks:
         """A server for ``blocks + 1`` blocks of ``per_block`` evaluations after ``warmup``
         untimed ones (run here). The rows are random: a circuit's operations do not depend on
         its inputs."""
-        server = ScoringServer(ServerArtifact.load(model_dir))
-        server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
+        server = bare_server(model_dir, keys)
         rows = random_rows(client, warmup + (blocks + 1) * per_block)
         requests = [keys.encrypt(row) for row in rows]
         server.evaluate(requests[0])  # the first, under a new key, also loads the keys
@@ -95,11 +102,9 @@ class BareBlocks:
         if len(block) < self.per_block:
             msg = f"all {len(self.seconds)} blocks of (a) have run"
             raise RuntimeError(msg)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for request in block:
-            self.server.evaluate(request)
-        self.seconds.append(time.perf_counter() - started)
-        self.cpu_seconds += time.process_time() - cpu_started
+        seconds, cpu_seconds = timed_evaluations(self.server, block)
+        self.seconds.append(seconds)
+        self.cpu_seconds += cpu_seconds
 
     def measured(
         self, sent_ms: list[float], scored_ms: list[float]
@@ -110,6 +115,22 @@ class BareBlocks:
         pipeline = sum(block_seconds(sent_ms, scored_ms, self.blocks))
         evaluations = len(self.seconds) * self.per_block
         return pipeline, tuple(self.seconds), self.cpu_seconds / evaluations
+
+
+def bare_server(model_dir: Path, keys: Any) -> ScoringServer:
+    """A scoring server in this process, holding ``keys``' evaluation keys: (a)'s."""
+    server = ScoringServer(ServerArtifact.load(model_dir))
+    server.add_evaluation_keys(keys.key_id, keys.evaluation_keys())
+    return server
+
+
+def timed_evaluations(server: ScoringServer, requests: Sequence[Any]) -> tuple[float, float]:
+    """Seconds of evaluating ``requests`` one after the other, and the CPU seconds they took
+    (every thread of this process: the circuit's OpenMP threads)."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for request in requests:
+        server.evaluate(request)
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def _family(pids: Iterable[int]) -> list[psutil.Process]:
