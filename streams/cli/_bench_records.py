@@ -69,6 +69,7 @@ def _pipeline_run(run: BenchResult) -> Record:
         # (a) before and after (b), bare_s their mean; or blocks around (b)'s (bench_report).
         "bare_loops_s": list(run.bare_loops),
         "blocks": run.blocks,
+        "others_nice": run.others_nice,
         "pipeline_s": run.pipeline_seconds,
         "bare_tx_per_s": run.bare_throughput,
         "pipeline_tx_per_s": run.pipeline_throughput,

@@ -29,7 +29,7 @@ from streams.cli._common import (
 from streams.cli.bench_faults import bench_faults
 from streams.cli.bench_soak import bench_soak
 from streams.core.settings import GUARANTEES
-from streams.qa.bench import BenchRuns, run_pipeline_bench
+from streams.qa.bench import OTHERS_NICE, BenchRuns, run_pipeline_bench
 from streams.qa.data_bench import run_data_bench
 from streams.qa.fuzz import run_fuzz
 from streams.qa.key_memory import measure_key_memory
@@ -108,6 +108,16 @@ def bench() -> None:
     "on both (docs/benchmarks.md). 1: (a) once before (b) and once after. Must divide "
     "--transactions. Its result goes to the --doc's pipeline-blocks block.",
 )
+@click.option(
+    "--others-nice",
+    type=click.IntRange(0, 19),
+    default=OTHERS_NICE,
+    show_default=True,
+    help="CPU priority (nice) of (b)'s broker and partner worker, which a deployment runs on "
+    "other machines: at 19 they take the cycles the scorer leaves; 0 gives them the scorer's "
+    "priority, so that on a shared machine they take its circuit threads' turns "
+    "(docs/benchmarks.md).",
+)
 @json_option("run")
 def bench_pipeline(
     model_dir: Path,
@@ -119,6 +129,7 @@ def bench_pipeline(
     runs: int,
     rate: float | None,
     blocks: int,
+    others_nice: int,
     as_json: bool,
 ) -> None:
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
@@ -144,7 +155,7 @@ def bench_pipeline(
                 run_pipeline_bench(
                     settings, require_model(model_dir), transactions=transactions,
                     warmup=warmup, say=say, guarantee=guarantee, wait_s=wait, rate=rate,
-                    blocks=blocks,
+                    blocks=blocks, others_nice=others_nice,
                 )
             )  # fmt: skip
         result = BenchRuns(tuple(results))
@@ -152,18 +163,39 @@ def bench_pipeline(
         if emit is None and runs == 1 and rate is None:  # several: the line is in the table
             console.print(result.ratio_line(), highlight=False, soft_wrap=True)
         if doc is not None:
-            command = (
-                f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "
-                f"--warmup {warmup}" + (f" --runs {runs}" if runs > 1 else "")
-            ) + (f" --blocks {blocks}" if blocks > 1 else "")
-            block = "pipeline-blocks" if blocks > 1 else "pipeline"
-            if rate is not None:
-                command += f" --rate {rate:g}"
-                block = f"pipeline-rate-{rate:g}"
-            if guarantee != "at_least_once":
-                command += f" --guarantee {guarantee}"
-                block = "pipeline-exactly-once"
+            command, block = _doc_target(
+                model_dir, transactions, warmup, runs, blocks, rate, guarantee, others_nice
+            )
             write_measured(doc, block, command, result.markdown())
+
+
+def _doc_target(  # the options that name the block
+    model_dir: Path,
+    transactions: int,
+    warmup: int,
+    runs: int,
+    blocks: int,
+    rate: float | None,
+    guarantee: str,
+    others_nice: int,
+) -> tuple[str, str]:
+    """The command that repeats a measurement and the docs block it goes to: one block per
+    design (blocks, rate, guarantee), and one beside each for a priority not the default."""
+    command = (
+        f"fraudstream bench pipeline --model {model_dir} --transactions {transactions} "
+        f"--warmup {warmup}" + (f" --runs {runs}" if runs > 1 else "")
+    ) + (f" --blocks {blocks}" if blocks > 1 else "")
+    block = "pipeline-blocks" if blocks > 1 else "pipeline"
+    if rate is not None:
+        command += f" --rate {rate:g}"
+        block = f"pipeline-rate-{rate:g}"
+    if guarantee != "at_least_once":
+        command += f" --guarantee {guarantee}"
+        block = "pipeline-exactly-once"
+    if others_nice != OTHERS_NICE:
+        command += f" --others-nice {others_nice}"
+        block += f"-nice-{others_nice}"
+    return command, block
 
 
 def _check_blocks(blocks: int, transactions: int, rate: float | None, guarantee: str) -> None:

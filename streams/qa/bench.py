@@ -19,6 +19,9 @@ result only.
 With ``blocks`` > 1 (``--blocks``), (a) and (b) alternate instead, (b)'s processes stopped while
 (a) runs (:mod:`streams.qa.bench_blocks`).
 
+(b)'s broker and partner worker run at nice ``others_nice`` (19 unless told): a deployment runs
+them elsewhere, and here they would take the scorer's turns (:mod:`streams.qa.cpu_priority`).
+
 Both after a warm-up (the first evaluation under a key pays for loading the keys). The ratio of
 (b)'s throughput to (a)'s says how close the pipeline comes to the bare evaluation (target 0.95).
 Latencies are those of a backlog (everything sent at once): queueing dominates them by design.
@@ -56,6 +59,7 @@ from streams.qa.bench_blocks import (
     timed_evaluations,
 )
 from streams.qa.bench_report import BenchResult, BenchRuns
+from streams.qa.cpu_priority import lower_priority
 from streams.qa.cpu_use import CpuMeter
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
 from streams.qa.pool_bench import random_rows
@@ -64,11 +68,13 @@ from streams.qa.supervisor import new_log_dir, running_pipeline
 from streams.qa.testing import consume_records
 
 # The results live in bench_report; they are exported here too, next to what makes them.
-__all__ = ["BENCH_LOG_ROOT", "BenchResult", "BenchRuns", "run_pipeline_bench"]
+__all__ = ["BENCH_LOG_ROOT", "OTHERS_NICE", "BenchResult", "BenchRuns", "run_pipeline_bench"]
 
 BENCH_DAY = date(2018, 8, 9)
 #: Where each run's worker logs go, in a folder named after its start time (UTC).
 BENCH_LOG_ROOT = Path(".fraudstream/bench")
+#: The nice value of (b)'s broker and partner worker unless told otherwise: the lowest priority.
+OTHERS_NICE = 19
 STAGES = ("features_ms", "encrypt_ms", "queued_ms", "fhe_ms", "transport_ms", "decrypt_ms")
 
 
@@ -117,13 +123,13 @@ def run_pipeline_bench(
     wait_s: float = 600.0,
     rate: float | None = None,
     blocks: int = 1,
+    others_nice: int = OTHERS_NICE,
 ) -> BenchResult:
-    """Measure (a), (b), then (a) again, or in blocks; see the module docstring. The workers'
-    logs go to a new folder under ``log_root``; ``guarantee`` is Faust's processing guarantee
-    for every worker of (b) (scores are read committed only). A phase of (b) whose scores have
-    not all come after ``wait_s`` seconds ends the run with an error saying so. With ``rate``,
-    (b)'s timed transactions are sent at that many per second (open loop) instead of at once.
-    With ``blocks`` > 1, (a) and (b) alternate in that many blocks (:mod:`.bench_blocks`)."""
+    """Measure (a), (b), then (a) again, or in blocks (module docstring). Workers log under
+    ``log_root``; ``guarantee``: Faust's, for every worker of (b) (scores read committed); a
+    phase of (b) short of scores after ``wait_s`` s is an error; ``rate``: (b)'s timed sends
+    per second (open loop), not all at once; ``blocks`` > 1: (a) and (b) alternate
+    (:mod:`.bench_blocks`); ``others_nice``: the nice of (b)'s broker and partner worker."""
     if blocks > 1 and (rate is not None or transactions % blocks):
         msg = f"{blocks} blocks need a backlog (no rate) of transactions they divide"
         raise ValueError(msg)
@@ -136,7 +142,7 @@ def run_pipeline_bench(
         client = ClientArtifact.load(model_dir)
         keys = PartnerKeys.generate(client, work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
-        run = _Run(keys.key_dir, guarantee, wait_s, rate)
+        run = _Run(keys.key_dir, guarantee, wait_s, rate, others_nice)
         if blocks > 1:
             say(f"(a) {warmup} warm-up evaluations; (a) and (b) then alternate in blocks")
             bare = BareBlocks.prepared(
@@ -163,7 +169,7 @@ def run_pipeline_bench(
     return BenchResult(
         keys.client.version, transactions, loops, pipeline_seconds, _latencies(timed), rate, sizes,
         {name: seconds / transactions for name, seconds in cpu.items()},
-        len(os.sched_getaffinity(0)), bare_cpu,
+        len(os.sched_getaffinity(0)), bare_cpu, others_nice,
     )  # fmt: skip
 
 
@@ -186,6 +192,7 @@ class _Run:
     guarantee: str
     wait_s: float
     rate: float | None = None
+    others_nice: int = 0
     #: (a) in blocks, interleaved with (b)'s (``--blocks``), or None: (a) before and after (b).
     bare: BareBlocks | None = None
 
@@ -230,6 +237,9 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
                 gateway: pipeline.partners[partner].pid,
                 broker: kafka.status().pid,
             }
+            for pid in (pids[gateway], pids[broker]):  # not the scorer: it is measured
+                if pid is not None:
+                    lower_priority(pid, options.others_nice)
             meter, sender = CpuMeter(pids | {bench: os.getpid()}), _Sender(settings, options, say)
             # Paused in (a)'s blocks, if any: the broker first named, so last stopped.
             stopped = [pid for pid in reversed(pids.values()) if pid is not None]

@@ -32,6 +32,8 @@ class BenchResult:
     cores: int = 1
     #: CPU seconds per timed transaction of (a), the bare loop (every thread of its process).
     bare_cpu_seconds: float | None = None
+    #: Nice value (CPU priority) of (b)'s broker and partner worker; 0 is the scorer's.
+    others_nice: int = 0
 
     def __post_init__(self) -> None:
         if not self.bare_loops:
@@ -50,6 +52,12 @@ class BenchResult:
         rows += [f"| {name} | {s:.3f} | {s / had:.0%} |" for name, s in self.cpu_seconds.items()]
         used = sum(self.cpu_seconds.values())
         rows.append(f"| all | {used:.3f} | {used / had:.0%} |")
+        if self.others_nice:
+            rows += [
+                "",
+                f"The broker and the partner's worker ran at nice {self.others_nice}, the scorer "
+                "and this bench at 0 (docs/benchmarks.md says why).",
+            ]
         # Under a backlog only: in open loop (b)'s CPU per transaction also holds the idle work
         # of the gaps between transactions, which the bare loop has none of.
         if self.bare_cpu_seconds and self.rate is None:
