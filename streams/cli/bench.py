@@ -65,7 +65,7 @@ def bench() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="Also write the result into this Markdown file's pipeline block (docs/benchmarks.md; "
-    "--rate, --guarantee and --blocks say which).",
+    "--rate, --guarantee, --blocks and --others-nice say which).",
 )
 @click.option(
     "--guarantee",

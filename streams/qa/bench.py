@@ -58,8 +58,8 @@ from streams.qa.bench_blocks import (
     paused,
     timed_evaluations,
 )
-from streams.qa.bench_report import BenchResult, BenchRuns
-from streams.qa.cpu_priority import lower_priority
+from streams.qa.bench_report import OTHERS_NICE, BenchResult, BenchRuns
+from streams.qa.cpu_priority import lower_all
 from streams.qa.cpu_use import CpuMeter
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
 from streams.qa.pool_bench import random_rows
@@ -73,8 +73,6 @@ __all__ = ["BENCH_LOG_ROOT", "OTHERS_NICE", "BenchResult", "BenchRuns", "run_pip
 BENCH_DAY = date(2018, 8, 9)
 #: Where each run's worker logs go, in a folder named after its start time (UTC).
 BENCH_LOG_ROOT = Path(".fraudstream/bench")
-#: The nice value of (b)'s broker and partner worker unless told otherwise: the lowest priority.
-OTHERS_NICE = 19
 STAGES = ("features_ms", "encrypt_ms", "queued_ms", "fhe_ms", "transport_ms", "decrypt_ms")
 
 
@@ -192,7 +190,7 @@ class _Run:
     guarantee: str
     wait_s: float
     rate: float | None = None
-    others_nice: int = 0
+    others_nice: int = OTHERS_NICE
     #: (a) in blocks, interleaved with (b)'s (``--blocks``), or None: (a) before and after (b).
     bare: BareBlocks | None = None
 
@@ -237,9 +235,8 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
                 gateway: pipeline.partners[partner].pid,
                 broker: kafka.status().pid,
             }
-            for pid in (pids[gateway], pids[broker]):  # not the scorer: it is measured
-                if pid is not None:
-                    lower_priority(pid, options.others_nice)
+            low = lower_all((pids[gateway], pids[broker]), options.others_nice)  # not the scorer
+            say(f"(b) broker and gateway at nice {options.others_nice} ({low} set)")
             meter, sender = CpuMeter(pids | {bench: os.getpid()}), _Sender(settings, options, say)
             # Paused in (a)'s blocks, if any: the broker first named, so last stopped.
             stopped = [pid for pid in reversed(pids.values()) if pid is not None]

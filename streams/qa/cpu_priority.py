@@ -13,19 +13,24 @@ the scheduler first shares the CPU between sessions, and every worker and the br
 session of their own: a thread's nice then weighs only inside its session, and the session's nice
 (``/proc/<pid>/autogroup``) against the others. Without autogroup, each thread's nice weighs
 directly. Both are set: the nice of every thread of the process and of its descendants (threads
-started later inherit it from the thread that starts them), and its session's. Raising a nice
-value needs no privilege; lowering it again would, so there is no way back but a new process.
+started later inherit it from the thread that starts them), and its session's. Raising a
+thread's nice needs no privilege (lowering it again would). Without CAP_SYS_ADMIN the kernel takes
+one autogroup change per 100 ms on the whole machine and refuses others with EAGAIN: they are
+tried again after that.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-__all__ = ["autogroup_enabled", "lower_priority"]
+__all__ = ["Lowered", "autogroup_enabled", "lower_all", "lower_priority"]
 
 _AUTOGROUP_SWITCH = Path("/proc/sys/kernel/sched_autogroup_enabled")
 
@@ -38,21 +43,32 @@ def autogroup_enabled(switch: Path = _AUTOGROUP_SWITCH) -> bool:
         return False
 
 
-def lower_priority(pid: int, nice: int) -> int:
-    """Give every thread of ``pid`` and of its descendants the nice value ``nice`` (0-19), and
-    its session's autogroup too, unless it is this process's session; return how many threads
-    were set. A process that ended on the way is left out; ``nice`` 0 changes nothing (the
-    default for every process)."""
+@dataclass(frozen=True)
+class Lowered:
+    """What :func:`lower_priority` set: threads, and sessions (autogroups)."""
+
+    threads: int = 0
+    sessions: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.threads} threads, {self.sessions} sessions"
+
+
+def lower_priority(pid: int, nice: int) -> Lowered:
+    """Give every thread of ``pid`` and of its descendants the nice value ``nice`` (0-19) unless
+    it is already that low, and its session's autogroup too unless that session is this
+    process's; say what was set. Processes that end on the way, and threads this process may not
+    change, are left out; ``nice`` 0 changes nothing (the default for every process)."""
     if not 0 <= nice <= 19:  # nice's range
         msg = f"a nice value that lowers priority is 0 to 19, not {nice}"
         raise ValueError(msg)
     if nice == 0:
-        return 0
+        return Lowered()
     try:
         root = psutil.Process(pid)
         family = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return Lowered()
     done: set[int] = set()
     # Twice: a thread started during the first pass by a thread not yet set inherits the old
     # value (a worker's threads are all up once it is ready; this only closes the race).
@@ -60,12 +76,44 @@ def lower_priority(pid: int, nice: int) -> int:
         for process in family:
             with contextlib.suppress(psutil.Error):
                 for thread in process.threads():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.setpriority(os.PRIO_PROCESS, thread.id, nice)
-                        done.add(thread.id)
+                    done.update(_lower_thread(thread.id, nice))
+    sessions = set()
     if autogroup_enabled():
         for process in family:  # one session each, usually the same one
             with contextlib.suppress(OSError):
-                if os.getsid(process.pid) != os.getsid(0):  # never this process's own session
-                    Path(f"/proc/{process.pid}/autogroup").write_text(str(nice))
-    return len(done)
+                session = os.getsid(process.pid)
+                if session != os.getsid(0) and session not in sessions:  # never our own
+                    _set_autogroup(Path(f"/proc/{process.pid}/autogroup"), nice)
+                    sessions.add(session)
+    return Lowered(len(done), len(sessions))
+
+
+def lower_all(pids: Iterable[int | None], nice: int) -> Lowered:
+    """:func:`lower_priority` of each process of ``pids`` (None: none), summed."""
+    each = [lower_priority(pid, nice) for pid in pids if pid is not None]
+    return Lowered(sum(e.threads for e in each), sum(e.sessions for e in each))
+
+
+def _lower_thread(tid: int, nice: int) -> set[int]:
+    """``{tid}`` once the thread's nice is at least ``nice``; empty if it is gone or not ours."""
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except (ProcessLookupError, PermissionError):
+        return set()
+    return {tid}
+
+
+def _set_autogroup(path: Path, nice: int, tries: int = 5) -> None:
+    """Write a session's autogroup nice to its ``/proc/<pid>/autogroup`` file; EAGAIN (the
+    kernel's one change per 100 ms for unprivileged users) is tried again after that long;
+    other errors are raised."""
+    for attempt in range(tries):
+        try:
+            path.write_text(str(nice))
+        except BlockingIOError:  # EAGAIN
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.11)
+        else:
+            return

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.qa.cpu_priority import autogroup_enabled
 from tests.support.commands import fraudstream
 from tests.support.models import TinyModel
 
@@ -56,6 +57,12 @@ def test_bench_pipeline_prints_the_result_and_no_log_line(
     assert re.search(r"^\| \(b\) whole pipeline through the broker \| \d+\.\d+ tx/s", out, re.M)
     assert re.search(r"^\| \*\*ratio \(b\)/\(a\)\*\* \| \*\*\d+\.\d+\*\*", out, re.MULTILINE)
     assert "(b) 3 of 3 scored" in out
+    # The broker and the gateway ran at the lowest priority (a deployment runs them elsewhere).
+    lowered = re.search(r"\(b\) broker and gateway at nice 19 \((\d+) threads, (\d+) sessions", out)
+    assert lowered, out
+    assert int(lowered.group(1)) > 20  # the broker's JVM alone runs dozens of threads
+    assert int(lowered.group(2)) == (2 if autogroup_enabled() else 0)
+    assert "worker ran at nice 19" in out
     assert re.search(r"^pipeline/bare ratio runs: \d\.\d\d$", out, re.MULTILINE)
     # Every topic's bytes per transaction; a verdict of the tiny model is tens of KB.
     verdict = re.search(r"^verdict bytes per transaction: (\d+)$", out, re.MULTILINE)

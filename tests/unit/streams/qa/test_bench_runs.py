@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 
 import pytest
 
-from streams.qa.bench import BenchResult, BenchRuns
+from streams.qa.bench import OTHERS_NICE, BenchResult, BenchRuns
 
 
 def result(bare_seconds: float, pipeline_seconds: float, fhe_p50: float) -> BenchResult:
@@ -25,6 +26,19 @@ def test_every_ratio_is_on_one_line_in_run_order() -> None:
     runs = BenchRuns((result(40, 41, 1.0), result(40, 50, 2.0), result(40, 40.5, 3.0)))
     assert runs.ratio_line() == "pipeline/bare ratio runs: 0.98, 0.80, 0.99"
     assert re.fullmatch(r"pipeline/bare ratio runs: (0\.\d\d, ){2}0\.\d\d", runs.ratio_line())
+
+
+def test_runs_at_another_priority_say_so_in_the_line_s_name() -> None:
+    """Only the bench's own set-up gives the line a script reads as the ratio."""
+    equal = replace(result(40, 41, 1.0), others_nice=0)
+    runs = BenchRuns((equal, equal))
+    assert runs.ratio_line() == (
+        "pipeline/bare ratio runs (broker and partner worker at nice 0): 0.98, 0.98"
+    )
+    assert not runs.ratio_line().startswith("pipeline/bare ratio runs:")
+    with_cpu = replace(result(40, 41, 1.0), cpu_seconds={"scorer": 0.9}, cores=2)
+    assert f"worker ran at nice {OTHERS_NICE}" in with_cpu.cpu_markdown()
+    assert "ran at nice" not in replace(with_cpu, others_nice=0).cpu_markdown()
 
 
 def test_the_table_has_a_row_per_run_and_the_median_runs_latencies() -> None:

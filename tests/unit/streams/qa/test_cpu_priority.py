@@ -12,7 +12,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from streams.qa.cpu_priority import autogroup_enabled, lower_priority
+from streams.qa.cpu_priority import (
+    Lowered,
+    _set_autogroup,
+    autogroup_enabled,
+    lower_all,
+    lower_priority,
+)
 
 # A process with three threads besides its main one, and a child process of its own.
 _FAMILY = """
@@ -24,18 +30,23 @@ print(child.pid, flush=True)
 time.sleep(60)
 """
 
+#: This process's nice: the tests' processes start at it (pytest may itself run under nice).
+_BASE = os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def _start(code: str) -> subprocess.Popen[bytes]:
+    """A Python process in a session of its own (never the test's session)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True
+    )
+
 
 @pytest.fixture
 def family() -> Iterator[tuple[int, int]]:
     """A parent with threads and a child, in a session of their own: (parent, child) pids."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", _FAMILY], stdout=subprocess.PIPE, start_new_session=True
-    )
+    process = _start(_FAMILY)
     assert process.stdout is not None
-    child = int(process.stdout.readline())
-    deadline = time.monotonic() + 10
-    while psutil.Process(process.pid).num_threads() < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    child = int(process.stdout.readline())  # its threads are started by then
     try:
         yield process.pid, child
     finally:
@@ -51,37 +62,44 @@ def test_every_thread_of_the_process_and_its_child_gets_the_nice_value(
     family: tuple[int, int],
 ) -> None:
     parent, child = family
-    assert _nices(parent) == {0}
-    assert lower_priority(parent, 19) >= 5  # four threads of the parent, one of the child
+    assert _nices(parent) == {_BASE}
+    lowered = lower_priority(parent, 19)
+    assert lowered.threads == 5  # four threads of the parent, one of the child
     assert _nices(parent) == {19}
     assert _nices(child) == {19}
     if autogroup_enabled():  # the session's share against the others
+        assert lowered.sessions == 1
         assert Path(f"/proc/{parent}/autogroup").read_text().split()[-1] == "19"
-    assert os.getpriority(os.PRIO_PROCESS, os.getpid()) == 0  # this process is left alone
+    assert os.getpriority(os.PRIO_PROCESS, 0) == _BASE  # this process is left alone
 
 
 def test_a_thread_started_afterwards_inherits_the_value() -> None:
-    # The process starts its second thread half a second after its priority is lowered.
+    # The process starts its second thread once told to, after its priority is lowered.
     process = subprocess.Popen(
-        [sys.executable, "-c", "import threading, time; time.sleep(0.5);"
-         "threading.Thread(target=time.sleep, args=(5,)).start(); time.sleep(5)"],
-        start_new_session=True,
+        [sys.executable, "-c", "import sys, threading, time; sys.stdin.readline();"
+         "threading.Thread(target=time.sleep, args=(30,)).start(); print(1, flush=True);"
+         "time.sleep(30)"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
+    assert process.stdin is not None
+    assert process.stdout is not None
     try:
-        lower_priority(process.pid, 10)
-        time.sleep(1.5)
+        assert lower_priority(process.pid, 19).threads == 1
+        process.stdin.write(b"go\n")
+        process.stdin.flush()
+        process.stdout.readline()
         assert psutil.Process(process.pid).num_threads() == 2
-        assert _nices(process.pid) == {10}
+        assert _nices(process.pid) == {19}
     finally:
         process.kill()
         process.wait()
 
 
 def test_this_process_s_own_session_keeps_its_autogroup() -> None:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     before = Path("/proc/self/autogroup").read_text() if autogroup_enabled() else ""
     try:
-        lower_priority(process.pid, 19)
+        assert lower_priority(process.pid, 19).sessions == 0
         assert _nices(process.pid) == {19}
         if autogroup_enabled():
             assert Path("/proc/self/autogroup").read_text() == before
@@ -90,15 +108,21 @@ def test_this_process_s_own_session_keeps_its_autogroup() -> None:
         process.wait()
 
 
-def test_nice_zero_changes_nothing_and_a_gone_process_is_left_out(
+def test_nice_zero_changes_nothing_and_a_missing_process_is_left_out(
     family: tuple[int, int],
 ) -> None:
     parent, _ = family
-    assert lower_priority(parent, 0) == 0
-    assert _nices(parent) == {0}
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    assert lower_priority(gone.pid, 19) == 0
+    assert lower_priority(parent, 0) == Lowered()
+    assert _nices(parent) == {_BASE}
+    no_such_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    assert lower_priority(no_such_pid, 19) == Lowered()
+
+
+def test_lower_all_sums_the_processes_and_skips_none(family: tuple[int, int]) -> None:
+    parent, child = family
+    lowered = lower_all((None, child, parent), 19)  # the child twice: itself, under the parent
+    assert lowered.threads == 6
+    assert str(lowered).startswith("6 threads, ")
 
 
 @pytest.mark.parametrize("nice", [-1, 20])
@@ -114,3 +138,27 @@ def test_autogroup_is_on_only_when_its_switch_says_1(tmp_path: Path) -> None:
     assert not autogroup_enabled(switch)
     switch.write_text("1\n")
     assert autogroup_enabled(switch)
+
+
+class _BusyFile:
+    """An autogroup file that refuses the first ``busy`` writes as the kernel does (EAGAIN)."""
+
+    def __init__(self, busy: int) -> None:
+        self.busy, self.written = busy, ""
+
+    def write_text(self, text: str) -> int:
+        if self.busy:
+            self.busy -= 1
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        self.written = text
+        return len(text)
+
+
+def test_an_autogroup_change_refused_for_now_is_tried_again() -> None:
+    busy = _BusyFile(busy=2)
+    started = time.monotonic()
+    _set_autogroup(busy, 19)  # type: ignore[arg-type]
+    assert busy.written == "19"
+    assert time.monotonic() - started >= 0.2
+    with pytest.raises(BlockingIOError):
+        _set_autogroup(_BusyFile(busy=5), 19, tries=3)  # type: ignore[arg-type]
