@@ -10,6 +10,7 @@ commands with these classes.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
@@ -95,6 +96,22 @@ def json_lines(as_json: bool) -> Iterator[JsonLine | None]:
 
     with redirect_stdout(sys.stderr):
         yield emit
+
+
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """While inside, SIGTERM raises SystemExit (exit status 143) instead of ending the process
+    at once, so that every ``finally`` runs: a command's broker and workers are stopped, and
+    those the bench has paused are continued first. The previous handler comes back after."""
+
+    def _exit(signum: int, _: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def show_result(emit: JsonLine | None, text: str, records: Iterable[Mapping[str, Any]]) -> None:

@@ -24,6 +24,7 @@ from streams.cli._common import (
     require_model,
     say,
     show_result,
+    sigterm_unwinds,
     write_measured,
 )
 from streams.cli.bench_faults import bench_faults
@@ -146,7 +147,7 @@ def bench_pipeline(
         raise click.BadParameter(msg, param_hint="--runs")
     _check_blocks(blocks, transactions, rate, guarantee)
     settings = load_settings()
-    with json_lines(as_json) as emit:
+    with sigterm_unwinds(), json_lines(as_json) as emit:
         results = []
         for run in range(1, runs + 1):
             if runs > 1:

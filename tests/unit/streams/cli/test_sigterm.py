@@ -1,0 +1,41 @@
+"""SIGTERM to a bench unwinds it: its ``finally`` blocks run (its broker and workers stop)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from streams.cli._common import sigterm_unwinds
+
+# A command that waits inside sigterm_unwinds with cleanup in a finally, as the bench does.
+_WAITING = """
+import sys, time
+from pathlib import Path
+from streams.cli._common import sigterm_unwinds
+done = Path(sys.argv[1])
+with sigterm_unwinds():
+    try:
+        print("waiting", flush=True)
+        time.sleep(60)
+    finally:
+        done.write_text("cleaned up")
+"""
+
+
+def test_sigterm_runs_the_finally_blocks_and_exits_143(tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    process = subprocess.Popen([sys.executable, "-c", _WAITING, str(done)], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"waiting\n"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 143
+    assert done.read_text() == "cleaned up"
+
+
+def test_the_previous_handler_comes_back() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with sigterm_unwinds():
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
