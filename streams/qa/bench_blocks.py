@@ -32,6 +32,7 @@ import psutil
 from models.fhe.artifacts import ClientArtifact, ServerArtifact
 from models.fhe.server import ScoringServer
 from streams.core.errors import ConfigError
+from streams.qa.cpu_priority import process_family
 from streams.qa.pool_bench import random_rows
 
 __all__ = [
@@ -133,24 +134,12 @@ def timed_evaluations(server: ScoringServer, requests: Sequence[Any]) -> tuple[f
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def _family(pids: Iterable[int]) -> list[psutil.Process]:
-    """The processes ``pids`` and their descendants (a scorer's FHE pool), the gone left out."""
-    found: list[psutil.Process] = []
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            found += [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-    return found
-
-
 @contextmanager
 def paused(pids: Iterable[int], say: Callable[[str], None] | None = None) -> Iterator[None]:
     """``pids`` and their descendants stopped (SIGSTOP) inside the block, continued (SIGCONT)
     when it ends, however it ends, in the reverse order (the broker, named first, last to stop
     and first to go on)."""
-    family = _family(pids)
+    family = process_family(pids)
     stopped: list[psutil.Process] = []
     try:
         for process in reversed(family):

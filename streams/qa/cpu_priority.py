@@ -30,7 +30,7 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["Lowered", "autogroup_enabled", "lower_all", "lower_priority"]
+__all__ = ["Lowered", "autogroup_enabled", "lower_all", "lower_priority", "process_family"]
 
 _AUTOGROUP_SWITCH = Path("/proc/sys/kernel/sched_autogroup_enabled")
 
@@ -64,11 +64,7 @@ def lower_priority(pid: int, nice: int) -> Lowered:
         raise ValueError(msg)
     if nice == 0:
         return Lowered()
-    try:
-        root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return Lowered()
+    family = process_family([pid])
     done: set[int] = set()
     # Twice: a thread started during the first pass by a thread not yet set inherits the old
     # value (a worker's threads are all up once it is ready; this only closes the race).
@@ -86,6 +82,18 @@ def lower_priority(pid: int, nice: int) -> Lowered:
                     _set_autogroup(Path(f"/proc/{process.pid}/autogroup"), nice)
                     sessions.add(session)
     return Lowered(len(done), len(sessions))
+
+
+def process_family(pids: Iterable[int]) -> list[psutil.Process]:
+    """The processes ``pids`` and their descendants (a scorer's FHE pool), the gone left out."""
+    found: list[psutil.Process] = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            found += [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def lower_all(pids: Iterable[int | None], nice: int) -> Lowered:
