@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -163,14 +163,24 @@ def _reported(ctx: click.Context, exit_code: int) -> Iterator[None]:
 
 class Command(click.Command):
     """A ``fraudstream`` command: a project error ends it with ``error: ...`` and
-    ``error_exit_code`` (1 unless the command documents another)."""
+    ``error_exit_code`` (1 unless the command documents another).
 
-    def __init__(self, *args: Any, error_exit_code: int = 1, **kwargs: Any) -> None:
+    ``owns_processes``: the command starts a broker, workers or other processes of its own
+    (in sessions of their own, which a signal to the command does not reach) and stops them
+    when it ends; it runs inside :func:`sigterm_unwinds`, so that a SIGTERM stops them too. Not
+    for every command: a handler runs only between Python instructions, so a SIGTERM would
+    wait for a long call into C (a compile, a training) instead of ending it at once."""
+
+    def __init__(
+        self, *args: Any, error_exit_code: int = 1, owns_processes: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.error_exit_code = error_exit_code
+        self.owns_processes = owns_processes
 
     def invoke(self, ctx: click.Context) -> Any:
-        with _reported(ctx, self.error_exit_code):
+        unwinds = sigterm_unwinds() if self.owns_processes else nullcontext()
+        with unwinds, _reported(ctx, self.error_exit_code):
             return super().invoke(ctx)
 
 

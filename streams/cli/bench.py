@@ -24,7 +24,6 @@ from streams.cli._common import (
     require_model,
     say,
     show_result,
-    sigterm_unwinds,
     write_measured,
 )
 from streams.cli.bench_faults import bench_faults
@@ -44,7 +43,7 @@ def bench() -> None:
     """Benchmarks that print ratios (they measure; they never assert a speed)."""
 
 
-@bench.command("pipeline")
+@bench.command("pipeline", owns_processes=True)
 @model_option
 @click.option(
     "--transactions",
@@ -147,7 +146,7 @@ def bench_pipeline(
         raise click.BadParameter(msg, param_hint="--runs")
     _check_blocks(blocks, transactions, rate, guarantee)
     settings = load_settings()
-    with sigterm_unwinds(), json_lines(as_json) as emit:
+    with json_lines(as_json) as emit:
         results = []
         for run in range(1, runs + 1):
             if runs > 1:
@@ -214,7 +213,7 @@ def _check_blocks(blocks: int, transactions: int, rate: float | None, guarantee:
         raise click.BadParameter(msg, param_hint="--blocks")
 
 
-@bench.command("fuzz")
+@bench.command("fuzz", owns_processes=True)
 @model_option
 @click.option(
     "--count",
@@ -286,7 +285,7 @@ def bench_data(rows: int, repeats: int, doc: Path | None, as_json: bool) -> None
             write_measured(doc, "data", command, result.markdown())
 
 
-@bench.command("memory")
+@bench.command("memory", owns_processes=True)
 @model_option
 @click.option(
     "--keys",
@@ -331,7 +330,7 @@ def _numbers(option: str, text: str, low: int, high: int) -> list[int]:
     return list(dict.fromkeys(numbers))
 
 
-@bench.command("pool")
+@bench.command("pool", owns_processes=True)
 @model_option
 @click.option(
     "--processes",

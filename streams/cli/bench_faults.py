@@ -36,7 +36,7 @@ def _counts(text: str) -> dict[str, int]:
     return counts
 
 
-@click.command("faults", cls=Command)
+@click.command("faults", cls=Command, owns_processes=True)
 @model_option
 @click.option("--partners", default="alpha,bravo,charlie", show_default=True, help="Partner ids.")
 @click.option(

@@ -28,7 +28,7 @@ __all__ = ["bench_soak"]
 _DEFAULT_PNG = Path(".fraudstream/soak/soak_rss.png")
 
 
-@click.command("soak", cls=Command)
+@click.command("soak", cls=Command, owns_processes=True)
 @model_option
 @click.option("--partners", default="alpha,bravo,charlie", show_default=True, help="Partner ids.")
 @click.option(

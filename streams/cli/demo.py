@@ -12,7 +12,7 @@ from streams.qa.demo import run_demo
 __all__ = ["demo"]
 
 
-@click.command(cls=Command)
+@click.command(cls=Command, owns_processes=True)
 @click.option(
     "--fraud-cards",
     type=click.IntRange(0, 20),

@@ -135,7 +135,7 @@ federate.add_command(aggregate)
 federate.add_command(contribute)
 
 
-@federate.command(cls=Command)
+@federate.command(cls=Command, owns_processes=True)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),

@@ -37,7 +37,8 @@ from streams.qa.verify import (
 __all__ = ["verify"]
 
 
-@click.command(cls=Command, error_exit_code=2)  # a project error: the check could not run
+# error_exit_code: a project error means the check could not run
+@click.command(cls=Command, error_exit_code=2, owns_processes=True)
 @click.argument("recording", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option(
     "--expected",

@@ -96,10 +96,14 @@ def measure_key_memory(
         )
         child.start()
         rss: dict[int, float] = {}
-        while len(rss) < len(wanted) + 1:
-            count, mb = out.get(timeout=1800)
-            rss[count] = mb
-            say(f"{count} key sets held: {mb:.0f} MB")
-        child.join()
+        try:
+            while len(rss) < len(wanted) + 1:
+                count, mb = out.get(timeout=1800)
+                rss[count] = mb
+                say(f"{count} key sets held: {mb:.0f} MB")
+        finally:  # interrupted or timed out: the child is not left to finish on its own
+            if len(rss) < len(wanted) + 1:
+                child.terminate()
+            child.join()
         key_bytes = Path(key_files[0][1]).stat().st_size
     return KeyMemory(client.version, key_bytes, rss)

@@ -6,9 +6,14 @@ model first; everything else is what `make run` does.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.support.commands import fraudstream
@@ -50,3 +55,37 @@ def test_demo_scores_every_replayed_transaction_and_dead_letters_the_bad(
     assert logs.is_relative_to(tmp_path / ".fraudstream" / "demo")
     assert '"verdict_decrypted"' in (logs / "partner-alpha.log").read_text()
     assert not [line for line in out.splitlines() if line.startswith("{")]
+
+
+def test_sigterm_to_the_demo_stops_its_broker_and_workers(
+    tiny_model: TinyModel, tmp_path: Path
+) -> None:
+    """The demo's broker and workers run in sessions of their own, which a signal to the demo
+    does not reach: on SIGTERM it stops them and exits 143, leaving no process behind."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "streams", "demo", "--fraud-cards", "1", "--legit-cards", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**base, "FRAUD_MODEL_DIR": str(tiny_model.directory)},
+        cwd=tmp_path,
+    )
+    try:
+        assert demo.stdout is not None
+        seen = []
+        for line in demo.stdout:  # until its broker, scorer and gateways run
+            seen.append(line)
+            if "scorer and gateways ready" in line:
+                break
+        else:
+            pytest.fail("".join(seen[-40:]))
+        started = psutil.Process(demo.pid).children(recursive=True)
+        assert len(started) >= 4, started  # a broker, a scorer, two gateways
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=120) == 143, demo.stdout.read()[-3000:]
+        _, alive = psutil.wait_procs(started, timeout=10)
+        assert not alive, alive
+    finally:
+        demo.kill()
+        demo.wait()

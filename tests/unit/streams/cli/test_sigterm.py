@@ -1,4 +1,5 @@
-"""SIGTERM to a bench unwinds it: its ``finally`` blocks run (its broker and workers stop)."""
+"""SIGTERM to a command that owns processes unwinds it: its ``finally`` blocks run (its broker
+and workers stop); other commands keep the default (ended at once)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from streams.cli._common import sigterm_unwinds
 
@@ -39,3 +42,37 @@ def test_the_previous_handler_comes_back() -> None:
     with sigterm_unwinds():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+# The same as a click command of the project's class, with or without owns_processes.
+_COMMAND = """
+import sys, time
+from pathlib import Path
+import click
+from streams.cli._common import Command
+
+@click.command(cls=Command, owns_processes=sys.argv[2] == "owns")
+def wait():
+    try:
+        print("waiting", flush=True)
+        time.sleep(60)
+    finally:
+        Path(sys.argv[1]).write_text("cleaned up")
+
+wait(sys.argv[3:])
+"""
+
+
+@pytest.mark.parametrize(("owns", "status", "cleaned"), [("owns", 143, True), ("not", -15, False)])
+def test_a_command_that_owns_processes_unwinds_on_sigterm(
+    tmp_path: Path, owns: str, status: int, cleaned: bool
+) -> None:
+    done = tmp_path / "done"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _COMMAND, str(done), owns], stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"waiting\n"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == status
+    assert done.exists() is cleaned
