@@ -71,6 +71,9 @@ def _pipeline_run(run: BenchResult) -> Record:
         "blocks": run.blocks,
         "others_nice": run.others_nice,
         "pipeline_s": run.pipeline_seconds,
+        # Each block of (b) (one: all of it) and its ratio to the loops of (a) around it.
+        "pipeline_blocks_s": list(run.pipeline_blocks),
+        "block_ratios": list(run.block_ratios),
         "bare_tx_per_s": run.bare_throughput,
         "pipeline_tx_per_s": run.pipeline_throughput,
         "bare_s_per_tx": run.bare_seconds / run.transactions,

@@ -143,9 +143,8 @@ def run_pipeline_bench(
         run = _Run(keys.key_dir, guarantee, wait_s, rate, others_nice)
         if blocks > 1:
             say(f"(a) {warmup} warm-up evaluations; (a) and (b) then alternate in blocks")
-            bare = BareBlocks.prepared(
-                model_dir, client, keys, blocks, transactions // blocks, warmup
-            )
+            per_block = transactions // blocks
+            bare = BareBlocks.prepared(model_dir, client, keys, blocks, per_block, warmup)
             run = replace(run, bare=bare)
         else:
             # (a) on both sides of (b); before it no features exist: random rows cost the same.
@@ -157,17 +156,18 @@ def run_pipeline_bench(
         timed = scores[warmup:]
         if run.bare is not None:
             sent, scored = [t for _, t in timed], [s.scored_at_ms for s, _ in timed]
-            pipeline_seconds, loops, bare_cpu = run.bare.measured(sent, scored)
+            pipeline_blocks, loops, bare_cpu = run.bare.measured(sent, scored)
         else:
-            pipeline_seconds = (max(s.scored_at_ms for s, _ in timed) - timed[0][1]) / 1000
+            pipeline_blocks = ((max(s.scored_at_ms for s, _ in timed) - timed[0][1]) / 1000,)
             features = [list(s.features) for s, _ in scores]
             after = _bare_loop(model_dir, keys, features, warmup, say, when="after (b)")
             loops = (before[0], after[0])
             bare_cpu = (before[1] + after[1]) / 2 / transactions
     return BenchResult(
-        keys.client.version, transactions, loops, pipeline_seconds, _latencies(timed), rate, sizes,
+        keys.client.version, transactions, loops, sum(pipeline_blocks), _latencies(timed), rate,
+        sizes,
         {name: seconds / transactions for name, seconds in cpu.items()},
-        len(os.sched_getaffinity(0)), bare_cpu, others_nice,
+        len(os.sched_getaffinity(0)), bare_cpu, others_nice, pipeline_blocks,
     )  # fmt: skip
 
 

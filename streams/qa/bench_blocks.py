@@ -41,6 +41,7 @@ __all__ = [
     "BareBlocks",
     "bare_server",
     "block_seconds",
+    "check_pause",
     "paused",
     "timed_evaluations",
 ]
@@ -86,14 +87,7 @@ class BareBlocks:
         started = time.perf_counter()
         for request in requests[1:warmup]:
             server.evaluate(request)
-        each = (time.perf_counter() - started) / max(1, warmup - 1)
-        if each * per_block > MAX_PAUSE_S:
-            msg = (
-                f"a block of {per_block} evaluations would stop (b) for about "
-                f"{each * per_block:.0f} s, over the {MAX_PAUSE_S:g} s its timeouts allow: "
-                "ask for more --blocks"
-            )
-            raise ConfigError(msg)
+        check_pause((time.perf_counter() - started) / max(1, warmup - 1), per_block)
         return cls(server, requests[warmup:], per_block, blocks)
 
     def run_next(self) -> None:
@@ -109,13 +103,25 @@ class BareBlocks:
 
     def measured(
         self, sent_ms: list[float], scored_ms: list[float]
-    ) -> tuple[float, tuple[float, ...], float]:
-        """Seconds of (b) (its blocks' sum, each from its first send to its last score; the
-        timed transactions' send and score times in send order), the seconds of each block of
-        (a), and (a)'s CPU seconds per evaluation."""
-        pipeline = sum(block_seconds(sent_ms, scored_ms, self.blocks))
+    ) -> tuple[tuple[float, ...], tuple[float, ...], float]:
+        """Seconds of each block of (b) (from its first send to its last score; the timed
+        transactions' send and score times in send order), of each block of (a), and (a)'s CPU
+        seconds per evaluation."""
+        pipeline = tuple(block_seconds(sent_ms, scored_ms, self.blocks))
         evaluations = len(self.seconds) * self.per_block
         return pipeline, tuple(self.seconds), self.cpu_seconds / evaluations
+
+
+def check_pause(each_s: float, per_block: int) -> None:
+    """Refuse blocks of (a) that would stop (b) for longer than :data:`MAX_PAUSE_S`, given one
+    evaluation's seconds (measured over the warm-up)."""
+    if each_s * per_block > MAX_PAUSE_S:
+        msg = (
+            f"a block of {per_block} evaluations would stop (b) for about "
+            f"{each_s * per_block:.0f} s, over the {MAX_PAUSE_S:g} s its timeouts allow: "
+            "ask for more --blocks"
+        )
+        raise ConfigError(msg)
 
 
 def bare_server(model_dir: Path, keys: Any) -> ScoringServer:

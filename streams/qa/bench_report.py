@@ -36,6 +36,9 @@ class BenchResult:
     bare_cpu_seconds: float | None = None
     #: Nice value (CPU priority) of (b)'s broker and partner worker; 0 is the scorer's.
     others_nice: int = OTHERS_NICE
+    #: Seconds of each block of (b) (with ``--blocks``; otherwise the one block, all of it):
+    #: their sum is ``pipeline_seconds``. Empty if not given (then ``block_ratios`` is too).
+    pipeline_blocks: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.bare_loops:
@@ -138,6 +141,16 @@ class BenchResult:
     def ratio(self) -> float:
         """Pipeline throughput over bare-loop throughput."""
         return self.pipeline_throughput / self.bare_throughput
+
+    @property
+    def block_ratios(self) -> tuple[float, ...]:
+        """Each block of (b)'s ratio to the mean of the two loops of (a) around it (``ratio`` is
+        that of their sums; one block: ``ratio`` itself)."""
+        around = itertools.pairwise(self.bare_loops)
+        return tuple(
+            (before + after) / 2 / seconds
+            for (before, after), seconds in zip(around, self.pipeline_blocks, strict=False)
+        )
 
     def markdown(self) -> str:
         """The result as the Markdown block of docs/benchmarks.md."""

@@ -104,6 +104,8 @@ def test_bench_pipeline_in_blocks_alternates_a_and_b(tiny_model: TinyModel, tmp_
     run, summary = [json.loads(line) for line in result.stdout.splitlines()]
     assert (run["record"], run["blocks"], len(run["bare_loops_s"])) == ("run", 2, 3)
     assert run["pipeline_s"] > 0
+    assert len(run["pipeline_blocks_s"]) == len(run["block_ratios"]) == 2
+    assert sum(run["pipeline_blocks_s"]) == pytest.approx(run["pipeline_s"])
     assert summary["ratios"] == [run["ratio"]]
     written = doc.read_text()  # its own block: the design differs from that of (a) around (b)
     assert "<!-- pipeline-blocks:begin -->" in written

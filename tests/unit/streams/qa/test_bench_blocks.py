@@ -14,9 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from streams.cli import cli
+from streams.core.errors import ConfigError
 from streams.core.settings import Settings
 from streams.qa.bench import run_pipeline_bench
-from streams.qa.bench_blocks import block_seconds, paused
+from streams.qa.bench_blocks import MAX_PAUSE_S, block_seconds, check_pause, paused
 from streams.qa.bench_report import BenchResult, BenchRuns
 
 # A process with a child, both alive until killed.
@@ -113,6 +114,24 @@ def test_each_block_of_b_is_set_against_the_loops_of_a_around_it() -> None:
     runs = BenchRuns((result, result)).markdown()
     assert "| 1 | `abc123` | 2.000 | 1.667-2.500 (5 blocks) | 2.000 | 1.000 |" in runs
     assert "| stage (ms, backlog of each block of 10) | p50 | p99 |" in runs
+
+
+def test_each_block_of_b_has_its_own_ratio() -> None:
+    """The blocks of (b) took 4, 5.5, 5 and 5.5 s against 5, 5.5, 5 and 4.5 s of (a)."""
+    result = BenchResult(
+        "abc123", 40, (5.0, 5.0, 6.0, 4.0, 5.0), 20.0, {}, pipeline_blocks=(4.0, 5.5, 5.0, 5.5)
+    )
+    assert result.block_ratios == pytest.approx((1.25, 1.0, 1.0, 4.5 / 5.5))
+    assert result.ratio == 1.0  # that of the sums
+    assert BenchResult(
+        "abc123", 40, (40.0, 50.0), 50.0, {}, pipeline_blocks=(50.0,)
+    ).block_ratios == (0.9,)
+
+
+def test_a_block_of_a_longer_than_b_s_timeouts_allow_is_refused() -> None:
+    check_pause(MAX_PAUSE_S / 10, 10)
+    with pytest.raises(ConfigError, match="about 44 s, over the 40 s its timeouts allow"):
+        check_pause(MAX_PAUSE_S / 10 * 1.1, 10)
 
 
 def test_before_and_after_is_one_block() -> None:
