@@ -102,14 +102,25 @@ def json_lines(as_json: bool) -> Iterator[JsonLine | None]:
 def sigterm_unwinds() -> Iterator[None]:
     """While inside, SIGTERM raises SystemExit (exit status 143) instead of ending the process
     at once, so that every ``finally`` runs: a command's broker and workers are stopped, and
-    those the bench has paused are continued first. The previous handler comes back after."""
+    those the bench has paused are continued first. Whatever error the command then ends with
+    (code that catches the SystemExit fails otherwise), its exit status is 143. The previous
+    handler comes back after."""
+
+    received: list[int] = []
 
     def _exit(signum: int, _: object) -> None:
+        received.append(signum)
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, _exit)
     try:
         yield
+    except BaseException:
+        # The SystemExit may be caught by the code it lands in: kafka-python's network loop
+        # turned one into a failed bootstrap, so the command ended with that error instead.
+        if received:
+            raise SystemExit(128 + received[0]) from None
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -37,6 +37,32 @@ def test_sigterm_runs_the_finally_blocks_and_exits_143(tmp_path: Path) -> None:
     assert done.read_text() == "cleaned up"
 
 
+# Code that catches the SystemExit and then fails otherwise, as kafka-python's loop did.
+_SWALLOWING = """
+import time
+from streams.cli._common import sigterm_unwinds
+with sigterm_unwinds():
+    try:
+        print("waiting", flush=True)
+        time.sleep(60)
+    except BaseException:
+        pass
+    raise RuntimeError("unable to bootstrap")
+"""
+
+
+def test_an_error_after_sigterm_still_exits_143() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SWALLOWING], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"waiting\n"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 143
+    assert process.stderr is not None
+    assert b"RuntimeError" not in process.stderr.read()
+
+
 def test_the_previous_handler_comes_back() -> None:
     before = signal.getsignal(signal.SIGTERM)
     with sigterm_unwinds():
