@@ -38,8 +38,8 @@ KAFKA_VERSION = "4.4.0"
 #: C2 compiles for minutes (much of its CPU in a bench's first minutes, taken from the scorer
 #: beside it); this broker's load is light, so C1's slower code costs less than C2's compiling
 #: (docs/kafka.md; measured in docs/benchmarks.md).
-_JAVA_OPTS: tuple[str, ...] = ("-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1")
-_JAVA_OPTS += ("-Djava.awt.headless=true",)
+_JAVA_OPTS = ("-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
+              "-Djava.awt.headless=true")  # fmt: skip
 
 
 #: What the local broker's errors advise when it cannot run here.

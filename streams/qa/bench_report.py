@@ -116,10 +116,14 @@ class BenchResult:
         """Seconds of (a) for all the transactions: each block of (b) is set against the mean of
         the two loops around it, so that the machine's drift between them cancels (with one
         block, the mean of the loops before and after (b))."""
-        loops = self.bare_loops
-        if len(loops) == 1:
-            return loops[0]
-        return sum((before + after) / 2 for before, after in itertools.pairwise(loops))
+        if len(self.bare_loops) == 1:
+            return self.bare_loops[0]
+        return sum(self._bare_around_blocks)
+
+    @property
+    def _bare_around_blocks(self) -> tuple[float, ...]:
+        """For each block of (b), the mean seconds of the two loops of (a) around it."""
+        return tuple((before + after) / 2 for before, after in itertools.pairwise(self.bare_loops))
 
     @property
     def bare_throughput(self) -> float:
@@ -146,10 +150,9 @@ class BenchResult:
     def block_ratios(self) -> tuple[float, ...]:
         """Each block of (b)'s ratio to the mean of the two loops of (a) around it (``ratio`` is
         that of their sums; one block: ``ratio`` itself)."""
-        around = itertools.pairwise(self.bare_loops)
         return tuple(
-            (before + after) / 2 / seconds
-            for (before, after), seconds in zip(around, self.pipeline_blocks, strict=False)
+            bare / seconds
+            for bare, seconds in zip(self._bare_around_blocks, self.pipeline_blocks, strict=False)
         )
 
     def markdown(self) -> str:
