@@ -70,6 +70,7 @@ def _pipeline_run(run: BenchResult) -> Record:
         "bare_loops_s": list(run.bare_loops),
         "blocks": run.blocks,
         "others_nice": run.others_nice,
+        "others_idle": run.others_idle,
         "pipeline_s": run.pipeline_seconds,
         # Each block of (b) (one: all of it) and its ratio to the loops of (a) around it.
         "pipeline_blocks_s": list(run.pipeline_blocks),

@@ -118,6 +118,13 @@ def bench() -> None:
     "priority, so that on a shared machine they take its circuit threads' turns "
     "(docs/benchmarks.md).",
 )
+@click.option(
+    "--others-idle",
+    is_flag=True,
+    help="Put (b)'s broker and partner worker in the kernel's idle scheduling class (SCHED_IDLE) "
+    "as well: any other thread that wakes on their core takes it at once, where a nice value "
+    "only weighs their share. Its result goes to a block of its own (docs/benchmarks.md).",
+)
 @json_option("run")
 def bench_pipeline(
     model_dir: Path,
@@ -130,6 +137,7 @@ def bench_pipeline(
     rate: float | None,
     blocks: int,
     others_nice: int,
+    others_idle: bool,
     as_json: bool,
 ) -> None:
     """Throughput of (a) a bare loop of FHE evaluations and (b) the whole pipeline through a
@@ -155,7 +163,7 @@ def bench_pipeline(
                 run_pipeline_bench(
                     settings, require_model(model_dir), transactions=transactions,
                     warmup=warmup, say=say, guarantee=guarantee, wait_s=wait, rate=rate,
-                    blocks=blocks, others_nice=others_nice,
+                    blocks=blocks, others_nice=others_nice, others_idle=others_idle,
                 )
             )  # fmt: skip
         result = BenchRuns(tuple(results))
@@ -164,21 +172,16 @@ def bench_pipeline(
             console.print(result.ratio_line(), highlight=False, soft_wrap=True)
         if doc is not None:
             command, block = _doc_target(
-                model_dir, transactions, warmup, runs, blocks, rate, guarantee, others_nice
-            )
+                model_dir, transactions, warmup, runs, blocks, rate, guarantee,
+                others_nice, others_idle,
+            )  # fmt: skip
             write_measured(doc, block, command, result.markdown())
 
 
 def _doc_target(  # the options that name the block
-    model_dir: Path,
-    transactions: int,
-    warmup: int,
-    runs: int,
-    blocks: int,
-    rate: float | None,
-    guarantee: str,
-    others_nice: int,
-) -> tuple[str, str]:
+    model_dir: Path, transactions: int, warmup: int, runs: int, blocks: int, rate: float | None,
+    guarantee: str, others_nice: int, others_idle: bool,
+) -> tuple[str, str]:  # fmt: skip
     """The command that repeats a measurement and the docs block it goes to: one block per
     design (blocks, rate, guarantee), and one beside each for a priority not the default."""
     command = (
@@ -195,6 +198,9 @@ def _doc_target(  # the options that name the block
     if others_nice != OTHERS_NICE:
         command += f" --others-nice {others_nice}"
         block += f"-nice-{others_nice}"
+    if others_idle:
+        command += " --others-idle"
+        block += "-idle"
     return command, block
 
 

@@ -29,9 +29,7 @@ Latencies are those of a backlog (everything sent at once): queueing dominates t
 
 from __future__ import annotations
 
-import math
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -59,7 +57,7 @@ from streams.qa.bench_blocks import (
     paused,
     timed_evaluations,
 )
-from streams.qa.bench_report import OTHERS_NICE, BenchResult, BenchRuns
+from streams.qa.bench_report import IDLE_CLASS, OTHERS_NICE, BenchResult, BenchRuns, latencies
 from streams.qa.cpu_priority import lower_all
 from streams.qa.cpu_use import CpuMeter
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
@@ -74,15 +72,6 @@ __all__ = ["BENCH_LOG_ROOT", "OTHERS_NICE", "BenchResult", "BenchRuns", "run_pip
 BENCH_DAY = date(2018, 8, 9)
 #: Where each run's worker logs go, in a folder named after its start time (UTC).
 BENCH_LOG_ROOT = Path(".fraudstream/bench")
-STAGES = ("features_ms", "encrypt_ms", "queued_ms", "fhe_ms", "transport_ms", "decrypt_ms")
-
-
-def _percentiles(values: Sequence[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0], ordered[0]
-    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
-    return statistics.median(ordered), cuts[98]
 
 
 def _enough_transactions(
@@ -123,12 +112,12 @@ def run_pipeline_bench(
     rate: float | None = None,
     blocks: int = 1,
     others_nice: int = OTHERS_NICE,
+    others_idle: bool = False,
 ) -> BenchResult:
     """Measure (a), (b), then (a) again, or in blocks (module docstring). Workers log under
-    ``log_root``; ``guarantee``: Faust's, for every worker of (b) (scores read committed); a
-    phase of (b) short of scores after ``wait_s`` s is an error; ``rate``: (b)'s timed sends
-    per second (open loop), not all at once; ``blocks`` > 1: (a) and (b) alternate
-    (:mod:`.bench_blocks`); ``others_nice``: the nice of (b)'s broker and partner worker."""
+    ``log_root``; ``guarantee``: Faust's for (b) (scores read committed); a phase of (b) short of
+    scores after ``wait_s`` s is an error; ``rate``: (b)'s sends per second, not all at once;
+    ``blocks`` > 1: (a) and (b) alternate; ``others_*``: (b)'s broker and partner's priority."""
     if blocks > 1 and (rate is not None or transactions % blocks):
         msg = f"{blocks} blocks need a backlog (no rate) of transactions they divide"
         raise ValueError(msg)
@@ -141,7 +130,7 @@ def run_pipeline_bench(
         client = ClientArtifact.load(model_dir)
         keys = PartnerKeys.generate(client, work / "keys", partner)
         say(f"keys made for {partner} (key id {keys.key_id})")
-        run = _Run(keys.key_dir, guarantee, wait_s, rate, others_nice)
+        run = _Run(keys.key_dir, guarantee, wait_s, rate, others_nice, others_idle)
         if blocks > 1:
             say(f"(a) {warmup} warm-up evaluations; (a) and (b) then alternate in blocks")
             per_block = transactions // blocks
@@ -165,24 +154,11 @@ def run_pipeline_bench(
             loops = (before[0], after[0])
             bare_cpu = (before[1] + after[1]) / 2 / transactions
     return BenchResult(
-        keys.client.version, transactions, loops, sum(pipeline_blocks), _latencies(timed), rate,
+        keys.client.version, transactions, loops, sum(pipeline_blocks), latencies(timed), rate,
         sizes,
         {name: seconds / transactions for name, seconds in cpu.items()},
-        len(os.sched_getaffinity(0)), bare_cpu, others_nice, pipeline_blocks,
+        len(os.sched_getaffinity(0)), bare_cpu, others_nice, pipeline_blocks, others_idle,
     )  # fmt: skip
-
-
-def _latencies(timed: Sequence[tuple[Score, float]]) -> dict[str, tuple[float, float]]:
-    """p50 and p99 of each stage's milliseconds and of the end to end (from the send)."""
-    latencies = {stage: _stage(timed, stage) for stage in STAGES}
-    latencies["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
-    return latencies
-
-
-def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, float]:
-    """p50 and p99 of one stage's milliseconds, over the scores that timed it (NaN if none)."""
-    values = [v for s, _ in timed if (v := getattr(s.timings, stage)) is not None]
-    return _percentiles(values) if values else (math.nan, math.nan)
 
 
 @dataclass(frozen=True)
@@ -192,6 +168,7 @@ class _Run:
     wait_s: float
     rate: float | None = None
     others_nice: int = OTHERS_NICE
+    others_idle: bool = False
     #: (a) in blocks, interleaved with (b)'s (``--blocks``), or None: (a) before and after (b).
     bare: BareBlocks | None = None
 
@@ -237,8 +214,9 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
                 gateway: pipeline.partners[partner].pid,
                 broker: kafka.status().pid,
             }
-            low = lower_all((pids[gateway], pids[broker]), options.others_nice)  # not the scorer
-            say(f"(b) broker and gateway at nice {options.others_nice} ({low} set)")
+            nice, idle = options.others_nice, options.others_idle
+            low = lower_all((pids[gateway], pids[broker]), nice, idle=idle)  # not the scorer
+            say(f"(b) broker and gateway at nice {nice}{IDLE_CLASS * idle} ({low} set)")
             meter, sender = CpuMeter(pids | {bench: os.getpid()}), _Sender(settings, options, say)
             # Paused in (a)'s blocks, if any: the broker first named, so last stopped.
             stopped = [pid for pid in reversed(pids.values()) if pid is not None]

@@ -1,17 +1,34 @@
-"""The pipeline bench's results as docs/benchmarks.md shows them: one run, or several."""
+"""The pipeline bench's results as docs/benchmarks.md shows them: one run, or several, and the
+latency percentiles of a run's scores."""
 
 from __future__ import annotations
 
 import itertools
 import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["OTHERS_NICE", "RATIO_TARGET", "BenchResult", "BenchRuns"]
+from streams.core.outputs import Score
+
+__all__ = [
+    "IDLE_CLASS",
+    "OTHERS_NICE",
+    "RATIO_TARGET",
+    "STAGES",
+    "BenchResult",
+    "BenchRuns",
+    "latencies",
+]
 
 #: What each run's pipeline/bare ratio should reach (docs/benchmarks.md).
 RATIO_TARGET = 0.95
 #: The nice value of (b)'s broker and partner worker unless told otherwise: the lowest priority.
 OTHERS_NICE = 19
+#: How the reports name the kernel's idle scheduling class (``--others-idle``).
+IDLE_CLASS = " in the idle scheduling class"
+#: The stages of a score's timings the latency table shows, in the pipeline's order.
+STAGES = ("features_ms", "encrypt_ms", "queued_ms", "fhe_ms", "transport_ms", "decrypt_ms")
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,8 @@ class BenchResult:
     #: Seconds of each block of (b) (with ``--blocks``; otherwise the one block, all of it):
     #: their sum is ``pipeline_seconds``. Empty if not given (then ``block_ratios`` is too).
     pipeline_blocks: tuple[float, ...] = ()
+    #: Whether (b)'s broker and partner worker ran in the kernel's idle scheduling class too.
+    others_idle: bool = False
 
     def __post_init__(self) -> None:
         if not self.bare_loops:
@@ -58,11 +77,12 @@ class BenchResult:
         rows += [f"| {name} | {s:.3f} | {s / had:.0%} |" for name, s in self.cpu_seconds.items()]
         used = sum(self.cpu_seconds.values())
         rows.append(f"| all | {used:.3f} | {used / had:.0%} |")
-        if self.others_nice:
+        if self.others_nice or self.others_idle:
             rows += [
                 "",
-                f"The broker and the partner's worker ran at nice {self.others_nice}, the scorer "
-                "and this bench at their own (docs/benchmarks.md says why).",
+                f"The broker and the partner's worker ran at nice {self.others_nice}"
+                f"{IDLE_CLASS * self.others_idle}, the scorer and this bench at their own "
+                "(docs/benchmarks.md says why).",
             ]
         # Under a backlog only: in open loop (b)'s CPU per transaction also holds the idle work
         # of the gaps between transactions, which the bare loop has none of.
@@ -206,8 +226,9 @@ class BenchRuns:
         than the bench's own say so in the line's name (they are not its ratio)."""
         name = "pipeline/bare ratio runs"
         nices = sorted({r.others_nice for r in self.runs})
-        if nices != [OTHERS_NICE]:
-            name += f" (broker and partner worker at nice {', '.join(map(str, nices))})"
+        idle = IDLE_CLASS * any(r.others_idle for r in self.runs)
+        if nices != [OTHERS_NICE] or idle:
+            name += f" (broker and partner worker at nice {', '.join(map(str, nices))}{idle})"
         return f"{name}: " + ", ".join(f"{_down(r.ratio):.2f}" for r in self.runs)
 
     @property
@@ -260,3 +281,24 @@ def _loops_cell(run: BenchResult) -> str:
 def _down(ratio: float) -> float:
     """``ratio`` rounded down to two decimals (a hair of float error above kept: 0.95 is 0.95)."""
     return math.floor(ratio * 100 + 1e-9) / 100
+
+
+def latencies(timed: Sequence[tuple[Score, float]]) -> dict[str, tuple[float, float]]:
+    """p50 and p99 of each stage's milliseconds and of the end to end (from the send)."""
+    found = {stage: _stage(timed, stage) for stage in STAGES}
+    found["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
+    return found
+
+
+def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, float]:
+    """p50 and p99 of one stage's milliseconds, over the scores that timed it (NaN if none)."""
+    values = [v for s, _ in timed if (v := getattr(s.timings, stage)) is not None]
+    return _percentiles(values) if values else (math.nan, math.nan)
+
+
+def _percentiles(values: Sequence[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0], ordered[0]
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return statistics.median(ordered), cuts[98]

@@ -17,6 +17,11 @@ started later inherit it from the thread that starts them), and its session's. R
 thread's nice needs no privilege (lowering it again would). Without CAP_SYS_ADMIN the kernel takes
 one autogroup change per 100 ms on the whole machine and refuses others with EAGAIN: they are
 tried again after that.
+
+Lower still, on request (``idle``): the kernel's idle scheduling class (``SCHED_IDLE``) for each
+of those threads. A nice value only weighs a thread's share; a thread of the idle class is also
+preempted at once by any other thread that wakes on its core, so a circuit thread back from a
+barrier never waits behind it. Entering that class needs no privilege either (leaving it would).
 """
 
 from __future__ import annotations
@@ -54,15 +59,16 @@ class Lowered:
         return f"{self.threads} threads, {self.sessions} sessions"
 
 
-def lower_priority(pid: int, nice: int) -> Lowered:
+def lower_priority(pid: int, nice: int, *, idle: bool = False) -> Lowered:
     """Give every thread of ``pid`` and of its descendants the nice value ``nice`` (0-19) unless
-    it is already that low, and its session's autogroup too unless that session is this
-    process's; say what was set. Processes that end on the way, and threads this process may not
-    change, are left out; ``nice`` 0 changes nothing (the default for every process)."""
+    it is already that low, and the idle scheduling class if ``idle``, and its session's
+    autogroup the nice value too unless that session is this process's; say what was set.
+    Processes that end on the way, and threads this process may not change, are left out;
+    ``nice`` 0 without ``idle`` changes nothing (the default for every process)."""
     if not 0 <= nice <= 19:  # nice's range
         msg = f"a nice value that lowers priority is 0 to 19, not {nice}"
         raise ValueError(msg)
-    if nice == 0:
+    if nice == 0 and not idle:
         return Lowered()
     family = process_family([pid])
     done: set[int] = set()
@@ -72,9 +78,9 @@ def lower_priority(pid: int, nice: int) -> Lowered:
         for process in family:
             with contextlib.suppress(psutil.Error):
                 for thread in process.threads():
-                    done.update(_lower_thread(thread.id, nice))
+                    done.update(_lower_thread(thread.id, nice, idle=idle))
     sessions = set()
-    if autogroup_enabled():
+    if nice and autogroup_enabled():
         for process in family:  # one session each, usually the same one
             with contextlib.suppress(OSError):
                 session = os.getsid(process.pid)
@@ -96,17 +102,20 @@ def process_family(pids: Iterable[int]) -> list[psutil.Process]:
     return found
 
 
-def lower_all(pids: Iterable[int | None], nice: int) -> Lowered:
+def lower_all(pids: Iterable[int | None], nice: int, *, idle: bool = False) -> Lowered:
     """:func:`lower_priority` of each process of ``pids`` (None: none), summed."""
-    each = [lower_priority(pid, nice) for pid in pids if pid is not None]
+    each = [lower_priority(pid, nice, idle=idle) for pid in pids if pid is not None]
     return Lowered(sum(e.threads for e in each), sum(e.sessions for e in each))
 
 
-def _lower_thread(tid: int, nice: int) -> set[int]:
-    """``{tid}`` once the thread's nice is at least ``nice``; empty if it is gone or not ours."""
+def _lower_thread(tid: int, nice: int, *, idle: bool = False) -> set[int]:
+    """``{tid}`` once the thread's nice is at least ``nice`` (and, if ``idle``, it is of the idle
+    scheduling class); empty if it is gone or not ours."""
     try:
         if os.getpriority(os.PRIO_PROCESS, tid) < nice:
             os.setpriority(os.PRIO_PROCESS, tid, nice)
+        if idle and os.sched_getscheduler(tid) != os.SCHED_IDLE:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
     except (ProcessLookupError, PermissionError):
         return set()
     return {tid}

@@ -47,6 +47,17 @@ def test_runs_at_another_priority_say_so_in_the_line_s_name() -> None:
     assert "ran at nice" not in replace(with_cpu, others_nice=0).cpu_markdown()
 
 
+def test_runs_in_the_idle_class_say_so_in_the_line_s_name_and_their_cpu_table() -> None:
+    idle = replace(result(40, 41, 1.0), others_idle=True, cpu_seconds={"scorer": 0.9}, cores=2)
+    line = BenchRuns((idle,)).ratio_line()
+    assert line == (
+        f"pipeline/bare ratio runs (broker and partner worker at nice {OTHERS_NICE} in the idle "
+        "scheduling class): 0.97"
+    )
+    assert f"ran at nice {OTHERS_NICE} in the idle scheduling class" in idle.cpu_markdown()
+    assert "ran at nice 0 in the idle" in replace(idle, others_nice=0).cpu_markdown()
+
+
 def test_the_table_has_a_row_per_run_and_the_median_runs_latencies() -> None:
     runs = BenchRuns((result(40, 41, 1.0), result(40, 50, 2.0), result(40, 40.5, 3.0)))
     text = runs.markdown()

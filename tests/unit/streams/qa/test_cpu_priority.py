@@ -73,6 +73,29 @@ def test_every_thread_of_the_process_and_its_child_gets_the_nice_value(
     assert os.getpriority(os.PRIO_PROCESS, 0) == _BASE  # this process is left alone
 
 
+def _classes(pid: int) -> set[int]:
+    return {os.sched_getscheduler(t.id) for t in psutil.Process(pid).threads()}
+
+
+def test_idle_puts_every_thread_in_the_idle_class_as_well(family: tuple[int, int]) -> None:
+    parent, child = family
+    assert os.SCHED_IDLE not in _classes(parent)
+    assert lower_priority(parent, 19, idle=True).threads == 5
+    assert _classes(parent) == _classes(child) == {os.SCHED_IDLE}
+    assert _nices(parent) == {19}
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # this process is left alone
+
+
+def test_idle_at_nice_zero_sets_the_class_and_leaves_the_nice_and_session(
+    family: tuple[int, int],
+) -> None:
+    parent, _ = family
+    lowered = lower_priority(parent, 0, idle=True)
+    assert (lowered.threads, lowered.sessions) == (5, 0)
+    assert _classes(parent) == {os.SCHED_IDLE}
+    assert _nices(parent) == {_BASE}
+
+
 def test_a_thread_started_afterwards_inherits_the_value() -> None:
     # The process starts its second thread once told to, after its priority is lowered.
     process = subprocess.Popen(
