@@ -19,8 +19,9 @@ result only.
 With ``blocks`` > 1 (``--blocks``), (a) and (b) alternate instead, (b)'s processes stopped while
 (a) runs (:mod:`streams.qa.bench_blocks`).
 
-(b)'s broker and partner worker run at nice ``others_nice`` (19 unless told): a deployment runs
-them elsewhere, and here they would take the scorer's turns (:mod:`streams.qa.cpu_priority`).
+(b)'s broker and partner worker run at nice ``others_nice`` (19 unless told), and in the idle
+scheduling class with ``others_idle``: a deployment runs them elsewhere, and here they would take
+the scorer's turns (:mod:`streams.qa.cpu_priority`).
 
 Both after a warm-up (the first evaluation under a key pays for loading the keys). The ratio of
 (b)'s throughput to (a)'s says how close the pipeline comes to the bare evaluation (target 0.95).

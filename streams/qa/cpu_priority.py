@@ -21,7 +21,7 @@ tried again after that.
 Lower still, on request (``idle``): the kernel's idle scheduling class (``SCHED_IDLE``) for each
 of those threads. A nice value only weighs a thread's share; a thread of the idle class is also
 preempted at once by any other thread that wakes on its core, so a circuit thread back from a
-barrier never waits behind it. Entering that class needs no privilege either (leaving it would).
+barrier never waits behind it. Entering that class needs no privilege either (leaving it may).
 """
 
 from __future__ import annotations
