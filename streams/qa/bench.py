@@ -58,7 +58,7 @@ from streams.qa.bench_blocks import (
     paused,
     timed_evaluations,
 )
-from streams.qa.bench_report import IDLE_CLASS, OTHERS_NICE, BenchResult, BenchRuns, latencies
+from streams.qa.bench_report import OTHERS_NICE, BenchResult, BenchRuns, latencies, others_priority
 from streams.qa.cpu_priority import lower_all
 from streams.qa.cpu_use import CpuMeter
 from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
@@ -217,7 +217,7 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             }
             nice, idle = options.others_nice, options.others_idle
             low = lower_all((pids[gateway], pids[broker]), nice, idle=idle)  # not the scorer
-            say(f"(b) broker and gateway at nice {nice}{IDLE_CLASS * idle} ({low} set)")
+            say(f"(b) broker and gateway at {others_priority(nice, idle)} ({low} set)")
             meter, sender = CpuMeter(pids | {bench: os.getpid()}), _Sender(settings, options, say)
             # Paused in (a)'s blocks, if any: the broker first named, so last stopped.
             stopped = [pid for pid in reversed(pids.values()) if pid is not None]

@@ -12,21 +12,18 @@ from dataclasses import dataclass, field
 from streams.core.outputs import Score
 
 __all__ = [
-    "IDLE_CLASS",
     "OTHERS_NICE",
     "RATIO_TARGET",
-    "STAGES",
     "BenchResult",
     "BenchRuns",
     "latencies",
+    "others_priority",
 ]
 
 #: What each run's pipeline/bare ratio should reach (docs/benchmarks.md).
 RATIO_TARGET = 0.95
 #: The nice value of (b)'s broker and partner worker unless told otherwise: the lowest priority.
 OTHERS_NICE = 19
-#: How the reports name the kernel's idle scheduling class (``--others-idle``).
-IDLE_CLASS = " in the idle scheduling class"
 #: The stages of a score's timings the latency table shows, in the pipeline's order.
 STAGES = ("features_ms", "encrypt_ms", "queued_ms", "fhe_ms", "transport_ms", "decrypt_ms")
 
@@ -80,9 +77,9 @@ class BenchResult:
         if self.others_nice or self.others_idle:
             rows += [
                 "",
-                f"The broker and the partner's worker ran at nice {self.others_nice}"
-                f"{IDLE_CLASS * self.others_idle}, the scorer and this bench at their own "
-                "(docs/benchmarks.md says why).",
+                "The broker and the partner's worker ran at "
+                f"{others_priority(self.others_nice, self.others_idle)}, the scorer and this "
+                "bench at their own (docs/benchmarks.md says why).",
             ]
         # Under a backlog only: in open loop (b)'s CPU per transaction also holds the idle work
         # of the gaps between transactions, which the bare loop has none of.
@@ -226,9 +223,10 @@ class BenchRuns:
         than the bench's own say so in the line's name (they are not its ratio)."""
         name = "pipeline/bare ratio runs"
         nices = sorted({r.others_nice for r in self.runs})
-        idle = IDLE_CLASS * any(r.others_idle for r in self.runs)
+        idle = any(r.others_idle for r in self.runs)
         if nices != [OTHERS_NICE] or idle:
-            name += f" (broker and partner worker at nice {', '.join(map(str, nices))}{idle})"
+            priority = others_priority(", ".join(map(str, nices)), idle)
+            name += f" (broker and partner worker at {priority})"
         return f"{name}: " + ", ".join(f"{_down(r.ratio):.2f}" for r in self.runs)
 
     @property
@@ -276,6 +274,12 @@ def _loops_cell(run: BenchResult) -> str:
     if len(speeds) > 2:
         return f"{min(speeds):.3f}-{max(speeds):.3f} ({len(speeds)} blocks)"
     return " / ".join(f"{tx_per_s:.3f}" for tx_per_s in speeds) if len(speeds) > 1 else "-"
+
+
+def others_priority(nice: int | str, idle: bool) -> str:
+    """How the reports name the priority of (b)'s broker and partner worker: their nice value
+    (or values), and the kernel's idle scheduling class if they were in it (``--others-idle``)."""
+    return f"nice {nice}" + (" in the idle scheduling class" if idle else "")
 
 
 def _down(ratio: float) -> float:
