@@ -10,7 +10,6 @@ commands with these classes.
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext, redirect_stdout
@@ -23,6 +22,7 @@ import orjson
 from pydantic import ValidationError
 from rich.console import Console
 
+from streams.cli._sigterm import sigterm_unwinds
 from streams.core.errors import FraudStreamError
 from streams.core.settings import KafkaSettings, Settings
 
@@ -96,33 +96,6 @@ def json_lines(as_json: bool) -> Iterator[JsonLine | None]:
 
     with redirect_stdout(sys.stderr):
         yield emit
-
-
-@contextmanager
-def sigterm_unwinds() -> Iterator[None]:
-    """While inside, SIGTERM raises SystemExit (exit status 143) instead of ending the process
-    at once, so that every ``finally`` runs: a command's broker and workers are stopped, and
-    those the bench has paused are continued first. Whatever error the command then ends with
-    (code that catches the SystemExit fails otherwise), its exit status is 143. The previous
-    handler comes back after."""
-
-    received: list[int] = []
-
-    def _exit(signum: int, _: object) -> None:
-        received.append(signum)
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _exit)
-    try:
-        yield
-    except BaseException:
-        # The SystemExit may be caught by the code it lands in: kafka-python's network loop
-        # turned one into a failed bootstrap, so the command ended with that error instead.
-        if received:
-            raise SystemExit(128 + received[0]) from None
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def show_result(emit: JsonLine | None, text: str, records: Iterable[Mapping[str, Any]]) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli._common import sigterm_unwinds
+from streams.cli._sigterm import sigterm_unwinds
 
 # A command that waits inside sigterm_unwinds with cleanup in a finally, as the bench does.
 _WAITING = """
 import sys, time
 from pathlib import Path
-from streams.cli._common import sigterm_unwinds
+from streams.cli._sigterm import sigterm_unwinds
 done = Path(sys.argv[1])
 with sigterm_unwinds():
     try:
@@ -40,7 +40,7 @@ def test_sigterm_runs_the_finally_blocks_and_exits_143(tmp_path: Path) -> None:
 # Code that catches the SystemExit and then fails otherwise, as kafka-python's loop did.
 _SWALLOWING = """
 import time
-from streams.cli._common import sigterm_unwinds
+from streams.cli._sigterm import sigterm_unwinds
 with sigterm_unwinds():
     try:
         print("waiting", flush=True)
@@ -102,3 +102,26 @@ def test_a_command_that_owns_processes_unwinds_on_sigterm(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == status
     assert done.exists() is cleaned
+
+
+# Code that catches the SystemExit and carries on to its end.
+_CARRYING_ON = """
+import time
+from streams.cli._sigterm import sigterm_unwinds
+with sigterm_unwinds():
+    try:
+        print("waiting", flush=True)
+        time.sleep(60)
+    except BaseException:
+        pass
+    print("carried on", flush=True)
+"""
+
+
+def test_a_command_that_carries_on_after_sigterm_still_exits_143() -> None:
+    process = subprocess.Popen([sys.executable, "-c", _CARRYING_ON], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"waiting\n"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 143
+    assert process.stdout.read() == b"carried on\n"
