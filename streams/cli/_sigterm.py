@@ -4,8 +4,9 @@ Python runs a signal handler in the main thread between two instructions, wherev
 is. One place is unsafe to raise in: kafka-python 3 drives its network loop in the caller's
 thread when the client has no I/O thread of its own (a producer's bootstrap, while it is being
 built), and that loop catches every exception a task raises, ``SystemExit`` included. A
-SIGTERM that landed there was swallowed: the bootstrap then waited for an answer that never
-came, and the command went on (seen once in CI: the demo did not stop within 120 s). So while
+SIGTERM sent from inside it is swallowed: the bootstrap then waits for an answer that never
+comes, and the command does not stop (most likely what CI saw once: the demo still running
+120 s after its SIGTERM). So while
 the main thread is inside that loop, the exit is put off and the signal sent again a moment
 later, until the thread is out of it (bootstraps take milliseconds) or
 :data:`DEFER_AT_MOST_S` have passed.
@@ -35,7 +36,7 @@ _SWALLOWING_FRAMES = frozenset(
 )
 
 
-def in_swallowing_code(frame: FrameType | None) -> bool:
+def _in_swallowing_code(frame: FrameType | None) -> bool:
     """Whether ``frame`` or a caller of it is kafka-python's network loop."""
     while frame is not None:
         if (frame.f_globals.get("__name__"), frame.f_code.co_name) in _SWALLOWING_FRAMES:
@@ -61,7 +62,7 @@ def sigterm_unwinds() -> Iterator[None]:
         if not received:
             received.append(signum)
             deadline[0] = time.monotonic() + DEFER_AT_MOST_S
-        if in_swallowing_code(frame) and time.monotonic() < deadline[0]:
+        if _in_swallowing_code(frame) and time.monotonic() < deadline[0]:
             for timer in retry:
                 timer.cancel()
             retry[:] = [_send_again(signum)]

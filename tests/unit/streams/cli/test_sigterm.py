@@ -37,7 +37,8 @@ def test_sigterm_runs_the_finally_blocks_and_exits_143(tmp_path: Path) -> None:
     assert done.read_text() == "cleaned up"
 
 
-# Code that catches the SystemExit and then fails otherwise, as kafka-python's loop did.
+# Code that catches the SystemExit, then fails otherwise (as kafka-python's loop did) or carries
+# on to its end.
 _SWALLOWING = """
 import time
 from streams.cli._sigterm import sigterm_unwinds
@@ -47,18 +48,25 @@ with sigterm_unwinds():
         time.sleep(60)
     except BaseException:
         pass
-    raise RuntimeError("unable to bootstrap")
+    {after}
 """
 
 
-def test_an_error_after_sigterm_still_exits_143() -> None:
+@pytest.mark.parametrize(
+    ("after", "printed_after"),
+    [('raise RuntimeError("unable to bootstrap")', b""), ('print("carried on")', b"carried on\n")],
+)
+def test_code_that_swallows_the_exit_still_exits_143(after: str, printed_after: bytes) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", _SWALLOWING], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-c", _SWALLOWING.format(after=after)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert process.stdout is not None
     assert process.stdout.readline() == b"waiting\n"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 143
+    assert process.stdout.read() == printed_after
     assert process.stderr is not None
     assert b"RuntimeError" not in process.stderr.read()
 
@@ -102,26 +110,3 @@ def test_a_command_that_owns_processes_unwinds_on_sigterm(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == status
     assert done.exists() is cleaned
-
-
-# Code that catches the SystemExit and carries on to its end.
-_CARRYING_ON = """
-import time
-from streams.cli._sigterm import sigterm_unwinds
-with sigterm_unwinds():
-    try:
-        print("waiting", flush=True)
-        time.sleep(60)
-    except BaseException:
-        pass
-    print("carried on", flush=True)
-"""
-
-
-def test_a_command_that_carries_on_after_sigterm_still_exits_143() -> None:
-    process = subprocess.Popen([sys.executable, "-c", _CARRYING_ON], stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    assert process.stdout.readline() == b"waiting\n"
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 143
-    assert process.stdout.read() == b"carried on\n"
