@@ -6,11 +6,25 @@ Built from the same :class:`~streams.core.settings.KafkaSettings` fields as Faus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from streams.core.settings import KafkaSettings
 
-__all__ = ["kafka_python_config"]
+__all__ = ["PATIENT_CONNECT_TIMEOUT_S", "kafka_python_config", "patient"]
+
+_K = TypeVar("_K", bound=KafkaSettings)
+
+#: Seconds a patient client waits at least to reach the broker (kafka-python's own default): a
+#: worker's, whose broker may still be starting or be restarting, and the bench's own, whose
+#: broker runs at a low priority and was just continued after a pause (on a busy machine, a
+#: test suite beside it, that broker can take longer than 3 s to answer a new client).
+PATIENT_CONNECT_TIMEOUT_S = 30.0
+
+
+def patient(settings: _K) -> _K:
+    """``settings`` with a connect timeout of at least :data:`PATIENT_CONNECT_TIMEOUT_S`."""
+    timeout = max(settings.connect_timeout_s, PATIENT_CONNECT_TIMEOUT_S)
+    return settings.model_copy(update={"connect_timeout_s": timeout})
 
 
 def kafka_python_config(settings: KafkaSettings) -> dict[str, Any]:

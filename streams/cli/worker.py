@@ -8,13 +8,13 @@ is imported by name in :func:`run`, the one place to change when the runner move
 from __future__ import annotations
 
 import importlib
-from typing import TypeVar
 
 import click
 
+from streams.broker.connection import patient
 from streams.cli._common import Command, load_settings
 from streams.core.errors import ConfigError
-from streams.core.settings import PartnerSettings, ScorerSettings, WorkerSettings
+from streams.core.settings import PartnerSettings, ScorerSettings
 
 __all__ = ["run", "worker"]
 
@@ -55,23 +55,10 @@ def run(role: str, partner: str | None) -> None:
             msg = "the scorer serves every partner: do not give --partner"
             raise ConfigError(msg)
         scorer = importlib.import_module("streams.scorer.worker")
-        scorer.run_scorer_worker(_patient(load_settings(ScorerSettings)))
+        scorer.run_scorer_worker(patient(load_settings(ScorerSettings)))
         return
     if partner is None:
         msg = "--partner is required for the partner role"
         raise ConfigError(msg)
     gateway = importlib.import_module("streams.partner.worker")
-    gateway.run_partner_worker(_patient(load_settings(PartnerSettings)), partner)
-
-
-#: Seconds a worker's Kafka clients wait at least to reach the broker (kafka-python's default).
-WORKER_CONNECT_TIMEOUT_S = 30.0
-
-_W = TypeVar("_W", bound=WorkerSettings)
-
-
-def _patient(settings: _W) -> _W:
-    """``settings`` with a connect timeout of at least :data:`WORKER_CONNECT_TIMEOUT_S`: a worker
-    may start beside a broker that is still starting, or read back after a broker restart."""
-    timeout = max(settings.connect_timeout_s, WORKER_CONNECT_TIMEOUT_S)
-    return settings.model_copy(update={"connect_timeout_s": timeout})
+    gateway.run_partner_worker(patient(load_settings(PartnerSettings)), partner)

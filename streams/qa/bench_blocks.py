@@ -36,7 +36,6 @@ from streams.qa.cpu_priority import process_family
 from streams.qa.pool_bench import random_rows
 
 __all__ = [
-    "BENCH_CONNECT_TIMEOUT_S",
     "MAX_PAUSE_S",
     "PAUSE_TIMEOUTS",
     "BareBlocks",
@@ -50,10 +49,6 @@ __all__ = [
 #: Session timeouts of a bench whose (b) is paused: the broker's own (KRaft fences a broker
 #: whose heartbeats stop for 9 s by default) and the workers' consumer groups (10 s).
 PAUSE_TIMEOUTS = {"broker_session_timeout_ms": 60_000, "worker_session_timeout_s": 60.0}
-#: Seconds the bench's own Kafka clients wait at least to reach (b)'s broker, as long as a
-#: worker's do. That broker runs at a low priority, continued after each block of (a): on a
-#: busy machine (a test suite beside it) it can take longer than 3 s to answer a new client.
-BENCH_CONNECT_TIMEOUT_S = 30.0
 #: The longest block of (a), so the longest pause of (b), the bench runs: well under those.
 MAX_PAUSE_S = 40.0
 
