@@ -43,7 +43,7 @@ from models.data.handbook import HandbookTransaction, partner_of, read_transacti
 from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
 from streams.broker.admin import ensure_declared_topics
-from streams.broker.connection import PATIENT_CONNECT_TIMEOUT_S, kafka_python_config
+from streams.broker.connection import kafka_python_config, patient
 from streams.broker.local_kafka import LocalKafka
 from streams.broker.ports import free_port
 from streams.core.errors import ConfigError, FraudStreamError
@@ -196,10 +196,10 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
         # One partner only: a scorer is not ready until it has read the keys topic of every
         # partner of its settings, and (b) measures one gateway (verify does the same).
         update = {"broker": kafka.bootstrap, "partners": (partner,), "data_dir": work / "data"}
-        update["connect_timeout_s"] = max(settings.connect_timeout_s, PATIENT_CONNECT_TIMEOUT_S)
         if paused_ok:  # a pause of seconds is not a failure
             update["session_timeout"] = PAUSE_TIMEOUTS["worker_session_timeout_s"]
-        settings = settings.model_copy(update=update | {"model_dir": model_dir})
+        # The bench's own clients wait for (b)'s broker as long as the workers do.
+        settings = patient(settings.model_copy(update=update | {"model_dir": model_dir}))
         ensure_declared_topics(settings)
         with running_pipeline(
             settings,
