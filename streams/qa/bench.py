@@ -39,6 +39,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaProducer
+
 from models.data.handbook import HandbookTransaction, partner_of, read_transactions
 from models.fhe.artifacts import ClientArtifact
 from models.fhe.client.keys import PartnerKeys
@@ -52,6 +54,7 @@ from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
 from streams.qa.bench_blocks import (
     PAUSE_TIMEOUTS,
+    SETTLE_AFTER_PAUSE_S,
     BareBlocks,
     bare_server,
     paused,
@@ -60,7 +63,7 @@ from streams.qa.bench_blocks import (
 from streams.qa.bench_report import OTHERS_NICE, BenchResult, BenchRuns, latencies, others_priority
 from streams.qa.cpu_priority import lower_all
 from streams.qa.cpu_use import CpuMeter
-from streams.qa.data_feed import OutgoingRecord, send_records, transaction_record
+from streams.qa.data_feed import OutgoingRecord, records_producer, send_records, transaction_record
 from streams.qa.pool_bench import random_rows
 from streams.qa.recorder import RecordPlan, record_messages
 from streams.qa.supervisor import new_log_dir, running_pipeline
@@ -220,7 +223,10 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             meter, sender = CpuMeter(pids | {bench: os.getpid()}), _Sender(settings, options, say)
             # Paused in (a)'s blocks, if any: the broker first named, so last stopped.
             stopped = [pid for pid in reversed(pids.values()) if pid is not None]
-            cpu = _send_phases(sender, chosen, warmup, meter, stopped)
+            try:
+                cpu = _send_phases(sender, chosen, warmup, meter, stopped)
+            finally:
+                sender.close()
             sent_ms, scores = sender.sent_ms, sender.scores
             sizes = _bytes_per_transaction(settings, len(sent_ms))
     finally:
@@ -277,13 +283,22 @@ _CPU_ROWS = (
 @dataclass
 class _Sender:
     """Sends parts of the transactions to (b) and waits for their scores; keeps every send
-    time (ms) and score by transaction id."""
+    time (ms) and score by transaction id. One producer sends every part, so that a block's
+    first send does not wait for a new producer's connection and metadata (about 0.1 s a block,
+    measured; the bench's own start-up, not the pipeline's): :meth:`close` it."""
 
     settings: Settings
     options: _Run
     say: Callable[[str], None]
     sent_ms: dict[int, float] = field(default_factory=dict)
     scores: dict[int, tuple[Score, float]] = field(default_factory=dict)
+    producer: KafkaProducer | None = None
+
+    def close(self) -> None:
+        """Close the producer, if one was made."""
+        if self.producer is not None:
+            self.producer.close()
+            self.producer = None
 
     def __call__(self, part: Sequence[HandbookTransaction], phase: str, rate: float | None) -> bool:
         """Send ``part`` (at ``rate`` per second, or at once) and wait for every score sent so
@@ -292,7 +307,9 @@ class _Sender:
         names, client = TopicNames(self.settings.topic_root), kafka_python_config(self.settings)
         pace = f" at {rate:g} per second" if rate else ""
         self.say(f"(b) sending {len(part)} {phase} transactions{pace}")
-        send_records(client, _sending(names, partner, part, self.sent_ms, rate))
+        if self.producer is None:
+            self.producer = records_producer(client)
+        send_records(client, _sending(names, partner, part, self.sent_ms, rate), self.producer)
         for record in consume_records(
             client,
             [names.scores(partner)],
@@ -332,6 +349,7 @@ def _send_phases(
             bare.run_next()
         if n == blocks:
             break
+        time.sleep(SETTLE_AFTER_PAUSE_S)  # the resumed processes' catch-up is the pause's
         meter.start()
         scored = send(timed[n * bare.per_block : (n + 1) * bare.per_block], "timed", None)
         for name, seconds in meter.stop().items():

@@ -31,6 +31,7 @@ __all__ = [
     "handbook_row",
     "label_record",
     "label_time",
+    "records_producer",
     "send_records",
     "transaction_event",
     "transaction_record",
@@ -145,19 +146,33 @@ def label_time(row: RowLike, spec: FeatureSpec | None = None) -> datetime:
     return moment + timedelta(days=delay)
 
 
-def send_records(client_config: dict[str, Any], records: Iterable[OutgoingRecord]) -> int:
-    """Send in order and wait until the broker stored every record; return how many."""
-    producer = KafkaProducer(**client_config, acks="all", linger_ms=5)
+def send_records(
+    client_config: dict[str, Any],
+    records: Iterable[OutgoingRecord],
+    producer: KafkaProducer | None = None,
+) -> int:
+    """Send in order and wait until the broker stored every record; return how many. With
+    ``producer`` (made by :func:`records_producer`, closed by the caller) the records go through
+    it, already connected; without, through a producer of their own."""
+    own = producer is None
+    sending = records_producer(client_config) if producer is None else producer
     try:
         futures = [
-            producer.send(r.topic, key=r.key, value=r.value, headers=r.headers) for r in records
+            sending.send(r.topic, key=r.key, value=r.value, headers=r.headers) for r in records
         ]
-        producer.flush()
+        sending.flush()
         for future in futures:
             future.get(timeout=60)  # raises if the broker refused a record
     finally:
-        producer.close()
+        if own:
+            sending.close()
     return len(futures)
+
+
+def records_producer(client_config: dict[str, Any]) -> KafkaProducer:
+    """The producer :func:`send_records` sends through: every record acknowledged by every
+    replica, batched for 5 ms."""
+    return KafkaProducer(**client_config, acks="all", linger_ms=5)
 
 
 def by_partner(rows: Iterable[_R], partners: Sequence[str]) -> dict[str, list[_R]]:
