@@ -81,6 +81,9 @@ def _pipeline_run(run: BenchResult) -> Record:
         "bare_cpu_s_per_tx": run.bare_cpu_seconds,
         "pipeline_s_per_tx": run.pipeline_seconds / run.transactions,
         "ratio": run.ratio,
+        # (b)'s seconds inside its evaluations (the scores' FHE time), and how many ran at once.
+        "evaluation_s": run.evaluation_seconds,
+        "evaluations_at_once": run.evaluations_at_once,
         # Open loop (--rate): the offered load, and its share of (a)'s throughput.
         "offered_tx_per_s": run.rate,
         "offered_share_of_bare": None if run.rate is None else run.rate / run.bare_throughput,

@@ -34,6 +34,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -52,6 +53,7 @@ from streams.core.errors import ConfigError, FraudStreamError
 from streams.core.outputs import Score
 from streams.core.settings import GUARANTEE_SWITCH, Settings
 from streams.core.topics import TopicNames
+from streams.qa import bench_report
 from streams.qa.bench_blocks import (
     PAUSE_TIMEOUTS,
     SETTLE_AFTER_PAUSE_S,
@@ -158,9 +160,9 @@ def run_pipeline_bench(
             bare_cpu = (before[1] + after[1]) / 2 / transactions
     return BenchResult(
         keys.client.version, transactions, loops, sum(pipeline_blocks), latencies(timed), rate,
-        sizes,
-        {name: seconds / transactions for name, seconds in cpu.items()},
+        sizes, {name: seconds / transactions for name, seconds in cpu.items()},
         len(os.sched_getaffinity(0)), bare_cpu, others_nice, pipeline_blocks, others_idle,
+        bench_report.evaluation_seconds(timed), settings.scorer_processes,
     )  # fmt: skip
 
 
@@ -220,13 +222,9 @@ def _pipeline_run(  # noqa: PLR0917  (private; the run's eight inputs)
             nice, idle = options.others_nice, options.others_idle
             low = lower_all((pids[gateway], pids[broker]), nice, idle=idle)  # not the scorer
             say(f"(b) broker and gateway at {others_priority(nice, idle)} ({low} set)")
-            meter, sender = CpuMeter(pids | {bench: os.getpid()}), _Sender(settings, options, say)
-            # Paused in (a)'s blocks, if any: the broker first named, so last stopped.
-            stopped = [pid for pid in reversed(pids.values()) if pid is not None]
-            try:
-                cpu = _send_phases(sender, chosen, warmup, meter, stopped)
-            finally:
-                sender.close()
+            meter = CpuMeter(pids | {bench: os.getpid()})
+            with closing(_Sender(settings, options, say)) as sender:  # its producer, closed
+                cpu = _send_phases(sender, chosen, warmup, meter, list(pids.values()))
             sent_ms, scores = sender.sent_ms, sender.scores
             sizes = _bytes_per_transaction(settings, len(sent_ms))
     finally:
@@ -328,12 +326,14 @@ def _send_phases(
     chosen: list[HandbookTransaction],
     warmup: int,
     meter: CpuMeter,
-    pids: list[int],
+    pids: list[int | None],
 ) -> dict[str, float]:
     """Send the warm-up, wait for its scores, then the timed ones (``meter`` measuring them);
     stop at a phase whose scores did not all come within the wait. With ``send.options.bare``
-    the timed ones go in blocks between blocks of (a), ``pids`` stopped while (a) runs. The CPU
-    seconds of each process over the timed phase (the blocks of (b))."""
+    the timed ones go in blocks between blocks of (a), ``pids`` (those running) stopped while
+    (a) runs. The CPU seconds of each process over the timed phase (the blocks of (b))."""
+    # Paused in (a)'s blocks, if any: the broker first in the list, so stopped last.
+    stopped = [pid for pid in reversed(pids) if pid is not None]
     if not send(chosen[:warmup], "warm-up", None):
         return {}
     timed, bare = chosen[warmup:], send.options.bare
@@ -345,7 +345,7 @@ def _send_phases(
     cpu = dict.fromkeys(_CPU_ROWS, 0.0)
     for n in range(blocks + 1):
         send.say(f"(a) block {n + 1} of {blocks + 1}: {bare.per_block} evaluations, (b) stopped")
-        with paused(pids, send.say):
+        with paused(stopped, send.say):
             bare.run_next()
         if n == blocks:
             break

@@ -16,6 +16,7 @@ __all__ = [
     "RATIO_TARGET",
     "BenchResult",
     "BenchRuns",
+    "evaluation_seconds",
     "latencies",
     "others_priority",
 ]
@@ -56,6 +57,10 @@ class BenchResult:
     pipeline_blocks: tuple[float, ...] = ()
     #: Whether (b)'s broker and partner worker ran in the kernel's idle scheduling class too.
     others_idle: bool = False
+    #: Seconds (b)'s scorer spent evaluating the timed transactions (their scores' ``fhe_ms``),
+    #: or None if not known; and how many evaluations it ran at once (its pool's processes).
+    evaluation_seconds: float | None = None
+    evaluations_at_once: int = 1
 
     def __post_init__(self) -> None:
         if not self.bare_loops:
@@ -92,6 +97,22 @@ class BenchResult:
                 f"while it ran); (b) in all used {used / self.bare_cpu_seconds - 1:.0%} more.",
             ]
         return "\n".join(rows)
+
+    def split_markdown(self) -> str:
+        """Where (b)'s time went against (a)'s: in its evaluations, or outside them (the fill
+        and drain of each block, the gaps between evaluations). Under a backlog with one
+        evaluation at a time only: otherwise evaluations overlap or wait for sends."""
+        if self.evaluation_seconds is None or self.rate is not None or self.evaluations_at_once > 1:
+            return ""
+        n, pipeline = self.transactions, self.pipeline_seconds
+        inside, bare = self.evaluation_seconds / n, self.bare_seconds / n
+        outside = pipeline / n - inside
+        return (
+            f"Where (b)'s time went: one evaluation took {inside:.3f} s (the mean of the scores' "
+            f"FHE time) against {bare:.3f} s in (a) ({inside / bare - 1:+.1%}); outside the "
+            f"evaluations (fill, drain, gaps between them) (b) spent {outside * 1000:.1f} ms per "
+            f"transaction ({outside / (pipeline / n):.1%} of its time)."
+        )
 
     def _loops_text(self) -> str:
         """``; times averaged from P tx/s before (b) and Q after`` when (a) ran on both sides
@@ -207,7 +228,8 @@ class BenchResult:
             f"| {stage.removesuffix('_ms').replace('_', ' ')} | {p50:.1f} | {p99:.1f} |"
             for stage, (p50, p99) in self.latencies.items()
         ]
-        extra = [part for part in (self.cpu_markdown(), self.bytes_markdown()) if part]
+        parts = (self.split_markdown(), self.cpu_markdown(), self.bytes_markdown())
+        extra = [part for part in parts if part]
         return rows + [line for part in extra for line in ("", part)]
 
 
@@ -292,6 +314,13 @@ def latencies(timed: Sequence[tuple[Score, float]]) -> dict[str, tuple[float, fl
     found = {stage: _stage(timed, stage) for stage in STAGES}
     found["end_to_end_ms"] = _percentiles([s.scored_at_ms - sent for s, sent in timed])
     return found
+
+
+def evaluation_seconds(timed: Sequence[tuple[Score, float]]) -> float | None:
+    """Seconds the scorer spent evaluating the transactions of ``timed`` (their scores' FHE
+    time), or None if a score does not carry it."""
+    times = [t for s, _ in timed if (t := s.timings.fhe_ms) is not None]
+    return sum(times) / 1000 if len(times) == len(timed) else None
 
 
 def _stage(timed: Sequence[tuple[Score, float]], stage: str) -> tuple[float, float]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
+from streams.core.outputs import Score, ScoreTimings
 from streams.qa.bench import OTHERS_NICE, BenchResult, BenchRuns
+from streams.qa.bench_report import evaluation_seconds
 
 
 def result(bare_seconds: float, pipeline_seconds: float, fhe_p50: float) -> BenchResult:
@@ -166,3 +169,38 @@ def test_a_bare_loop_on_each_side_of_the_pipeline_is_shown_with_their_mean() -> 
 def test_a_result_without_a_bare_loop_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one bare loop"):
         BenchResult("abc123", 40, (), 41.0, {})
+
+
+def test_the_pipelines_time_is_split_into_its_evaluations_and_the_rest() -> None:
+    """(a): 40 evaluations in 20 s (0.5 s each); (b): 22 s, of which 20.4 s in evaluations
+    (0.51 s each, 2 % slower) and 1.6 s outside them (40 ms per transaction, 7.3 % of (b))."""
+    measured = BenchResult("abc123", 40, (20.0,), 22.0, {}, evaluation_seconds=20.4)
+    assert (
+        "one evaluation took 0.510 s (the mean of the scores' FHE time) against 0.500 s in (a) "
+        "(+2.0%); outside the evaluations (fill, drain, gaps between them) (b) spent 40.0 ms "
+        "per transaction (7.3% of its time)."
+    ) in measured.markdown()
+    # Not when it means nothing: evaluations overlapping, an open loop, or no FHE times known.
+    for other in (
+        replace(measured, evaluations_at_once=2),
+        replace(measured, rate=1.0),
+        replace(measured, evaluation_seconds=None),
+    ):
+        assert "Where (b)'s time went" not in other.markdown()
+
+
+def test_the_evaluations_time_is_known_only_if_every_score_carries_it() -> None:
+    def scored(fhe_ms: float | None) -> tuple[Score, float]:
+        timings = ScoreTimings(
+            features_ms=0.1, encrypt_ms=1.0, queued_ms=0.0, fhe_ms=fhe_ms, decrypt_ms=1.0,
+            transport_ms=1.0, end_to_end_ms=500.0,
+        )  # fmt: skip
+        score = Score(
+            transaction_id=1, timestamp=datetime(2018, 8, 8, tzinfo=UTC), card_id=1, amount=1.0,
+            score=0.1, threshold=0.5, alert=False, model_version="m1", key_id="k",
+            request_id="r", features=(0.0,) * 15, timings=timings, scored_at_ms=1.0,
+        )  # fmt: skip
+        return score, 0.0
+
+    assert evaluation_seconds([scored(400.0), scored(600.0)]) == pytest.approx(1.0)
+    assert evaluation_seconds([scored(400.0), scored(None)]) is None
