@@ -105,8 +105,9 @@ def bench() -> None:
     show_default=True,
     help="Alternate (a) and (b) in this many blocks of the timed transactions, (a) (b) (a) ... "
     "(a), every process of (b) stopped while (a) runs, so that a slow spell of the machine falls "
-    "on both (docs/benchmarks.md). 1: (a) once before (b) and once after. Must divide "
-    "--transactions. Its result goes to the --doc's pipeline-blocks block.",
+    "on both (docs/benchmarks.md); each block of (b) starts 1 s after (b) is continued. 1: (a) "
+    "once before (b) and once after. Must divide --transactions. Its result goes to the --doc's "
+    "pipeline-blocks block.",
 )
 @click.option(
     "--others-nice",
